@@ -1,0 +1,42 @@
+/*
+ * map_impl.h - what a lookup-table backend implements (internal to lib/)
+ *
+ * A backend provides open/lookup/close; map.c dispatches by type name.
+ * lookup returns MAP_FOUND (value set), MAP_NOTFOUND or MAP_ERROR (with
+ * m->error explaining why; a temporary failure).
+ */
+#ifndef PETREL_MAP_IMPL_H
+#define PETREL_MAP_IMPL_H
+
+#include "htab.h"
+#include "map.h"
+#include "str.h"
+
+#define MAP_OPS_FOLD 1 /* keys are folded to lower case before lookup */
+
+struct map;
+
+struct map_ops {
+    const char *type;
+    int flags;
+    int (*open)(struct map *m, struct str *err);
+    int (*lookup)(struct map *m, const char *key, struct str *value);
+    void (*close)(struct map *m);
+};
+
+struct map {
+    const struct map_ops *ops;
+    char *spec; /* type:name as given */
+    char *name; /* the part after "type:" */
+    void *data; /* backend state */
+    struct str error;
+};
+
+int map_db_open(struct map *m, struct str *err);
+int map_db_lookup(struct map *m, const char *key, struct str *value);
+void map_db_close(struct map *m);
+int map_regexp_open(struct map *m, struct str *err);
+int map_regexp_lookup(struct map *m, const char *key, struct str *value);
+void map_regexp_close(struct map *m);
+
+#endif

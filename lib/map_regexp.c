@@ -1,0 +1,227 @@
+/*
+ * map_regexp.c - regexp: tables (POSIX extended regular expressions)
+ *
+ * The file holds "/pattern/flags result" and "!/pattern/flags result"
+ * lines, tried in order; the first match wins. Any punctuation character
+ * may delimit the pattern; a backslash quotes it inside. Flags toggle
+ * Postfix's defaults: 'i' case-insensitive (on), 'x' extended syntax (on),
+ * 'm' multi-line. $1..$9 and ${n} in a result are replaced by the
+ * matched sub-expressions ($$ is a '$'). Lines with errors are logged and
+ * skipped. The file is read again when it changes.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "map_impl.h"
+#include "mem.h"
+
+struct rx_rule {
+    regex_t re;
+    int negate;
+    char *result;
+    int line;
+};
+
+struct rx_map {
+    struct rx_rule *rules;
+    size_t n;
+    struct stat st;
+    int loaded;
+};
+
+static void rx_free_rules(struct rx_map *x)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        regfree(&x->rules[i].re);
+        free(x->rules[i].result);
+    }
+    free(x->rules);
+    x->rules = NULL;
+    x->n = 0;
+}
+
+/* rx_parse_line - compile one logical line; -1 (logged) when malformed */
+static int rx_parse_line(struct map *m, struct rx_map *x, char *p, int line)
+{
+    struct str pat = STR_INIT;
+    int negate = 0, cflags = REG_EXTENDED | REG_ICASE, r;
+    char delim;
+    struct rx_rule rule;
+
+    if (*p == '!') {
+        negate = 1;
+        p++;
+    }
+    delim = *p;
+    if (delim == '\0' || isalnum((unsigned char)delim) || isspace((unsigned char)delim)) {
+        log_warn("%s, line %d: expected /pattern/", m->name, line);
+        return -1;
+    }
+    for (p++; *p && *p != delim; p++) {
+        if (*p == '\\' && p[1] == delim)
+            p++;
+        str_catc(&pat, *p);
+    }
+    if (*p != delim) {
+        log_warn("%s, line %d: missing closing '%c'", m->name, line, delim);
+        str_free(&pat);
+        return -1;
+    }
+    for (p++; *p && !isspace((unsigned char)*p); p++) {
+        switch (*p) {
+        case 'i': cflags ^= REG_ICASE; break;
+        case 'x': cflags ^= REG_EXTENDED; break;
+        case 'm': cflags ^= REG_NEWLINE; break;
+        default:
+            log_warn("%s, line %d: unknown flag '%c'", m->name, line, *p);
+            str_free(&pat);
+            return -1;
+        }
+    }
+    memset(&rule, 0, sizeof(rule));
+    if ((r = regcomp(&rule.re, str_c(&pat), cflags)) != 0) {
+        char buf[256];
+        regerror(r, &rule.re, buf, sizeof(buf));
+        log_warn("%s, line %d: bad regular expression: %s", m->name, line, buf);
+        str_free(&pat);
+        return -1;
+    }
+    str_free(&pat);
+    rule.negate = negate;
+    rule.result = xstrdup(trim(p));
+    rule.line = line;
+    x->rules = xreallocarray(x->rules, x->n + 1, sizeof(rule));
+    x->rules[x->n++] = rule;
+    return 0;
+}
+
+/* rx_load - (re)read the file when it changed; -1 with m->error when unreadable */
+static int rx_load(struct map *m, struct rx_map *x)
+{
+    struct stat st;
+    struct str text = STR_INIT, logical = STR_INIT;
+    char buf[8192];
+    ssize_t n;
+    int fd, lineno = 0, start = 0;
+
+    if (stat(m->name, &st) < 0) {
+        str_printf(&m->error, "open %s: %s", m->name, strerror(errno));
+        return -1;
+    }
+    if (x->loaded && st.st_ino == x->st.st_ino && st.st_mtim.tv_sec == x->st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == x->st.st_mtim.tv_nsec && st.st_size == x->st.st_size)
+        return 0;
+    if ((fd = open(m->name, O_RDONLY | O_CLOEXEC)) < 0) {
+        str_printf(&m->error, "open %s: %s", m->name, strerror(errno));
+        return -1;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        str_catn(&text, buf, (size_t)n);
+    close(fd);
+    rx_free_rules(x);
+    for (const char *p = str_c(&text); *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const char *q = p;
+        lineno++;
+        while (q < p + len && isspace((unsigned char)*q))
+            q++;
+        if (q == p + len || *q == '#') {
+            /* blank or comment */
+        } else if (isspace((unsigned char)*p) && logical.len) {
+            str_catc(&logical, ' ');
+            str_catn(&logical, q, (size_t)(p + len - q));
+        } else {
+            if (logical.len)
+                rx_parse_line(m, x, logical.s, start);
+            str_cpyn(&logical, q, (size_t)(p + len - q));
+            start = lineno;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    if (logical.len)
+        rx_parse_line(m, x, logical.s, start);
+    str_free(&text);
+    str_free(&logical);
+    x->st = st;
+    x->loaded = 1;
+    return 0;
+}
+
+int map_regexp_open(struct map *m, struct str *err)
+{
+    if (m->name[0] != '/') {
+        str_printf(err, "table %s: the file name must be absolute", m->spec);
+        return -1;
+    }
+    m->data = xcalloc(1, sizeof(struct rx_map));
+    return 0;
+}
+
+/* substitute - expand $n references of result with the match */
+static void substitute(const char *result, const char *key, const regmatch_t *pm,
+                       struct str *out)
+{
+    str_reset(out);
+    for (const char *p = result; *p; p++) {
+        int n = -1;
+        if (*p == '$' && p[1] == '$') {
+            str_catc(out, '$');
+            p++;
+            continue;
+        }
+        if (*p == '$' && isdigit((unsigned char)p[1])) {
+            n = p[1] - '0';
+            p++;
+        } else if (*p == '$' && p[1] == '{' && isdigit((unsigned char)p[2]) && p[3] == '}') {
+            n = p[2] - '0';
+            p += 3;
+        }
+        if (n < 0) {
+            str_catc(out, *p);
+            continue;
+        }
+        if (n < 10 && pm[n].rm_so >= 0)
+            str_catn(out, key + pm[n].rm_so, (size_t)(pm[n].rm_eo - pm[n].rm_so));
+    }
+}
+
+int map_regexp_lookup(struct map *m, const char *key, struct str *value)
+{
+    struct rx_map *x = m->data;
+    regmatch_t pm[10];
+
+    if (rx_load(m, x) < 0) {
+        log_warn("%s is unavailable: %s", m->spec, str_c(&m->error));
+        return MAP_ERROR;
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        int hit = regexec(&x->rules[i].re, key, 10, pm, 0) == 0;
+        if (x->rules[i].negate) {
+            if (hit)
+                continue;
+            str_cpy(value, x->rules[i].result);
+            return MAP_FOUND;
+        }
+        if (hit) {
+            substitute(x->rules[i].result, key, pm, value);
+            return MAP_FOUND;
+        }
+    }
+    return MAP_NOTFOUND;
+}
+
+void map_regexp_close(struct map *m)
+{
+    struct rx_map *x = m->data;
+
+    rx_free_rules(x);
+    free(x);
+}

@@ -1,0 +1,30 @@
+/*
+ * master_proto.h - the contract between master and the daemons it starts
+ *
+ * A child is exec'ed as: PROGRAM -c CONFDIR -n SERVICE -t inet|unix -s N
+ * [-u] [-o name=value]... [-v]... [ARGS...], with
+ *   fd 3: the status pipe (write end), shared by the service's children;
+ *   fd 4: the liveness pipe (read end): EOF means master is gone;
+ *   fd 5 .. 5+N-1: the service's listening sockets.
+ * -u asks the child to drop to mail_owner (master.cf unpriv=y) when root.
+ * Children report each busy/idle transition as one struct master_status
+ * (smaller than PIPE_BUF, so writes from many children never interleave).
+ */
+#ifndef PETREL_MASTER_PROTO_H
+#define PETREL_MASTER_PROTO_H
+
+#include <sys/types.h>
+
+#define MASTER_STATUS_FD 3
+#define MASTER_LIVE_FD 4
+#define MASTER_LISTEN_FD 5
+
+#define MASTER_STAT_IDLE 0
+#define MASTER_STAT_BUSY 1
+
+struct master_status {
+    pid_t pid;
+    int status;
+};
+
+#endif
