@@ -186,7 +186,9 @@ static void print_markdown(void)
          "program uses; do not edit by hand.\n");
     puts("| parameter | type | default | used by | meaning |\n|---|---|---|---|---|");
     for (size_t i = 0; i < n; i++) {
-        const char *d = (v[i]->flags & CFG_F_DYNAMIC) ? "(computed)" : cfg_default(v[i]->name);
+        const char *d = (v[i]->flags & CFG_F_DYNAMIC)     ? "(computed)"
+                        : (v[i]->flags & CFG_F_BUILDPATH) ? "(set by configure)"
+                                                          : cfg_default(v[i]->name);
         printf("| `%s` | %s | `%s` | %s | %s |\n", v[i]->name, type_name(v[i]->type), d,
                owner_of(v[i]->name), v[i]->doc);
     }
@@ -237,6 +239,42 @@ static int show_master(const char *confdir, char **names, int n)
     return rc;
 }
 
+/* edit_main_cf - petrel-conf -e name=value ... */
+static int edit_main_cf(const char *confdir, int n, char **args)
+{
+    struct strlist names = STRLIST_INIT, values = STRLIST_INIT;
+    struct str err = STR_INIT;
+    char *path;
+    int rc = 0;
+
+    if (n == 0)
+        tool_usage(usage_text);
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(args[i], '=');
+        if (eq == NULL || eq == args[i])
+            tool_die("bad argument '%s': expected name=value", args[i]);
+        char *nm = xstrndup(args[i], (size_t)(eq - args[i]));
+        char *v = xstrdup(eq + 1);
+        strlist_add(&names, trim(nm));
+        strlist_add(&values, trim(v));
+        free(nm);
+        free(v);
+        if (cfg_find_param(names.v[names.n - 1]) == NULL)
+            fprintf(stderr, "petrel-conf: warning: %s: unknown parameter\n",
+                    names.v[names.n - 1]);
+    }
+    path = xasprintf("%s/main.cf", confdir);
+    if (cfg_edit_file(path, &names, &values, &err) < 0) {
+        fprintf(stderr, "petrel-conf: fatal: %s\n", str_c(&err));
+        rc = 1;
+    }
+    free(path);
+    str_free(&err);
+    strlist_free(&names);
+    strlist_free(&values);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'H'},
@@ -268,27 +306,8 @@ int main(int argc, char **argv)
         tool_usage(usage_text);
     if (master)
         return show_master(confdir, argv + optind, argc - optind);
-    if (edit) {
-        struct strlist names = STRLIST_INIT, values = STRLIST_INIT;
-        struct str err = STR_INIT;
-        if (optind == argc)
-            tool_usage(usage_text);
-        for (int i = optind; i < argc; i++) {
-            const char *eq = strchr(argv[i], '=');
-            if (eq == NULL || eq == argv[i])
-                tool_die("bad argument '%s': expected name=value", argv[i]);
-            strlist_addn(&names, argv[i], (size_t)(eq - argv[i]));
-            char *v = trim(xstrdup(eq + 1));
-            strlist_add(&values, v);
-            if (cfg_find_param(names.v[names.n - 1]) == NULL)
-                fprintf(stderr, "petrel-conf: warning: %s: unknown parameter\n",
-                        names.v[names.n - 1]);
-        }
-        char *path = xasprintf("%s/main.cf", confdir);
-        if (cfg_edit_file(path, &names, &values, &err) < 0)
-            tool_die("%s", str_c(&err));
-        return 0;
-    }
+    if (edit)
+        return edit_main_cf(confdir, argc - optind, argv + optind);
     tool_load(confdir, defaults, 1);
     if (optind < argc) {
         for (int i = optind; i < argc; i++)

@@ -108,26 +108,32 @@ static int build(const char *spec, int aliases, int verbose)
 
 static int query(const char *key, char **specs, int n)
 {
-    struct str value = STR_INIT, err = STR_INIT;
+    struct str value = STR_INIT, err = STR_INIT, spec = STR_INIT;
+    int rc = 1;
 
     for (int i = 0; i < n; i++) {
-        struct map *m = map_open(specs[i], &err);
+        str_reset(&spec);
+        if (cfg_expand(cfg_main, specs[i], &spec, &err) < 0)
+            tool_die("%s: %s", specs[i], str_c(&err));
+        struct map *m = map_open(str_c(&spec), &err);
         if (m == NULL)
             tool_die("%s", str_c(&err));
         int r = map_lookup(m, key, &value);
-        if (r == MAP_ERROR) {
+        if (r == MAP_ERROR)
             fprintf(stderr, "petrel-map: %s: temporary failure: %s\n", specs[i],
                     map_error_text(m));
-            map_close(m);
-            return 2;
-        }
-        map_close(m);
-        if (r == MAP_FOUND) {
+        else if (r == MAP_FOUND)
             printf("%s\n", str_c(&value));
-            return 0;
+        map_close(m);
+        if (r != MAP_NOTFOUND) {
+            rc = r == MAP_FOUND ? 0 : 2;
+            break;
         }
     }
-    return 1;
+    str_free(&value);
+    str_free(&err);
+    str_free(&spec);
+    return rc;
 }
 
 static void dump_one(const char *key, const char *value, void *ctx)

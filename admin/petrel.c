@@ -83,6 +83,7 @@ static int check_all(int with_queue)
     int errors;
 
     cfg_diag_init(&diag);
+    cfg_free(cfg_main);
     cfg_main = cfg_new(confdir);
     if (cfg_load(cfg_main, &diag) < 0)
         cfg_diag_add(&diag, 1, confdir, 0, "cannot read main.cf: %s", strerror(errno));
@@ -141,6 +142,7 @@ static int do_start(void)
         fprintf(stderr, "petrel: fatal: exec %s: %s\n", master, strerror(errno));
         _exit(127);
     }
+    free(master);
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         tool_die("master did not start (see the messages above and the mail log)");
     for (int i = 0; i < 100; i++) {
@@ -233,7 +235,7 @@ static int child_service(const char *pid, pid_t master, char *out, size_t len)
 static int do_status(void)
 {
     pid_t pid = running();
-    struct htab *counts = htab_create(32);
+    struct htab *counts;
     struct mcf m;
     struct cfg_diag diag;
     DIR *d;
@@ -244,6 +246,7 @@ static int do_status(void)
         return 1;
     }
     printf("petrel: the mail system is running (pid %ld)\n", (long)pid);
+    counts = htab_create(32);
     if ((d = opendir("/proc")) != NULL) {
         char key[512];
         while ((e = readdir(d)) != NULL) {
@@ -279,11 +282,13 @@ static int do_flush(void)
 
     if (running() == 0)
         tool_die("the mail system is not running");
-    if (trigger_send(path, "F", 10, &err) < 0)
+    int r = trigger_send(path, "F", 10, &err);
+    free(path);
+    if (r < 0)
         tool_die("cannot reach the queue manager: %s", str_c(&err));
     if (verbose)
         printf("petrel: flush requested\n");
-    free(path);
+    str_free(&err);
     return 0;
 }
 

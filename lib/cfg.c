@@ -45,6 +45,9 @@ struct cfg *cfg_main;
 
 static struct htab *registry; /* name -> const struct cfg_param * */
 
+static void put_setting(struct cfg *c, const char *name, const char *value, const char *file,
+                        int line, int from_file);
+
 void cfg_diag_init(struct cfg_diag *d)
 {
     strlist_init(&d->lines);
@@ -161,6 +164,8 @@ struct cfg *cfg_new(const char *confdir)
     c->cache = htab_create(128);
     strlist_init(&c->order);
     strlist_init(&c->stale);
+    /* as in Postfix, $config_directory names the directory actually in use */
+    put_setting(c, "config_directory", confdir, "-c", 0, 0);
     return c;
 }
 

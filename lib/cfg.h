@@ -24,7 +24,8 @@
 
 enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_TIME, CFG_SIZE, CFG_LIST };
 
-#define CFG_F_DYNAMIC 1 /* default computed at run time (host name, ...) */
+#define CFG_F_DYNAMIC 1   /* default computed at run time (host name, ...) */
+#define CFG_F_BUILDPATH 2 /* default set by configure (installation paths) */
 
 struct cfg_param {
     const char *name;
@@ -61,7 +62,7 @@ void cfg_diag_add(struct cfg_diag *d, int is_error, const char *file, int line, 
 /* the configuration every daemon reads (set by the program's start-up code) */
 extern struct cfg *cfg_main;
 
-/* cfg_new - empty configuration for config directory confdir */
+/* cfg_new - empty configuration for config directory confdir ($config_directory) */
 struct cfg *cfg_new(const char *confdir);
 void cfg_free(struct cfg *c);
 const char *cfg_confdir(const struct cfg *c);

@@ -25,16 +25,17 @@
 #endif
 
 const struct cfg_param cfg_common_params[] = {
-    {"config_directory", CFG_STR, PETREL_CONFIG_DIR, 0, 0, 0,
-     "The directory with main.cf and master.cf. Set at build time; use -c or MAIL_CONFIG to "
-     "select another."},
-    {"queue_directory", CFG_STR, PETREL_QUEUE_DIR, 0, 0, 0,
+    {"config_directory", CFG_STR, PETREL_CONFIG_DIR, 0, 0, CFG_F_BUILDPATH,
+     "The directory with main.cf and master.cf: $sysconfdir/petrel (/etc/petrel in a default "
+     "build). Use -c or MAIL_CONFIG to select another."},
+    {"queue_directory", CFG_STR, PETREL_QUEUE_DIR, 0, 0, CFG_F_BUILDPATH,
      "The root of the mail queue: maildrop, incoming, active, deferred, hold, corrupt, "
-     "defer, bounce, private, public and pid."},
-    {"daemon_directory", CFG_STR, PETREL_DAEMON_DIR, 0, 0, 0,
-     "The directory with the daemon programs that master starts."},
-    {"command_directory", CFG_STR, PETREL_COMMAND_DIR, 0, 0, 0,
-     "The directory with the administrative commands."},
+     "defer, bounce, private, public and pid ($localstatedir/spool/petrel, "
+     "/var/spool/petrel in a default build)."},
+    {"daemon_directory", CFG_STR, PETREL_DAEMON_DIR, 0, 0, CFG_F_BUILDPATH,
+     "The directory with the daemon programs that master starts ($libexecdir/petrel)."},
+    {"command_directory", CFG_STR, PETREL_COMMAND_DIR, 0, 0, CFG_F_BUILDPATH,
+     "The directory with the administrative commands ($sbindir)."},
     {"mail_owner", CFG_STR, "petrel", 0, 0, 0,
      "The unprivileged user that owns the queue and runs the daemons. Must not be root and "
      "must not own any other files."},

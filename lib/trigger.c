@@ -36,14 +36,15 @@ int trigger_send(const char *path, const char *bytes, int timeout, struct str *e
     return 0;
 }
 
-struct tserver {
+struct trigger_server {
     struct evloop *ev;
     trigger_cb cb;
     void *ctx;
+    int fd;
 };
 
 struct tconn {
-    struct tserver *srv;
+    struct trigger_server *srv;
     int fd;
     int count;
     unsigned long timer;
@@ -84,7 +85,7 @@ static void tconn_read(int fd, int events, void *ctx)
 
 static void tserver_accept(int lfd, int events, void *ctx)
 {
-    struct tserver *srv = ctx;
+    struct trigger_server *srv = ctx;
 
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -101,13 +102,22 @@ static void tserver_accept(int lfd, int events, void *ctx)
     }
 }
 
-void trigger_server(struct evloop *ev, int listen_fd, trigger_cb cb, void *ctx)
+struct trigger_server *trigger_server(struct evloop *ev, int listen_fd, trigger_cb cb,
+                                      void *ctx)
 {
-    struct tserver *srv = xcalloc(1, sizeof(*srv));
+    struct trigger_server *srv = xcalloc(1, sizeof(*srv));
 
     srv->ev = ev;
     srv->cb = cb;
     srv->ctx = ctx;
+    srv->fd = listen_fd;
     proc_nonblock(listen_fd, 1);
     evloop_watch(ev, listen_fd, EV_READ, tserver_accept, srv);
+    return srv;
+}
+
+void trigger_server_free(struct trigger_server *srv)
+{
+    evloop_unwatch(srv->ev, srv->fd);
+    free(srv);
 }

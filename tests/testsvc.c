@@ -2,7 +2,7 @@
  * testsvc.c - a test-only daemon for exercising master
  *
  * Not installed. master.cf arguments after the program name select a mode:
- *   echo            single-connection server: PING -> "PONG pid", WHOAMI ->
+ *   echo [TAG]      single-connection server (TAG shows in the greeting): PING -> "PONG pid", WHOAMI ->
  *                   "uid=U euid=E gid=G egid=H groups=..", SLEEP n, QUIT,
  *                   anything else echoed back
  *   crash           exits with status 1 during start-up (throttling tests)
@@ -26,11 +26,14 @@
 
 static const char *mode = "echo";
 static const char *trigger_file;
+static const char *tag = "";
 
 static void pre_init(int argc, char **argv)
 {
     if (argc > 0)
         mode = argv[0];
+    if (strcmp(mode, "echo") == 0 && argc > 1)
+        tag = argv[1];
     if (strcmp(mode, "crash") == 0)
         log_fatal("test service: crashing at start-up as asked");
     if (strcmp(mode, "triggers") == 0) {
@@ -58,7 +61,8 @@ static void serve(struct server_conn *c)
     struct str line = STR_INIT;
     int r;
 
-    stream_printf(s, "HELLO %ld %s\r\n", (long)getpid(), server_service());
+    stream_printf(s, "HELLO %ld %s%s%s\r\n", (long)getpid(), server_service(), *tag ? " " : "",
+                  tag);
     stream_flush(s);
     while ((r = stream_getline(s, &line, 1000)) == STREAM_OK || r == STREAM_TOOLONG) {
         if (r == STREAM_TOOLONG) {

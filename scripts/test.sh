@@ -1,0 +1,41 @@
+#!/bin/sh
+# test.sh - install dependencies, build, and run every Petrel test.
+#
+# Builds twice: a normal build (-Wall -Wextra -Werror) and one with
+# AddressSanitizer + UndefinedBehaviorSanitizer, and runs the unit tests
+# (cmocka) and the end-to-end tests (pytest, real daemons and clients) on
+# both. Ends with one line "N passed, N failed"; exits non-zero on failure.
+#
+#   scripts/test.sh [--quick]     --quick: normal build only
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/deps.sh --test || exit 1
+scripts/build.sh build || { echo "0 passed, 1 failed"; exit 1; }
+total_pass=0
+total_fail=0
+run() {
+    out=$(tests/run-suite.sh "$@")
+    status=$?
+    echo "$out"
+    counts=$(echo "$out" | tail -n 1)
+    p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    [ -z "$p" ] && { p=0; f=1; }
+    [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
+run build
+if [ "$quick" -eq 0 ]; then
+    if scripts/build.sh build-asan --enable-sanitizers; then
+        run build-asan --sanitizers
+    else
+        total_fail=$((total_fail + 1))
+    fi
+fi
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

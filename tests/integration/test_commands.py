@@ -1,0 +1,158 @@
+"""End-to-end tests of the commands: petrel, petrel-conf, petrel-map."""
+
+import os
+import re
+import stat
+import subprocess
+
+import pytest
+
+import petrel_harness as H
+from petrel_harness import LineClient, wait_for
+
+
+def test_help_and_usage():
+    for cmd in H.COMMANDS:
+        r = subprocess.run([H.command(cmd), "--help"], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage:" in r.stdout, cmd
+        r = subprocess.run([H.command(cmd), "--no-such-option"], capture_output=True, text=True)
+        assert r.returncode == 2 and "usage:" in r.stderr, cmd
+
+
+def test_petrel_lifecycle(instances):
+    port = H.free_port()
+    inst = instances(master_cf="127.0.0.1:%d inet n - n - 4 testsvc echo\n" % port, start=False)
+    r = inst.run("petrel", "status")
+    assert r.returncode == 1 and "not running" in r.stdout
+    assert inst.run("petrel", "stop").returncode == 1
+    assert inst.run("petrel", "reload").returncode == 1
+    r = inst.run("petrel", "start")
+    assert r.returncode == 0, r.stderr
+    pid = int(re.search(r"pid (\d+)", r.stdout).group(1))
+    assert pid == inst.master_pid()
+    info = H.proc_info(pid)
+    assert info["ppid"] != os.getpid()  # detached from the starting command
+    c = LineClient(port)
+    assert c.line().startswith("HELLO")
+    r = inst.run("petrel", "status")
+    assert r.returncode == 0
+    assert "running (pid %d)" % pid in r.stdout
+    line = [l for l in r.stdout.splitlines() if l.startswith("127.0.0.1:%d" % port)][0]
+    assert int(line.split()[-1]) >= 1
+    c.close()
+    r = inst.run("petrel", "start")
+    assert r.returncode == 1 and "already running" in r.stderr
+    r = inst.run("petrel", "reload")
+    assert r.returncode == 0
+    inst.wait_log("reload -- version")
+    r = inst.run("petrel", "stop")
+    assert r.returncode == 0 and "stopped" in r.stdout
+    assert inst.processes() == []
+    assert inst.run("petrel", "status").returncode == 1
+
+
+def test_petrel_flush_triggers_qmgr(instances):
+    inst = instances(start=False)
+    log = os.path.join(inst.shared, "qmgr-triggers")
+    inst.set_master_cf("qmgr unix n - n - 1 testsvc triggers %s\n" % log)
+    assert inst.run("petrel", "flush").returncode == 1  # not running
+    inst.start()
+    r = inst.run("petrel", "flush")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: os.path.exists(log) and "F" in open(log).read(), what="flush trigger")
+    inst.set_master_cf("")
+    inst.reload()
+    wait_for(lambda: not inst.children("qmgr"), what="qmgr to stop")
+    r = inst.run("petrel", "flush")
+    assert r.returncode == 1 and "cannot reach the queue manager" in r.stderr
+
+
+def test_petrel_conf(instances):
+    inst = instances(main_cf={"max_use": "7", "myorigin": "$mydomain"}, start=False)
+    inst.set_master_cf("smtp inet n - n - 10 testsvc -o max_idle=5s echo\n")
+    main_cf = os.path.join(inst.etc, "main.cf")
+    r = inst.run("petrel-conf", "-d", "max_use", "max_idle")
+    assert r.stdout == "max_use = 100\nmax_idle = 100s\n"
+    r = inst.run("petrel-conf", "max_use", "myorigin")
+    assert r.stdout == "max_use = 7\nmyorigin = $mydomain\n"
+    assert inst.run("petrel-conf", "-x", "-h", "myorigin").stdout == "petrel.test\n"
+    r = inst.run("petrel-conf", "-n")
+    names = [l.split(" =")[0] for l in r.stdout.splitlines()]
+    assert names == sorted(inst.main_cf)
+    r = inst.run("petrel-conf")
+    assert len(r.stdout.splitlines()) >= 30 and "mail_owner = " in r.stdout
+    r = inst.run("petrel-conf", "no_such_parameter")
+    assert r.returncode == 1 and "unknown parameter" in r.stderr
+    # -e edits in place: comments and unrelated lines stay
+    with open(main_cf, "a") as f:
+        f.write("# a comment to keep\n")
+    r = inst.run("petrel-conf", "-e", "max_use=9", "relay_domains = a.example, b.example")
+    assert r.returncode == 0, r.stderr
+    text = open(main_cf).read()
+    assert "# a comment to keep\n" in text and "max_use = 9\n" in text
+    assert "relay_domains = a.example, b.example\n" in text
+    assert text.count("max_use") == 1
+    assert inst.run("petrel-conf", "-h", "relay_domains").stdout == "a.example, b.example\n"
+    r = inst.run("petrel-conf", "-M")
+    assert r.stdout.split() == ["smtp", "inet", "n", "y", "n", "-", "10", "testsvc", "-o",
+                                "max_idle=5s", "echo"]
+
+
+def test_parameter_docs_match_tables():
+    """The manual page lists exactly the parameters petrel-conf knows."""
+    names = [l.split(" =")[0] for l in
+             subprocess.run([H.command("petrel-conf"), "-d"], capture_output=True,
+                            text=True, env=dict(os.environ, MAIL_CONFIG="/nonexistent")
+                            ).stdout.splitlines()]
+    man = subprocess.run([H.command("petrel-conf"), "--man"], capture_output=True,
+                         text=True).stdout
+    documented = re.findall(r"^\.B (\S+) \(", man, re.M)
+    assert documented == sorted(names) and len(names) >= 30
+    md = subprocess.run([H.command("petrel-conf"), "--markdown"], capture_output=True,
+                        text=True).stdout
+    assert re.findall(r"^\| `([^`]+)` \|", md, re.M) == sorted(names)
+    # the committed reference is the generated one
+    with open(os.path.join(H.SRC, "doc", "parameters.md")) as f:
+        assert f.read() == md, "doc/parameters.md is stale: regenerate with petrel-conf --markdown"
+
+
+def test_petrel_map(instances):
+    inst = instances(start=False)
+    src = os.path.join(inst.root, "access")
+    with open(src, "w") as f:
+        f.write("# comment\nUser@Example.COM   OK\nspam.example  REJECT go away\n"
+                "continued first\n   second\nuser@example.com  DUPLICATE\n")
+    os.chmod(src, 0o640)
+    r = inst.run("petrel-map", "hash:" + src)
+    assert r.returncode == 0, r.stderr
+    assert re.search(re.escape(src) + r':6: warning: duplicate entry "user@example.com"', r.stderr)
+    st = os.stat(src + ".db")
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    q = lambda key, spec="hash:" + src: inst.run("petrel-map", "-q", key, spec)
+    r = q("USER@example.com")
+    assert (r.returncode, r.stdout) == (0, "OK\n")
+    assert q("continued").stdout == "first second\n"
+    assert q("nobody@example.com").returncode == 1
+    dump = inst.run("petrel-map", "-s", "hash:" + src).stdout
+    assert sorted(dump.splitlines()) == sorted(["user@example.com\tOK",
+                                                "spam.example\tREJECT go away",
+                                                "continued\tfirst second"])
+    # aliases format with -a
+    al = os.path.join(inst.root, "aliases")
+    with open(al, "w") as f:
+        f.write("postmaster: root\nroot: a@example.com,\n  b@example.com\n")
+    assert inst.run("petrel-map", "-a", "hash:" + al).returncode == 0
+    assert q("root", "hash:" + al).stdout == "a@example.com, b@example.com\n"
+    # other table types answer -q too
+    assert q("x", "static:5000").stdout == "5000\n"
+    assert q("b", "inline:{a=1, b=2}").stdout == "2\n"
+    # a table that cannot be read is a temporary failure, not "not found"
+    r = q("x", "hash:" + os.path.join(inst.root, "missing"))
+    assert r.returncode == 2 and "temporary failure" in r.stderr
+    # errors
+    assert inst.run("petrel-map", "hash:" + os.path.join(inst.root, "nofile")).returncode == 1
+    r = inst.run("petrel-map", "static:x")
+    assert r.returncode == 1 and "only hash and btree" in r.stderr
+    # $name expansion in table names, as in main.cf
+    r = inst.run("petrel-map", "-q", "root", "hash:$config_directory/../aliases")
+    assert r.stdout == "a@example.com, b@example.com\n"

@@ -1,0 +1,111 @@
+/*
+ * test_str.c - unit tests of str.c (dynamic strings, lists, helpers)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "str.h"
+#include "unit.h"
+
+static void test_str_basic(void **state)
+{
+    struct str s = STR_INIT;
+
+    assert_string_equal(str_c(&s), "");
+    str_cat(&s, "hello");
+    str_catc(&s, ' ');
+    str_printf(&s, "%d-%s", 42, "x");
+    assert_string_equal(str_c(&s), "hello 42-x");
+    assert_int_equal(s.len, 10);
+    str_truncate(&s, 5);
+    assert_string_equal(s.s, "hello");
+    str_catn(&s, "a\0b", 3);
+    assert_int_equal(s.len, 8);
+    assert_memory_equal(s.s + 5, "a\0b", 3);
+    str_cpy(&s, "ABC");
+    str_lower(&s);
+    assert_string_equal(s.s, "abc");
+    char *p = str_steal(&s);
+    assert_string_equal(p, "abc");
+    assert_null(s.s);
+    free(p);
+    str_free(&s);
+}
+
+static void test_str_growth(void **state)
+{
+    struct str s = STR_INIT;
+    for (int i = 0; i < 100000; i++)
+        str_catc(&s, 'a' + i % 26);
+    assert_int_equal(s.len, 100000);
+    assert_int_equal(s.s[100000], '\0');
+    assert_int_equal(s.s[26], 'a');
+    str_free(&s);
+}
+
+static void test_chomp(void **state)
+{
+    struct str s = STR_INIT;
+    str_cpy(&s, "line\r\n");
+    assert_int_equal(str_chomp(&s), 2);
+    assert_string_equal(s.s, "line");
+    str_cpy(&s, "line\n");
+    assert_int_equal(str_chomp(&s), 1);
+    str_cpy(&s, "line\r");
+    assert_int_equal(str_chomp(&s), 0);
+    assert_string_equal(s.s, "line\r");
+    str_free(&s);
+}
+
+static void test_strlist(void **state)
+{
+    struct strlist l = STRLIST_INIT;
+    struct str j = STR_INIT;
+
+    strlist_split(&l, " a, b,,c\t d ", ", \t");
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.v[0], "a");
+    assert_string_equal(l.v[3], "d");
+    assert_null(l.v[4]);
+    assert_int_equal(strlist_find(&l, "C", 1), 2);
+    assert_int_equal(strlist_find(&l, "C", 0), -1);
+    strlist_join(&l, "|", &j);
+    assert_string_equal(j.s, "a|b|c|d");
+    strlist_free(&l);
+    str_free(&j);
+}
+
+static void test_helpers(void **state)
+{
+    char buf[] = "  Mixed Case \t\n";
+    unsigned long long v;
+    struct str out = STR_INIT;
+
+    assert_string_equal(lowercase(trim(buf)), "mixed case");
+    assert_true(has_prefix_ci("MAIL FROM:<x>", "mail from:"));
+    assert_false(has_prefix_ci("MAIL", "mail from:"));
+    assert_int_equal(parse_ulong("12345", 99999, &v), 0);
+    assert_int_equal(v, 12345);
+    assert_int_equal(parse_ulong("100000", 99999, &v), -1);
+    assert_int_equal(parse_ulong("", 10, &v), -1);
+    assert_int_equal(parse_ulong("1x", 10, &v), -1);
+    assert_int_equal(parse_ulong("18446744073709551616", ~0ULL, &v), -1);
+    assert_string_equal(safe_text(&out, "a\r\nb\x01", 5), "a??b?");
+    str_free(&out);
+
+    char text[] = ",,one,two";
+    char *p = text;
+    assert_string_equal(mystrtok(&p, ","), "one");
+    assert_string_equal(mystrtok(&p, ","), "two");
+    assert_null(mystrtok(&p, ","));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_str_basic), cmocka_unit_test(test_str_growth),
+        cmocka_unit_test(test_chomp),     cmocka_unit_test(test_strlist),
+        cmocka_unit_test(test_helpers),
+    };
+    return cmocka_run_group_tests_name("str", tests, NULL, NULL);
+}

@@ -1,0 +1,216 @@
+/*
+ * test_stream.c - unit tests of stream.c and tls.c
+ *
+ * The TLS case makes a throw-away self-signed certificate in memory, runs
+ * the server side in a child process over a socketpair, and checks that
+ * plaintext pipelined behind STARTTLS is discarded, not read as if it had
+ * arrived under TLS.
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "stream.h"
+#include "tls.h"
+#include "unit.h"
+
+static int sp[2];
+
+static int setup_pair(void **state)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+}
+
+static int close_pair(void **state)
+{
+    close(sp[0]);
+    close(sp[1]);
+    return 0;
+}
+
+static void put(const char *text)
+{
+    assert_int_equal(write(sp[1], text, strlen(text)), (ssize_t)strlen(text));
+}
+
+static void test_getline_limits(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 5);
+    struct str line = STR_INIT;
+
+    put("12345678\r\n");          /* exactly 10 bytes with CRLF: at the limit */
+    put("123456789\r\nnext\r\n"); /* 11 bytes: over the limit */
+    put("bare lf\nlast");
+    shutdown(sp[1], SHUT_WR);
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_OK);
+    assert_string_equal(str_c(&line), "12345678\r\n");
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_TOOLONG);
+    assert_int_equal(line.len, 10);
+    /* the rest of the overlong line was consumed: the next line is intact */
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_OK);
+    assert_string_equal(str_c(&line), "next\r\n");
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_OK);
+    assert_string_equal(str_c(&line), "bare lf\n");
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_OK);
+    assert_string_equal(str_c(&line), "last");
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_EOF);
+    assert_int_equal(stream_getline(s, &line, 10), STREAM_EOF);
+    str_free(&line);
+    stream_free(s, 0);
+}
+
+static void test_getline_part_and_read(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 5);
+    struct str out = STR_INIT;
+    char buf[8];
+
+    put("abcdefghij\nXYZ0123");
+    assert_int_equal(stream_getline_part(s, &out, 4), 0);
+    assert_string_equal(str_c(&out), "abcd");
+    assert_int_equal(stream_getline_part(s, &out, 100), 1);
+    assert_string_equal(str_c(&out), "abcdefghij\n");
+    assert_int_equal(stream_read(s, buf, 3), 3);
+    assert_memory_equal(buf, "XYZ", 3);
+    assert_true(stream_pending(s) == 4);
+    shutdown(sp[1], SHUT_WR);
+    assert_int_equal(stream_read(s, buf, 8), 4);
+    assert_int_equal(stream_read(s, buf, 8), STREAM_EOF);
+    str_free(&out);
+    stream_free(s, 0);
+}
+
+static void test_timeout(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 1);
+    struct str line = STR_INIT;
+    time_t start = time(NULL);
+
+    put("partial");
+    assert_int_equal(stream_getline(s, &line, 100), STREAM_TIMEOUT);
+    assert_true(time(NULL) - start <= 3);
+    assert_int_equal(stream_wait_input(s, 50), 0);
+    str_free(&line);
+    stream_free(s, 0);
+}
+
+static void test_write_buffering(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 5);
+    char buf[64];
+
+    stream_printf(s, "%s %d\r\n", "250", 42);
+    assert_int_equal(stream_unflushed(s), 8);
+    assert_int_equal(stream_flush(s), STREAM_OK);
+    assert_int_equal(read(sp[1], buf, sizeof(buf)), 8);
+    assert_memory_equal(buf, "250 42\r\n", 8);
+    close(sp[1]);
+    sp[1] = -1;
+    stream_puts(s, "x");
+    assert_int_equal(stream_flush(s), STREAM_ERR);
+    /* errors are sticky */
+    assert_int_equal(stream_puts(s, "y"), STREAM_ERR);
+    assert_int_equal(stream_error(s), STREAM_ERR);
+    stream_free(s, 0);
+    sp[1] = dup(sp[0]);
+}
+
+/* make_cert - a self-signed EC certificate and key as PEM files in dir */
+static void make_cert(const char *cert, const char *key)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    FILE *f;
+
+    assert_non_null(pk);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pk);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"localhost", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+    f = fopen(cert, "w");
+    PEM_write_X509(f, x);
+    fclose(f);
+    f = fopen(key, "w");
+    PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
+static void test_starttls(void **state)
+{
+    char *dir = unit_tmpdir();
+    char *cert = xasprintf("%s/cert.pem", dir), *key = xasprintf("%s/key.pem", dir);
+    struct str err = STR_INIT, line = STR_INIT;
+    pid_t pid;
+    int status;
+
+    make_cert(cert, key);
+    assert_null(tls_server_ctx("/nonexistent.pem", NULL, NULL, &err));
+    assert_non_null(strstr(str_c(&err), "cannot load certificate"));
+    str_reset(&err);
+    pid = fork();
+    if (pid == 0) {
+        SSL_CTX *ctx = tls_server_ctx(cert, key, NULL, &err);
+        struct stream *s = stream_new(sp[0], sp[0], 10);
+        if (ctx == NULL || stream_getline(s, &line, 100) != STREAM_OK)
+            _exit(1);
+        stream_puts(s, "220 ready\r\n");
+        long discarded = stream_starttls(s, ctx, 1, NULL, &err);
+        if (discarded < 0 || stream_getline(s, &line, 100) != STREAM_OK)
+            _exit(2);
+        stream_printf(s, "GOT %.*s discarded=%ld\r\n", (int)line.len - 2, line.s, discarded);
+        stream_flush(s);
+        stream_free(s, 0);
+        _exit(0);
+    }
+    SSL_CTX *cctx = tls_client_ctx(NULL, NULL, NULL, &err);
+    struct stream *c = stream_new(sp[1], sp[1], 10);
+    put("STARTTLS\r\nINJECTED\r\n");
+    assert_int_equal(stream_getline(c, &line, 100), STREAM_OK);
+    assert_string_equal(str_c(&line), "220 ready\r\n");
+    assert_true(stream_starttls(c, cctx, 0, "localhost", &err) >= 0);
+    str_reset(&line);
+    tls_describe(stream_ssl(c), &line);
+    assert_non_null(strstr(str_c(&line), "TLSv1.3 with cipher"));
+    stream_puts(c, "HELLO\r\n");
+    stream_flush(c);
+    assert_int_equal(stream_getline(c, &line, 100), STREAM_OK);
+    assert_string_equal(str_c(&line), "GOT HELLO discarded=10\r\n");
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    stream_free(c, 0);
+    SSL_CTX_free(cctx);
+    str_free(&err);
+    str_free(&line);
+    unit_rmtree(dir);
+    free(cert);
+    free(key);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_getline_limits, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_getline_part_and_read, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_timeout, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_write_buffering, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_starttls, setup_pair, close_pair),
+    };
+    return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
+}
