@@ -191,6 +191,10 @@ int server_main(int argc, char **argv, const struct server_def *def)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* catch reload requests before the configuration is read, so that none
+     * is lost between reading it and serving */
+    if (!standalone)
+        sig_catch(SIGHUP, 1);
     load_config(confdir, &onames, &ovalues);
     strlist_free(&onames);
     strlist_free(&ovalues);
@@ -216,7 +220,6 @@ int server_main(int argc, char **argv, const struct server_def *def)
         return 0;
     }
     server_ev = evloop_new();
-    sig_catch(SIGHUP, 1);
     /* a single-connection server dies at once on SIGTERM (master's stop), as in
      * Postfix: nothing is acknowledged before it is durable, so nothing is lost */
     if (def->event_loop)

@@ -293,8 +293,14 @@ static int spawn(struct service *s)
     for (size_t i = 1; i < s->def.argv.n; i++)
         strlist_add(&argv, s->def.argv.v[i]);
 
+    /* Until the child has replaced master's handlers it must not run them: they
+     * write into master's own signal pipe. Block everything across fork. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
     pid = fork();
     if (pid < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
         log_warn("fork: %s", strerror(errno));
         strlist_free(&argv);
         return -1;
@@ -302,10 +308,12 @@ static int spawn(struct service *s)
     if (pid == 0) {
         int high[64 + 2], n = 0;
         sigset_t none;
-        /* children start with default signal handling */
+        /* children start with default signal handling, except that a reload
+         * signal before the daemon is ready is ignored: the daemon reads the
+         * configuration after exec, so it is already the new one */
         for (int sig = 1; sig < NSIG; sig++)
             if (sig != SIGKILL && sig != SIGSTOP)
-                signal(sig, SIG_DFL);
+                signal(sig, sig == SIGHUP ? SIG_IGN : SIG_DFL);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         /* move every descriptor out of the way first, then into place */
@@ -324,6 +332,7 @@ static int spawn(struct service *s)
         log_error("exec %s: %s", s->path, strerror(errno));
         _exit(127);
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     strlist_free(&argv);
     struct child *c = xcalloc(1, sizeof(*c));
     c->pid = pid;

@@ -20,4 +20,5 @@ if [ ! -f Makefile ] || [ "$(cat .petrel-configure-opts 2>/dev/null)" != "$opts"
     "$top/configure" -q $opts
     echo "$opts" > .petrel-configure-opts
 fi
-make -j"$(nproc)" >/dev/null || make   # on failure, show the errors
+# all programs plus the unit test programs (check_PROGRAMS), without running them
+{ make -j"$(nproc)" && make -j"$(nproc)" check TESTS=; } >/dev/null || { make && make check TESTS=; }

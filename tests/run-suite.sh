@@ -31,9 +31,11 @@ if [ "$san" -eq 1 ]; then
 fi
 
 echo "== [$label] unit tests"
+nunit=0
 for t in "$build"/tests/unit/test_*; do
     [ -x "$t" ] || continue
     case "$t" in *.o|*.log|*.trs) continue ;; esac
+    nunit=$((nunit + 1))
     out=$(CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1)
     rc=$?
     ok=$(echo "$out" | grep -c '^ok ')
@@ -47,6 +49,10 @@ for t in "$build"/tests/unit/test_*; do
     [ "$notok" -ne 0 ] || [ "$rc" -ne 0 ] && echo "$out" | grep -v '^ok ' | head -40
     echo "  $(basename "$t"): $ok passed, $notok failed"
 done
+if [ "$nunit" -eq 0 ]; then
+    echo "FAIL: no unit test programs in $build/tests/unit (build them with: make check TESTS=)"
+    fail=$((fail + 1))
+fi
 if [ "$san" -eq 1 ] && ls "$work/san" | grep -q .; then
     echo "FAIL: sanitizer reports from unit tests:"
     cat "$work"/san/* | head -60
