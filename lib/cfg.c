@@ -637,7 +637,31 @@ long long cfg_size(const struct cfg *c, const char *name)
 
 void cfg_list(const struct cfg *c, const char *name, struct strlist *out)
 {
-    strlist_split(out, cfg_str(c, name), ", \t\r\n");
+    cfg_split_list(cfg_str(c, name), out);
+}
+
+void cfg_split_list(const char *text, struct strlist *out)
+{
+    const char *p = text;
+
+    /* separators inside { } do not split: "inline:{ a=1, b=2 }" is one item */
+    while (*p) {
+        const char *start;
+        int level = 0;
+        p += strspn(p, ", \t\r\n");
+        if (*p == '\0')
+            break;
+        start = p;
+        for (; *p; p++) {
+            if (*p == '{')
+                level++;
+            else if (*p == '}' && level > 0)
+                level--;
+            else if (level == 0 && strchr(", \t\r\n", *p))
+                break;
+        }
+        strlist_addn(out, start, (size_t)(p - start));
+    }
 }
 
 int cfg_check(struct cfg *c, struct cfg_diag *diag)

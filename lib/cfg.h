@@ -96,8 +96,11 @@ int cfg_bool(const struct cfg *c, const char *name);
 long long cfg_int(const struct cfg *c, const char *name);
 long long cfg_time(const struct cfg *c, const char *name); /* seconds */
 long long cfg_size(const struct cfg *c, const char *name); /* bytes */
-/* cfg_list - append the items of a list parameter (comma and/or space separated) */
+/* cfg_list - append the items of a list parameter (comma and/or space separated;
+ * a {...} group is one item) */
 void cfg_list(const struct cfg *c, const char *name, struct strlist *out);
+/* cfg_split_list - the same splitting for any text */
+void cfg_split_list(const char *text, struct strlist *out);
 
 /* value parsers, shared with master.cf and the tools */
 int cfg_parse_bool(const char *s, int *out);

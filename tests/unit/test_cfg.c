@@ -102,6 +102,18 @@ static void test_expansion(void **state)
     cfg_diag_free(&d);
 }
 
+static void test_list_split(void **state)
+{
+    struct strlist l = STRLIST_INIT;
+
+    cfg_split_list("a, b\tinline:{ x=1, y={2, 3} } ,c,, static:{one two}", &l);
+    assert_int_equal(l.n, 5);
+    assert_string_equal(l.v[2], "inline:{ x=1, y={2, 3} }");
+    assert_string_equal(l.v[3], "c");
+    assert_string_equal(l.v[4], "static:{one two}");
+    strlist_free(&l);
+}
+
 static void test_types(void **state)
 {
     long long v;
@@ -213,6 +225,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_rules), cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_expansion),   cmocka_unit_test(test_types),
+        cmocka_unit_test(test_list_split),
         cmocka_unit_test(test_check_and_getters), cmocka_unit_test(test_registry),
         cmocka_unit_test(test_edit_file),
     };

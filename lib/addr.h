@@ -1,0 +1,36 @@
+/*
+ * addr.h - mail addresses: splitting, extensions, the class of a domain
+ *
+ * Shared by smtpd (recipient validation), qmgr (routing), local delivery
+ * and the submission tools, so that all of them agree on which domains
+ * are ours. Domain lists (mydestination, virtual_mailbox_domains,
+ * relay_domains) hold names, ".parent" entries matching every subdomain,
+ * and type:name lookup tables; matching ignores case. A table that fails
+ * makes the answer ADDR_TEMPFAIL, never "not ours".
+ */
+#ifndef PETREL_ADDR_H
+#define PETREL_ADDR_H
+
+#include "str.h"
+
+#define ADDR_TEMPFAIL (-1)
+#define ADDR_OTHER 0   /* not ours: relay only for trusted clients */
+#define ADDR_LOCAL 1   /* mydestination, localhost, [our address] */
+#define ADDR_VIRTUAL 2 /* virtual_mailbox_domains */
+#define ADDR_RELAY 3   /* relay_domains */
+
+/* addr_split - local part and domain at the last '@' (domain folded to lower
+ * case; "" when there is no '@') */
+void addr_split(const char *addr, struct str *local, struct str *domain);
+/* addr_strip_extension - remove "+ext" (per recipient_delimiter) from a local
+ * part; the extension (without delimiter) goes to ext when not NULL */
+void addr_strip_extension(struct str *local, struct str *ext);
+/* addr_domain_class - which class of ours a domain belongs to (ADDR_*) */
+int addr_domain_class(const char *domain);
+/* addr_in_domain_list - whether domain matches a list parameter; ADDR_TEMPFAIL on
+ * a table failure */
+int addr_in_domain_list(const char *param, const char *domain);
+/* addr_is_our_literal - "[192.0.2.1]" / "[IPv6:...]" naming one of our interface addresses */
+int addr_is_our_literal(const char *domain);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * qfile.h - queue files: IDs, the record format, writing and reading
+ *
+ * A queue file is a sequence of records: one type byte, a 4-byte
+ * big-endian payload length, the payload. Layout:
+ *
+ *   envelope:  V "PETREL1"            version (always first)
+ *              Z "<size 15> <flags 4>" fixed width, updated in place
+ *              T "<sec>.<usec>"       arrival time
+ *              S sender               ("" is the null sender <>)
+ *              A "name=value"         envelope attributes (client, helo, ...)
+ *              R/r recipient          address NUL orcpt NUL notify NUL dsn-orig
+ *                                     ('r' = done: the type byte is overwritten)
+ *              M ""                   end of envelope, start of content
+ *   content:   D bytes                the message as received (CRLF lines,
+ *                                     our Received: header first), in chunks
+ *   end:       X ""                   the file is complete
+ *
+ * Each segment accepts only its own record types; anything else, a bad
+ * length or a missing end record makes the file corrupt. Queue files come
+ * from other processes (maildrop/ is written by any local user), so every
+ * reader treats them as untrusted.
+ *
+ * Commit order (ARCHITECTURE.md 2): write all (mode 0600 = incomplete),
+ * end record, fchmod 0700 (complete), fsync, then tell qmgr, then 250.
+ * A file that is not mode 0700 or lacks the end record is not taken.
+ *
+ * Queue IDs are 13 upper-case hex digits of arrival time (seconds and
+ * microseconds, so IDs sort by time) followed by the file's inode number
+ * in upper-case hex: unique while the file exists anywhere in the queue
+ * (renames keep the inode), safe in file names.
+ */
+#ifndef PETREL_QFILE_H
+#define PETREL_QFILE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "str.h"
+
+#define QREC_VERSION 'V'
+#define QREC_SIZE 'Z'
+#define QREC_TIME 'T'
+#define QREC_SENDER 'S'
+#define QREC_ATTR 'A'
+#define QREC_RCPT 'R'
+#define QREC_RCPT_DONE 'r'
+#define QREC_MESSAGE 'M'
+#define QREC_DATA 'D'
+#define QREC_END 'X'
+
+#define QFILE_MAGIC "PETREL1"
+#define QFILE_HDR 5              /* type + length */
+#define QFILE_ID_MAX 40
+#define QFILE_RECORD_MAX (1 << 20) /* largest record a reader accepts */
+#define QFILE_CHUNK 65536        /* content chunk size written */
+
+/* flags in the Z record */
+#define QFILE_F_DELAY_WARNED 0x0001 /* a delay DSN was sent */
+
+/* NOTIFY bits (RFC 3461) */
+#define QNOTIFY_NEVER 1
+#define QNOTIFY_SUCCESS 2
+#define QNOTIFY_FAILURE 4
+#define QNOTIFY_DELAY 8
+
+struct qfile_writer;
+
+/* qfile_create - a new incomplete file (mode 0600) in dir, named by its queue ID */
+struct qfile_writer *qfile_create(const char *dir, struct str *err);
+const char *qfile_writer_id(const struct qfile_writer *w);
+/* qfile_writer_path - dir/ID */
+const char *qfile_writer_path(const struct qfile_writer *w);
+int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len);
+int qfile_put_time(struct qfile_writer *w, long long sec, long usec);
+int qfile_put_sender(struct qfile_writer *w, const char *sender);
+int qfile_put_attr(struct qfile_writer *w, const char *name, const char *value);
+/* qfile_put_rcpt - a recipient; orcpt ("rfc822;x@y") and dsn_orig may be NULL; notify: QNOTIFY_ bits */
+int qfile_put_rcpt(struct qfile_writer *w, const char *addr, const char *orcpt, int notify,
+                   const char *dsn_orig);
+/* qfile_begin_content - end the envelope */
+int qfile_begin_content(struct qfile_writer *w);
+/* qfile_write - append message content (buffered into D records) */
+int qfile_write(struct qfile_writer *w, const void *data, size_t len);
+uint64_t qfile_content_size(const struct qfile_writer *w);
+/* qfile_commit - end record, size record, fchmod 0700, fsync; the file is then durable */
+int qfile_commit(struct qfile_writer *w, struct str *err);
+/* qfile_abort - remove the incomplete file */
+void qfile_abort(struct qfile_writer *w);
+/* qfile_writer_free - release a committed (or aborted) writer */
+void qfile_writer_free(struct qfile_writer *w);
+/* qfile_error - the writer's sticky error text ("" when none) */
+const char *qfile_error(const struct qfile_writer *w);
+
+struct qfile_rcpt {
+    char *addr;
+    char *orcpt;    /* "" when none */
+    char *dsn_orig; /* original address before rewriting ("" when none) */
+    int notify;     /* QNOTIFY_ bits, 0 = default */
+    off_t offset;   /* of the record's type byte, for qfile_mark_done */
+    int done;
+};
+
+struct qfile_attr {
+    char *name;
+    char *value;
+};
+
+struct qfile_env {
+    char id[QFILE_ID_MAX];
+    long long arrival_sec;
+    long arrival_usec;
+    char *sender;
+    struct qfile_attr *attrs;
+    size_t nattrs;
+    struct qfile_rcpt *rcpts;
+    size_t nrcpts;
+    uint64_t content_size;
+    int flags;        /* QFILE_F_ */
+    off_t size_offset; /* of the Z record's type byte */
+    off_t content_offset; /* of the first record after M */
+};
+
+/* qfile_read_envelope - parse the envelope of an open file (from offset 0).
+ * 0 ok; -1 corrupt (err says why). Limits: max_rcpts recipients, records of
+ * at most QFILE_RECORD_MAX bytes. */
+int qfile_read_envelope(int fd, struct qfile_env *env, size_t max_rcpts, struct str *err);
+void qfile_env_free(struct qfile_env *env);
+/* qfile_env_attr - an envelope attribute's value, or NULL */
+const char *qfile_env_attr(const struct qfile_env *env, const char *name);
+
+/* content reading: call qfile_content_next from env->content_offset on */
+struct qfile_content {
+    int fd;
+    off_t pos;
+    int done;
+    uint64_t total;
+};
+
+void qfile_content_init(struct qfile_content *c, int fd, const struct qfile_env *env);
+/* qfile_content_next - the next chunk into out (replacing it): 1 chunk, 0 at the end
+ * record, -1 corrupt or truncated (err set) */
+int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err);
+
+/* qfile_mark_done - mark the recipient record at offset done (one-byte pwrite) */
+int qfile_mark_done(int fd, off_t offset);
+/* qfile_set_flags - update the Z record's flags in place */
+int qfile_set_flags(int fd, const struct qfile_env *env, int flags);
+/* qfile_is_complete - mode 0700 and an end record at the end of the file */
+int qfile_is_complete(int fd);
+/* qfile_valid_id - whether name has the form of a queue ID */
+int qfile_valid_id(const char *name);
+
+#endif

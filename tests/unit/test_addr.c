@@ -1,0 +1,84 @@
+/*
+ * test_addr.c - unit tests of addr.c
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "cfg.h"
+#include "mem.h"
+#include "unit.h"
+
+static void load(const char *text)
+{
+    struct cfg_diag d;
+
+    cfg_free(cfg_main);
+    cfg_main = cfg_new("/nonexistent");
+    cfg_diag_init(&d);
+    cfg_parse_text(cfg_main, text, "main.cf", &d);
+    cfg_diag_free(&d);
+}
+
+static void test_split_and_extension(void **state)
+{
+    struct str l = STR_INIT, d = STR_INIT, e = STR_INIT;
+
+    load("recipient_delimiter = +\n");
+    addr_split("Joe+Lists@Example.COM", &l, &d);
+    assert_string_equal(str_c(&l), "Joe+Lists");
+    assert_string_equal(str_c(&d), "example.com");
+    addr_strip_extension(&l, &e);
+    assert_string_equal(str_c(&l), "Joe");
+    assert_string_equal(str_c(&e), "Lists");
+    addr_split("\"a@b\"@example.com", &l, &d);
+    assert_string_equal(str_c(&l), "\"a@b\"");
+    addr_split("postmaster", &l, &d);
+    assert_string_equal(str_c(&l), "postmaster");
+    assert_string_equal(str_c(&d), "");
+    str_cpy(&l, "+start");
+    addr_strip_extension(&l, &e);
+    assert_string_equal(str_c(&l), "+start");
+    load("recipient_delimiter = +-\n");
+    str_cpy(&l, "joe-x");
+    addr_strip_extension(&l, &e);
+    assert_string_equal(str_c(&l), "joe");
+    load("recipient_delimiter =\n");
+    str_cpy(&l, "joe+x");
+    addr_strip_extension(&l, &e);
+    assert_string_equal(str_c(&l), "joe+x");
+    str_free(&l);
+    str_free(&d);
+    str_free(&e);
+}
+
+static void test_domain_class(void **state)
+{
+    load("myhostname = mail.example.com\nmydomain = example.com\n"
+         "mydestination = $myhostname, localhost.$mydomain, .local.example\n"
+         "virtual_mailbox_domains = v1.example, inline:{ v2.example=1 }\n"
+         "relay_domains = relay.example\n");
+    assert_int_equal(addr_domain_class("mail.example.com"), ADDR_LOCAL);
+    assert_int_equal(addr_domain_class("MAIL.Example.Com."), ADDR_LOCAL);
+    assert_int_equal(addr_domain_class("localhost"), ADDR_LOCAL);
+    assert_int_equal(addr_domain_class("a.b.local.example"), ADDR_LOCAL);
+    assert_int_equal(addr_domain_class("local.example"), ADDR_OTHER);
+    assert_int_equal(addr_domain_class("[127.0.0.1]"), ADDR_LOCAL);
+    assert_int_equal(addr_domain_class("[192.0.2.99]"), ADDR_OTHER);
+    assert_int_equal(addr_domain_class("v1.example"), ADDR_VIRTUAL);
+    assert_int_equal(addr_domain_class("V2.example"), ADDR_VIRTUAL);
+    assert_int_equal(addr_domain_class("relay.example"), ADDR_RELAY);
+    assert_int_equal(addr_domain_class("other.example"), ADDR_OTHER);
+    assert_int_equal(addr_domain_class("example.com"), ADDR_OTHER);
+    load("virtual_mailbox_domains = hash:/nonexistent/domains\n");
+    assert_int_equal(addr_domain_class("v1.example"), ADDR_TEMPFAIL);
+    cfg_free(cfg_main);
+    cfg_main = NULL;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_split_and_extension),
+                                       cmocka_unit_test(test_domain_class)};
+    return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
+}
