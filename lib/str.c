@@ -52,6 +52,7 @@ void str_reserve(struct str *sp, size_t extra)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     sp->s = xrealloc(sp->s, cap);
     sp->cap = cap;
+    sp->s[sp->len] = '\0';
 }
 
 void str_catn(struct str *sp, const void *p, size_t n)

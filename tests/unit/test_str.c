@@ -32,6 +32,15 @@ static void test_str_basic(void **state)
     str_free(&s);
 }
 
+static void test_reserve_terminates(void **state)
+{
+    struct str s = STR_INIT;
+    str_reserve(&s, 100);
+    assert_non_null(s.s);
+    assert_string_equal(s.s, "");
+    str_free(&s);
+}
+
 static void test_str_growth(void **state)
 {
     struct str s = STR_INIT;
@@ -104,6 +113,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_str_basic), cmocka_unit_test(test_str_growth),
+        cmocka_unit_test(test_reserve_terminates),
         cmocka_unit_test(test_chomp),     cmocka_unit_test(test_strlist),
         cmocka_unit_test(test_helpers),
     };
