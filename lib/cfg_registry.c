@@ -9,9 +9,23 @@
 
 extern const struct cfg_param cfg_common_params[];
 extern const struct cfg_param master_params[];
+extern const struct cfg_param smtpd_params[];
+extern const struct cfg_param qmgr_params[];
+extern const struct cfg_param local_params[];
+extern const struct cfg_param smtp_params[];
+extern const struct cfg_param popd_params[];
+extern const struct cfg_param imapd_params[];
+extern const struct cfg_param admin_params[];
 
 const struct cfg_table cfg_tables[] = {
     {"common", cfg_common_params},
     {"master", master_params},
+    {"smtpd", smtpd_params},
+    {"qmgr", qmgr_params},
+    {"local", local_params},
+    {"smtp", smtp_params},
+    {"popd", popd_params},
+    {"imapd", imapd_params},
+    {"admin", admin_params},
     {NULL, NULL},
 };

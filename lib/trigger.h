@@ -11,7 +11,10 @@
 #include "evloop.h"
 #include "str.h"
 
-#define TRIGGER_WAKEUP 'W'
+/* request bytes understood by qmgr (public/qmgr) */
+#define TRIGGER_NEW_MAIL 'A' /* new files in incoming/ */
+#define TRIGGER_FLUSH 'F'    /* retry deferred mail now */
+#define TRIGGER_WAKEUP 'W'   /* periodic wakeup from master */
 
 /* trigger_send - connect to the socket at path and send the bytes; -1 with err */
 int trigger_send(const char *path, const char *bytes, int timeout, struct str *err);

@@ -28,16 +28,32 @@ BUILD = os.path.abspath(os.environ.get("PETREL_BUILD", os.path.join(SRC, "build"
 IS_ROOT = os.geteuid() == 0
 TEST_USER = "petreltest"
 TEST_GROUP = "petreltestdrop"
+VMAIL_USER = "petreltestvmail"  # owner of the virtual mail store in tests
 
 # daemon programs master may start, by name in master.cf -> path in the build tree
 DAEMONS = {
     "master": "master/master",
     "testsvc": "tests/testsvc",
+    "smtpd": "smtpd/smtpd",
+    "qmgr": "qmgr/qmgr",
+    "local": "delivery/local",
+    "smtp": "delivery/smtp",
+    "pickup": "admin/pickup",
+    "popd": "popd/popd",
+    "imapd": "imapd/imapd",
 }
 COMMANDS = {
     "petrel": "admin/petrel",
     "petrel-conf": "admin/petrel-conf",
     "petrel-map": "admin/petrel-map",
+}
+# commands that exist only once their issue has landed
+OPTIONAL_COMMANDS = {
+    "petrel-passwd": "admin/petrel-passwd",
+    "sendmail": "admin/sendmail",
+    "petrel-queue": "admin/petrel-queue",
+    "petrel-super": "admin/petrel-super",
+    "petrel-cat": "admin/petrel-cat",
 }
 
 SANITIZER_PATTERNS = re.compile(
@@ -49,22 +65,36 @@ def build_path(rel):
 
 
 def command(name):
-    return build_path(COMMANDS[name])
+    if name in COMMANDS:
+        return build_path(COMMANDS[name])
+    return build_path(OPTIONAL_COMMANDS[name])
 
 
 def ensure_test_user():
-    """Create the unprivileged test mail_owner and setgid group (root only)."""
+    """Create the unprivileged test accounts (root only; safe when several run at once)."""
     if not IS_ROOT:
         return
     try:
         grp.getgrnam(TEST_GROUP)
     except KeyError:
-        subprocess.run(["groupadd", "--system", TEST_GROUP], check=True)
-    try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", TEST_USER], check=True)
+        subprocess.run(["groupadd", "--system", TEST_GROUP], capture_output=True)
+        grp.getgrnam(TEST_GROUP)
+    for user in (TEST_USER, VMAIL_USER):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                            "/nonexistent", "--shell", "/usr/sbin/nologin", user],
+                           capture_output=True)
+            pwd.getpwnam(user)
+
+
+def vmail_ids():
+    """(uid, gid) that owns virtual mailboxes in tests."""
+    if IS_ROOT:
+        pw = pwd.getpwnam(VMAIL_USER)
+        return pw.pw_uid, pw.pw_gid
+    return os.geteuid(), os.getegid()
 
 
 def mail_owner_ids():

@@ -1,0 +1,10 @@
+/*
+ * admin_params.c - parameters of the submission and queue administration commands
+ *
+ * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ */
+#include "cfg.h"
+
+const struct cfg_param admin_params[] = {
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};

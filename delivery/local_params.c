@@ -1,0 +1,10 @@
+/*
+ * local_params.c - parameters of local
+ *
+ * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ */
+#include "cfg.h"
+
+const struct cfg_param local_params[] = {
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};

@@ -1,0 +1,10 @@
+/*
+ * smtp_params.c - parameters of smtp
+ *
+ * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ */
+#include "cfg.h"
+
+const struct cfg_param smtp_params[] = {
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};

@@ -1,0 +1,10 @@
+/*
+ * popd_params.c - parameters of popd
+ *
+ * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ */
+#include "cfg.h"
+
+const struct cfg_param popd_params[] = {
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};
