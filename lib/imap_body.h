@@ -1,0 +1,96 @@
+/*
+ * imap_body.h - IMAP views of a parsed message: ENVELOPE, BODYSTRUCTURE, sections
+ *
+ * Built on mime.h. ENVELOPE and BODYSTRUCTURE come out in the exact
+ * syntax of RFC 3501 7.4.2 and 9 (nstrings as quoted strings or literals,
+ * NIL for absent fields, groups as RFC 3501 describes them), ready to be
+ * stored in an index and sent as they are. Every size and line count is
+ * the CRLF ("virtual") one, so RFC822.SIZE, the BODYSTRUCTURE sizes and
+ * the literals of BODY[...] agree byte for byte on a message stored with
+ * bare LF line ends.
+ *
+ * Sections (RFC 3501 6.4.5): part numbers descend into multiparts and
+ * into the message of a message/rfc822 part; part 1 of a non-multipart
+ * message is its body. HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT and TEXT
+ * apply to the whole message or to a message/rfc822 part; MIME needs a
+ * part number. imap_section_get locates the bytes (a region of the
+ * message, or a built header subset), imap_body_write sends them with an
+ * optional <start.length> window.
+ */
+#ifndef PETREL_IMAP_BODY_H
+#define PETREL_IMAP_BODY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mime.h"
+#include "str.h"
+
+#define IMAP_SECTION_MAX_PARTS 64 /* numbers in one section spec */
+
+/* imap_envelope - the ENVELOPE of a message node (m->root or a message/rfc822 child) */
+void imap_envelope(const struct mime_message *m, const struct mime_part *msg, struct str *out);
+/* imap_bodystructure - BODYSTRUCTURE (extended = 1) or BODY (0) of a part */
+void imap_bodystructure(const struct mime_message *m, const struct mime_part *p, int extended,
+                        struct str *out);
+/* imap_message_size - RFC822.SIZE: the whole message with CRLF line ends */
+size_t imap_message_size(const struct mime_message *m);
+
+enum imap_sect_text {
+    IMAP_SECT_NONE, /* the whole message, or the part's body */
+    IMAP_SECT_HEADER,
+    IMAP_SECT_HEADER_FIELDS,
+    IMAP_SECT_HEADER_FIELDS_NOT,
+    IMAP_SECT_TEXT,
+    IMAP_SECT_MIME
+};
+
+struct imap_section {
+    unsigned parts[IMAP_SECTION_MAX_PARTS];
+    unsigned nparts;
+    enum imap_sect_text text;
+    struct strlist fields; /* HEADER.FIELDS[.NOT] names, as the client gave them */
+};
+
+void imap_section_init(struct imap_section *s);
+void imap_section_free(struct imap_section *s);
+/* imap_section_name - the section spec as it goes in a FETCH response: "1.2.HEADER.FIELDS
+ * (FROM TO)" (field names as astrings, upper case as Dovecot and most servers) */
+void imap_section_name(const struct imap_section *s, struct str *out);
+
+struct imap_body_data {
+    int built;      /* 0: the bytes are region off/size of the message */
+    size_t off, size;
+    size_t vsize;   /* octets in CRLF form */
+    struct str buf; /* built: the bytes, already in CRLF form */
+};
+
+/* imap_section_get - locate a section; 0, or -1 when the message has no such part (or the
+ * part is not a message/rfc822 for HEADER/TEXT) */
+int imap_section_get(const struct mime_message *m, const struct imap_section *s,
+                     struct imap_body_data *out);
+void imap_body_data_free(struct imap_body_data *d);
+/* imap_section_part - the part named by the numbers of s (NULL when none), and whether
+ * the numbers stopped at a message node */
+const struct mime_part *imap_section_part(const struct mime_message *m,
+                                          const struct imap_section *s, int *at_message);
+
+/* imap_body_write - the value of BODY[...]: a literal of the bytes (CRLF form, NUL as 0x80),
+ * restricted to [start, start+length) when partial; "" when nothing is left */
+void imap_body_write(const struct mime_message *m, const struct imap_body_data *d, int partial,
+                     uint64_t start, uint64_t length,
+                     void (*write)(void *ctx, const void *p, size_t n), void *ctx);
+
+/* SEARCH text helpers (RFC 3501 6.4.4): the key is folded once with imap_search_fold; the
+ * header fields are RFC 2047-decoded, the bodies transfer-decoded and converted to UTF-8 */
+void imap_search_fold(const char *key, size_t n, struct str *folded);
+/* imap_search_header - a field named name (NULL: any field) of the message header whose value
+ * contains the key; an empty key matches when the field exists */
+int imap_search_header(const struct mime_message *m, const char *name, const struct str *key);
+/* imap_search_body - the key occurs in the decoded text of a text part (or in the header of an
+ * attached message) */
+int imap_search_body(const struct mime_message *m, const struct str *key);
+/* imap_search_text - header or body */
+int imap_search_text(const struct mime_message *m, const struct str *key);
+
+#endif
