@@ -1,10 +1,56 @@
 /*
- * imapd_params.c - parameters of imapd
+ * imapd_params.c - parameters of imapd (and of the MIME parser it brought)
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
+ * follow Postfix (smtpd_tls_cert_file, smtpd_tls_wrappermode) and Dovecot
+ * (imap_max_line_length, auth_failure_delay) where the meaning is the same.
  */
 #include "cfg.h"
 
 const struct cfg_param imapd_params[] = {
+    {"imapd_banner", CFG_STR, "$mail_name ready.", 0, 0, 0,
+     "The text of the IMAP greeting after \"* OK [CAPABILITY ...]\"."},
+    {"imapd_tls_cert_file", CFG_STR, "", 0, 0, 0,
+     "PEM file with the server certificate chain for STARTTLS and implicit TLS. Empty: no "
+     "TLS (STARTTLS is not offered)."},
+    {"imapd_tls_key_file", CFG_STR, "$imapd_tls_cert_file", 0, 0, 0,
+     "PEM file with the private key of imapd_tls_cert_file."},
+    {"imapd_tls_ciphers", CFG_STR, "", 0, 0, 0,
+     "OpenSSL cipher list for TLS 1.2 (empty: Petrel's modern default)."},
+    {"imapd_tls_wrappermode", CFG_BOOL, "no", 0, 0, 0,
+     "Implicit TLS (port 993, RFC 8314): the TLS handshake comes before the greeting. Set "
+     "with -o in master.cf for the imaps service."},
+    {"imapd_plaintext_auth_networks", CFG_LIST, "$mynetworks", 0, 0, 0,
+     "Client networks allowed to send a password without TLS (LOGIN, AUTHENTICATE PLAIN). "
+     "Everyone else sees LOGINDISABLED until STARTTLS. Empty: nobody."},
+    {"imapd_auth_failure_delay", CFG_TIME, "2s", 0, 60, 0,
+     "Delay before answering a failed login, against password guessing."},
+    {"imapd_auth_failure_limit", CFG_INT, "3", 1, 1000, 0,
+     "Failed logins in one connection: the one that reaches this number is answered NO, "
+     "then BYE."},
+    {"imapd_bad_command_limit", CFG_INT, "20", 1, 100000, 0,
+     "Commands answered BAD in one connection before it is ended with BYE."},
+    {"imapd_command_size_limit", CFG_SIZE, "65536", 1024, 1LL << 28, 0,
+     "Largest command text (literals excluded). A longer command is answered BAD; one more "
+     "than four times as long ends the connection."},
+    {"imapd_literal_size_limit", CFG_SIZE, "65536", 0, 1LL << 30, 0,
+     "Largest total size of the literals of one command other than APPEND's message (which "
+     "message_size_limit bounds). Over it: BAD; four times over: BYE."},
+    {"imapd_literal_spool_threshold", CFG_SIZE, "1m", 1024, 1LL << 40, 0,
+     "Literals at least this big are kept in an unlinked temporary file, not in memory."},
+    {"imapd_nesting_limit", CFG_INT, "32", 2, 1000, 0,
+     "Deepest nesting of parenthesised lists and SEARCH keys in a command."},
+    {"imapd_login_timeout", CFG_TIME, "60s", 1, 3600, 0,
+     "Time allowed without input before authentication; then BYE."},
+    {"imapd_autologout_timeout", CFG_TIME, "30m", 1800, 86400, 0,
+     "Time allowed without input after authentication, IDLE included; then BYE "
+     "(RFC 3501 5.4: at least 30 minutes)."},
+    {"imapd_idle_notify_interval", CFG_TIME, "2m", 1, 3600, 0,
+     "During IDLE, send \"* OK Still here\" this often (keeps NAT and firewall state)."},
+    {"mime_nesting_limit", CFG_INT, "50", 1, 1000, 0,
+     "Deepest nesting of multiparts and attached messages that the MIME parser splits; "
+     "anything deeper stays one opaque part."},
+    {"mime_part_limit", CFG_INT, "5000", 1, 1000000, 0,
+     "Most MIME parts the parser splits one message into."},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };

@@ -126,8 +126,10 @@ static int discard_line(struct stream *s, struct str *tail, size_t far)
     int r;
 
     for (;;) {
+        /* never wait for more than it takes to see that the line is far too long */
+        size_t want = far >= total ? far - total + 1 : 1;
         str_reset(&chunk);
-        r = stream_getline_part(s, &chunk, SPOOL_CHUNK);
+        r = stream_getline_part(s, &chunk, want < SPOOL_CHUNK ? want : SPOOL_CHUNK);
         if (r < 0) {
             str_free(&chunk);
             return map_stream_error(r);
@@ -270,8 +272,7 @@ int imap_read_command(struct stream *s, const struct imap_limits *lim, struct im
             /* RFC 3501 does not bound a line; we do (imapd_command_size_limit) */
             struct str tail = STR_INIT;
             str_catn(&tail, c->text.s + start, c->text.len - start);
-            str_truncate(&c->text, start);
-            r = discard_line(s, &tail, far_text);
+            r = discard_line(s, &tail, far_text); /* the text keeps the tag for the answer */
             if (r == IMAP_READ_OK)
                 r = discard_rest(s, &tail, far_text, (uint64_t)lim->literal_max * IMAP_FAR_FACTOR);
             str_free(&tail);

@@ -1,0 +1,108 @@
+/*
+ * imapd.h - what the files of imapd share: the session, responses, commands
+ *
+ * imapd.c owns the connection: greeting, the command loop (read a whole
+ * command, dispatch it by name and state), the response helpers and the
+ * configuration read at start-up. Each cmd_*.c file holds one group of
+ * commands (RFC 3501 6.1 any state, 6.2 not authenticated, ...); a handler
+ * gets the session with the parser just after "tag SP name", parses its
+ * own arguments to the end of the command, acts, and answers with exactly
+ * one tagged response (imapd_ok/no/bad) after any untagged ones.
+ */
+#ifndef PETREL_IMAPD_H
+#define PETREL_IMAPD_H
+
+#include <openssl/ssl.h>
+
+#include "imap_parse.h"
+#include "map.h"
+#include "server.h"
+#include "str.h"
+
+/* the hierarchy separator of mailbox names (NAMESPACE, LIST): Maildir++ folders are
+ * ".a.b" directories, so "." is the natural one and needs no escaping on disk */
+#define IMAPD_SEPARATOR "."
+
+/* session states (RFC 3501 3), as bits so that a command can name several */
+#define IMAPD_NOTAUTH 0x1
+#define IMAPD_AUTH 0x2
+#define IMAPD_SELECTED 0x4
+#define IMAPD_LOGOUT 0x8
+#define IMAPD_ANY (IMAPD_NOTAUTH | IMAPD_AUTH | IMAPD_SELECTED)
+
+/* the configuration, read once at start-up */
+struct imapd_config {
+    SSL_CTX *tls;          /* NULL: no TLS configured */
+    int wrappermode;       /* implicit TLS */
+    struct maps *passwd;   /* mailbox_passwd_maps */
+    struct strlist plaintext_nets;
+    struct imap_limits lim;
+    long long login_timeout, autologout_timeout, idle_notify;
+    long long auth_failure_delay;
+    long long auth_failure_limit, bad_command_limit;
+    const char *banner;
+    const char *version;
+};
+
+extern struct imapd_config imapd_cfg;
+
+struct session {
+    struct server_conn *conn;
+    struct stream *s;
+    unsigned state;     /* IMAPD_* */
+    int tls;            /* TLS is active */
+    int trusted_net;    /* the client may send passwords without TLS */
+    struct str user;    /* after authentication */
+    unsigned auth_failures;
+    unsigned bad_commands;
+    const char *end_reason; /* for the disconnect log line */
+    /* the command being run */
+    struct imap_cmd cmd;
+    struct imap_parser p;
+    struct str tag;
+    const char *name; /* canonical upper-case command name */
+    int uid;          /* the command came with the UID prefix */
+};
+
+/* responses --------------------------------------------------------------- */
+/* imapd_untagged - "* text" */
+void imapd_untagged(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* imapd_ok / imapd_no / imapd_bad - the tagged response; code (without brackets) may be NULL */
+void imapd_ok(struct session *s, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void imapd_no(struct session *s, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void imapd_bad(struct session *s, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* imapd_bad_syntax - BAD with the parser's reason (or NO [BADCHARSET ...]) */
+void imapd_bad_syntax(struct session *s);
+/* imapd_bye - "* BYE text", and the session ends after this command */
+void imapd_bye(struct session *s, const char *reason, const char *text);
+/* imapd_capability - the capability list for the session's state */
+void imapd_capability(const struct session *s, struct str *out);
+/* imapd_flush - send what is buffered */
+int imapd_flush(struct session *s);
+/* imapd_plaintext_ok - whether a password may be sent now */
+int imapd_plaintext_ok(const struct session *s);
+/* imapd_set_timeout - the inactivity timeout of the current state */
+void imapd_set_timeout(struct session *s);
+/* imapd_poll_mailbox - untagged updates of the selected mailbox (NOOP, IDLE, after
+ * commands); nothing until the mailbox commands land */
+void imapd_poll_mailbox(struct session *s);
+
+/* commands (one group per file) ------------------------------------------- */
+/* cmd_any.c: RFC 3501 6.1 and RFC 2971 */
+void cmd_capability(struct session *s);
+void cmd_noop(struct session *s);
+void cmd_logout(struct session *s);
+void cmd_id(struct session *s);
+/* cmd_auth.c: RFC 3501 6.2, RFC 4959 */
+void cmd_starttls(struct session *s);
+void cmd_login(struct session *s);
+void cmd_authenticate(struct session *s);
+/* cmd_session.c: RFC 5161, RFC 2342, RFC 2177 */
+void cmd_enable(struct session *s);
+void cmd_namespace(struct session *s);
+void cmd_idle(struct session *s);
+
+#endif
