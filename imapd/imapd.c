@@ -397,9 +397,9 @@ static void post_init(void)
     imapd_cfg.login_timeout = cfg_time(cfg_main, "imapd_login_timeout");
     imapd_cfg.autologout_timeout = cfg_time(cfg_main, "imapd_autologout_timeout");
     imapd_cfg.idle_notify = cfg_time(cfg_main, "imapd_idle_notify_interval");
-    imapd_cfg.auth_failure_delay = cfg_time(cfg_main, "imapd_auth_failure_delay");
-    imapd_cfg.auth_failure_limit = cfg_int(cfg_main, "imapd_auth_failure_limit");
-    imapd_cfg.bad_command_limit = cfg_int(cfg_main, "imapd_bad_command_limit");
+    imapd_cfg.auth_failure_delay = cfg_time(cfg_main, "imapd_login_failure_delay");
+    imapd_cfg.auth_failure_limit = cfg_int(cfg_main, "imapd_login_failure_limit");
+    imapd_cfg.bad_command_limit = cfg_int(cfg_main, "imapd_error_limit");
     imapd_cfg.banner = cfg_str(cfg_main, "imapd_banner");
     imapd_cfg.version = cfg_str(cfg_main, "mail_version");
     str_free(&err);

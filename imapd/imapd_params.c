@@ -3,7 +3,8 @@
  *
  * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
  * follow Postfix (smtpd_tls_cert_file, smtpd_tls_wrappermode) and Dovecot
- * (imap_max_line_length, auth_failure_delay) where the meaning is the same.
+ * (imap_max_line_length) where the meaning is the same, and popd for the login
+ * and error limits (popd_login_failure_limit, ...), so that both servers read alike.
  */
 #include "cfg.h"
 
@@ -23,13 +24,14 @@ const struct cfg_param imapd_params[] = {
     {"imapd_plaintext_auth_networks", CFG_LIST, "$mynetworks", 0, 0, 0,
      "Client networks allowed to send a password without TLS (LOGIN, AUTHENTICATE PLAIN). "
      "Everyone else sees LOGINDISABLED until STARTTLS. Empty: nobody."},
-    {"imapd_auth_failure_delay", CFG_TIME, "2s", 0, 60, 0,
+    {"imapd_login_failure_delay", CFG_TIME, "2s", 0, 60, 0,
      "Delay before answering a failed login, against password guessing."},
-    {"imapd_auth_failure_limit", CFG_INT, "3", 1, 1000, 0,
+    {"imapd_login_failure_limit", CFG_INT, "3", 1, 1000, 0,
      "Failed logins in one connection: the one that reaches this number is answered NO, "
      "then BYE."},
-    {"imapd_bad_command_limit", CFG_INT, "20", 1, 100000, 0,
-     "Commands answered BAD in one connection before it is ended with BYE."},
+    {"imapd_error_limit", CFG_INT, "20", 1, 100000, 0,
+     "Invalid commands (answered BAD) in one connection: the one that reaches this number is "
+     "followed by BYE."},
     {"imapd_command_size_limit", CFG_SIZE, "65536", 1024, 1LL << 28, 0,
      "Largest command text (literals excluded). A longer command is answered BAD; one more "
      "than four times as long ends the connection."},

@@ -50,7 +50,7 @@ def imapd_instance(instances, main_cf=None, tls=True, users=None, services=""):
     plain, implicit = H.free_port(), H.free_port()
     cf = {
         "mailbox_passwd_maps": "hash:$config_directory/passwd",
-        "imapd_auth_failure_delay": "0",
+        "imapd_login_failure_delay": "0",
     }
     if tls:
         cert, key = certificate()

@@ -79,7 +79,7 @@ def test_login_failures_are_limited(imap):
 
 
 def test_failure_delay(instances):
-    imap = imapd_instance(instances, main_cf={"imapd_auth_failure_delay": "1s"})
+    imap = imapd_instance(instances, main_cf={"imapd_login_failure_delay": "1s"})
     c = RawIMAP(imap.imap_port)
     c.line()
     start = time.time()
@@ -389,7 +389,7 @@ MALFORMED = [
 
 
 def test_malformed_battery(instances):
-    imap = imapd_instance(instances, main_cf={"imapd_bad_command_limit": "1000"})
+    imap = imapd_instance(instances, main_cf={"imapd_error_limit": "1000"})
     c = RawIMAP(imap.imap_port)
     c.line()
     for sent, want in MALFORMED:
@@ -430,7 +430,7 @@ def test_too_long_and_far_too_long(instances):
 
 
 def test_bad_command_limit(instances):
-    imap = imapd_instance(instances, main_cf={"imapd_bad_command_limit": "3"})
+    imap = imapd_instance(instances, main_cf={"imapd_error_limit": "3"})
     c = RawIMAP(imap.imap_port)
     c.line()
     c.send("a X\r\nb X\r\nc X\r\nd NOOP\r\n")
