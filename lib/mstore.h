@@ -61,6 +61,7 @@
 #define MSTORE_ELIMIT (-8)      /* too many keywords, or a message too large */
 #define MSTORE_EHASCHILDREN (-9) /* DELETE of a \Noselect name that has children */
 #define MSTORE_EINBOX (-10)     /* the operation is not allowed on INBOX (DELETE) */
+#define MSTORE_ERDONLY (-11)    /* the mailbox was opened MSTORE_RDONLY (EXAMINE) */
 
 /* mstore_strerror - short English text for a result code */
 const char *mstore_strerror(int code);
@@ -258,6 +259,8 @@ struct mstore_changes {
     uint32_t recent;      /* \Recent messages in the new view */
     int new_messages;     /* exists grew: send EXISTS (and RECENT) */
     int keywords_changed; /* the keyword list grew: send FLAGS and PERMANENTFLAGS */
+    int uidvalidity_changed; /* the index was lost and rebuilt: the view starts over
+                                with new UIDs; an IMAP session must end (BYE) */
 };
 
 void mstore_changes_free(struct mstore_changes *c);
