@@ -186,6 +186,10 @@ const char *mstore_box_name(const struct mstore_box *b);
  * Held until mstore_box_close; dropped by the kernel if the process dies. */
 int mstore_box_lock_session(struct mstore_box *b);
 
+/* mstore_box_login_stamp - the time of the previous login recorded for this
+ * mailbox (0: none); record: note now as the latest (RFC 2449 LOGIN-DELAY) */
+time_t mstore_box_login_stamp(struct mstore_box *b, time_t now, int record);
+
 uint32_t mstore_box_count(const struct mstore_box *b);
 uint32_t mstore_box_uidvalidity(const struct mstore_box *b);
 uint32_t mstore_box_uidnext(const struct mstore_box *b);

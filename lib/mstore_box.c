@@ -427,6 +427,21 @@ int mstore_box_lock_session(struct mstore_box *b)
     return MSTORE_OK;
 }
 
+time_t mstore_box_login_stamp(struct mstore_box *b, time_t now, int record)
+{
+    unsigned char buf[8];
+    time_t prev = 0;
+
+    if (pread(b->lockfd, buf, 8, MS_LOGIN_OFF) == 8)
+        prev = (time_t)ms_get64(buf);
+    if (record) {
+        ms_put64(buf, (uint64_t)now);
+        if (pwrite(b->lockfd, buf, 8, MS_LOGIN_OFF) != 8)
+            log_warn("write %s/" MS_LOCK_FILE ": %s", b->path, strerror(errno));
+    }
+    return prev;
+}
+
 /* ---- the view ------------------------------------------------------------------------- */
 
 uint32_t mstore_box_count(const struct mstore_box *b)

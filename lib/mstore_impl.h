@@ -26,9 +26,11 @@
 #define MS_LOCK_CACHE 2   /* cache file */
 #define MS_LOCK_TREE 3    /* root only: folder tree and subscriptions */
 
-/* petrel.lock content: change stamp (8 bytes LE) at 0, backup UIDVALIDITY (4 bytes LE) at 8 */
+/* petrel.lock content: change stamp (8 bytes LE) at 0, backup UIDVALIDITY (4 bytes LE) at 8,
+ * last login time at 16 */
 #define MS_STAMP_OFF 0
 #define MS_UIDV_OFF 8
+#define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
 
 #define MS_INDEX_VERSION 1
 
