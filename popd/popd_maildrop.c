@@ -339,22 +339,27 @@ static int transaction(struct popd *p, char **argv, int argc)
         popd_reply(p, 1, "Maildrop has %u message%s (%llu octets)", n, n == 1 ? "" : "s",
                    (unsigned long long)size);
     } else if (strcasecmp(cmd, "NOOP") == 0 && argc == 1) {
-        popd_reply(p, 1, "%s", "");
+        stream_puts(p->s, "+OK\r\n");
+        popd_flush_if_idle(p);
     } else if (strcasecmp(cmd, "CAPA") == 0 && argc == 1) {
         popd_capa(p, 1);
     } else if (strcasecmp(cmd, "QUIT") == 0 && argc == 1) {
-        uint32_t ndel = 0;
+        uint32_t ndel = 0, total = p->count;
+        int r;
         totals(p, &n, &size);
-        if (update(p, &ndel) != MSTORE_OK) {
+        r = update(p, &ndel);
+        /* the maildrop lock goes before the reply: a client that logs in again at
+         * once must not find its own previous session still holding it */
+        popd_maildrop_close(p);
+        if (r != MSTORE_OK)
             popd_reply(p, 0, "[SYS/TEMP] Some deleted messages were not removed");
-        } else {
+        else
             popd_reply(p, 1, "Logging out, %u message%s deleted", ndel, ndel == 1 ? "" : "s");
-        }
         stream_flush(p->s);
         log_info("logout: user=<%s>, top=%llu/%llu, retr=%llu/%llu, del=%u/%u, size=%llu",
                  str_c(&p->user), (unsigned long long)p->top_count,
                  (unsigned long long)p->top_bytes, (unsigned long long)p->retr_count,
-                 (unsigned long long)p->retr_bytes, ndel, p->count, (unsigned long long)size);
+                 (unsigned long long)p->retr_bytes, ndel, total, (unsigned long long)size);
         return -1;
     } else {
         static const char *known[] = {"STAT", "LIST", "UIDL", "RETR", "TOP",  "DELE",
