@@ -20,10 +20,12 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "cidr.h"
 #include "log.h"
 #include "map.h"
 #include "mem.h"
+#include "mstore.h"
+#include "netmatch.h"
+#include "proc.h"
 #include "server.h"
 #include "stream.h"
 #include "tls.h"
@@ -324,7 +326,7 @@ static void serve(struct server_conn *conn)
     s.conn = conn;
     s.state = IMAPD_NOTAUTH;
     s.s = stream_new(conn->fd, conn->wfd, (int)imapd_cfg.login_timeout);
-    s.trusted_net = !conn->is_inet || cidr_match_list(&imapd_cfg.plaintext_nets, conn->addr);
+    s.trusted_net = !conn->is_inet || netmatch_param("plaintext_auth_networks", conn->addr) == 1;
     imap_cmd_init(&s.cmd);
     imap_parser_init(&s.p, &s.cmd, imapd_cfg.lim.depth_max);
     log_info("connect from [%s]", conn->addr);
@@ -372,10 +374,34 @@ static void pre_init(int argc, char **argv)
                                        cfg_str(cfg_main, "imapd_tls_ciphers"), &err);
         if (imapd_cfg.tls == NULL)
             log_fatal("TLS: %s", str_c(&err));
-    }
+    }    else if (cfg_bool(cfg_main, "imapd_tls_wrappermode"))
+        log_fatal("imapd_tls_wrappermode = yes needs imapd_tls_cert_file");
+    if (netmatch_check("plaintext_auth_networks", &err) < 0)
+        log_fatal("%s", str_c(&err));
     imapd_cfg.passwd = maps_open_param("mailbox_passwd_maps", &err);
     if (imapd_cfg.passwd == NULL)
         log_fatal("mailbox_passwd_maps: %s", str_c(&err));
+    str_free(&err);
+}
+
+/* drop_privileges - become the owner of the virtual mail store (as popd does) */
+static void drop_privileges(void)
+{
+    struct str err = STR_INIT;
+    uid_t uid;
+    gid_t gid;
+
+    if (mstore_vmail_ids(&uid, &gid, &err) < 0) {
+        if (geteuid() == 0)
+            log_fatal("imapd will not serve as root: %s", str_c(&err));
+        log_warn("%s; serving as uid %ld", str_c(&err), (long)geteuid());
+    } else if (geteuid() == 0) {
+        proc_drop_privs(NULL, uid, gid);
+    } else if (geteuid() != uid) {
+        log_warn("running as uid %ld, not as the mail store owner %ld (virtual_uid_maps): "
+                 "mailboxes may be unreadable",
+                 (long)geteuid(), (long)uid);
+    }
     str_free(&err);
 }
 
@@ -384,10 +410,8 @@ static void post_init(void)
     struct str err = STR_INIT;
     struct imap_limits *lim = &imapd_cfg.lim;
 
+    drop_privileges();
     imapd_cfg.wrappermode = cfg_bool(cfg_main, "imapd_tls_wrappermode");
-    cfg_list(cfg_main, "imapd_plaintext_auth_networks", &imapd_cfg.plaintext_nets);
-    if (cidr_check(&imapd_cfg.plaintext_nets, &err) < 0)
-        log_fatal("imapd_plaintext_auth_networks: %s", str_c(&err));
     lim->text_max = (size_t)cfg_size(cfg_main, "imapd_command_size_limit");
     lim->literal_max = (size_t)cfg_size(cfg_main, "imapd_literal_size_limit");
     lim->append_max = (size_t)cfg_size(cfg_main, "message_size_limit");

@@ -35,7 +35,6 @@ struct imapd_config {
     SSL_CTX *tls;          /* NULL: no TLS configured */
     int wrappermode;       /* implicit TLS */
     struct maps *passwd;   /* mailbox_passwd_maps */
-    struct strlist plaintext_nets;
     struct imap_limits lim;
     long long login_timeout, autologout_timeout, idle_notify;
     long long auth_failure_delay;

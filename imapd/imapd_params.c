@@ -21,9 +21,6 @@ const struct cfg_param imapd_params[] = {
     {"imapd_tls_wrappermode", CFG_BOOL, "no", 0, 0, 0,
      "Implicit TLS (port 993, RFC 8314): the TLS handshake comes before the greeting. Set "
      "with -o in master.cf for the imaps service."},
-    {"imapd_plaintext_auth_networks", CFG_LIST, "$mynetworks", 0, 0, 0,
-     "Client networks allowed to send a password without TLS (LOGIN, AUTHENTICATE PLAIN). "
-     "Everyone else sees LOGINDISABLED until STARTTLS. Empty: nobody."},
     {"imapd_login_failure_delay", CFG_TIME, "2s", 0, 60, 0,
      "Delay before answering a failed login, against password guessing."},
     {"imapd_login_failure_limit", CFG_INT, "3", 1, 1000, 0,

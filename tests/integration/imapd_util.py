@@ -48,18 +48,21 @@ def password_hash(password):
 def imapd_instance(instances, main_cf=None, tls=True, users=None, services=""):
     """A started instance; .imap_port and .imaps_port are its IMAP services."""
     plain, implicit = H.free_port(), H.free_port()
+    vuid, vgid = H.vmail_ids()
     cf = {
         "mailbox_passwd_maps": "hash:$config_directory/passwd",
         "imapd_login_failure_delay": "0",
+        "virtual_uid_maps": "static:%d" % vuid,
+        "virtual_gid_maps": "static:%d" % vgid,
     }
     if tls:
         cert, key = certificate()
         cf["imapd_tls_cert_file"] = cert
         cf["imapd_tls_key_file"] = key
     cf.update(main_cf or {})
-    master_cf = "127.0.0.1:%d inet n - n - - imapd\n" % plain
+    master_cf = "127.0.0.1:%d inet n n n - - imapd\n" % plain
     if tls:
-        master_cf += ("127.0.0.1:%d inet n - n - - imapd -o imapd_tls_wrappermode=yes\n"
+        master_cf += ("127.0.0.1:%d inet n n n - - imapd -o imapd_tls_wrappermode=yes\n"
                       % implicit)
     master_cf += services
     inst = instances(main_cf=cf, master_cf=master_cf, start=False)

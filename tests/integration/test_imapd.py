@@ -167,7 +167,7 @@ def test_authenticate_errors(imap):
 @pytest.fixture
 def imap_tls_only(instances):
     """Plaintext passwords refused: the client network is not trusted."""
-    return imapd_instance(instances, main_cf={"imapd_plaintext_auth_networks": ""})
+    return imapd_instance(instances, main_cf={"plaintext_auth_networks": ""})
 
 
 def test_logindisabled_until_starttls(imap_tls_only):

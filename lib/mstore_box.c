@@ -1,0 +1,1014 @@
+/*
+ * mstore_box.c - an open mailbox: the view, sync, flags and expunge
+ *
+ * A view is an array of messages in ascending UID order; sequence number
+ * n is element n-1. It changes only in mstore_box_sync() (which merges a
+ * fresh read of the index: vanished UIDs leave, new UIDs are appended,
+ * changed modseqs are reported) and through the session's own STORE,
+ * EXPUNGE and MOVE, whose effects are applied to the view at once so that
+ * a later sync does not report them again.
+ *
+ * \Recent: the index header holds the first UID that no session has
+ * taken; a view opened with MSTORE_RECENT takes every UID from there up to
+ * UIDNEXT at each sync, under the exclusive lock, so exactly one session
+ * sees each message as \Recent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "mstore_impl.h"
+
+const char *mstore_strerror(int code)
+{
+    switch (code) {
+    case MSTORE_OK: return "success";
+    case MSTORE_ETEMP: return "temporary mail store failure";
+    case MSTORE_ENOTFOUND: return "no such mailbox";
+    case MSTORE_EEXISTS: return "mailbox already exists";
+    case MSTORE_EBADNAME: return "invalid mailbox name";
+    case MSTORE_EINUSE: return "mailbox in use by another session";
+    case MSTORE_EEXPUNGED: return "message was expunged";
+    case MSTORE_ENOSELECT: return "not a selectable mailbox";
+    case MSTORE_ELIMIT: return "limit exceeded";
+    case MSTORE_EHASCHILDREN: return "mailbox has children";
+    case MSTORE_EINBOX: return "not allowed on INBOX";
+    case MSTORE_ERDONLY: return "mailbox is read-only";
+    default: return "unknown mail store error";
+    }
+}
+
+/* ---- handles --------------------------------------------------------------- */
+
+int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_box **out)
+{
+    struct str norm = STR_INIT, path = STR_INIT, cur = STR_INIT;
+    struct stat sb;
+    struct mstore_box *b;
+    int r;
+
+    *out = NULL;
+    if (!mstore_name_ok(name, &norm)) {
+        str_free(&norm);
+        return MSTORE_EBADNAME;
+    }
+    ms_box_path(st, str_c(&norm), &path);
+    str_printf(&cur, "%s/cur", str_c(&path));
+    if (stat(str_c(&cur), &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        r = errno == ENOENT || errno == ENOTDIR || !S_ISDIR(sb.st_mode)
+                ? (ms_has_children(st, str_c(&norm)) ? MSTORE_ENOSELECT : MSTORE_ENOTFOUND)
+                : MSTORE_ETEMP;
+        if (r == MSTORE_ETEMP)
+            log_warn("stat %s: %s", str_c(&cur), strerror(errno));
+        str_free(&norm);
+        str_free(&path);
+        str_free(&cur);
+        return r;
+    }
+    str_free(&cur);
+    ms_idx_init();
+    b = xcalloc(1, sizeof(*b));
+    b->st = st;
+    b->name = str_steal(&norm);
+    b->path = str_steal(&path);
+    b->flags = flags;
+    if ((b->lockfd = ms_open_lockfile(b->path)) < 0) {
+        ms_box_free(b);
+        return MSTORE_ETEMP;
+    }
+    *out = b;
+    return MSTORE_OK;
+}
+
+void ms_box_free(struct mstore_box *b)
+{
+    if (b == NULL)
+        return;
+    ms_cache_release(b);
+    for (size_t i = 0; i < b->nputs; i++)
+        free(b->puts[i].data);
+    free(b->puts);
+    if (b->lockfd >= 0)
+        close(b->lockfd); /* drops every lock of this descriptor */
+    ms_recs_free(b->msgs, b->count);
+    strlist_free(&b->keywords);
+    free(b->name);
+    free(b->path);
+    free(b);
+}
+
+void ms_msg_path(const struct mstore_box *b, int dir, const char *fname, struct str *out)
+{
+    str_reset(out);
+    str_printf(out, "%s/%s/%s", b->path, dir ? "cur" : "new", fname);
+}
+
+/* ms_flags_fname - the name of a file with new system flags: base ":2," and
+ * the flag letters, keeping letters we do not know, in ASCII order */
+void ms_flags_fname(const char *old, unsigned flags, struct str *out)
+{
+    const char *c = strchr(old, ':');
+    char have[128] = {0};
+
+    str_reset(out);
+    str_catn(out, old, c ? (size_t)(c - old) : strlen(old));
+    str_cat(out, ":2,");
+    if (c && strncmp(c, ":2,", 3) == 0)
+        for (c += 3; *c; c++)
+            if ((unsigned char)*c > 32 && (unsigned char)*c < 127 && !strchr("DFRST,", *c))
+                have[(unsigned char)*c] = 1;
+    have['D'] = (flags & MSTORE_F_DRAFT) != 0;
+    have['F'] = (flags & MSTORE_F_FLAGGED) != 0;
+    have['R'] = (flags & MSTORE_F_ANSWERED) != 0;
+    have['S'] = (flags & MSTORE_F_SEEN) != 0;
+    have['T'] = (flags & MSTORE_F_DELETED) != 0;
+    for (int i = 33; i < 127; i++)
+        if (have[i])
+            str_catc(out, i);
+}
+
+/* ---- applying a fresh read of the index to the view ------------------------------- */
+
+static void push_u32(uint32_t **v, size_t *n, uint32_t x)
+{
+    if ((*n & (*n + 1)) == 0 || *n == 0)
+        *v = xreallocarray(*v, *n * 2 + 2, sizeof(uint32_t));
+    (*v)[(*n)++] = x;
+}
+
+/* view_apply - merge records (ascending UIDs, consumed) into the view;
+ * UIDs in [claim_lo, claim_hi) are this session's \Recent */
+static void view_apply(struct mstore_box *b, struct mstore_msg *recs, uint32_t n, int sflags,
+                       uint32_t claim_lo, uint32_t claim_hi, struct mstore_changes *ch)
+{
+    struct mstore_msg *nv = xcalloc((size_t)b->count + n + 1, sizeof(*nv));
+    uint32_t i = 0, j = 0, k = 0, removed = 0;
+    uint32_t last = b->count ? b->msgs[b->count - 1].uid : 0;
+    uint32_t *chg = NULL;
+    size_t nchg = 0;
+
+    while (i < b->count || j < n) {
+        if (i < b->count && (j >= n || b->msgs[i].uid < recs[j].uid)) {
+            struct mstore_msg *m = &b->msgs[i++];
+            if (sflags & MSTORE_SYNC_NO_EXPUNGE) {
+                m->expunged = 1;
+                nv[k++] = *m;
+            } else {
+                if (ch)
+                    push_u32(&ch->expunged, &ch->nexpunged, i - removed);
+                removed++;
+                free(m->fname);
+            }
+        } else if (i < b->count && b->msgs[i].uid == recs[j].uid) {
+            struct mstore_msg *m = &b->msgs[i++], *r = &recs[j++];
+            if (!m->expunged && (r->modseq != m->modseq || r->keywords != m->keywords ||
+                                 r->flags != (m->flags & MSTORE_F_SYSTEM))) {
+                m->flags = (uint8_t)(r->flags | (m->flags & MSTORE_F_RECENT));
+                m->keywords = r->keywords;
+                m->modseq = r->modseq;
+                push_u32(&chg, &nchg, k + 1);
+            }
+            free(m->fname);
+            m->fname = r->fname;
+            m->dir = r->dir;
+            if (m->size < 0)
+                m->size = r->size;
+            if (m->date < 0)
+                m->date = r->date;
+            nv[k++] = *m;
+        } else {
+            struct mstore_msg *r = &recs[j++];
+            if (r->uid <= last) { /* never seen and below our last: cannot be shown */
+                free(r->fname);
+                continue;
+            }
+            if (r->uid >= claim_lo && r->uid < claim_hi)
+                r->flags |= MSTORE_F_RECENT;
+            nv[k++] = *r;
+        }
+    }
+    free(recs);
+    free(b->msgs);
+    b->msgs = nv;
+    b->count = k;
+    b->cap = k + 1;
+    b->nrecent = 0;
+    for (uint32_t x = 0; x < k; x++)
+        if (nv[x].flags & MSTORE_F_RECENT)
+            b->nrecent++;
+    if (ch) {
+        ch->changed = chg;
+        ch->nchanged = nchg;
+        ch->exists = k;
+        ch->recent = b->nrecent;
+        ch->new_messages = k > 0 && nv[k - 1].uid > last;
+    } else {
+        free(chg);
+    }
+}
+
+/* writeback - store sizes and dates computed by this view (exclusive section) */
+static void writeback(struct mstore_box *b)
+{
+    for (uint32_t i = 0; i < b->count; i++) {
+        struct mstore_msg *m = &b->msgs[i], rec;
+        if (!m->dirty)
+            continue;
+        m->dirty = 0;
+        if (m->expunged || ms_rec_get(b, m->uid, &rec) != 1)
+            continue;
+        if (rec.size < 0 || rec.date < 0) {
+            if (rec.size < 0)
+                rec.size = m->size;
+            if (rec.date < 0)
+                rec.date = m->date;
+            ms_rec_put(b, &rec);
+        }
+        free(rec.fname);
+    }
+    b->dirty = 0;
+}
+
+static int ts_same(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* box_sync - see mstore_box_sync */
+static int box_sync(struct mstore_box *b, int sflags, struct mstore_changes *ch)
+{
+    struct timespec nt, ct;
+    struct mstore_msg *recs = NULL;
+    uint32_t n = 0, claim_lo = 0, claim_hi = 0;
+    int excl = 0, changed, scan, r;
+    uint64_t stamp;
+
+    if (ch)
+        memset(ch, 0, sizeof(*ch));
+again:
+    if (ms_idx_lock(b, excl) < 0)
+        return MSTORE_ETEMP;
+    if (ms_dir_mtimes(b, &nt, &ct) < 0) {
+        /* the Maildir was deleted or renamed under us: everything is gone */
+        ms_idx_end(b, 0);
+        view_apply(b, NULL, 0, sflags, 0, 0, ch);
+        return MSTORE_OK;
+    }
+    stamp = ms_read_stamp(b);
+    if (b->loaded && !(sflags & MSTORE_SYNC_FORCE) && stamp == b->stamp && b->mt_trusted &&
+        ts_same(&nt, &b->new_mt) && ts_same(&ct, &b->cur_mt)) {
+        if (excl && b->dirty)
+            writeback(b);
+        ms_idx_end(b, 0);
+        if (ch) {
+            ch->exists = b->count;
+            ch->recent = b->nrecent;
+        }
+        return MSTORE_OK;
+    }
+    r = ms_idx_open(b);
+    if (r == 1) {
+        ms_idx_end(b, 0);
+        excl = 1;
+        goto again;
+    }
+    if (r < 0)
+        goto fail;
+    if (ms_idx_load(b, &recs, &n) < 0) {
+        if (!excl) {
+            ms_idx_end(b, 0);
+            excl = 1;
+            goto again;
+        }
+        b->db->close(b->db, 0);
+        b->db = NULL;
+        if (ms_idx_create(b, 1) < 0)
+            goto fail;
+        recs = NULL;
+        n = 0;
+    }
+    scan = (sflags & MSTORE_SYNC_FORCE) || ms_scan_needed(&b->hdr, &nt, &ct);
+    if (!excl && (scan || ((b->flags & MSTORE_RECENT) && b->hdr.recent_floor < b->hdr.uidnext) ||
+                  b->dirty)) {
+        ms_recs_free(recs, n);
+        recs = NULL;
+        ms_idx_end(b, 0);
+        excl = 1;
+        goto again;
+    }
+    changed = 0;
+    if (scan) {
+        if ((r = ms_scan(b, &recs, &n)) < 0) {
+            ms_recs_free(recs, n);
+            goto fail;
+        }
+        changed |= r;
+    }
+    if ((b->flags & MSTORE_RECENT) && b->hdr.recent_floor < b->hdr.uidnext) {
+        claim_lo = b->hdr.recent_floor;
+        claim_hi = b->hdr.uidnext;
+        b->hdr.recent_floor = b->hdr.uidnext;
+        if (ms_hdr_put(b) < 0)
+            log_warn("write mailbox index of %s", b->path);
+        changed = 1;
+    }
+    if (excl && b->dirty)
+        writeback(b);
+    b->new_mt.tv_sec = b->hdr.new_sec;
+    b->new_mt.tv_nsec = b->hdr.new_nsec;
+    b->cur_mt.tv_sec = b->hdr.cur_sec;
+    b->cur_mt.tv_nsec = b->hdr.cur_nsec;
+    b->mt_trusted = b->hdr.trusted;
+    b->stamp = ms_idx_end(b, changed);
+    if (b->loaded && b->view_uidvalidity != b->hdr.uidvalidity) {
+        /* the index was rebuilt: the old view means nothing any more */
+        ms_recs_free(b->msgs, b->count);
+        b->msgs = NULL;
+        b->count = b->cap = 0;
+        if (ch)
+            ch->uidvalidity_changed = 1;
+    }
+    b->view_uidvalidity = b->hdr.uidvalidity;
+    b->loaded = 1;
+    view_apply(b, recs, n, sflags, claim_lo, claim_hi, ch);
+    if (ch && b->keywords.n != b->kw_reported)
+        ch->keywords_changed = 1;
+    b->kw_reported = b->keywords.n;
+    if (b->nputs)
+        ms_cache_write(b);
+    return MSTORE_OK;
+fail:
+    ms_idx_end(b, 0);
+    return MSTORE_ETEMP;
+}
+
+/* ---- public: open, close, sync ----------------------------------------------------- */
+
+int mstore_box_open(struct mstore *st, const char *name, int flags, struct mstore_box **out)
+{
+    struct mstore_box *b;
+    int r = ms_box_handle(st, name, flags, &b);
+
+    *out = NULL;
+    if (r != MSTORE_OK)
+        return r;
+    if (flags & MSTORE_RDONLY)
+        b->flags &= ~MSTORE_RECENT;
+    if ((r = box_sync(b, 0, NULL)) != MSTORE_OK) {
+        ms_box_free(b);
+        return r;
+    }
+    *out = b;
+    return MSTORE_OK;
+}
+
+void mstore_box_close(struct mstore_box *b)
+{
+    if (b == NULL)
+        return;
+    mstore_box_flush(b);
+    ms_box_free(b);
+}
+
+const char *mstore_box_name(const struct mstore_box *b)
+{
+    return b->name;
+}
+
+int mstore_box_sync(struct mstore_box *b, int flags, struct mstore_changes *ch)
+{
+    return box_sync(b, flags, ch);
+}
+
+int mstore_box_flush(struct mstore_box *b)
+{
+    int r = MSTORE_OK;
+
+    if (b->dirty) {
+        if (ms_idx_begin(b, 1) == 0) {
+            writeback(b);
+            ms_idx_end(b, 0);
+        } else {
+            r = MSTORE_ETEMP;
+        }
+    }
+    if (b->nputs && ms_cache_write(b) < 0)
+        r = MSTORE_ETEMP;
+    ms_cache_release(b);
+    return r;
+}
+
+void mstore_changes_free(struct mstore_changes *c)
+{
+    if (c == NULL)
+        return;
+    free(c->expunged);
+    free(c->changed);
+    memset(c, 0, sizeof(*c));
+}
+
+int mstore_box_lock_session(struct mstore_box *b)
+{
+    if (b->session)
+        return MSTORE_OK;
+    if (ms_lock(b->lockfd, MS_LOCK_SESSION, F_WRLCK, 0) < 0) {
+        if (errno == EAGAIN || errno == EACCES)
+            return MSTORE_EINUSE;
+        log_warn("lock mailbox %s: %s", b->path, strerror(errno));
+        return MSTORE_ETEMP;
+    }
+    b->session = 1;
+    return MSTORE_OK;
+}
+
+time_t mstore_box_login_stamp(struct mstore_box *b, time_t now, int record)
+{
+    unsigned char buf[8];
+    time_t prev = 0;
+
+    if (pread(b->lockfd, buf, 8, MS_LOGIN_OFF) == 8)
+        prev = (time_t)ms_get64(buf);
+    if (record) {
+        ms_put64(buf, (uint64_t)now);
+        if (pwrite(b->lockfd, buf, 8, MS_LOGIN_OFF) != 8)
+            log_warn("write %s/" MS_LOCK_FILE ": %s", b->path, strerror(errno));
+    }
+    return prev;
+}
+
+/* ---- the view ------------------------------------------------------------------------- */
+
+uint32_t mstore_box_count(const struct mstore_box *b)
+{
+    return b->count;
+}
+
+uint32_t mstore_box_uidvalidity(const struct mstore_box *b)
+{
+    return b->hdr.uidvalidity;
+}
+
+uint32_t mstore_box_uidnext(const struct mstore_box *b)
+{
+    uint32_t last = b->count ? b->msgs[b->count - 1].uid + 1 : 1;
+    return b->hdr.uidnext > last ? b->hdr.uidnext : last;
+}
+
+uint64_t mstore_box_highestmodseq(const struct mstore_box *b)
+{
+    return b->hdr.highestmodseq;
+}
+
+uint32_t mstore_box_recent(const struct mstore_box *b)
+{
+    return b->nrecent;
+}
+
+uint32_t mstore_box_first_unseen(const struct mstore_box *b)
+{
+    for (uint32_t i = 0; i < b->count; i++)
+        if (!(b->msgs[i].flags & MSTORE_F_SEEN))
+            return i + 1;
+    return 0;
+}
+
+const char *const *mstore_box_keywords(const struct mstore_box *b, size_t *n)
+{
+    *n = b->keywords.n;
+    return (const char *const *)b->keywords.v;
+}
+
+const struct mstore_msg *mstore_msg(const struct mstore_box *b, uint32_t seq)
+{
+    if (seq < 1 || seq > b->count)
+        return NULL;
+    return &b->msgs[seq - 1];
+}
+
+uint32_t mstore_seq_ge(const struct mstore_box *b, uint32_t uid)
+{
+    uint32_t lo = 0, hi = b->count;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (b->msgs[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo + 1;
+}
+
+uint32_t mstore_seq(const struct mstore_box *b, uint32_t uid)
+{
+    uint32_t s = mstore_seq_ge(b, uid);
+    return s <= b->count && b->msgs[s - 1].uid == uid ? s : 0;
+}
+
+void mstore_uidl(const struct mstore_box *b, uint32_t seq, char out[MSTORE_UIDL_MAX])
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+    snprintf(out, MSTORE_UIDL_MAX, "%08x%08x", b->hdr.uidvalidity, m ? m->uid : 0);
+}
+
+/* resolve - the file of m moved or vanished: look at its current record */
+static int resolve(struct mstore_box *b, struct mstore_msg *m)
+{
+    struct mstore_msg rec;
+    int r;
+
+    if (ms_idx_begin(b, 0) < 0)
+        return MSTORE_ETEMP;
+    r = ms_rec_get(b, m->uid, &rec);
+    ms_idx_end(b, 0);
+    if (r < 0)
+        return MSTORE_ETEMP;
+    if (r == 0) {
+        m->expunged = 1;
+        return MSTORE_EEXPUNGED;
+    }
+    if (rec.dir == m->dir && strcmp(rec.fname, m->fname) == 0) {
+        free(rec.fname);
+        return MSTORE_EEXPUNGED; /* renamed by another program: the next sync finds it */
+    }
+    free(m->fname);
+    m->fname = rec.fname;
+    m->dir = rec.dir;
+    return MSTORE_OK;
+}
+
+int mstore_msg_open(struct mstore_box *b, uint32_t seq, int *fd)
+{
+    struct mstore_msg *m;
+    struct str path = STR_INIT;
+    int r = MSTORE_OK;
+
+    *fd = -1;
+    if (seq < 1 || seq > b->count)
+        return MSTORE_EEXPUNGED;
+    m = &b->msgs[seq - 1];
+    if (m->expunged)
+        return MSTORE_EEXPUNGED;
+    for (int tries = 0; tries < 3; tries++) {
+        ms_msg_path(b, m->dir, m->fname, &path);
+        *fd = open(str_c(&path), O_RDONLY | O_CLOEXEC);
+        if (*fd >= 0)
+            break;
+        if (errno != ENOENT) {
+            log_warn("open %s: %s", str_c(&path), strerror(errno));
+            r = MSTORE_ETEMP;
+            break;
+        }
+        if ((r = resolve(b, m)) != MSTORE_OK)
+            break;
+    }
+    if (*fd < 0 && r == MSTORE_OK)
+        r = MSTORE_EEXPUNGED;
+    str_free(&path);
+    return r;
+}
+
+int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
+{
+    struct mstore_msg *m;
+    char buf[65536];
+    uint64_t n = 0;
+    int fd, r, last = 0;
+    ssize_t got;
+
+    if (seq < 1 || seq > b->count)
+        return MSTORE_EEXPUNGED;
+    m = &b->msgs[seq - 1];
+    if (m->size >= 0) {
+        *size = (uint64_t)m->size;
+        return MSTORE_OK;
+    }
+    if ((r = mstore_msg_open(b, seq, &fd)) != MSTORE_OK)
+        return r;
+    while ((got = read(fd, buf, sizeof(buf))) > 0) {
+        const char *p = buf, *e = buf + got, *nl;
+        n += (uint64_t)got;
+        while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+            if (nl == buf ? last != '\r' : nl[-1] != '\r')
+                n++;
+            p = nl + 1;
+        }
+        last = buf[got - 1];
+    }
+    if (got < 0) {
+        log_warn("read message %u of %s: %s", m->uid, b->path, strerror(errno));
+        close(fd);
+        return MSTORE_ETEMP;
+    }
+    close(fd);
+    m->size = (int64_t)n;
+    m->dirty = 1;
+    b->dirty = 1;
+    *size = n;
+    return MSTORE_OK;
+}
+
+int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date)
+{
+    struct mstore_msg *m;
+    struct str path = STR_INIT;
+    struct stat st;
+
+    if (seq < 1 || seq > b->count)
+        return MSTORE_EEXPUNGED;
+    m = &b->msgs[seq - 1];
+    if (m->date >= 0) {
+        *date = (time_t)m->date;
+        return MSTORE_OK;
+    }
+    for (int tries = 0;; tries++) {
+        int r;
+        if (m->expunged)
+            return MSTORE_EEXPUNGED;
+        ms_msg_path(b, m->dir, m->fname, &path);
+        if (stat(str_c(&path), &st) == 0)
+            break;
+        if (errno != ENOENT || tries == 2) {
+            str_free(&path);
+            return errno == ENOENT ? MSTORE_EEXPUNGED : MSTORE_ETEMP;
+        }
+        if ((r = resolve(b, m)) != MSTORE_OK) {
+            str_free(&path);
+            return r;
+        }
+    }
+    str_free(&path);
+    m->date = st.st_mtim.tv_sec;
+    m->dirty = 1;
+    b->dirty = 1;
+    *date = (time_t)m->date;
+    return MSTORE_OK;
+}
+
+void mstore_crlf_init(struct mstore_crlf *r, int fd)
+{
+    r->fd = fd;
+    r->last_cr = 0;
+    r->pos = r->len = 0;
+}
+
+ssize_t mstore_crlf_read(struct mstore_crlf *r, char *out, size_t n)
+{
+    size_t k = 0;
+
+    if (n < 2)
+        return -1;
+    while (k + 1 < n) {
+        if (r->pos == r->len) {
+            ssize_t got;
+            if (k > 0)
+                break; /* return what we have rather than block */
+            do
+                got = read(r->fd, r->buf, sizeof(r->buf));
+            while (got < 0 && errno == EINTR);
+            if (got < 0)
+                return -1;
+            if (got == 0)
+                break;
+            r->pos = 0;
+            r->len = (size_t)got;
+        }
+        /* copy up to the next LF in one go */
+        {
+            size_t avail = r->len - r->pos, room = n - k - 1;
+            size_t take = avail < room ? avail : room;
+            const char *src = r->buf + r->pos;
+            const char *nl = memchr(src, '\n', take);
+            size_t seg = nl ? (size_t)(nl - src) : take;
+            memcpy(out + k, src, seg);
+            k += seg;
+            r->pos += seg;
+            if (seg > 0)
+                r->last_cr = src[seg - 1] == '\r';
+            if (nl) {
+                if (!r->last_cr)
+                    out[k++] = '\r';
+                out[k++] = '\n';
+                r->pos++;
+                r->last_cr = 0;
+            }
+        }
+    }
+    return (ssize_t)k;
+}
+
+/* ---- flags ------------------------------------------------------------------------ */
+
+/* ms_kw_mask - the bits of keyword names, creating new ones (exclusive section,
+ * b->keywords freshly read); MSTORE_ELIMIT when the table is full */
+int ms_kw_mask(struct mstore_box *b, const char *const *names, size_t n, uint64_t *mask)
+{
+    int added = 0;
+
+    *mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        long k = strlist_find(&b->keywords, names[i], 1);
+        if (k < 0) {
+            if (b->keywords.n >= MSTORE_KEYWORDS_MAX)
+                return MSTORE_ELIMIT;
+            strlist_add(&b->keywords, names[i]);
+            k = (long)b->keywords.n - 1;
+            added = 1;
+        }
+        *mask |= 1ULL << k;
+    }
+    if (added && ms_kw_write(b) < 0)
+        return MSTORE_ETEMP;
+    return MSTORE_OK;
+}
+
+static unsigned apply_op(unsigned old, int op, unsigned bits)
+{
+    switch (op) {
+    case MSTORE_STORE_ADD: return old | bits;
+    case MSTORE_STORE_REMOVE: return old & ~bits;
+    default: return bits;
+    }
+}
+
+static uint64_t apply_op64(uint64_t old, int op, uint64_t bits)
+{
+    switch (op) {
+    case MSTORE_STORE_ADD: return old | bits;
+    case MSTORE_STORE_REMOVE: return old & ~bits;
+    default: return bits;
+    }
+}
+
+/* store_one - change one message (exclusive section); 1 changed, 0 unchanged,
+ * MSTORE_EEXPUNGED, or 2 for an UNCHANGEDSINCE failure */
+static int store_one(struct mstore_box *b, struct mstore_msg *m, int op, unsigned flags,
+                     uint64_t kw, uint64_t unchangedsince, uint64_t modseq)
+{
+    struct mstore_msg rec;
+    struct str from = STR_INIT, to = STR_INIT, name = STR_INIT;
+    unsigned nf;
+    uint64_t nk;
+    int r = ms_rec_get(b, m->uid, &rec);
+
+    if (r != 1)
+        return r == 0 ? MSTORE_EEXPUNGED : MSTORE_ETEMP;
+    if (unchangedsince && rec.modseq > unchangedsince) {
+        free(rec.fname);
+        return 2;
+    }
+    nf = apply_op(rec.flags, op, flags & MSTORE_F_SYSTEM) & MSTORE_F_SYSTEM;
+    nk = apply_op64(rec.keywords, op, kw);
+    if (nf == rec.flags && nk == rec.keywords) {
+        free(rec.fname);
+        return 0;
+    }
+    if (nf != rec.flags) {
+        ms_flags_fname(rec.fname, nf, &name);
+        ms_msg_path(b, rec.dir, rec.fname, &from);
+        ms_msg_path(b, 1, str_c(&name), &to);
+        if (rename(str_c(&from), str_c(&to)) < 0) {
+            int e = errno;
+            str_free(&from);
+            str_free(&to);
+            str_free(&name);
+            free(rec.fname);
+            if (e == ENOENT)
+                return MSTORE_EEXPUNGED; /* the next scan settles it */
+            log_warn("rename message file in %s: %s", b->path, strerror(e));
+            return MSTORE_ETEMP;
+        }
+        free(rec.fname);
+        rec.fname = str_steal(&name);
+        rec.dir = 1;
+    }
+    rec.flags = (uint8_t)nf;
+    rec.keywords = nk;
+    rec.modseq = modseq;
+    r = ms_rec_put(b, &rec);
+    free(m->fname);
+    m->fname = rec.fname;
+    m->dir = rec.dir;
+    m->flags = (uint8_t)(nf | (m->flags & MSTORE_F_RECENT));
+    m->keywords = nk;
+    m->modseq = modseq;
+    str_free(&from);
+    str_free(&to);
+    str_free(&name);
+    return r < 0 ? MSTORE_ETEMP : 1;
+}
+
+int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, unsigned flags,
+                 const char *const *keywords, size_t nkeywords, uint64_t unchangedsince,
+                 struct mstore_store_result *res)
+{
+    struct timespec nt, ct;
+    uint64_t kw = 0, modseq;
+    int any = 0, r = MSTORE_OK;
+
+    if (res)
+        memset(res, 0, sizeof(*res));
+    if (b->flags & MSTORE_RDONLY)
+        return MSTORE_ERDONLY;
+    if (ms_idx_begin(b, 1) < 0)
+        return MSTORE_ETEMP;
+    if (ms_dir_mtimes(b, &nt, &ct) < 0)
+        memset(&ct, 0, sizeof(ct));
+    if (nkeywords && (r = ms_kw_mask(b, keywords, nkeywords, &kw)) != MSTORE_OK) {
+        ms_idx_end(b, 0);
+        return r;
+    }
+    modseq = b->hdr.highestmodseq + 1;
+    for (size_t i = 0; i < n; i++) {
+        struct mstore_msg *m;
+        int x;
+        if (seqs[i] < 1 || seqs[i] > b->count)
+            continue;
+        m = &b->msgs[seqs[i] - 1];
+        x = m->expunged ? MSTORE_EEXPUNGED : store_one(b, m, op, flags, kw, unchangedsince, modseq);
+        if (x == MSTORE_EEXPUNGED) {
+            m->expunged = 1;
+            if (res)
+                push_u32(&res->vanished, &res->nvanished, seqs[i]);
+        } else if (x == 2) {
+            if (res)
+                push_u32(&res->modified, &res->nmodified, seqs[i]);
+        } else if (x == 1) {
+            any = 1;
+            if (res)
+                push_u32(&res->changed, &res->nchanged, seqs[i]);
+        } else if (x < 0) {
+            r = x;
+            break;
+        }
+    }
+    if (any) {
+        b->hdr.highestmodseq = modseq;
+        ms_note_cur_change(b, &ct);
+        if (ms_hdr_put(b) < 0)
+            r = MSTORE_ETEMP;
+    }
+    ms_idx_end(b, any);
+    return r;
+}
+
+void mstore_store_result_free(struct mstore_store_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->changed);
+    free(r->modified);
+    free(r->vanished);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- expunge ------------------------------------------------------------------------- */
+
+/* ms_changes_expunged - remove UIDs gone[0..n) (ascending) from the view and
+ * report their numbers in the order to send them */
+void ms_changes_expunged(struct mstore_box *b, const uint32_t *gone, size_t n,
+                         struct mstore_changes *ch)
+{
+    uint32_t k = 0, removed = 0;
+    size_t g = 0;
+
+    for (uint32_t i = 0; i < b->count; i++) {
+        struct mstore_msg *m = &b->msgs[i];
+        while (g < n && gone[g] < m->uid)
+            g++;
+        if (g < n && gone[g] == m->uid) {
+            if (ch)
+                push_u32(&ch->expunged, &ch->nexpunged, i + 1 - removed);
+            removed++;
+            if (m->flags & MSTORE_F_RECENT)
+                b->nrecent--;
+            free(m->fname);
+            continue;
+        }
+        b->msgs[k++] = *m;
+    }
+    b->count = k;
+    if (ch) {
+        ch->exists = b->count;
+        ch->recent = b->nrecent;
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* expunge - remove candidates (view UIDs, ascending); only_deleted: those with \Deleted */
+static int expunge(struct mstore_box *b, uint32_t *cand, size_t n, int only_deleted,
+                   struct mstore_changes *ch)
+{
+    struct str path = STR_INIT;
+    uint32_t *gone = xcalloc(n + 1, sizeof(uint32_t));
+    size_t ngone = 0;
+    uint64_t modseq;
+    int r = MSTORE_OK;
+
+    if (ch)
+        memset(ch, 0, sizeof(*ch));
+    if (b->flags & MSTORE_RDONLY) {
+        free(gone);
+        return MSTORE_ERDONLY;
+    }
+    if (ms_idx_begin(b, 1) < 0) {
+        free(gone);
+        return MSTORE_ETEMP;
+    }
+    modseq = b->hdr.highestmodseq + 1;
+    for (size_t i = 0; i < n; i++) {
+        struct mstore_msg rec;
+        int x = ms_rec_get(b, cand[i], &rec);
+        if (x < 0) {
+            r = MSTORE_ETEMP;
+            break;
+        }
+        if (x == 0) { /* already expunged by another session: leaves our view now */
+            gone[ngone++] = cand[i];
+            continue;
+        }
+        if (!only_deleted || (rec.flags & MSTORE_F_DELETED)) {
+            ms_msg_path(b, rec.dir, rec.fname, &path);
+            if (unlink(str_c(&path)) < 0 && errno != ENOENT) {
+                log_warn("unlink %s: %s", str_c(&path), strerror(errno));
+                free(rec.fname);
+                r = MSTORE_ETEMP;
+                break;
+            }
+            if (ms_rec_del(b, cand[i], modseq) < 0) {
+                free(rec.fname);
+                r = MSTORE_ETEMP;
+                break;
+            }
+            gone[ngone++] = cand[i];
+        }
+        free(rec.fname);
+    }
+    if (ngone > 0) {
+        b->hdr.highestmodseq = modseq;
+        if (ms_hdr_put(b) < 0)
+            r = MSTORE_ETEMP;
+    }
+    ms_idx_end(b, ngone > 0);
+    if (ngone > 0)
+        ms_cache_drop_uids(b, gone, ngone);
+    ms_changes_expunged(b, gone, ngone, ch);
+    free(gone);
+    str_free(&path);
+    return r;
+}
+
+int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n,
+                   struct mstore_changes *ch)
+{
+    uint32_t *cand = xcalloc((size_t)b->count + 1, sizeof(uint32_t));
+    uint32_t *want = NULL;
+    size_t k = 0;
+    int r;
+
+    if (uids) {
+        want = xcalloc(n + 1, sizeof(uint32_t));
+        memcpy(want, uids, n * sizeof(uint32_t));
+        qsort(want, n, sizeof(uint32_t), cmp_u32);
+    }
+    /* every message of the view is a candidate: the index, not a possibly stale
+     * view, says which ones have \Deleted */
+    for (uint32_t i = 0; i < b->count; i++) {
+        uint32_t uid = b->msgs[i].uid;
+        if (want && !bsearch(&uid, want, n, sizeof(uint32_t), cmp_u32))
+            continue;
+        cand[k++] = uid;
+    }
+    r = expunge(b, cand, k, 1, ch);
+    free(cand);
+    free(want);
+    return r;
+}
+
+int mstore_expunge_uids(struct mstore_box *b, const uint32_t *uids, size_t n,
+                        struct mstore_changes *ch)
+{
+    uint32_t *cand = xcalloc(n + 1, sizeof(uint32_t));
+    size_t k = 0;
+    int r;
+
+    memcpy(cand, uids, n * sizeof(uint32_t));
+    qsort(cand, n, sizeof(uint32_t), cmp_u32);
+    for (size_t i = 0; i < n; i++)
+        if ((k == 0 || cand[k - 1] != cand[i]) && mstore_seq(b, cand[i]))
+            cand[k++] = cand[i];
+    r = expunge(b, cand, k, 0, ch);
+    free(cand);
+    return r;
+}

@@ -1,0 +1,268 @@
+/*
+ * mstore_cache.c - cached blobs per message (ENVELOPE, BODYSTRUCTURE, ...)
+ *
+ * petrel.cache is a Berkeley DB btree beside the index: key "V" holds the
+ * UIDVALIDITY the entries belong to, key UID (4 bytes big-endian) + field
+ * byte holds a blob. A message's content never changes, so an entry never
+ * goes stale while its UID lives; entries of expunged UIDs are removed with
+ * them. The cache is only an optimisation: a corrupt or foreign file is
+ * simply replaced, and every failure reads as "not cached".
+ *
+ * Readers hold a shared lock on byte MS_LOCK_CACHE of petrel.lock from the
+ * first get until the next flush, so that a command fetching many messages
+ * opens the file once; puts are buffered and written in one exclusive
+ * section (never while holding the shared lock: two upgrading readers
+ * would deadlock).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "mstore_impl.h"
+
+#define PUTS_FLUSH_BYTES (4u << 20)
+
+static char *cache_path(const char *dir)
+{
+    return xasprintf("%s/" MS_CACHE_FILE, dir);
+}
+
+void ms_cache_reset(const char *dir)
+{
+    char *p = cache_path(dir);
+    unlink(p);
+    free(p);
+}
+
+/* cache_open - open the cache inside its lock (mode 0 read, 1 write, 2 write and
+ * create); NULL when missing or unusable */
+static DB *cache_open(struct mstore_box *b, int mode)
+{
+    char *p = cache_path(b->path);
+    DB *db;
+    int r;
+
+    if (db_create(&db, NULL, 0) != 0) {
+        free(p);
+        return NULL;
+    }
+    db->set_flags(db, DB_CHKSUM);
+    r = db->open(db, NULL, p, NULL, DB_BTREE,
+                 mode == 2 ? DB_CREATE : mode == 1 ? 0 : DB_RDONLY, 0600);
+    if (r != 0) {
+        db->close(db, 0);
+        db = NULL;
+        if (r != ENOENT)
+            log_warn("open mailbox cache %s: %s", p, db_strerror(r));
+    }
+    free(p);
+    return db;
+}
+
+/* cache_valid - whether the file belongs to the current UIDVALIDITY */
+static int cache_valid(DB *db, uint32_t uidvalidity)
+{
+    DBT k, v;
+    unsigned char want[4];
+
+    memset(&k, 0, sizeof(k));
+    memset(&v, 0, sizeof(v));
+    k.data = "V";
+    k.size = 1;
+    ms_put32(want, uidvalidity);
+    return db->get(db, NULL, &k, &v, 0) == 0 && v.size == 4 && memcmp(v.data, want, 4) == 0;
+}
+
+void ms_cache_release(struct mstore_box *b)
+{
+    if (b->cache) {
+        b->cache->close(b->cache, 0);
+        b->cache = NULL;
+    }
+    if (b->lock_cache) {
+        ms_unlock(b->lockfd, MS_LOCK_CACHE);
+        b->lock_cache = 0;
+    }
+}
+
+static void cache_key(unsigned char *k, uint32_t uid, int field)
+{
+    ms_put32be(k, uid);
+    k[4] = (unsigned char)field;
+}
+
+int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *out)
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+    unsigned char key[5];
+    DBT k, v;
+    int r;
+
+    if (m == NULL || m->expunged)
+        return MSTORE_EEXPUNGED;
+    for (size_t i = b->nputs; i-- > 0;)
+        if (b->puts[i].uid == m->uid && b->puts[i].field == field) {
+            str_cpyn(out, b->puts[i].data, b->puts[i].len);
+            return 1;
+        }
+    if (!b->lock_cache) {
+        if (ms_lock(b->lockfd, MS_LOCK_CACHE, F_RDLCK, 1) < 0)
+            return 0;
+        b->lock_cache = MS_HELD_SHARED;
+        b->cache = cache_open(b, 0);
+        if (b->cache && !cache_valid(b->cache, b->hdr.uidvalidity)) {
+            b->cache->close(b->cache, 0);
+            b->cache = NULL;
+        }
+    }
+    if (b->cache == NULL)
+        return 0;
+    cache_key(key, m->uid, field);
+    memset(&k, 0, sizeof(k));
+    memset(&v, 0, sizeof(v));
+    k.data = key;
+    k.size = 5;
+    r = b->cache->get(b->cache, NULL, &k, &v, 0);
+    if (r != 0) {
+        if (r != DB_NOTFOUND)
+            log_warn("read mailbox cache of %s: %s", b->path, db_strerror(r));
+        return 0;
+    }
+    str_cpyn(out, v.data, v.size);
+    return 1;
+}
+
+void mstore_cache_put(struct mstore_box *b, uint32_t seq, int field, const void *p, size_t n)
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+    struct ms_cache_put *e;
+
+    if (m == NULL || m->expunged)
+        return;
+    if (b->nputs == b->capputs) {
+        b->capputs = b->capputs ? b->capputs * 2 : 64;
+        b->puts = xreallocarray(b->puts, b->capputs, sizeof(*b->puts));
+    }
+    e = &b->puts[b->nputs++];
+    e->uid = m->uid;
+    e->field = field;
+    e->data = xmemdup(p, n ? n : 1);
+    e->len = n;
+    b->putbytes += n;
+    if (b->putbytes >= PUTS_FLUSH_BYTES)
+        ms_cache_write(b);
+}
+
+static void drop_puts(struct mstore_box *b)
+{
+    for (size_t i = 0; i < b->nputs; i++)
+        free(b->puts[i].data);
+    b->nputs = 0;
+    b->putbytes = 0;
+}
+
+/* ms_cache_write - write the buffered entries; -1 when the cache is unusable
+ * (the entries are dropped either way: they can be computed again) */
+int ms_cache_write(struct mstore_box *b)
+{
+    DB *db;
+    int rc = 0;
+
+    ms_cache_release(b);
+    if (b->nputs == 0)
+        return 0;
+    if (ms_lock(b->lockfd, MS_LOCK_CACHE, F_WRLCK, 1) < 0) {
+        drop_puts(b);
+        return -1;
+    }
+    db = cache_open(b, 2);
+    if (db && !cache_valid(db, b->hdr.uidvalidity)) {
+        /* a new file, or one for an older UIDVALIDITY, or damaged: start over */
+        unsigned char v[4];
+        DBT k, d;
+        db->close(db, 0);
+        ms_cache_reset(b->path);
+        db = cache_open(b, 2);
+        if (db) {
+            memset(&k, 0, sizeof(k));
+            memset(&d, 0, sizeof(d));
+            ms_put32(v, b->hdr.uidvalidity);
+            k.data = "V";
+            k.size = 1;
+            d.data = v;
+            d.size = 4;
+            if (db->put(db, NULL, &k, &d, 0) != 0) {
+                db->close(db, 0);
+                db = NULL;
+            }
+        }
+    }
+    for (size_t i = 0; db && i < b->nputs; i++) {
+        unsigned char key[5];
+        DBT k, d;
+        int r;
+        cache_key(key, b->puts[i].uid, b->puts[i].field);
+        memset(&k, 0, sizeof(k));
+        memset(&d, 0, sizeof(d));
+        k.data = key;
+        k.size = 5;
+        d.data = b->puts[i].data;
+        d.size = (u_int32_t)b->puts[i].len;
+        if ((r = db->put(db, NULL, &k, &d, 0)) != 0) {
+            log_warn("write mailbox cache of %s: %s", b->path, db_strerror(r));
+            rc = -1;
+            break;
+        }
+    }
+    if (db == NULL)
+        rc = -1;
+    else
+        db->close(db, 0);
+    ms_unlock(b->lockfd, MS_LOCK_CACHE);
+    drop_puts(b);
+    return rc;
+}
+
+void ms_cache_drop_uids(struct mstore_box *b, const uint32_t *uids, size_t n)
+{
+    DB *db;
+    DBC *c;
+
+    ms_cache_release(b);
+    for (size_t i = b->nputs; i-- > 0;)
+        for (size_t j = 0; j < n; j++)
+            if (b->puts[i].uid == uids[j]) {
+                b->puts[i].uid = 0; /* UID 0 never exists: the entry is dead */
+                break;
+            }
+    if (ms_lock(b->lockfd, MS_LOCK_CACHE, F_WRLCK, 1) < 0)
+        return;
+    if ((db = cache_open(b, 1)) != NULL && db->cursor(db, NULL, &c, 0) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char key[5];
+            DBT k, v;
+            int r, flag = DB_SET_RANGE;
+            cache_key(key, uids[i], 0);
+            for (;;) {
+                memset(&k, 0, sizeof(k));
+                memset(&v, 0, sizeof(v));
+                k.data = key;
+                k.size = 5;
+                if ((r = c->get(c, &k, &v, (u_int32_t)flag)) != 0)
+                    break;
+                flag = DB_NEXT;
+                if (k.size != 5 || ms_get32be(k.data) != uids[i])
+                    break;
+                c->del(c, 0);
+            }
+        }
+        c->close(c);
+    }
+    if (db)
+        db->close(db, 0);
+    ms_unlock(b->lockfd, MS_LOCK_CACHE);
+}

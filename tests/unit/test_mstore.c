@@ -1,0 +1,797 @@
+/*
+ * test_mstore.c - unit tests of the mail store (mstore*.c)
+ *
+ * Messages are "delivered" the way local delivery does it: a file written
+ * straight into new/ (tmp + rename). Two views of one mailbox in the same
+ * process stand for two sessions: the locks are per open file description,
+ * so they behave as in two processes.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "mem.h"
+#include "mstore.h"
+#include "unit.h"
+
+static int serial;
+
+/* deliver - a message file in new/ of dir, as local delivery writes it */
+static void deliver(const char *dir, const char *text)
+{
+    char *name = xasprintf("%d.M%06dP%d.test", 1700000000 + serial, serial, (int)getpid());
+    char *tmp = xasprintf("%s/tmp/%s", dir, name);
+    char *dst = xasprintf("%s/new/%s", dir, name);
+
+    serial++;
+    unit_write_file(tmp, text);
+    assert_int_equal(rename(tmp, dst), 0);
+    free(tmp);
+    free(dst);
+    free(name);
+}
+
+static int count_files(const char *dir, const char *sub)
+{
+    char *p = xasprintf("%s/%s", dir, sub);
+    DIR *d = opendir(p);
+    struct dirent *e;
+    int n = 0;
+
+    free(p);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static struct mstore *open_store(const char *root)
+{
+    struct mstore *st;
+    struct str err = STR_INIT;
+
+    assert_int_equal(mstore_open(root, MSTORE_CREATE, &st, &err), MSTORE_OK);
+    str_free(&err);
+    return st;
+}
+
+static char *read_all(struct mstore_box *b, uint32_t seq, int crlf)
+{
+    struct str out = STR_INIT;
+    char buf[7]; /* tiny on purpose: conversion across chunk boundaries */
+    int fd;
+    ssize_t n;
+
+    assert_int_equal(mstore_msg_open(b, seq, &fd), MSTORE_OK);
+    if (crlf) {
+        struct mstore_crlf *r = xmalloc(sizeof(*r));
+        mstore_crlf_init(r, fd);
+        while ((n = mstore_crlf_read(r, buf, sizeof(buf))) > 0)
+            str_catn(&out, buf, (size_t)n);
+        free(r);
+    } else {
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+            str_catn(&out, buf, (size_t)n);
+    }
+    close(fd);
+    return str_steal(&out);
+}
+
+static void test_new_user_and_inbox(void **state)
+{
+    char *root0 = unit_tmpdir();
+    char *root = xasprintf("%s/example.test/joe", root0);
+    struct mstore *st = open_store(root);
+    struct mstore_folders f;
+    struct mstore_box *b;
+    char uidl[MSTORE_UIDL_MAX], uidl2[MSTORE_UIDL_MAX];
+    uint64_t size;
+    char *text;
+
+    /* a new user gets INBOX and the special-use folders, subscribed */
+    assert_int_equal(mstore_list(st, &f), MSTORE_OK);
+    assert_int_equal(f.n, 6);
+    assert_string_equal(f.v[0].name, "INBOX");
+    assert_string_equal(f.v[1].name, "Archive");
+    assert_true(f.v[1].attrs & MSTORE_A_ARCHIVE);
+    assert_true(f.v[1].attrs & MSTORE_A_SUBSCRIBED);
+    assert_true(f.v[1].attrs & MSTORE_A_HASNOCHILDREN);
+    assert_string_equal(f.v[5].name, "Trash");
+    assert_true(f.v[5].attrs & MSTORE_A_TRASH);
+    mstore_folders_free(&f);
+
+    deliver(root, "Subject: one\n\nline\n.dot\n");
+    deliver(root, "Subject: two\r\n\r\nalready crlf\r\n");
+    deliver(root, "Subject: three\n\nbare\rcr\n");
+    assert_int_equal(mstore_box_open(st, "inbox", 0, &b), MSTORE_OK);
+    assert_string_equal(mstore_box_name(b), "INBOX");
+    assert_int_equal(mstore_box_count(b), 3);
+    assert_int_equal(mstore_msg(b, 1)->uid, 1);
+    assert_int_equal(mstore_msg(b, 3)->uid, 3);
+    assert_int_equal(mstore_box_uidnext(b), 4);
+    assert_int_equal(mstore_seq(b, 2), 2);
+    assert_int_equal(mstore_seq(b, 9), 0);
+    assert_int_equal(mstore_seq_ge(b, 9), 4);
+    /* RFC822.SIZE counts CRLF line ends */
+    assert_int_equal(mstore_msg_size(b, 1, &size), MSTORE_OK);
+    assert_int_equal(size, strlen("Subject: one\r\n\r\nline\r\n.dot\r\n"));
+    assert_int_equal(mstore_msg_size(b, 2, &size), MSTORE_OK);
+    assert_int_equal(size, strlen("Subject: two\r\n\r\nalready crlf\r\n"));
+    assert_int_equal(mstore_msg_size(b, 3, &size), MSTORE_OK);
+    assert_int_equal(size, strlen("Subject: three\r\n\r\nbare\rcr\r\n"));
+    text = read_all(b, 1, 1);
+    assert_string_equal(text, "Subject: one\r\n\r\nline\r\n.dot\r\n");
+    free(text);
+    text = read_all(b, 2, 1);
+    assert_string_equal(text, "Subject: two\r\n\r\nalready crlf\r\n");
+    free(text);
+    mstore_uidl(b, 2, uidl);
+    assert_int_equal(strlen(uidl), 16);
+    mstore_box_close(b);
+
+    /* the same UIDs and UIDL in the next session, sizes from the index */
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 3);
+    assert_true(mstore_msg(b, 1)->size > 0);
+    mstore_uidl(b, 2, uidl2);
+    assert_string_equal(uidl, uidl2);
+    mstore_box_close(b);
+
+    mstore_close(st);
+    unit_rmtree(root0);
+    free(root);
+    free(root0);
+}
+
+static void test_flags_and_two_sessions(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *a, *b;
+    struct mstore_changes ch;
+    struct mstore_store_result res;
+    uint32_t seqs[] = {2};
+    const char *kws[] = {"$Forwarded", "Work"};
+    char uidl[MSTORE_UIDL_MAX], uidl2[MSTORE_UIDL_MAX];
+    size_t nkw;
+
+    for (int i = 0; i < 5; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", MSTORE_RECENT, &a), MSTORE_OK);
+    assert_int_equal(mstore_box_open(st, "INBOX", MSTORE_RECENT, &b), MSTORE_OK);
+    /* \Recent went to the first session only */
+    assert_int_equal(mstore_box_recent(a), 5);
+    assert_int_equal(mstore_box_recent(b), 0);
+    assert_true(mstore_msg(a, 1)->flags & MSTORE_F_RECENT);
+    mstore_uidl(a, 2, uidl);
+
+    /* a sets \Seen and keywords on message 2: the file moves to cur/ with :2,S */
+    assert_int_equal(mstore_store(a, seqs, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, kws, 2, 0, &res),
+                     MSTORE_OK);
+    assert_int_equal(res.nchanged, 1);
+    assert_int_equal(res.changed[0], 2);
+    mstore_store_result_free(&res);
+    assert_true(strstr(mstore_msg(a, 2)->fname, ":2,S") != NULL);
+    assert_int_equal(mstore_msg(a, 2)->keywords, 3);
+    assert_int_equal(count_files(root, "cur"), 1);
+    assert_int_equal(count_files(root, "new"), 4);
+    /* the same flags again change nothing */
+    assert_int_equal(mstore_store(a, seqs, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, &res),
+                     MSTORE_OK);
+    assert_int_equal(res.nchanged, 0);
+    mstore_store_result_free(&res);
+
+    /* b learns of it: FETCH FLAGS for 2, new keywords, same UIDL */
+    assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 0);
+    assert_int_equal(ch.nchanged, 1);
+    assert_int_equal(ch.changed[0], 2);
+    assert_true(ch.keywords_changed);
+    assert_false(ch.new_messages);
+    mstore_changes_free(&ch);
+    assert_true(mstore_msg(b, 2)->flags & MSTORE_F_SEEN);
+    assert_string_equal(mstore_box_keywords(b, &nkw)[1], "Work");
+    assert_int_equal(nkw, 2);
+    mstore_uidl(b, 2, uidl2);
+    assert_string_equal(uidl, uidl2);
+    /* a's own change is not reported back to a */
+    assert_int_equal(mstore_box_sync(a, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nchanged, 0);
+    mstore_changes_free(&ch);
+
+    /* -FLAGS and FLAGS */
+    assert_int_equal(mstore_store(b, seqs, 1, MSTORE_STORE_SET, MSTORE_F_FLAGGED | MSTORE_F_DRAFT,
+                                  NULL, 0, 0, NULL),
+                     MSTORE_OK);
+    assert_true(strstr(mstore_msg(b, 2)->fname, ":2,DF") != NULL);
+    assert_int_equal(mstore_msg(b, 2)->keywords, 0);
+    /* UNCHANGEDSINCE (CONDSTORE) refuses a message changed since */
+    assert_int_equal(mstore_store(a, seqs, 1, MSTORE_STORE_ADD, MSTORE_F_ANSWERED, NULL, 0,
+                                  mstore_msg(a, 2)->modseq, &res),
+                     MSTORE_OK);
+    assert_int_equal(res.nmodified, 1);
+    mstore_store_result_free(&res);
+    assert_true(mstore_box_highestmodseq(b) > 1);
+
+    /* a program renaming a file by itself (a mail reader on the Maildir) is noticed */
+    {
+        char *from = xasprintf("%s/cur/%s", root, mstore_msg(b, 2)->fname);
+        char *to = xstrdup(from);
+        strcpy(strstr(to, ":2,") + 3, "S");
+        assert_int_equal(rename(from, to), 0);
+        assert_int_equal(mstore_box_sync(a, MSTORE_SYNC_FORCE, &ch), MSTORE_OK);
+        assert_int_equal(ch.nchanged, 1);
+        assert_int_equal(mstore_msg(a, 2)->flags & MSTORE_F_SYSTEM, MSTORE_F_SEEN);
+        mstore_changes_free(&ch);
+        free(from);
+        free(to);
+    }
+    mstore_box_close(a);
+    mstore_box_close(b);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+static void test_expunge_and_new_mail(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *a, *b;
+    struct mstore_changes ch;
+    uint32_t del[] = {2, 4};
+    uint32_t uid5[] = {5};
+
+    for (int i = 0; i < 5; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", MSTORE_RECENT, &a), MSTORE_OK);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_store(a, del, 2, MSTORE_STORE_ADD, MSTORE_F_DELETED, NULL, 0, 0, NULL),
+                     MSTORE_OK);
+    /* UID EXPUNGE of a UID without \Deleted does nothing */
+    assert_int_equal(mstore_expunge(a, uid5, 1, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 0);
+    mstore_changes_free(&ch);
+    assert_int_equal(mstore_expunge(a, NULL, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 2);
+    assert_int_equal(ch.expunged[0], 2);
+    assert_int_equal(ch.expunged[1], 3); /* 4, renumbered after 2 went */
+    assert_int_equal(ch.exists, 3);
+    mstore_changes_free(&ch);
+    assert_int_equal(mstore_box_count(a), 3);
+    assert_int_equal(count_files(root, "new") + count_files(root, "cur"), 3);
+
+    /* during a FETCH, b keeps the vanished messages; a full sync reports them */
+    assert_int_equal(mstore_box_sync(b, MSTORE_SYNC_NO_EXPUNGE, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 0);
+    assert_int_equal(mstore_box_count(b), 5);
+    assert_true(mstore_msg(b, 2)->expunged);
+    mstore_changes_free(&ch);
+    {
+        int fd;
+        assert_int_equal(mstore_msg_open(b, 2, &fd), MSTORE_EEXPUNGED);
+    }
+    assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 2);
+    assert_int_equal(ch.expunged[0], 2);
+    assert_int_equal(ch.expunged[1], 3);
+    assert_int_equal(mstore_box_count(b), 3);
+    assert_int_equal(mstore_msg(b, 3)->uid, 5);
+    mstore_changes_free(&ch);
+
+    /* new mail: both see it, \Recent only for the session that holds it */
+    deliver(root, "Subject: new\n\nhi\n");
+    assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+    assert_true(ch.new_messages);
+    assert_int_equal(ch.exists, 4);
+    assert_int_equal(ch.recent, 0);
+    assert_int_equal(mstore_msg(b, 4)->uid, 6);
+    mstore_changes_free(&ch);
+    assert_int_equal(mstore_box_sync(a, 0, &ch), MSTORE_OK);
+    assert_true(ch.new_messages);
+    assert_int_equal(ch.recent, 4);
+    assert_true(mstore_msg(a, 4)->flags & MSTORE_F_RECENT);
+    mstore_changes_free(&ch);
+
+    /* POP3-style removal whatever the flags */
+    {
+        uint32_t uids[] = {6, 1};
+        assert_int_equal(mstore_expunge_uids(b, uids, 2, &ch), MSTORE_OK);
+        assert_int_equal(ch.nexpunged, 2);
+        assert_int_equal(ch.expunged[0], 1);
+        assert_int_equal(ch.expunged[1], 3);
+        mstore_changes_free(&ch);
+    }
+    assert_int_equal(mstore_box_sync(a, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 2);
+    assert_int_equal(ch.exists, 2);
+    mstore_changes_free(&ch);
+
+    mstore_box_close(a);
+    mstore_box_close(b);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+static void test_status_and_session_lock(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *a, *b;
+    struct mstore_status s;
+
+    for (int i = 0; i < 3; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_status(st, "INBOX", &s), MSTORE_OK);
+    assert_int_equal(s.messages, 3);
+    assert_int_equal(s.recent, 3);
+    assert_int_equal(s.unseen, 3);
+    assert_int_equal(s.uidnext, 4);
+    assert_true(s.uidvalidity > 0);
+    assert_int_equal(mstore_status(st, "Nope", &s), MSTORE_ENOTFOUND);
+
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &a), MSTORE_OK);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_lock_session(a), MSTORE_OK);
+    assert_int_equal(mstore_box_lock_session(b), MSTORE_EINUSE);
+    mstore_box_close(a);
+    assert_int_equal(mstore_box_lock_session(b), MSTORE_OK);
+    mstore_box_close(b);
+    /* EXAMINE (read-only) refuses changes */
+    assert_int_equal(mstore_box_open(st, "INBOX", MSTORE_RDONLY | MSTORE_RECENT, &a), MSTORE_OK);
+    assert_int_equal(mstore_box_recent(a), 0);
+    {
+        uint32_t one = 1;
+        assert_int_equal(mstore_store(a, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL),
+                         MSTORE_ERDONLY);
+        assert_int_equal(mstore_expunge(a, NULL, 0, NULL), MSTORE_ERDONLY);
+    }
+    mstore_box_close(a);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+static void test_rebuild(void **state)
+{
+    char *root = unit_tmpdir();
+    char *idx = xasprintf("%s/petrel.index", root);
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    struct mstore_changes ch;
+    uint32_t uidv, one = 1;
+
+    for (int i = 0; i < 4; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    uidv = mstore_box_uidvalidity(b);
+    assert_int_equal(mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_FLAGGED, NULL, 0, 0, NULL),
+                     MSTORE_OK);
+    mstore_cache_put(b, 1, MSTORE_CACHE_ENVELOPE, "(env)", 5);
+    mstore_box_close(b);
+
+    /* a missing index: rebuilt, flags kept from the file names, a greater UIDVALIDITY,
+     * and the cache of the old UIDs is gone */
+    unlink(idx);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 4);
+    assert_true(mstore_box_uidvalidity(b) > uidv);
+    assert_int_equal(mstore_msg(b, 1)->flags, MSTORE_F_FLAGGED);
+    {
+        struct str v = STR_INIT;
+        assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
+        str_free(&v);
+    }
+    uidv = mstore_box_uidvalidity(b);
+    mstore_box_close(b);
+
+    /* a corrupt index, replaced under an open view: the view starts over */
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    unit_write_file(idx, "this is not a Berkeley DB file, not at all, really not.........");
+    deliver(root, "Subject: y\n\nbody\n");
+    assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+    assert_true(ch.uidvalidity_changed);
+    assert_int_equal(ch.exists, 5);
+    assert_true(mstore_box_uidvalidity(b) > uidv);
+    mstore_changes_free(&ch);
+    mstore_box_close(b);
+
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+    free(idx);
+}
+
+static void test_cache(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    struct str v = STR_INIT;
+
+    deliver(root, "Subject: x\n\nbody\n");
+    deliver(root, "Subject: y\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
+    mstore_cache_put(b, 1, MSTORE_CACHE_ENVELOPE, "(NIL \"x\")", 9);
+    mstore_cache_put(b, 2, MSTORE_CACHE_BODYSTRUCTURE, "(\"text\")", 8);
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 1); /* buffered */
+    assert_string_equal(str_c(&v), "(NIL \"x\")");
+    assert_int_equal(mstore_box_flush(b), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_cache_get(b, 2, MSTORE_CACHE_BODYSTRUCTURE, &v), 1);
+    assert_string_equal(str_c(&v), "(\"text\")");
+    assert_int_equal(mstore_cache_get(b, 2, MSTORE_CACHE_ENVELOPE, &v), 0);
+    assert_int_equal(mstore_cache_get(b, 9, MSTORE_CACHE_ENVELOPE, &v), MSTORE_EEXPUNGED);
+    mstore_box_close(b);
+    str_free(&v);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+static void test_append_copy_move(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_append *ap;
+    struct mstore_box *b, *t;
+    struct mstore_copy_result cr;
+    struct mstore_changes ch;
+    const char *kws[] = {"Work"};
+    uint32_t uidv, uid, seqs[] = {2, 1};
+    uint64_t size;
+    time_t date;
+    char *text;
+
+    assert_int_equal(mstore_append_begin(st, "Nope", &ap), MSTORE_ENOTFOUND);
+    assert_int_equal(mstore_append_begin(st, "Sent", &ap), MSTORE_OK);
+    assert_int_equal(mstore_append_write(ap, "Subject: a\r", 11), MSTORE_OK);
+    assert_int_equal(mstore_append_write(ap, "\n\r\nbody\r\n", 9), MSTORE_OK);
+    assert_int_equal(mstore_append_commit(ap, MSTORE_F_SEEN, kws, 1, 1000000000, &uidv, &uid),
+                     MSTORE_OK);
+    assert_int_equal(uid, 1);
+    assert_true(uidv > 0);
+    assert_int_equal(mstore_append_begin(st, "Sent", &ap), MSTORE_OK);
+    assert_int_equal(mstore_append_write(ap, "Subject: b\r\n\r\nx\r\n", 17), MSTORE_OK);
+    assert_int_equal(mstore_append_commit(ap, 0, NULL, 0, 0, &uidv, &uid), MSTORE_OK);
+    assert_int_equal(uid, 2);
+    assert_int_equal(mstore_append_begin(st, "Sent", &ap), MSTORE_OK);
+    mstore_append_abort(ap);
+    assert_int_equal(count_files(root, ".Sent/tmp"), 0);
+
+    assert_int_equal(mstore_box_open(st, "Sent", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 2);
+    assert_int_equal(mstore_msg(b, 1)->flags, MSTORE_F_SEEN);
+    assert_int_equal(mstore_msg(b, 1)->keywords, 1);
+    assert_int_equal(mstore_msg_size(b, 1, &size), MSTORE_OK);
+    assert_int_equal(size, 20); /* "Subject: a\r\n\r\nbody\r\n" */
+    assert_int_equal(mstore_msg_date(b, 1, &date), MSTORE_OK);
+    assert_int_equal(date, 1000000000);
+    text = read_all(b, 1, 0);
+    assert_string_equal(text, "Subject: a\n\nbody\n"); /* stored Maildir style */
+    free(text);
+
+    /* COPY keeps flags and keywords and reports COPYUID data in ascending source order */
+    assert_int_equal(mstore_copy(b, seqs, 2, "Archive", 0, &cr, NULL), MSTORE_OK);
+    assert_int_equal(cr.n, 2);
+    assert_int_equal(cr.src_uids[0], 1);
+    assert_int_equal(cr.dst_uids[0], 1);
+    assert_int_equal(cr.dst_uids[1], 2);
+    mstore_copy_result_free(&cr);
+    assert_int_equal(mstore_copy(b, seqs, 1, "Nope", 0, &cr, NULL), MSTORE_ENOTFOUND);
+    assert_int_equal(mstore_box_open(st, "Archive", 0, &t), MSTORE_OK);
+    assert_int_equal(mstore_box_count(t), 2);
+    assert_int_equal(mstore_msg(t, 1)->flags, MSTORE_F_SEEN);
+    {
+        size_t n;
+        assert_int_equal(mstore_msg(t, 1)->keywords, 1);
+        assert_string_equal(mstore_box_keywords(t, &n)[0], "Work");
+    }
+    text = read_all(t, 1, 1);
+    assert_string_equal(text, "Subject: a\r\n\r\nbody\r\n");
+    free(text);
+    mstore_box_close(t);
+
+    /* MOVE: copied, then gone from the source */
+    assert_int_equal(mstore_copy(b, seqs + 1, 1, "Trash", 1, &cr, &ch), MSTORE_OK);
+    assert_int_equal(cr.n, 1);
+    assert_int_equal(ch.nexpunged, 1);
+    assert_int_equal(ch.expunged[0], 1);
+    assert_int_equal(mstore_box_count(b), 1);
+    mstore_copy_result_free(&cr);
+    mstore_changes_free(&ch);
+    mstore_box_close(b);
+    assert_int_equal(count_files(root, ".Trash/cur"), 1);
+    assert_int_equal(count_files(root, ".Sent/cur"), 1);
+
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+static int has(const struct mstore_folders *f, const char *name, int attrs)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].name, name) == 0)
+            return (f->v[i].attrs & attrs) == attrs;
+    return 0;
+}
+
+static void test_folders(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_folders f;
+    struct mstore_box *b;
+    struct str n = STR_INIT;
+
+    assert_true(mstore_name_ok("Lists.petrel", NULL));
+    assert_true(mstore_name_ok("inbox.sub", &n));
+    assert_string_equal(str_c(&n), "INBOX.sub");
+    assert_false(mstore_name_ok("", NULL));
+    assert_false(mstore_name_ok(".x", NULL));
+    assert_false(mstore_name_ok("x.", NULL));
+    assert_false(mstore_name_ok("a..b", NULL));
+    assert_false(mstore_name_ok("a/b", NULL));
+    assert_false(mstore_name_ok("a*", NULL));
+    assert_false(mstore_name_ok("tab\there", NULL));
+    str_free(&n);
+    assert_true(mstore_match("*", "a.b.c"));
+    assert_true(mstore_match("%", "Trash"));
+    assert_false(mstore_match("%", "a.b"));
+    assert_true(mstore_match("a.%", "a.b"));
+    assert_true(mstore_match("a*c", "a.b.c"));
+    assert_true(mstore_match("inbox", "INBOX"));
+    assert_false(mstore_match("a%", "a.b"));
+
+    assert_int_equal(mstore_create(st, "Lists.petrel.dev"), MSTORE_OK);
+    assert_int_equal(mstore_create(st, "Lists.petrel"), MSTORE_EEXISTS);
+    assert_int_equal(mstore_create(st, "INBOX"), MSTORE_EEXISTS);
+    assert_int_equal(mstore_create(st, "bad/name"), MSTORE_EBADNAME);
+    assert_int_equal(mstore_list(st, &f), MSTORE_OK);
+    assert_true(has(&f, "Lists", MSTORE_A_HASCHILDREN));
+    assert_true(has(&f, "Lists.petrel.dev", MSTORE_A_HASNOCHILDREN));
+    mstore_folders_free(&f);
+
+    /* DELETE of a parent leaves a \Noselect name; deleting that is refused */
+    assert_int_equal(mstore_delete(st, "Lists"), MSTORE_OK);
+    assert_int_equal(mstore_list(st, &f), MSTORE_OK);
+    assert_true(has(&f, "Lists", MSTORE_A_NOSELECT | MSTORE_A_HASCHILDREN));
+    mstore_folders_free(&f);
+    assert_int_equal(mstore_delete(st, "Lists"), MSTORE_EHASCHILDREN);
+    assert_int_equal(mstore_box_open(st, "Lists", 0, &b), MSTORE_ENOSELECT);
+    assert_int_equal(mstore_delete(st, "INBOX"), MSTORE_EINBOX);
+    assert_int_equal(mstore_delete(st, "Nope"), MSTORE_ENOTFOUND);
+
+    /* RENAME moves the inferior names along */
+    assert_int_equal(mstore_rename(st, "Lists", "Groups.old"), MSTORE_OK);
+    assert_int_equal(mstore_list(st, &f), MSTORE_OK);
+    assert_true(has(&f, "Groups.old.petrel.dev", 0));
+    assert_false(has(&f, "Lists.petrel", 0));
+    mstore_folders_free(&f);
+    assert_int_equal(mstore_rename(st, "Groups", "Groups.x"), MSTORE_EBADNAME);
+    assert_int_equal(mstore_rename(st, "Nope", "Other"), MSTORE_ENOTFOUND);
+    assert_int_equal(mstore_rename(st, "Sent", "Trash"), MSTORE_EEXISTS);
+
+    /* RENAME INBOX: the messages move, INBOX stays, empty, with its UIDVALIDITY */
+    deliver(root, "Subject: a\n\nx\n");
+    deliver(root, "Subject: b\n\nx\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    {
+        uint32_t uidv = mstore_box_uidvalidity(b);
+        mstore_box_close(b);
+        assert_int_equal(mstore_rename(st, "INBOX", "Old"), MSTORE_OK);
+        assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+        assert_int_equal(mstore_box_count(b), 0);
+        assert_int_equal(mstore_box_uidvalidity(b), uidv);
+        assert_int_equal(mstore_box_uidnext(b), 3);
+        mstore_box_close(b);
+    }
+    assert_int_equal(mstore_box_open(st, "Old", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 2);
+    mstore_box_close(b);
+
+    /* subscriptions: names need not exist; LSUB marks them */
+    assert_int_equal(mstore_subscribe(st, "Ghost", 1), MSTORE_OK);
+    assert_int_equal(mstore_subscribe(st, "Trash", 0), MSTORE_OK);
+    assert_int_equal(mstore_list_subscribed(st, &f), MSTORE_OK);
+    assert_true(has(&f, "Ghost", MSTORE_A_NONEXISTENT));
+    assert_true(has(&f, "INBOX", MSTORE_A_SUBSCRIBED));
+    assert_false(has(&f, "Trash", 0));
+    mstore_folders_free(&f);
+
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+static void load(const char *text)
+{
+    struct cfg_diag d;
+
+    cfg_free(cfg_main);
+    cfg_main = cfg_new("/nonexistent");
+    cfg_diag_init(&d);
+    cfg_parse_text(cfg_main, text, "main.cf", &d);
+    cfg_diag_free(&d);
+}
+
+static void test_users(void **state)
+{
+    struct str path = STR_INIT, err = STR_INIT;
+    uid_t uid;
+    gid_t gid;
+
+    load("virtual_mailbox_base = /var/mail/vhosts\n"
+         "virtual_mailbox_maps = inline:{ joe@example.test=example.test/joe/, "
+         "bad@example.test=../etc/, abs@example.test=/etc/ }\n"
+         "virtual_uid_maps = static:5000\nvirtual_gid_maps = static:5001\n");
+    assert_int_equal(mstore_user_path("Joe@Example.test", &path, &err), MSTORE_OK);
+    assert_string_equal(str_c(&path), "/var/mail/vhosts/example.test/joe");
+    assert_int_equal(mstore_user_path("nobody@example.test", &path, &err), MSTORE_ENOTFOUND);
+    assert_int_equal(mstore_user_path("bad@example.test", &path, &err), MSTORE_ETEMP);
+    assert_int_equal(mstore_user_path("abs@example.test", &path, &err), MSTORE_ETEMP);
+    assert_int_equal(mstore_vmail_ids(&uid, &gid, &err), 0);
+    assert_int_equal(uid, 5000);
+    assert_int_equal(gid, 5001);
+    load("virtual_uid_maps = hash:/etc/x\nvirtual_gid_maps = static:5001\n");
+    assert_int_equal(mstore_vmail_ids(&uid, &gid, &err), -1);
+    load("virtual_uid_maps = static:0\nvirtual_gid_maps = static:0\n");
+    assert_int_equal(mstore_vmail_ids(&uid, &gid, &err), -1);
+    str_free(&path);
+    str_free(&err);
+    cfg_free(cfg_main);
+    cfg_main = NULL;
+}
+
+static void test_many_messages(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    struct mstore_changes ch;
+
+    for (int i = 0; i < 2000; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 2000);
+    for (uint32_t i = 1; i <= 2000; i++)
+        assert_int_equal(mstore_msg(b, i)->uid, i);
+    /* delivery order: the leading time stamp numerically */
+    assert_true(strncmp(mstore_msg(b, 1)->fname, "1700000000.", 11) > -1);
+    assert_int_equal(mstore_box_sync(b, MSTORE_SYNC_FORCE, &ch), MSTORE_OK);
+    assert_int_equal(ch.nchanged + ch.nexpunged, 0);
+    mstore_changes_free(&ch);
+    mstore_box_close(b);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+/* age_dirs - make new/ and cur/ look untouched for an hour (trusted mtimes) */
+static void age_dirs(const char *root)
+{
+    static const char *subs[] = {"new", "cur"};
+    struct timespec t[2];
+
+    t[0].tv_sec = t[1].tv_sec = time(NULL) - 3600;
+    t[0].tv_nsec = t[1].tv_nsec = 0;
+    for (int i = 0; i < 2; i++) {
+        char *p = xasprintf("%s/%s", root, subs[i]);
+        assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+        free(p);
+    }
+}
+
+static void test_processes_and_shared_locks(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *a, *b;
+    struct mstore_changes ch;
+    int status;
+    pid_t pid;
+
+    for (int i = 0; i < 3; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    age_dirs(root);
+    /* the first open scans; the second reads the index under a shared lock */
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &a), MSTORE_OK);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 3);
+    /* nothing changed: nothing reported */
+    assert_int_equal(mstore_box_sync(a, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nchanged + ch.nexpunged + (size_t)ch.new_messages, 0);
+    mstore_changes_free(&ch);
+    /* another process changes flags and expunges while both views are open */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct mstore *cst;
+        struct mstore_box *c;
+        struct str err = STR_INIT;
+        uint32_t one = 1, three = 3;
+        int ok = mstore_open(root, 0, &cst, &err) == MSTORE_OK &&
+                 mstore_box_open(cst, "INBOX", 0, &c) == MSTORE_OK &&
+                 mstore_store(c, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL) ==
+                     MSTORE_OK &&
+                 mstore_expunge_uids(c, &three, 1, NULL) == MSTORE_OK;
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nchanged, 1);
+    assert_int_equal(ch.nexpunged, 1);
+    assert_int_equal(ch.expunged[0], 3);
+    mstore_changes_free(&ch);
+    assert_int_equal(mstore_box_sync(a, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nchanged, 1);
+    assert_int_equal(ch.nexpunged, 1);
+    mstore_changes_free(&ch);
+    /* a child holding the session lock blocks it; its death releases it */
+    {
+        int p[2];
+        char c = 0;
+        assert_int_equal(pipe(p), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct mstore *cst;
+            struct mstore_box *cb;
+            struct str err = STR_INIT;
+            if (mstore_open(root, 0, &cst, &err) != MSTORE_OK ||
+                mstore_box_open(cst, "INBOX", 0, &cb) != MSTORE_OK ||
+                mstore_box_lock_session(cb) != MSTORE_OK)
+                _exit(1);
+            if (write(p[1], "L", 1) != 1)
+                _exit(1);
+            pause();
+            _exit(0);
+        }
+        assert_int_equal(read(p[0], &c, 1), 1);
+        close(p[0]);
+        close(p[1]);
+    }
+    assert_int_equal(mstore_box_lock_session(a), MSTORE_EINUSE);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    assert_int_equal(mstore_box_lock_session(a), MSTORE_OK);
+    mstore_box_close(a);
+    mstore_box_close(b);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_user_and_inbox),
+        cmocka_unit_test(test_flags_and_two_sessions),
+        cmocka_unit_test(test_expunge_and_new_mail),
+        cmocka_unit_test(test_status_and_session_lock),
+        cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_append_copy_move),
+        cmocka_unit_test(test_folders),
+        cmocka_unit_test(test_users),
+        cmocka_unit_test(test_many_messages),
+        cmocka_unit_test(test_processes_and_shared_locks),
+    };
+    return cmocka_run_group_tests_name("mstore", tests, NULL, NULL);
+}
