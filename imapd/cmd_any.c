@@ -38,7 +38,6 @@ void cmd_noop(struct session *s)
         imapd_bad_syntax(s);
         return;
     }
-    imapd_poll_mailbox(s);
     imapd_ok(s, NULL, "NOOP completed.");
 }
 

@@ -118,6 +118,10 @@ static void finish_login(struct session *s, const struct str *user, const struct
     case AUTH_OK:
         str_cpyn(&s->user, user->s, user->len);
         str_lower(&s->user);
+        if (imapd_store_open(s) < 0) {
+            str_reset(&s->user);
+            break;
+        }
         s->state = IMAPD_AUTH;
         imapd_set_timeout(s);
         log_login(s, "login", str_c(&s->user), method);

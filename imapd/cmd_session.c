@@ -64,24 +64,28 @@ void cmd_idle(struct session *s)
 {
     long long idle_ms = imapd_cfg.autologout_timeout * 1000;
     long long notify_ms = imapd_cfg.idle_notify * 1000;
-    long long start = evloop_now_ms(), last_notify = start;
+    long long check_ms = imapd_cfg.idle_check * 1000;
+    long long start = evloop_now_ms(), last_notify = start, last_check = start;
 
     if (imap_p_end(&s->p) < 0) {
         imapd_bad_syntax(s);
         return;
     }
     stream_puts(s->s, "+ idling\r\n");
+    imapd_sync(s, 1);
     if (imapd_flush(s) != STREAM_OK) {
         s->state = IMAPD_LOGOUT;
         return;
     }
-    for (;;) {
+    while (s->state != IMAPD_LOGOUT) {
         long long now = evloop_now_ms();
         if (now - start >= idle_ms) {
             imapd_bye(s, "timeout", "Autologout; idle for too long.");
             return;
         }
         long long wait = last_notify + notify_ms - now;
+        if (s->box && last_check + check_ms - now < wait)
+            wait = last_check + check_ms - now;
         if (wait > start + idle_ms - now)
             wait = start + idle_ms - now;
         int w = stream_wait_input(s->s, wait > 0 ? (int)wait : 0);
@@ -91,10 +95,14 @@ void cmd_idle(struct session *s)
             return;
         }
         if (w == 0) {
-            imapd_poll_mailbox(s);
-            if (evloop_now_ms() - last_notify >= notify_ms) {
+            now = evloop_now_ms();
+            if (s->box && now - last_check >= check_ms) {
+                imapd_sync(s, 1); /* RFC 2177: updates as they happen */
+                last_check = now;
+            }
+            if (now - last_notify >= notify_ms) {
                 imapd_untagged(s, "OK Still here");
-                last_notify = evloop_now_ms();
+                last_notify = now;
             }
             if (imapd_flush(s) != STREAM_OK) {
                 s->state = IMAPD_LOGOUT;
@@ -107,7 +115,6 @@ void cmd_idle(struct session *s)
             s->state = IMAPD_LOGOUT;
             s->end_reason = "connection lost during IDLE";
         } else if (d == 1) {
-            imapd_poll_mailbox(s);
             imapd_ok(s, NULL, "Idle completed.");
         } else {
             imapd_bad(s, NULL, "Expected DONE to end IDLE.");

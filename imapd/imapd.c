@@ -41,7 +41,7 @@ struct command {
     void (*run)(struct session *s);
 };
 
-/* RFC 3501 6 and the extensions; a NULL handler needs the mail store (next step) */
+/* RFC 3501 6 and the extensions, with the states each is valid in */
 static const struct command commands[] = {
     {"CAPABILITY", IMAPD_ANY, 0, cmd_capability},
     {"NOOP", IMAPD_ANY, 0, cmd_noop},
@@ -53,26 +53,26 @@ static const struct command commands[] = {
     {"ENABLE", IMAPD_AUTH, 0, cmd_enable},
     {"NAMESPACE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_namespace},
     {"IDLE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_idle},
-    {"SELECT", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"EXAMINE", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"CREATE", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"DELETE", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"RENAME", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"SUBSCRIBE", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"UNSUBSCRIBE", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"LIST", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"LSUB", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"STATUS", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"APPEND", IMAPD_AUTH | IMAPD_SELECTED, 0, NULL},
-    {"CHECK", IMAPD_SELECTED, 0, NULL},
-    {"CLOSE", IMAPD_SELECTED, 0, NULL},
-    {"UNSELECT", IMAPD_SELECTED, 0, NULL},
-    {"EXPUNGE", IMAPD_SELECTED, 1, NULL},
-    {"SEARCH", IMAPD_SELECTED, 1, NULL},
-    {"FETCH", IMAPD_SELECTED, 1, NULL},
-    {"STORE", IMAPD_SELECTED, 1, NULL},
-    {"COPY", IMAPD_SELECTED, 1, NULL},
-    {"MOVE", IMAPD_SELECTED, 1, NULL},
+    {"SELECT", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_select},
+    {"EXAMINE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_select},
+    {"CREATE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_create},
+    {"DELETE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_delete},
+    {"RENAME", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_rename},
+    {"SUBSCRIBE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_subscribe},
+    {"UNSUBSCRIBE", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_subscribe},
+    {"LIST", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_list},
+    {"LSUB", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_list},
+    {"STATUS", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_status},
+    {"APPEND", IMAPD_AUTH | IMAPD_SELECTED, 0, cmd_append},
+    {"CHECK", IMAPD_SELECTED, 0, cmd_check},
+    {"CLOSE", IMAPD_SELECTED, 0, cmd_close},
+    {"UNSELECT", IMAPD_SELECTED, 0, cmd_close},
+    {"EXPUNGE", IMAPD_SELECTED, 1, cmd_expunge},
+    {"SEARCH", IMAPD_SELECTED, 1, cmd_search},
+    {"FETCH", IMAPD_SELECTED, 1, cmd_fetch},
+    {"STORE", IMAPD_SELECTED, 1, cmd_store},
+    {"COPY", IMAPD_SELECTED, 1, cmd_copy},
+    {"MOVE", IMAPD_SELECTED, 1, cmd_copy},
     {NULL, 0, 0, NULL},
 };
 
@@ -92,11 +92,18 @@ void imapd_untagged(struct session *s, const char *fmt, ...)
     str_free(&line);
 }
 
-/* tagged - "tag STATUS [code] text" */
+/* tagged - "tag STATUS [code] text", after the mailbox's untagged updates (RFC 3501
+ * 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH) */
 static void tagged(struct session *s, const char *status, const char *code, const char *fmt,
                    va_list ap)
 {
     struct str line = STR_INIT;
+
+    if (s->box && s->state == IMAPD_SELECTED) {
+        int quiet = s->name && (strcmp(s->name, "FETCH") == 0 || strcmp(s->name, "STORE") == 0 ||
+                                strcmp(s->name, "SEARCH") == 0);
+        imapd_sync(s, !quiet);
+    }
 
     str_printf(&line, "%s %s ", s->tag.len ? str_c(&s->tag) : "*", status);
     if (code)
@@ -167,11 +174,6 @@ void imapd_set_timeout(struct session *s)
     stream_set_timeout(s->s, (int)t);
 }
 
-void imapd_poll_mailbox(struct session *s)
-{
-    (void)s; /* the mailbox commands add EXISTS/EXPUNGE/FETCH updates here */
-}
-
 void imapd_capability(const struct session *s, struct str *out)
 {
     str_cat(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE");
@@ -181,7 +183,7 @@ void imapd_capability(const struct session *s, struct str *out)
         /* RFC 3501 6.2.3, 7.2.1: no password without TLS unless the network is trusted */
         str_cat(out, imapd_plaintext_ok(s) ? " AUTH=PLAIN" : " LOGINDISABLED");
     } else {
-        str_cat(out, " NAMESPACE");
+        str_cat(out, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE");
     }
 }
 
@@ -351,6 +353,7 @@ static void serve(struct server_conn *conn)
              str_c(&s.user), (unsigned long long)stream_bytes_in(s.s),
              (unsigned long long)stream_bytes_out(s.s),
              s.end_reason ? s.end_reason : "connection error");
+    imapd_store_close(&s);
     imap_parser_free(&s.p);
     imap_cmd_free(&s.cmd);
     stream_free(s.s, 0);
@@ -421,6 +424,9 @@ static void post_init(void)
     imapd_cfg.login_timeout = cfg_time(cfg_main, "imapd_login_timeout");
     imapd_cfg.autologout_timeout = cfg_time(cfg_main, "imapd_autologout_timeout");
     imapd_cfg.idle_notify = cfg_time(cfg_main, "imapd_idle_notify_interval");
+    imapd_cfg.idle_check = cfg_time(cfg_main, "imapd_idle_check_interval");
+    imapd_cfg.mime.max_depth = (unsigned)cfg_int(cfg_main, "mime_nesting_limit");
+    imapd_cfg.mime.max_parts = (unsigned)cfg_int(cfg_main, "mime_part_limit");
     imapd_cfg.auth_failure_delay = cfg_time(cfg_main, "imapd_login_failure_delay");
     imapd_cfg.auth_failure_limit = cfg_int(cfg_main, "imapd_login_failure_limit");
     imapd_cfg.bad_command_limit = cfg_int(cfg_main, "imapd_error_limit");

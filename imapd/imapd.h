@@ -16,11 +16,13 @@
 
 #include "imap_parse.h"
 #include "map.h"
+#include "mime.h"
+#include "mstore.h"
 #include "server.h"
 #include "str.h"
 
-/* the hierarchy separator of mailbox names (NAMESPACE, LIST): Maildir++ folders are
- * ".a.b" directories, so "." is the natural one and needs no escaping on disk */
+/* the hierarchy separator of mailbox names (NAMESPACE, LIST): the store's (Maildir++
+ * folders are ".a.b" directories) */
 #define IMAPD_SEPARATOR "."
 
 /* session states (RFC 3501 3), as bits so that a command can name several */
@@ -36,7 +38,8 @@ struct imapd_config {
     int wrappermode;       /* implicit TLS */
     struct maps *passwd;   /* mailbox_passwd_maps */
     struct imap_limits lim;
-    long long login_timeout, autologout_timeout, idle_notify;
+    struct mime_limits mime;
+    long long login_timeout, autologout_timeout, idle_notify, idle_check;
     long long auth_failure_delay;
     long long auth_failure_limit, bad_command_limit;
     const char *banner;
@@ -55,6 +58,12 @@ struct session {
     unsigned auth_failures;
     unsigned bad_commands;
     const char *end_reason; /* for the disconnect log line */
+    /* after authentication */
+    struct mstore *store;
+    struct mstore_box *box; /* the selected mailbox (IMAPD_SELECTED) */
+    int readonly;           /* selected with EXAMINE */
+    size_t nkeywords;       /* keywords announced in FLAGS so far */
+    int in_sync;            /* imapd_sync is writing untagged updates */
     /* the command being run */
     struct imap_cmd cmd;
     struct imap_parser p;
@@ -85,9 +94,34 @@ int imapd_flush(struct session *s);
 int imapd_plaintext_ok(const struct session *s);
 /* imapd_set_timeout - the inactivity timeout of the current state */
 void imapd_set_timeout(struct session *s);
-/* imapd_poll_mailbox - untagged updates of the selected mailbox (NOOP, IDLE, after
- * commands); nothing until the mailbox commands land */
-void imapd_poll_mailbox(struct session *s);
+/* imapd_sync - untagged updates of the selected mailbox (RFC 3501 7.3.1, 7.4.1):
+ * EXISTS/RECENT, FLAGS, FETCH (FLAGS) of other sessions' changes and, when
+ * allow_expunge, EXPUNGE (never during FETCH, STORE and SEARCH) */
+void imapd_sync(struct session *s, int allow_expunge);
+
+/* imapd_box.c: what the mailbox commands share -------------------------------- */
+/* imapd_store_open - open the user's mail store after login; 0, or -1 (answered NO) */
+int imapd_store_open(struct session *s);
+/* imapd_store_close - close the selected mailbox and the store */
+void imapd_store_close(struct session *s);
+/* imapd_unselect - close the selected mailbox: back to the authenticated state */
+void imapd_unselect(struct session *s);
+/* imapd_check_name - normalise a mailbox name and check it for the store; 0, or -1
+ * (answered NO) */
+int imapd_check_name(struct session *s, struct str *name);
+/* imapd_store_no - answer NO for a failed store operation (what names the object) */
+void imapd_store_no(struct session *s, int r, const char *what);
+/* imapd_msg_flags - the flag list of a message, without parentheses */
+void imapd_msg_flags(const struct session *s, const struct mstore_msg *m, struct str *out);
+/* imapd_send_flags - "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" */
+void imapd_send_flags(struct session *s);
+/* imapd_seqs - the sequence numbers a set names (UIDs when uid), ascending; -1 (and
+ * *bad set) when a message number is beyond the mailbox */
+int imapd_seqs(struct session *s, struct imap_seqset *set, int uid, uint32_t **out, size_t *n);
+/* imapd_zone - the local time zone offset (minutes east of UTC) at time t */
+int imapd_zone(time_t t);
+/* imapd_flags_bits - IMAP flag bits as store bits (they are the same bits) */
+#define imapd_flags_bits(f) ((f) & MSTORE_F_SYSTEM)
 
 /* commands (one group per file) ------------------------------------------- */
 /* cmd_any.c: RFC 3501 6.1 and RFC 2971 */
@@ -103,5 +137,24 @@ void cmd_authenticate(struct session *s);
 void cmd_enable(struct session *s);
 void cmd_namespace(struct session *s);
 void cmd_idle(struct session *s);
+/* cmd_mailbox.c: RFC 3501 6.3, RFC 4315 APPENDUID */
+void cmd_select(struct session *s);
+void cmd_create(struct session *s);
+void cmd_delete(struct session *s);
+void cmd_rename(struct session *s);
+void cmd_subscribe(struct session *s);
+void cmd_list(struct session *s);
+void cmd_status(struct session *s);
+void cmd_append(struct session *s);
+/* cmd_selected.c: RFC 3501 6.4, RFC 3691, RFC 4315, RFC 6851 */
+void cmd_check(struct session *s);
+void cmd_close(struct session *s);
+void cmd_expunge(struct session *s);
+void cmd_copy(struct session *s);
+/* cmd_fetch.c: RFC 3501 6.4.5, 6.4.6 */
+void cmd_fetch(struct session *s);
+void cmd_store(struct session *s);
+/* cmd_search.c: RFC 3501 6.4.4 */
+void cmd_search(struct session *s);
 
 #endif

@@ -563,3 +563,19 @@ int imap_search_text(const struct mime_message *m, const struct str *key)
 {
     return imap_search_header(m, NULL, key) || imap_search_body(m, key);
 }
+
+int imap_sent_day(const struct mime_message *m, long *days)
+{
+    struct str v = STR_INIT;
+    time_t t;
+    int tz, r = -1;
+
+    if (mime_header_get(m, m->root, "Date", &v) &&
+        mime_parse_date(str_c(&v), v.len, &t, &tz) == 0) {
+        long long local = (long long)t + (long long)tz * 60;
+        *days = (long)(local >= 0 ? local / 86400 : -((-local + 86399) / 86400));
+        r = 0;
+    }
+    str_free(&v);
+    return r;
+}

@@ -92,5 +92,9 @@ int imap_search_header(const struct mime_message *m, const char *name, const str
 int imap_search_body(const struct mime_message *m, const struct str *key);
 /* imap_search_text - header or body */
 int imap_search_text(const struct mime_message *m, const struct str *key);
+/* imap_sent_day - the day of the Date: field in its own zone, as days since 1970-01-01
+ * (RFC 3501 6.4.4 SENTBEFORE/SENTON/SENTSINCE: "disregarding time and timezone");
+ * -1 when the message has no usable Date */
+int imap_sent_day(const struct mime_message *m, long *days);
 
 #endif

@@ -283,16 +283,20 @@ int imap_p_nz_number(struct imap_parser *p, uint32_t *out)
     return imap_p_number(p, out);
 }
 
-/* normalise_mailbox - INBOX in any case is INBOX (RFC 3501 5.1), then UTF-7 */
-static int normalise_mailbox(struct imap_parser *p, struct str *raw, struct str *out)
+/* wire_name - INBOX in any case is INBOX (RFC 3501 5.1); anything else must be valid
+ * modified UTF-7 (RFC 3501 5.1.3) and is kept in that form */
+static int wire_name(struct imap_parser *p, const struct str *raw, struct str *out)
 {
-    if (raw->len == 5 && strcasecmp(raw->s, "INBOX") == 0) {
-        str_cpy(out, "INBOX");
-        return 0;
-    }
-    str_reset(out);
-    if (imap_utf7_decode(str_c(raw), raw->len, out) < 0)
+    struct str check = STR_INIT;
+    int ok = imap_utf7_decode(str_c(raw), raw->len, &check) == 0;
+
+    str_free(&check);
+    if (!ok)
         return imap_perror(p, "mailbox name is not valid modified UTF-7");
+    if (raw->len == 5 && strcasecmp(str_c(raw), "INBOX") == 0)
+        str_cpy(out, "INBOX");
+    else
+        str_cpyn(out, str_c(raw), raw->len);
     return 0;
 }
 
@@ -302,7 +306,7 @@ int imap_p_mailbox(struct imap_parser *p, struct str *out)
     int r = imap_p_astring(p, &raw);
 
     if (r == 0)
-        r = normalise_mailbox(p, &raw, out);
+        r = wire_name(p, &raw, out);
     str_free(&raw);
     return r;
 }
@@ -316,11 +320,8 @@ int imap_p_list_mailbox(struct imap_parser *p, struct str *out)
         r = imap_p_string(p, &raw);
     else if (take_run(p, 1, 1, &raw) == 0)
         r = imap_perror(p, "expected a mailbox pattern");
-    if (r == 0) {
-        str_reset(out);
-        if (imap_utf7_decode(str_c(&raw), raw.len, out) < 0)
-            r = imap_perror(p, "mailbox pattern is not valid modified UTF-7");
-    }
+    if (r == 0)
+        r = wire_name(p, &raw, out);
     str_free(&raw);
     return r;
 }
@@ -539,7 +540,8 @@ void imap_seqset_resolve(struct imap_seqset *s, uint32_t max)
             r->hi = t;
         }
     }
-    qsort(s->v, s->n, sizeof(*s->v), cmp_range);
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof(*s->v), cmp_range);
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (k > 0 && (s->v[i].lo <= s->v[k - 1].hi ||

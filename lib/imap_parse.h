@@ -120,10 +120,10 @@ int imap_p_number64(struct imap_parser *p, uint64_t *out);
 /* imap_p_literal_ref - a literal (not a quoted string) at the cursor: its entry, for a
  * caller that takes spooled data (APPEND) */
 int imap_p_literal_ref(struct imap_parser *p, const struct imap_literal **lit);
-/* imap_p_mailbox - mailbox (astring; "INBOX" in any case is INBOX), modified UTF-7
- * decoded to UTF-8 */
+/* imap_p_mailbox - mailbox (astring) in its wire form, which is also the store's: valid
+ * modified UTF-7 (checked, not decoded); "INBOX" in any case is INBOX */
 int imap_p_mailbox(struct imap_parser *p, struct str *out);
-/* imap_p_list_mailbox - list-mailbox (atom with % * ] or string), decoded like a mailbox */
+/* imap_p_list_mailbox - list-mailbox (atom with % * ] or string), checked the same way */
 int imap_p_list_mailbox(struct imap_parser *p, struct str *out);
 
 /* modified UTF-7 (RFC 3501 5.1.3) ------------------------------------------ */

@@ -289,8 +289,14 @@ int imap_read_command(struct stream *s, const struct imap_limits *lim, struct im
             return IMAP_READ_OK;
         int append = is_append(c);
         uint64_t max = lim->literal_max > c->literal_bytes ? lim->literal_max - c->literal_bytes : 0;
-        if (append && c->nlits == 0) /* MULTIAPPEND is not offered: one message */
-            max = lim->append_max;
+        if (append) {
+            /* APPEND: the message may be any of its literals (the mailbox name can be one
+             * too); all of them together stay within append_max + literal_max */
+            uint64_t total = (uint64_t)lim->append_max + lim->literal_max;
+            max = total > c->literal_bytes ? total - c->literal_bytes : 0;
+            if (max > lim->append_max)
+                max = lim->append_max;
+        }
         if (size > max) {
             uint64_t far = (append ? lim->append_max : lim->literal_max) * (uint64_t)IMAP_FAR_FACTOR;
             if (nonsync && size > far) {

@@ -95,13 +95,16 @@ static void grammar(const struct imap_cmd *c)
             break;
         }
         case 7: {
-            struct str enc = STR_INIT, back = STR_INIT;
+            /* a valid wire name decodes; the UTF-8 re-encodes to a name that decodes the same */
+            struct str utf8 = STR_INIT, enc = STR_INIT, back = STR_INIT;
             if (imap_p_mailbox(&p, &s) == 0) {
-                if (imap_utf7_encode(s.s ? s.s : "", s.len, &enc) != 0 ||
-                    imap_utf7_decode(str_c(&enc), enc.len, &back) != 0 || back.len != s.len ||
-                    memcmp(str_c(&back), str_c(&s), s.len) != 0)
+                if (imap_utf7_decode(str_c(&s), s.len, &utf8) != 0 ||
+                    imap_utf7_encode(str_c(&utf8), utf8.len, &enc) != 0 ||
+                    imap_utf7_decode(str_c(&enc), enc.len, &back) != 0 || back.len != utf8.len ||
+                    memcmp(str_c(&back), str_c(&utf8), utf8.len) != 0)
                     abort();
             }
+            str_free(&utf8);
             str_free(&enc);
             str_free(&back);
             break;

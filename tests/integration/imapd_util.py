@@ -9,9 +9,11 @@ literals, malformed input, reading the exact responses).
 """
 
 import os
+import re
 import socket
 import ssl
 import subprocess
+import time
 
 import petrel_harness as H
 
@@ -46,12 +48,15 @@ def password_hash(password):
 
 
 def imapd_instance(instances, main_cf=None, tls=True, users=None, services=""):
-    """A started instance; .imap_port and .imaps_port are its IMAP services."""
+    """A started instance with a mail store; .imap_port and .imaps_port are its IMAP
+    services, .vmail the virtual_mailbox_base."""
     plain, implicit = H.free_port(), H.free_port()
     vuid, vgid = H.vmail_ids()
     cf = {
         "mailbox_passwd_maps": "hash:$config_directory/passwd",
         "imapd_login_failure_delay": "0",
+        "virtual_mailbox_domains": "example.com",
+        "virtual_mailbox_maps": "hash:$config_directory/vmailbox",
         "virtual_uid_maps": "static:%d" % vuid,
         "virtual_gid_maps": "static:%d" % vgid,
     }
@@ -66,15 +71,55 @@ def imapd_instance(instances, main_cf=None, tls=True, users=None, services=""):
                       % implicit)
     master_cf += services
     inst = instances(main_cf=cf, master_cf=master_cf, start=False)
+    inst.vmail = os.path.join(inst.root, "vmail")
+    os.makedirs(inst.vmail)
+    os.chown(inst.vmail, vuid, vgid)
+    inst.main_cf["virtual_mailbox_base"] = inst.vmail
+    inst.write_config()
+    users = users or USERS
     with open(os.path.join(inst.etc, "passwd"), "w") as f:
-        for user, pw in (users or USERS).items():
+        for user, pw in users.items():
             f.write("%s %s\n" % (user, password_hash(pw)))
-    r = inst.run("petrel-map", "hash:%s" % os.path.join(inst.etc, "passwd"))
-    assert r.returncode == 0, r.stderr
+    with open(os.path.join(inst.etc, "vmailbox"), "w") as f:
+        for user in users:
+            local, dom = user.split("@")
+            f.write("%s %s/%s/\n" % (user, dom, local))
+    for table in ("passwd", "vmailbox"):
+        r = inst.run("petrel-map", "hash:%s" % os.path.join(inst.etc, table))
+        assert r.returncode == 0, r.stderr
     inst.start()
     inst.imap_port = plain
     inst.imaps_port = implicit
     return inst
+
+
+def maildir(inst, user="joe@example.com", folder=None):
+    local, dom = user.split("@")
+    path = os.path.join(inst.vmail, dom, local)
+    return os.path.join(path, "." + folder) if folder else path
+
+
+_seq = [0]
+
+
+def deliver(inst, content, user="joe@example.com", folder=None):
+    """Write a message the way local delivery does (tmp/ then rename into new/)."""
+    vuid, vgid = H.vmail_ids()
+    path = maildir(inst, user, folder)
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    for d, dirs, files in os.walk(inst.vmail):
+        os.chown(d, vuid, vgid)
+    if isinstance(content, str):
+        content = content.encode()
+    _seq[0] += 1
+    name = "%d.M%06dP%d.test" % (time.time(), _seq[0], os.getpid())  # sorts in order
+    tmp = os.path.join(path, "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(content)
+    os.chown(tmp, vuid, vgid)
+    os.rename(tmp, os.path.join(path, "new", name))
+    return name
 
 
 def client_context():
@@ -131,6 +176,27 @@ class RawIMAP:
     def cmd(self, tag, text):
         self.send("%s %s\r\n" % (tag, text))
         return self.until_tagged(tag)
+
+    def response(self):
+        """One whole response: a line and the literals it announces, CRLF kept inside."""
+        out = self.line()
+        while True:
+            m = re.search(rb"\{(\d+)\}$", out)
+            if not m:
+                return out
+            out += b"\r\n" + self.read_exact(int(m.group(1)))
+            out += self.line()
+
+    def responses(self, tag):
+        """Whole responses up to and including the tagged one."""
+        if isinstance(tag, str):
+            tag = tag.encode()
+        out = []
+        while True:
+            r = self.response()
+            out.append(r)
+            if r.startswith(tag + b" "):
+                return out
 
     def starttls(self):
         self.sock = client_context().wrap_socket(self.sock)

@@ -368,7 +368,7 @@ static void test_mailbox(void **state)
         const char *in, *out;
     } cases[] = {
         {"inbox", "INBOX"},     {"\"InBoX\"", "INBOX"},   {"INBOX.Sent", "INBOX.Sent"},
-        {"inbox.x", "inbox.x"}, {"&Jjo-", "\xe2\x98\xba"}, {"{2}\r\nab", "ab"},
+        {"inbox.x", "inbox.x"}, {"&Jjo-", "&Jjo-"}, {"{2}\r\nab", "ab"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct imap_cmd c;

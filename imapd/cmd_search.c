@@ -1,0 +1,224 @@
+/*
+ * cmd_search.c - SEARCH and UID SEARCH (RFC 3501 6.4.4)
+ *
+ * The key tree from lib/imap_parse.h is evaluated message by message.
+ * Keys the index answers (flags, numbers, UIDs, size, internal date) cost
+ * nothing; the others parse the message file, once per message and only
+ * when a key needs it, and match decoded text case-insensitively in UTF-8
+ * (lib/imap_body.h: RFC 2047 headers, quoted-printable and base64 text
+ * parts in their charsets). AND lists are reordered cheap keys first so
+ * that most messages are decided without opening their file. Dates
+ * compare days, disregarding time and zone: the internal date's day in the
+ * server's zone, the Date: field's day in its own.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "imap_body.h"
+#include "log.h"
+#include "mem.h"
+#include "mime.h"
+#include "mstore.h"
+
+#include "imapd.h"
+
+struct ctx {
+    struct session *s;
+    uint32_t seq;
+    const struct mstore_msg *m;
+    struct mime_message *mime; /* parsed on demand */
+    int mime_tried;
+    const char *const *keywords;
+    size_t nkeywords;
+};
+
+/* cost - 0: the index answers; 1: needs the message file */
+static int cost(const struct imap_skey *k)
+{
+    switch (k->type) {
+    case IMAP_SK_BCC: case IMAP_SK_BODY: case IMAP_SK_CC: case IMAP_SK_FROM:
+    case IMAP_SK_HEADER: case IMAP_SK_SENTBEFORE: case IMAP_SK_SENTON:
+    case IMAP_SK_SENTSINCE: case IMAP_SK_SUBJECT: case IMAP_SK_TEXT: case IMAP_SK_TO:
+        return 1;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < k->nkids; i++)
+        if (cost(k->kids[i]))
+            return 1;
+    return 0;
+}
+
+static int cmp_cost(const void *a, const void *b)
+{
+    return cost(*(struct imap_skey *const *)a) - cost(*(struct imap_skey *const *)b);
+}
+
+/* prepare - resolve "*" in the sets and put cheap keys first */
+static void prepare(struct imap_skey *k, uint32_t count, uint32_t maxuid)
+{
+    if (k->type == IMAP_SK_SEQSET)
+        imap_seqset_resolve(&k->set, count);
+    else if (k->type == IMAP_SK_UID)
+        imap_seqset_resolve(&k->set, maxuid);
+    for (size_t i = 0; i < k->nkids; i++)
+        prepare(k->kids[i], count, maxuid);
+    if (k->type == IMAP_SK_AND && k->nkids > 1)
+        qsort(k->kids, k->nkids, sizeof(*k->kids), cmp_cost); /* AND commutes */
+}
+
+static struct mime_message *message(struct ctx *c)
+{
+    struct str err = STR_INIT;
+    int fd;
+
+    if (c->mime_tried)
+        return c->mime;
+    c->mime_tried = 1;
+    if (mstore_msg_open(c->s->box, c->seq, &fd) != MSTORE_OK)
+        return NULL; /* vanished: it matches nothing that needs its content */
+    c->mime = mime_open_fd(fd, &imapd_cfg.mime, &err);
+    close(fd);
+    if (c->mime == NULL)
+        log_warn("user=<%s>: search: %s", str_c(&c->s->user), str_c(&err));
+    str_free(&err);
+    return c->mime;
+}
+
+static long internal_day(struct ctx *c)
+{
+    time_t t;
+
+    if (mstore_msg_date(c->s->box, c->seq, &t) != MSTORE_OK)
+        return -1;
+    long long local = (long long)t + (long long)imapd_zone(t) * 60;
+    return (long)(local >= 0 ? local / 86400 : -((-local + 86399) / 86400));
+}
+
+static int has_keyword(struct ctx *c, const struct str *kw)
+{
+    for (size_t i = 0; i < c->nkeywords && i < 64; i++)
+        if (strcasecmp(c->keywords[i], str_c(kw)) == 0)
+            return (c->m->keywords >> i) & 1;
+    return 0;
+}
+
+static int header(struct ctx *c, const char *field, const struct imap_skey *k)
+{
+    struct mime_message *m = message(c);
+    return m && imap_search_header(m, field, &k->folded);
+}
+
+static int day_cmp(long day, const struct imap_skey *k, int before, int on)
+{
+    if (day < 0)
+        return 0;
+    if (before)
+        return day < k->days;
+    if (on)
+        return day == k->days;
+    return day >= k->days;
+}
+
+static int match(struct ctx *c, const struct imap_skey *k)
+{
+    unsigned f = c->m->flags;
+    uint64_t size;
+
+    switch (k->type) {
+    case IMAP_SK_AND:
+        for (size_t i = 0; i < k->nkids; i++)
+            if (!match(c, k->kids[i]))
+                return 0;
+        return 1;
+    case IMAP_SK_NOT: return !match(c, k->kids[0]);
+    case IMAP_SK_OR: return match(c, k->kids[0]) || match(c, k->kids[1]);
+    case IMAP_SK_ALL: return 1;
+    case IMAP_SK_ANSWERED: return (f & MSTORE_F_ANSWERED) != 0;
+    case IMAP_SK_DELETED: return (f & MSTORE_F_DELETED) != 0;
+    case IMAP_SK_DRAFT: return (f & MSTORE_F_DRAFT) != 0;
+    case IMAP_SK_FLAGGED: return (f & MSTORE_F_FLAGGED) != 0;
+    case IMAP_SK_SEEN: return (f & MSTORE_F_SEEN) != 0;
+    case IMAP_SK_RECENT: return (f & MSTORE_F_RECENT) != 0;
+    case IMAP_SK_NEW: return (f & MSTORE_F_RECENT) && !(f & MSTORE_F_SEEN);
+    case IMAP_SK_OLD: return !(f & MSTORE_F_RECENT);
+    case IMAP_SK_UNANSWERED: return !(f & MSTORE_F_ANSWERED);
+    case IMAP_SK_UNDELETED: return !(f & MSTORE_F_DELETED);
+    case IMAP_SK_UNDRAFT: return !(f & MSTORE_F_DRAFT);
+    case IMAP_SK_UNFLAGGED: return !(f & MSTORE_F_FLAGGED);
+    case IMAP_SK_UNSEEN: return !(f & MSTORE_F_SEEN);
+    case IMAP_SK_KEYWORD: return has_keyword(c, &k->value);
+    case IMAP_SK_UNKEYWORD: return !has_keyword(c, &k->value);
+    case IMAP_SK_SEQSET: return imap_seqset_contains(&k->set, c->seq);
+    case IMAP_SK_UID: return imap_seqset_contains(&k->set, c->m->uid);
+    case IMAP_SK_LARGER:
+        return mstore_msg_size(c->s->box, c->seq, &size) == MSTORE_OK && size > k->number;
+    case IMAP_SK_SMALLER:
+        return mstore_msg_size(c->s->box, c->seq, &size) == MSTORE_OK && size < k->number;
+    case IMAP_SK_BEFORE: return day_cmp(internal_day(c), k, 1, 0);
+    case IMAP_SK_ON: return day_cmp(internal_day(c), k, 0, 1);
+    case IMAP_SK_SINCE: return day_cmp(internal_day(c), k, 0, 0);
+    case IMAP_SK_SENTBEFORE:
+    case IMAP_SK_SENTON:
+    case IMAP_SK_SENTSINCE: {
+        struct mime_message *m = message(c);
+        long day;
+        if (m == NULL)
+            return 0;
+        if (imap_sent_day(m, &day) < 0)
+            day = internal_day(c); /* no usable Date: the internal date stands in */
+        return day_cmp(day, k, k->type == IMAP_SK_SENTBEFORE, k->type == IMAP_SK_SENTON);
+    }
+    case IMAP_SK_BCC: return header(c, "Bcc", k);
+    case IMAP_SK_CC: return header(c, "Cc", k);
+    case IMAP_SK_FROM: return header(c, "From", k);
+    case IMAP_SK_SUBJECT: return header(c, "Subject", k);
+    case IMAP_SK_TO: return header(c, "To", k);
+    case IMAP_SK_HEADER: return header(c, k->field, k);
+    case IMAP_SK_BODY: {
+        struct mime_message *m = message(c);
+        return m && imap_search_body(m, &k->folded);
+    }
+    case IMAP_SK_TEXT: {
+        struct mime_message *m = message(c);
+        return m && imap_search_text(m, &k->folded);
+    }
+    }
+    return 0;
+}
+
+void cmd_search(struct session *s)
+{
+    struct imap_skey *keys = NULL;
+    struct str out = STR_INIT;
+
+    if (imap_p_sp(&s->p) < 0 || imap_p_search(&s->p, &keys) < 0) {
+        imapd_bad_syntax(s);
+        goto out;
+    }
+    uint32_t count = mstore_box_count(s->box);
+    const struct mstore_msg *last = count ? mstore_msg(s->box, count) : NULL;
+    prepare(keys, count, last ? last->uid : 0);
+    str_cat(&out, "SEARCH");
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.keywords = mstore_box_keywords(s->box, &c.nkeywords);
+    for (uint32_t seq = 1; seq <= count; seq++) {
+        c.seq = seq;
+        c.m = mstore_msg(s->box, seq);
+        c.mime = NULL;
+        c.mime_tried = 0;
+        if (c.m && !c.m->expunged && match(&c, keys))
+            str_printf(&out, " %u", s->uid ? c.m->uid : seq);
+        mime_free(c.mime);
+    }
+    mstore_box_flush(s->box);
+    imapd_untagged(s, "%s", str_c(&out));
+    imapd_ok(s, NULL, "Search completed.");
+out:
+    imap_skey_free(keys);
+    str_free(&out);
+}
