@@ -9,7 +9,7 @@
 set -eu
 
 BUILD_PKGS="gcc make autoconf automake pkg-config libc6-dev libdb5.3-dev libssl-dev libcrypt-dev openssl"
-TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks dnsmasq-base fetchmail"
+TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks dnsmasq-base fetchmail isync"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

@@ -22,7 +22,7 @@ USERS = {
     "ann@example.com": "ann-pw",
 }
 
-_CERT_CACHE = os.path.join("/tmp", "petrel-it-imapd-cert-%d" % os.getuid())
+_CERT_CACHE = os.path.join("/tmp", "petrel-it-imapd-cert-v2-%d" % os.getuid())
 
 
 def certificate():
@@ -33,7 +33,9 @@ def certificate():
         tmp = "%s.%d" % (_CERT_CACHE, os.getpid())
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:P-256", "-nodes", "-days", "3650", "-subj",
-                        "/CN=mail.petrel.test", "-keyout", tmp + ".key", "-out", tmp + ".crt"],
+                        "/CN=mail.petrel.test", "-addext",
+                        "subjectAltName=DNS:mail.petrel.test,DNS:localhost,IP:127.0.0.1",
+                        "-keyout", tmp + ".key", "-out", tmp + ".crt"],
                        check=True, capture_output=True)
         os.chmod(tmp + ".key", 0o644)  # test-only key, read by an unprivileged daemon
         os.rename(tmp + ".key", key)
