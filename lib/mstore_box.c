@@ -957,6 +957,7 @@ static int expunge(struct mstore_box *b, uint32_t *cand, size_t n, int only_dele
     }
     if (ngone > 0) {
         b->hdr.highestmodseq = modseq;
+        ms_xlog_prune(b);
         if (ms_hdr_put(b) < 0)
             r = MSTORE_ETEMP;
     }

@@ -33,6 +33,8 @@
 #define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
 
 #define MS_INDEX_VERSION 1
+#define MS_XLOG_MAX 20000 /* expunge log entries kept at most ... */
+#define MS_XLOG_KEEP 15000 /* ... and after pruning */
 
 /* what a box holds on a lock byte (F_RDLCK is 0, so not that) */
 #define MS_HELD_SHARED 1
@@ -106,6 +108,7 @@ int ms_rec_get(struct mstore_box *b, uint32_t uid, struct mstore_msg *m);
 int ms_rec_put(struct mstore_box *b, const struct mstore_msg *m);
 int ms_rec_del(struct mstore_box *b, uint32_t uid, uint64_t modseq);
 void ms_recs_free(struct mstore_msg *v, uint32_t n);
+void ms_xlog_prune(struct mstore_box *b);
 int ms_kw_read(struct mstore_box *b);
 int ms_kw_write(struct mstore_box *b);
 unsigned ms_info_flags(const char *fname);

@@ -163,10 +163,11 @@ static int send_message(struct popd *p, struct popd_msg *m, long long lines, uin
                    r == MSTORE_EEXPUNGED ? "" : "[SYS/TEMP] ");
         return 1;
     }
+    /* the status line goes out with the first part of the message, not alone */
     if (lines < 0)
-        popd_reply(p, 1, "%llu octets", (unsigned long long)m->size);
+        stream_printf(p->s, "+OK %llu octets\r\n", (unsigned long long)m->size);
     else
-        popd_reply(p, 1, "Top of message follows");
+        stream_puts(p->s, "+OK Top of message follows\r\n");
     rd = xmalloc(sizeof(*rd));
     mstore_crlf_init(rd, fd);
     while ((n = mstore_crlf_read(rd, buf, sizeof(buf))) > 0) {

@@ -571,3 +571,21 @@ def test_login_delay(instances):
     c.cmd("USER joe@example.test")
     assert c.cmd("PASS secret pw") == "-ERR [LOGIN-DELAY] Minimum time between logins is 60 seconds"
     c.close()
+
+
+def test_sasl_line_limit(instances):
+    ps = PopSetup(instances, main_cf={"popd_sasl_line_limit": "300"})
+    c = Raw(ps.port)
+    c.line()
+    # exactly 300 octets with CRLF: read and judged (not valid PLAIN: a failure)
+    assert c.cmd("AUTH PLAIN") == "+ "
+    resp = base64.b64encode(b"\0joe@example.test\0" + b"x" * 300)[:298]
+    assert len(resp) == 298
+    assert c.cmd(resp.decode()) in ("-ERR [AUTH] Authentication failed", "-ERR Invalid base64 data")
+    # one more is refused as too long, and the session goes on
+    assert c.cmd("AUTH PLAIN") == "+ "
+    assert c.cmd("A" * 299) == "-ERR Authentication line too long"
+    good = base64.b64encode(b"\0joe@example.test\0secret pw").decode()
+    assert c.cmd("AUTH PLAIN " + good).startswith("+OK Logged in")
+    c.cmd("QUIT")
+    c.close()
