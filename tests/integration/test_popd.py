@@ -348,7 +348,10 @@ def test_second_session_in_use_and_crash_releases_lock(instances):
               if any(os.readlink("/proc/%d/fd/%s" % (k["pid"], fd)).endswith("petrel.lock")
                      for fd in os.listdir("/proc/%d/fd" % k["pid"]))]
     assert len(holder) == 1
-    os.kill(holder[0]["pid"], signal.SIGKILL)
+    pid = holder[0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    H.wait_for(lambda: (H.proc_info(pid) or {"state": "Z"})["state"].startswith("Z"),
+               timeout=10, what="the killed popd to exit")
     a.close()
     c = Raw(ps.port)
     c.line()
