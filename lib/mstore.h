@@ -279,6 +279,14 @@ void mstore_changes_free(struct mstore_changes *c);
  * back buffered cache entries and sizes. ch may be NULL. */
 int mstore_box_sync(struct mstore_box *b, int flags, struct mstore_changes *ch);
 
+/* mstore_box_watch - a descriptor that becomes readable when the mailbox may have
+ * changed (a file arrived, moved or vanished in new/ or cur/, or another session
+ * wrote the index): for IDLE, poll it, then mstore_box_watch_drain() and
+ * mstore_box_sync(). -1 when not available (then poll sync every few seconds).
+ * Owned by the box; closed by mstore_box_close. */
+int mstore_box_watch(struct mstore_box *b);
+void mstore_box_watch_drain(struct mstore_box *b);
+
 /* ---- changing messages --------------------------------------------------------- */
 
 #define MSTORE_STORE_SET 0    /* FLAGS */

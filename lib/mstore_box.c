@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,7 @@ int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_
     b->name = str_steal(&norm);
     b->path = str_steal(&path);
     b->flags = flags;
+    b->watchfd = -1;
     if ((b->lockfd = ms_open_lockfile(b->path)) < 0) {
         ms_box_free(b);
         return MSTORE_ETEMP;
@@ -96,6 +98,8 @@ void ms_box_free(struct mstore_box *b)
     free(b->puts);
     if (b->lockfd >= 0)
         close(b->lockfd); /* drops every lock of this descriptor */
+    if (b->watchfd >= 0)
+        close(b->watchfd);
     ms_recs_free(b->msgs, b->count);
     strlist_free(&b->keywords);
     free(b->name);
@@ -425,6 +429,45 @@ int mstore_box_lock_session(struct mstore_box *b)
     }
     b->session = 1;
     return MSTORE_OK;
+}
+
+int mstore_box_watch(struct mstore_box *b)
+{
+    static const char *subs[] = {"new", "cur"};
+    struct str p = STR_INIT;
+
+    if (b->watchfd >= 0)
+        return b->watchfd;
+    if ((b->watchfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        str_reset(&p);
+        str_printf(&p, "%s/%s", b->path, subs[i]);
+        if (inotify_add_watch(b->watchfd, str_c(&p),
+                              IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) < 0)
+            goto fail;
+    }
+    str_reset(&p);
+    str_printf(&p, "%s/" MS_LOCK_FILE, b->path);
+    if (inotify_add_watch(b->watchfd, str_c(&p), IN_MODIFY) < 0) /* the change stamp */
+        goto fail;
+    str_free(&p);
+    return b->watchfd;
+fail:
+    log_warn("inotify on %s: %s", b->path, strerror(errno));
+    close(b->watchfd);
+    b->watchfd = -1;
+    str_free(&p);
+    return -1;
+}
+
+void mstore_box_watch_drain(struct mstore_box *b)
+{
+    char buf[4096];
+
+    if (b->watchfd >= 0)
+        while (read(b->watchfd, buf, sizeof(buf)) > 0)
+            ;
 }
 
 time_t mstore_box_login_stamp(struct mstore_box *b, time_t now, int record)

@@ -72,6 +72,7 @@ struct mstore_box {
     int lock_index; /* 0 or MS_HELD_* on MS_LOCK_INDEX */
     int lock_cache;
     int session;
+    int watchfd; /* inotify, -1 until mstore_box_watch */
     DB *db;    /* open only inside a locked section */
     DB *cache; /* open while lock_cache is held */
     struct ms_hdr hdr;

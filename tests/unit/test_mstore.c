@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -290,8 +291,20 @@ static void test_expunge_and_new_mail(void **state)
     assert_int_equal(mstore_msg(b, 3)->uid, 5);
     mstore_changes_free(&ch);
 
-    /* new mail: both see it, \Recent only for the session that holds it */
-    deliver(root, "Subject: new\n\nhi\n");
+    /* new mail: both see it, \Recent only for the session that holds it; the
+     * watch descriptor (IDLE) wakes up */
+    {
+        int wfd = mstore_box_watch(b);
+        struct pollfd pfd;
+        assert_true(wfd >= 0);
+        pfd.fd = wfd;
+        pfd.events = POLLIN;
+        assert_int_equal(poll(&pfd, 1, 0), 0);
+        deliver(root, "Subject: new\n\nhi\n");
+        assert_int_equal(poll(&pfd, 1, 1000), 1);
+        mstore_box_watch_drain(b);
+        assert_int_equal(poll(&pfd, 1, 0), 0);
+    }
     assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
     assert_true(ch.new_messages);
     assert_int_equal(ch.exists, 4);
@@ -304,10 +317,15 @@ static void test_expunge_and_new_mail(void **state)
     assert_true(mstore_msg(a, 4)->flags & MSTORE_F_RECENT);
     mstore_changes_free(&ch);
 
-    /* POP3-style removal whatever the flags */
+    /* POP3-style removal whatever the flags; it wakes the other session's watch */
     {
         uint32_t uids[] = {6, 1};
+        struct pollfd pfd;
+        pfd.fd = mstore_box_watch(a);
+        pfd.events = POLLIN;
+        mstore_box_watch_drain(a);
         assert_int_equal(mstore_expunge_uids(b, uids, 2, &ch), MSTORE_OK);
+        assert_int_equal(poll(&pfd, 1, 1000), 1);
         assert_int_equal(ch.nexpunged, 2);
         assert_int_equal(ch.expunged[0], 1);
         assert_int_equal(ch.expunged[1], 3);
