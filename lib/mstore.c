@@ -8,6 +8,7 @@
  * (CREATE, DELETE, RENAME) and the subscriptions file are serialised by a
  * lock on byte MS_LOCK_TREE of the root's petrel.lock. See mstore.h.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -161,32 +162,56 @@ int mstore_special_use(const char *name)
     return 0;
 }
 
-int mstore_match(const char *pat, const char *name)
+/* mstore_match - dynamic programming over (pattern, name) positions, so that no
+ * pattern (from the network) can make it take more than O(|pattern| * |name|) */
+int mstore_match(const char *pattern, const char *name)
 {
-    if (is_inbox(name) && strcasecmp(pat, "INBOX") == 0)
-        return 1;
-    for (;; pat++, name++) {
-        if (*pat == '*') {
-            for (const char *s = name;; s++) {
-                if (mstore_match(pat + 1, s))
-                    return 1;
-                if (*s == '\0')
-                    return 0;
-            }
+    size_t nl = strlen(name), pl = 0;
+    int inbox = strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == MSTORE_SEP);
+    char *pat = xmalloc(strlen(pattern) + 1);
+    unsigned char *cur, *next;
+    int hit;
+
+    /* "**", "*%" and "%*" are "*"; "%%" is "%" */
+    for (const char *p = pattern; *p; p++) {
+        if ((*p == '*' || *p == '%') && pl > 0 && (pat[pl - 1] == '*' || pat[pl - 1] == '%')) {
+            if (*p == '*')
+                pat[pl - 1] = '*';
+            continue;
         }
-        if (*pat == '%') {
-            for (const char *s = name;; s++) {
-                if (mstore_match(pat + 1, s))
-                    return 1;
-                if (*s == '\0' || *s == MSTORE_SEP)
-                    return 0;
-            }
-        }
-        if (*pat != *name)
-            return 0;
-        if (*pat == '\0')
-            return 1;
+        pat[pl++] = *p;
     }
+    pat[pl] = '\0';
+    if (pl > 2 * (size_t)MSTORE_NAME_MAX + 1) { /* more literal bytes than any name has */
+        free(pat);
+        return 0;
+    }
+    /* cur[j]: pat[i..] matches name[j..]; computed from the end of the pattern */
+    cur = xcalloc(nl + 1, 1);
+    next = xcalloc(nl + 1, 1);
+    cur[nl] = 1;
+    for (size_t i = pl; i-- > 0;) {
+        unsigned char *t;
+        memset(next, 0, nl + 1);
+        for (size_t j = nl + 1; j-- > 0;) {
+            char c = pat[i];
+            if (c == '*')
+                next[j] = cur[j] || (j < nl && next[j + 1]);
+            else if (c == '%')
+                next[j] = cur[j] || (j < nl && name[j] != MSTORE_SEP && next[j + 1]);
+            else if (j < nl)
+                next[j] = cur[j + 1] && (c == name[j] || (inbox && j < 5 &&
+                                                           toupper((unsigned char)c) == name[j]));
+        }
+        t = cur;
+        cur = next;
+        next = t;
+    }
+    hit = cur[0];
+    free(cur);
+    free(next);
+    free(pat);
+    return hit;
 }
 
 int ms_box_path(const struct mstore *st, const char *name, struct str *path)

@@ -575,6 +575,25 @@ static void test_folders(void **state)
     assert_true(mstore_match("a*c", "a.b.c"));
     assert_true(mstore_match("inbox", "INBOX"));
     assert_false(mstore_match("a%", "a.b"));
+    assert_true(mstore_match("inbox.*", "INBOX.sub"));
+    assert_true(mstore_match("In%", "INBOX"));
+    assert_false(mstore_match("in%", "Inbound"));
+    assert_true(mstore_match("%.%", "a.b"));
+    assert_true(mstore_match("%%*%", "a.b"));
+    assert_true(mstore_match("", "") && !mstore_match("", "a"));
+    assert_false(mstore_match("Tras", "Trash"));
+    {
+        /* a hostile pattern stays cheap */
+        char pat[4001], name[201];
+        for (int i = 0; i < 4000; i++)
+            pat[i] = i % 2 ? '*' : 'a';
+        pat[4000] = '\0';
+        memset(name, 'a', 200);
+        name[200] = '\0';
+        assert_false(mstore_match(pat, name));
+        memcpy(pat, "*a*a*a*a*a*a*a*a*a*a*a*a*a*b", 29);
+        assert_false(mstore_match(pat, name));
+    }
 
     assert_int_equal(mstore_create(st, "Lists.petrel.dev"), MSTORE_OK);
     assert_int_equal(mstore_create(st, "Lists.petrel"), MSTORE_EEXISTS);
