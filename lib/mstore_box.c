@@ -62,11 +62,15 @@ int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_
     ms_box_path(st, str_c(&norm), &path);
     str_printf(&cur, "%s/cur", str_c(&path));
     if (stat(str_c(&cur), &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        r = errno == ENOENT || errno == ENOTDIR || !S_ISDIR(sb.st_mode)
-                ? (ms_has_children(st, str_c(&norm)) ? MSTORE_ENOSELECT : MSTORE_ENOTFOUND)
-                : MSTORE_ETEMP;
-        if (r == MSTORE_ETEMP)
+        int missing = errno == ENOENT || errno == ENOTDIR;
+        if (stat(str_c(&cur), &sb) == 0) /* exists, but not a directory */
+            missing = 1;
+        if (missing)
+            r = ms_has_children(st, str_c(&norm)) ? MSTORE_ENOSELECT : MSTORE_ENOTFOUND;
+        else {
             log_warn("stat %s: %s", str_c(&cur), strerror(errno));
+            r = MSTORE_ETEMP;
+        }
         str_free(&norm);
         str_free(&path);
         str_free(&cur);
@@ -171,6 +175,8 @@ static void view_apply(struct mstore_box *b, struct mstore_msg *recs, uint32_t n
             }
         } else if (i < b->count && b->msgs[i].uid == recs[j].uid) {
             struct mstore_msg *m = &b->msgs[i++], *r = &recs[j++];
+            if (!(sflags & MSTORE_SYNC_NO_EXPUNGE))
+                m->expunged = 0; /* its record lives: a vanished file came back */
             if (!m->expunged && (r->modseq != m->modseq || r->keywords != m->keywords ||
                                  r->flags != (m->flags & MSTORE_F_SYSTEM))) {
                 m->flags = (uint8_t)(r->flags | (m->flags & MSTORE_F_RECENT));

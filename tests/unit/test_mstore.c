@@ -815,6 +815,86 @@ static void test_processes_and_shared_locks(void **state)
     free(root);
 }
 
+/* stress_child - random syncs, flag changes and expunges on one mailbox */
+static int stress_child(const char *root, int seed)
+{
+    struct mstore *st;
+    struct mstore_box *b;
+    struct mstore_changes ch;
+    struct str err = STR_INIT;
+    unsigned r = (unsigned)seed;
+
+    if (mstore_open(root, 0, &st, &err) != MSTORE_OK ||
+        mstore_box_open(st, "INBOX", seed == 1 ? MSTORE_RECENT : 0, &b) != MSTORE_OK)
+        return 1;
+    for (int i = 0; i < 150; i++) {
+        uint32_t n = mstore_box_count(b), seq;
+        r = r * 1103515245 + 12345;
+        seq = n ? 1 + (r >> 8) % n : 0;
+        if (seq && (r & 3) == 0) {
+            if (mstore_store(b, &seq, 1, MSTORE_STORE_ADD, MSTORE_F_DELETED | MSTORE_F_SEEN,
+                             NULL, 0, 0, NULL) != MSTORE_OK)
+                return 2;
+        } else if (seq && (r & 3) == 1) {
+            if (mstore_expunge(b, NULL, 0, &ch) != MSTORE_OK)
+                return 3;
+            mstore_changes_free(&ch);
+        } else {
+            if (mstore_box_sync(b, 0, &ch) != MSTORE_OK)
+                return 4;
+            mstore_changes_free(&ch);
+        }
+        for (uint32_t k = 1; k < mstore_box_count(b); k++)
+            if (mstore_msg(b, k)->uid >= mstore_msg(b, k + 1)->uid)
+                return 5;
+    }
+    mstore_box_close(b);
+    mstore_close(st);
+    return 0;
+}
+
+static void test_concurrent_sessions_and_delivery(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    pid_t kids[3];
+    int status, files;
+
+    for (int i = 0; i < 50; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            if (k == 0) { /* local delivery meanwhile */
+                for (int i = 0; i < 150; i++) {
+                    deliver(root, "Subject: late\n\nbody\n");
+                    usleep(500);
+                }
+                _exit(0);
+            }
+            _exit(stress_child(root, k));
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("child %d ended with status %d", k, status);
+    }
+    /* the index and the directories agree, UIDs ascend, nothing was lost twice */
+    files = count_files(root, "new") + count_files(root, "cur");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), files);
+    assert_true(mstore_box_uidnext(b) == 201);
+    for (uint32_t k = 1; k < mstore_box_count(b); k++)
+        assert_true(mstore_msg(b, k)->uid < mstore_msg(b, k + 1)->uid);
+    mstore_box_close(b);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_many_messages),
         cmocka_unit_test(test_processes_and_shared_locks),
+        cmocka_unit_test(test_concurrent_sessions_and_delivery),
     };
     return cmocka_run_group_tests_name("mstore", tests, NULL, NULL);
 }
