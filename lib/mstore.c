@@ -60,8 +60,9 @@ int mstore_user_path(const char *user, struct str *path, struct str *err)
     r = MSTORE_OK;
     if (base[0] != '/' || v.len < 2 || v.s[0] == '/' || v.s[v.len - 1] != '/' ||
         strstr(v.s, "..") || strstr(v.s, "//") || strcspn(v.s, "\t\r\n :") != v.len) {
-        str_printf(err, "bad virtual mailbox path '%s' for %s (must be relative to "
-                        "virtual_mailbox_base '%s' and end in '/')",
+        str_printf(err,
+                   "bad virtual mailbox path '%s' for %s (must be relative to "
+                   "virtual_mailbox_base '%s' and end in '/')",
                    str_c(&v), user, base);
         r = MSTORE_ETEMP;
     } else {
@@ -200,8 +201,8 @@ int mstore_match(const char *pattern, const char *name)
             else if (c == '%')
                 next[j] = cur[j] || (j < nl && name[j] != MSTORE_SEP && next[j + 1]);
             else if (j < nl)
-                next[j] = cur[j + 1] && (c == name[j] || (inbox && j < 5 &&
-                                                           toupper((unsigned char)c) == name[j]));
+                next[j] = cur[j + 1] && (c == name[j] ||
+                                         (inbox && j < 5 && toupper((unsigned char)c) == name[j]));
         }
         t = cur;
         cur = next;
@@ -614,7 +615,8 @@ int mstore_list_subscribed(struct mstore *st, struct mstore_folders *out)
     return MSTORE_OK;
 }
 
-/* ---- CREATE, DELETE, RENAME ---------------------------------------------------------------------- */
+/* ---- CREATE, DELETE, RENAME
+ * ---------------------------------------------------------------------- */
 
 int mstore_create(struct mstore *st, const char *name)
 {
@@ -762,7 +764,8 @@ int mstore_rename(struct mstore *st, const char *from, const char *to)
         goto out;
     }
     for (size_t i = 0; i < dirs.n; i++)
-        if (strncmp(dirs.v[i], f.s, fl) == 0 && (dirs.v[i][fl] == '\0' || dirs.v[i][fl] == MSTORE_SEP))
+        if (strncmp(dirs.v[i], f.s, fl) == 0 &&
+            (dirs.v[i][fl] == '\0' || dirs.v[i][fl] == MSTORE_SEP))
             strlist_add(&moves, dirs.v[i]);
     if (moves.n == 0) {
         r = MSTORE_ENOTFOUND;
@@ -814,7 +817,8 @@ out:
     return r;
 }
 
-/* ---- STATUS ------------------------------------------------------------------------------------ */
+/* ---- STATUS ------------------------------------------------------------------------------------
+ */
 
 int mstore_status(struct mstore *st, const char *name, struct mstore_status *out)
 {

@@ -1019,8 +1019,7 @@ static int expunge(struct mstore_box *b, uint32_t *cand, size_t n, int only_dele
     return r;
 }
 
-int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n,
-                   struct mstore_changes *ch)
+int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n, struct mstore_changes *ch)
 {
     uint32_t *cand = xcalloc((size_t)b->count + 1, sizeof(uint32_t));
     uint32_t *want = NULL;

@@ -33,7 +33,7 @@
 #define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
 
 #define MS_INDEX_VERSION 1
-#define MS_XLOG_MAX 20000 /* expunge log entries kept at most ... */
+#define MS_XLOG_MAX 20000  /* expunge log entries kept at most ... */
 #define MS_XLOG_KEEP 15000 /* ... and after pruning */
 
 /* what a box holds on a lock byte (F_RDLCK is 0, so not that) */
@@ -73,8 +73,8 @@ struct mstore_box {
     int lock_cache;
     int session;
     int watchfd; /* inotify, -1 until mstore_box_watch */
-    DB *db;    /* open only inside a locked section */
-    DB *cache; /* open while lock_cache is held */
+    DB *db;      /* open only inside a locked section */
+    DB *cache;   /* open while lock_cache is held */
     struct ms_hdr hdr;
     uint64_t stamp;
     struct timespec new_mt, cur_mt;
@@ -86,7 +86,7 @@ struct mstore_box {
     uint32_t nrecent;
     struct strlist keywords;
     size_t kw_reported; /* keywords the session has been told about */
-    int dirty; /* some message has a size/date to write back */
+    int dirty;          /* some message has a size/date to write back */
     struct ms_cache_put *puts;
     size_t nputs, capputs, putbytes;
 };

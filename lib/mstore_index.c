@@ -269,8 +269,8 @@ static int idx_dbopen(struct mstore_box *b, int write)
             free(path);
             return r == ENOENT ? 1 : -1;
         }
-        log_warn("open mailbox index %s: %s%s%s", path, db_strerror(r),
-                 db_message.len ? ": " : "", str_c(&db_message));
+        log_warn("open mailbox index %s: %s%s%s", path, db_strerror(r), db_message.len ? ": " : "",
+                 str_c(&db_message));
         str_reset(&db_message);
         free(path);
         return -1;
@@ -792,7 +792,8 @@ static int ts_eq(const struct timespec *a, int64_t sec, int32_t nsec)
 /* ms_scan_needed - whether the directories may hold changes the index lacks */
 int ms_scan_needed(const struct ms_hdr *h, const struct timespec *nt, const struct timespec *ct)
 {
-    return !h->trusted || !ts_eq(nt, h->new_sec, h->new_nsec) || !ts_eq(ct, h->cur_sec, h->cur_nsec);
+    return !h->trusted || !ts_eq(nt, h->new_sec, h->new_nsec) ||
+           !ts_eq(ct, h->cur_sec, h->cur_nsec);
 }
 
 /* mtimes_trustworthy - a directory mtime proves "unchanged" only when the

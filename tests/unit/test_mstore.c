@@ -8,11 +8,11 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -372,8 +372,9 @@ static void test_status_and_session_lock(void **state)
     assert_int_equal(mstore_box_recent(a), 0);
     {
         uint32_t one = 1;
-        assert_int_equal(mstore_store(a, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL),
-                         MSTORE_ERDONLY);
+        assert_int_equal(
+            mstore_store(a, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL),
+            MSTORE_ERDONLY);
         assert_int_equal(mstore_expunge(a, NULL, 0, NULL), MSTORE_ERDONLY);
     }
     mstore_box_close(a);
@@ -832,8 +833,8 @@ static int stress_child(const char *root, int seed)
         r = r * 1103515245 + 12345;
         seq = n ? 1 + (r >> 8) % n : 0;
         if (seq && (r & 3) == 0) {
-            if (mstore_store(b, &seq, 1, MSTORE_STORE_ADD, MSTORE_F_DELETED | MSTORE_F_SEEN,
-                             NULL, 0, 0, NULL) != MSTORE_OK)
+            if (mstore_store(b, &seq, 1, MSTORE_STORE_ADD, MSTORE_F_DELETED | MSTORE_F_SEEN, NULL,
+                             0, 0, NULL) != MSTORE_OK)
                 return 2;
         } else if (seq && (r & 3) == 1) {
             if (mstore_expunge(b, NULL, 0, &ch) != MSTORE_OK)
