@@ -13,6 +13,7 @@
  * UIDNEXT at each sync, under the exclusive lock, so exactly one session
  * sees each message as \Recent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -358,6 +359,27 @@ fail:
     return MSTORE_ETEMP;
 }
 
+/* clean_tmp - remove files left in tmp/ for more than 36 hours by a writer that
+ * died (the Maildir rule); a live writer's file is always recent */
+static void clean_tmp(struct mstore_box *b)
+{
+    char *p = xasprintf("%s/tmp", b->path);
+    DIR *d = opendir(p);
+    struct dirent *e;
+    struct stat st;
+    time_t old = time(NULL) - 36 * 3600;
+
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.' &&
+                fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_mtime < old && st.st_atime < old)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    free(p);
+}
+
 /* ---- public: open, close, sync ----------------------------------------------------- */
 
 int mstore_box_open(struct mstore *st, const char *name, int flags, struct mstore_box **out)
@@ -370,6 +392,8 @@ int mstore_box_open(struct mstore *st, const char *name, int flags, struct mstor
         return r;
     if (flags & MSTORE_RDONLY)
         b->flags &= ~MSTORE_RECENT;
+    else
+        clean_tmp(b);
     if ((r = box_sync(b, 0, NULL)) != MSTORE_OK) {
         ms_box_free(b);
         return r;

@@ -491,6 +491,24 @@ static void test_append_copy_move(void **state)
     assert_int_equal(mstore_append_begin(st, "Sent", &ap), MSTORE_OK);
     mstore_append_abort(ap);
     assert_int_equal(count_files(root, ".Sent/tmp"), 0);
+    /* a file a dead writer left in tmp/ two days ago goes at the next open; a fresh one stays */
+    {
+        char *stale = xasprintf("%s/.Sent/tmp/stale", root);
+        char *fresh = xasprintf("%s/.Sent/tmp/fresh", root);
+        struct timespec ts[2];
+        unit_write_file(stale, "x");
+        unit_write_file(fresh, "x");
+        ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 48 * 3600;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        assert_int_equal(utimensat(AT_FDCWD, stale, ts, 0), 0);
+        assert_int_equal(mstore_box_open(st, "Sent", 0, &b), MSTORE_OK);
+        mstore_box_close(b);
+        assert_int_equal(access(stale, F_OK), -1);
+        assert_int_equal(access(fresh, F_OK), 0);
+        unlink(fresh);
+        free(stale);
+        free(fresh);
+    }
 
     assert_int_equal(mstore_box_open(st, "Sent", 0, &b), MSTORE_OK);
     assert_int_equal(mstore_box_count(b), 2);
