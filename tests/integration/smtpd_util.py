@@ -323,3 +323,41 @@ def msg(subject="test", body="hello\r\n", extra=""):
     return ("From: a@example.org\r\nTo: b@example.org\r\nSubject: %s\r\n"
             "Date: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <m1@example.org>\r\n%s\r\n%s"
             % (subject, extra, body))
+
+
+def shared_instance(request, **kw):
+    """A module-scoped smtpd instance (for tests that only talk to it): the same checks as
+    conftest's instances fixture run when the module is done."""
+    made = []
+
+    def make(main_cf=None, master_cf="", start=True):
+        inst = H.Instance(main_cf=main_cf, master_cf=master_cf)
+        made.append(inst)
+        if start:
+            inst.start()
+        return inst
+
+    def finish():
+        problems = []
+        for inst in made:
+            try:
+                inst.stop()
+            except AssertionError as e:
+                problems.append(str(e))
+            left = inst.processes()
+            if left:
+                problems.append("processes left behind: %s" % [p["pid"] for p in left])
+                inst.kill_all()
+            reports = inst.sanitizer_reports()
+            if reports:
+                problems.append("sanitizer/panic reports:\n" + "\n".join(reports[:20]))
+            if problems:
+                import sys
+                sys.stderr.write("\n==== maillog of %s ====\n%s\n" % (inst.root,
+                                                                     inst.log()[-20000:]))
+            else:
+                inst.cleanup()
+        assert not problems, "\n".join(problems)
+
+    request.addfinalizer(finish)
+    return smtpd_instance(make, **kw)
