@@ -352,7 +352,8 @@ int main(int argc, char **argv)
         if (read_text(file, &text) < 0)
             tool_die("%s: no such file", file);
         list_users(str_c(&text));
-        return 0;
+        lockfd = -1;
+        goto done;
     }
     if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
         tool_die("open %s: %s", lockpath, strerror(errno));
@@ -385,8 +386,10 @@ int main(int argc, char **argv)
     printf("petrel-passwd: %s %s\n",
            strcmp(cmd, "add") == 0 ? "added" : strcmp(cmd, "del") == 0 ? "removed" : "changed",
            user);
+done:
     map_entries_free(&es);
-    close(lockfd);
+    if (lockfd >= 0)
+        close(lockfd);
     str_free(&text);
     str_free(&out);
     str_free(&pw);
