@@ -292,3 +292,49 @@ def test_petrel_passwd(instances):
         text = f.read()
     assert "# a comment\n" in text and "bob@" not in text
     assert not [n for n in os.listdir(inst.etc) if ".tmp." in n]
+
+
+def sample_services(ports):
+    """The smtpd entries of etc/master.cf, uncommented, on test ports."""
+    out = []
+    with open(os.path.join(H.SRC, "etc", "master.cf")) as f:
+        for line in f:
+            l = line.rstrip("\n")
+            for name in ("smtp", "submission", "smtps"):
+                for prefix in ("", "#"):
+                    if l.startswith(prefix + name + " "):
+                        l = "127.0.0.1:%d" % ports[name] + l[len(prefix + name):]
+            if l.startswith("#  -o "):
+                l = l[1:]
+            if l.startswith("127.0.0.1:") or (l.startswith("  -o ") and out):
+                out.append(l)
+    return "\n".join(out) + "\n"
+
+
+def test_sample_master_cf_services(instances):
+    """The submission and smtps entries of the sample master.cf do what they promise."""
+    inst, ports = U.smtpd_instance(instances, tls=True, start=False)
+    ports = {"smtp": ports["smtp"], "submission": H.free_port(), "smtps": H.free_port()}
+    text = sample_services(ports)
+    assert text.count(" smtpd\n") == 3 and "smtpd_sasl_auth_required=yes" in text
+    inst.set_master_cf(text)
+    inst.start()
+    U.wait_listening(ports.values())
+    r = Raw(ports["submission"], internet=True)
+    assert r.cmd("EHLO client.example.org")[0] == 250
+    assert r.cmd("MAIL FROM:<user@virt.test>")[0] == 530
+    starttls(r)
+    assert r.cmd("EHLO client.example.org")[0] == 250
+    assert r.cmd("MAIL FROM:<user@virt.test>")[:2] == (530, "5.7.0 Authentication required")
+    assert r.cmd("AUTH PLAIN " + plain("user@virt.test", U.PASSWORD))[0] == 235
+    assert r.cmd("MAIL FROM:<user@virt.test>")[0] == 250
+    assert r.cmd("RCPT TO:<friend@example.com>")[0] == 250
+    r.cmd("QUIT")
+    c = smtplib.SMTP_SSL("127.0.0.1", ports["smtps"], context=U.tls_context(), timeout=10)
+    c.ehlo()
+    with pytest.raises(smtplib.SMTPSenderRefused):
+        c.sendmail("user@virt.test", ["friend@example.com"], U.msg())
+    c.login("user@virt.test", U.PASSWORD)
+    assert c.sendmail("user@virt.test", ["friend@example.com"], U.msg()) == {}
+    c.quit()
+    assert "petrel/submission/smtpd[" in inst.log() and "petrel/smtps/smtpd[" in inst.log()
