@@ -181,6 +181,7 @@ static size_t naccess_maps;
 
 /* recipient validation tables */
 static struct maps *local_rcpt_maps, *valias_maps, *vmailbox_maps, *relay_rcpt_maps;
+static struct maps *sender_login_maps;
 static int local_rcpt_configured;
 static int reject_unlisted_rcpt, reject_unlisted_sender;
 static int unknown_local_code, unknown_addr_code;
@@ -199,7 +200,9 @@ static const char *const known_restrictions[] = {
     "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "reject_non_fqdn_helo_hostname",
     "reject_invalid_helo_hostname", "reject_unlisted_recipient", "reject_unlisted_sender",
     "check_client_access", "check_helo_access", "check_sender_access",
-    "check_recipient_access", NULL,
+    "check_recipient_access", "reject_unauth_pipelining", "reject_sender_login_mismatch",
+    "reject_authenticated_sender_login_mismatch",
+    "reject_unauthenticated_sender_login_mismatch", NULL,
 };
 
 /* restriction_known - whether a name is a restriction we implement */
@@ -265,6 +268,7 @@ void check_init(void)
     valias_maps = open_maps("virtual_alias_maps");
     vmailbox_maps = open_maps("virtual_mailbox_maps");
     relay_rcpt_maps = open_maps("relay_recipient_maps");
+    sender_login_maps = open_maps("smtpd_sender_login_maps");
     reject_unlisted_rcpt = cfg_bool(cfg_main, "smtpd_reject_unlisted_recipient");
     reject_unlisted_sender = cfg_bool(cfg_main, "smtpd_reject_unlisted_sender");
     unknown_local_code = (int)cfg_int(cfg_main, "unknown_local_recipient_reject_code");
@@ -584,6 +588,50 @@ static int validate(struct rctx *c, const struct smtp_path *a, const char *what,
     return R_REJECT;
 }
 
+/* sender_login_mismatch - smtpd_sender_login_maps: the owners of a MAIL FROM address
+ * (address, then @domain) against the AUTH identity. which: 3 both cases, 2 authenticated
+ * clients only, 1 unauthenticated clients only */
+static int sender_login_mismatch(struct rctx *c, int which)
+{
+    struct session *ss = c->ss;
+    struct str key = STR_INIT, owners = STR_INIT, text = STR_INIT;
+    struct strlist l = STRLIST_INIT;
+    const char *user = ss->sasl_username;
+    int r, owned = 0;
+
+    if (!ss->in_mail || ss->sender.is_null || (user && !(which & 2)) || (!user && !(which & 1)))
+        return R_DUNNO;
+    r = maps_lookup(sender_login_maps, str_c(&ss->sender.addr), &owners);
+    if (r == MAP_NOTFOUND) {
+        str_printf(&key, "@%s", str_c(&ss->sender.domain));
+        r = maps_lookup(sender_login_maps, key.s, &owners);
+    }
+    if (r == MAP_ERROR) {
+        r = tempfail(c, str_c(&ss->sender.raw), maps_error_text(sender_login_maps));
+        goto out;
+    }
+    if (r == MAP_FOUND) {
+        cfg_split_list(str_c(&owners), &l);
+        owned = user && strlist_find(&l, user, 1) >= 0;
+    }
+    r = R_DUNNO;
+    if (user && !owned) {
+        str_printf(&text, "not owned by user %s", user);
+        set_reply(c->out, 553, "5.7.1", str_c(&ss->sender.raw), "Sender address", text.s);
+        r = R_REJECT;
+    } else if (!user && l.n > 0) {
+        set_reply(c->out, 553, "5.7.1", str_c(&ss->sender.raw), "Sender address",
+                  "not logged in");
+        r = R_REJECT;
+    }
+out:
+    str_free(&key);
+    str_free(&owners);
+    str_free(&text);
+    strlist_free(&l);
+    return r;
+}
+
 /* list_subject - what a plain reject in a list names */
 static void list_subject(struct rctx *c, const char **subject, const char **what)
 {
@@ -670,6 +718,20 @@ static int eval_one(struct rctx *c, char **v, size_t n, size_t *i, int depth)
         }
         return R_DUNNO;
     }
+    if (strcasecmp(t, "reject_unauth_pipelining") == 0) {
+        /* commands sent ahead of time by a client that did not see PIPELINING (RFC 2920) */
+        if (ss->esmtp || stream_pending(ss->s) == 0)
+            return R_DUNNO;
+        set_reply(c->out, 503, "5.5.0", subject, what,
+                  "Improper use of SMTP command pipelining");
+        return R_REJECT;
+    }
+    if (strcasecmp(t, "reject_sender_login_mismatch") == 0)
+        return sender_login_mismatch(c, 3);
+    if (strcasecmp(t, "reject_authenticated_sender_login_mismatch") == 0)
+        return sender_login_mismatch(c, 2);
+    if (strcasecmp(t, "reject_unauthenticated_sender_login_mismatch") == 0)
+        return sender_login_mismatch(c, 1);
     if (strcasecmp(t, "reject_unlisted_recipient") == 0)
         return c->rcpt ? validate(c, c->rcpt, "Recipient address", 1) : R_DUNNO;
     if (strcasecmp(t, "reject_unlisted_sender") == 0)

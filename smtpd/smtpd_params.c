@@ -63,6 +63,9 @@ const struct cfg_param smtpd_params[] = {
     {"relay_recipient_maps", CFG_LIST, "", 0, 0, 0,
      "Tables of the valid recipients in relay_domains (user@domain or @domain); empty "
      "accepts every recipient there."},
+    {"smtpd_sender_login_maps", CFG_LIST, "", 0, 0, 0,
+     "Tables from a MAIL FROM address (or @domain) to the AUTH user names allowed to use it, "
+     "for reject_sender_login_mismatch and its variants."},
     {"unknown_local_recipient_reject_code", CFG_INT, "550", 400, 599, 0,
      "The reply code for an unknown recipient in a local or virtual domain (450 while "
      "testing a new table)."},

@@ -219,3 +219,19 @@ def test_vrfy_enabled(instances):
     assert r.cmd("VRFY <user@virt.test>")[:2] == (252, "2.0.0 <user@virt.test>")
     assert r.cmd("VRFY <nobody@virt.test>")[0] == 550
     r.cmd("QUIT")
+
+
+def test_reject_unauth_pipelining(instances):
+    inst, ports = U.smtpd_instance(instances, main_cf={
+        "smtpd_recipient_restrictions": "reject_unauth_pipelining"})
+    r = Raw(ports["smtp"], internet=True)
+    r.send("HELO client.example.org\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<user@virt.test>\r\n"
+           "RCPT TO:<other@virt.test>\r\n")
+    assert [r.reply()[0] for _ in range(4)] == [250, 250, 503, 250]
+    r.cmd("QUIT")
+    assert "Improper use of SMTP command pipelining" in inst.log()
+    r = Raw(ports["smtp"], internet=True)  # with EHLO, pipelining is allowed
+    r.send("EHLO client.example.org\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<user@virt.test>\r\n"
+           "RCPT TO:<other@virt.test>\r\n")
+    assert [r.reply()[0] for _ in range(4)] == [250, 250, 250, 250]
+    r.cmd("QUIT")

@@ -338,3 +338,34 @@ def test_sample_master_cf_services(instances):
     assert c.sendmail("user@virt.test", ["friend@example.com"], U.msg()) == {}
     c.quit()
     assert "petrel/submission/smtpd[" in inst.log() and "petrel/smtps/smtpd[" in inst.log()
+
+
+def test_sender_login_mismatch(instances):
+    inst, ports = U.smtpd_instance(instances, users=("user@virt.test", "other@virt.test"),
+                                   main_cf={
+        "smtpd_tls_auth_only": "no",
+        "smtpd_sender_login_maps": "hash:$config_directory/senders",
+        "smtpd_sender_restrictions": "reject_sender_login_mismatch",
+    }, start=False)
+    U.write_map(inst, "senders", "user@virt.test user@virt.test\n"
+                "shared@virt.test user@virt.test, other@virt.test\n")
+    inst.start()
+    U.wait_listening([ports["smtp"]])
+
+    def attempt(login, sender):
+        r = Raw(ports["smtp"], internet=True)
+        r.cmd("EHLO client.example.org")
+        if login:
+            assert r.cmd("AUTH PLAIN " + plain(login, U.PASSWORD))[0] == 235
+        assert r.cmd("MAIL FROM:<%s>" % sender)[0] == 250
+        got = r.cmd("RCPT TO:<user@virt.test>")[:2]
+        r.cmd("QUIT")
+        return got
+
+    assert attempt("user@virt.test", "user@virt.test")[0] == 250
+    assert attempt("other@virt.test", "shared@virt.test")[0] == 250
+    assert attempt("user@virt.test", "other@virt.test") == (
+        553, "5.7.1 <other@virt.test>: Sender address rejected: not owned by user user@virt.test")
+    assert attempt(None, "user@virt.test") == (
+        553, "5.7.1 <user@virt.test>: Sender address rejected: not logged in")
+    assert attempt(None, "stranger@example.org")[0] == 250
