@@ -381,3 +381,19 @@ def test_connection_count_limit(limits):
     assert d.greeting[0] == 220
     for x in (b, d, mine):
         x.cmd("QUIT")
+
+
+def test_strict_envelopes_and_peername_lookup(instances):
+    inst, ports = U.smtpd_instance(instances, main_cf={"strict_rfc821_envelopes": "yes",
+                                                       "smtpd_peername_lookup": "yes"})
+    r = Raw(ports["smtp"])
+    assert r.cmd("EHLO client.example.org")[0] == 250
+    assert r.cmd("MAIL FROM: <a@example.org>")[0] == 501
+    assert r.cmd("MAIL FROM:a@example.org")[0] == 501
+    assert r.cmd("MAIL FROM:<a..b@example.org>")[0] == 501
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert r.cmd("RCPT TO:<petreltest>")[0] == 501
+    assert r.cmd("RCPT TO:<Postmaster>")[0] == 250
+    r.cmd("QUIT")
+    # 127.0.0.1 is "localhost" in /etc/hosts, confirmed by the forward lookup
+    inst.wait_log(r"connect from localhost\[127\.0\.0\.1\]")
