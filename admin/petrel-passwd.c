@@ -47,6 +47,7 @@
 static const char usage_text[] = "[-c config_dir] [-t type:file] add|passwd|del user@domain\n"
                                  "       petrel-passwd [-c config_dir] [-t type:file] list";
 
+/* help - the --help text */
 static _Noreturn void help(void)
 {
     printf("usage: petrel-passwd %s\n\n"
@@ -293,7 +294,7 @@ static void install_text(const char *path, const struct str *text)
     free(tmp);
 }
 
-/* rebuild - the .db from the text (validated before anything is replaced) */
+/* parse_or_die - parse the new text for the .db; any error stops before anything changes */
 static void parse_or_die(const char *path, const struct str *text, struct map_entries *es)
 {
     struct strlist warnings = STRLIST_INIT;

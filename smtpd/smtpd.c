@@ -38,18 +38,17 @@
 
 struct smtpd_conf smtpd_cf;
 SSL_CTX *smtpd_tls_ctx;
-static int tls_broken; /* TLS was asked for but the certificate could not be loaded */
 static struct strlist forbidden_cmds;
 static struct strlist discard_ehlo;
 
 /* the commands, in the order of the disconnect line's statistics */
 enum {
-    C_CONNECT, C_EHLO, C_HELO, C_STARTTLS, C_AUTH, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET,
+    C_EHLO, C_HELO, C_STARTTLS, C_AUTH, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET,
     C_NOOP, C_VRFY, C_HELP, C_QUIT, C_UNIMPL, C_UNKNOWN, C_COUNT
 };
 
 static const char *const stat_names[C_COUNT] = {
-    "connect", "ehlo", "helo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset",
+    "ehlo", "helo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset",
     "noop", "vrfy", "help", "quit", "unimplemented", "unknown",
 };
 
@@ -187,6 +186,7 @@ static const char *helo_arg(const char *args)
     return args;
 }
 
+/* cmd_helo_common - HELO and EHLO (RFC 5321 4.1.1.1); EHLO lists the extensions */
 static void cmd_helo_common(struct session *ss, const char *args, int esmtp)
 {
     const char *arg = helo_arg(args);
@@ -252,7 +252,7 @@ static void cmd_helo(struct session *ss, const char *args)
     cmd_helo_common(ss, args, 0);
 }
 
-/* need_tls_or_auth - the gates before MAIL (and AUTH for encrypt): 0 ok, else replied */
+/* need_tls - smtpd_tls_security_level = encrypt: no MAIL, AUTH, ... before STARTTLS (530) */
 static int need_tls(struct session *ss)
 {
     if (smtpd_cf.tls_level == TLS_LEVEL_ENCRYPT && !ss->tls) {
@@ -342,6 +342,7 @@ static void qualify(struct smtp_path *p)
     str_cat(&p->addr, smtpd_cf.myorigin);
 }
 
+/* cmd_mail - MAIL FROM (RFC 5321 4.1.1.2) with the ESMTP parameters; policy waits for RCPT */
 static void cmd_mail(struct session *ss, const char *args)
 {
     struct smtp_params params;
@@ -474,6 +475,7 @@ static int rcpt_param(struct session *ss, const struct smtp_param *p, int *notif
     return -1;
 }
 
+/* cmd_rcpt - RCPT TO (RFC 5321 4.1.1.3): syntax, limits, policy, then into the queue file */
 static void cmd_rcpt(struct session *ss, const char *args)
 {
     struct smtp_path rcpt;
@@ -550,6 +552,7 @@ out:
     str_free(&out);
 }
 
+/* cmd_rset - RSET (RFC 5321 4.1.1.5) */
 static void cmd_rset(struct session *ss, const char *args)
 {
     if (*args) {
@@ -560,12 +563,14 @@ static void cmd_rset(struct session *ss, const char *args)
     reply(ss, "250 2.0.0 Ok");
 }
 
+/* cmd_noop - NOOP (RFC 5321 4.1.1.9) */
 static void cmd_noop(struct session *ss, const char *args)
 {
     (void)args; /* RFC 5321 4.1.1.9: a parameter is allowed and ignored */
     reply(ss, "250 2.0.0 Ok");
 }
 
+/* cmd_quit - QUIT (RFC 5321 4.1.1.10): 221, then the connection closes */
 static void cmd_quit(struct session *ss, const char *args)
 {
     if (*args) {
@@ -576,6 +581,7 @@ static void cmd_quit(struct session *ss, const char *args)
     reply(ss, "221 2.0.0 Bye");
 }
 
+/* cmd_help - HELP (RFC 5321 4.1.1.8) */
 static void cmd_help(struct session *ss, const char *args)
 {
     (void)args;
@@ -673,6 +679,7 @@ static void cmd_starttls(struct session *ss, const char *args)
     ss->last_code = 220;
 }
 
+/* cmd_unimplemented - known commands we do not offer (EXPN, ETRN, TURN, ...): 502 */
 static void cmd_unimplemented(struct session *ss, const char *args)
 {
     (void)args;
@@ -835,6 +842,7 @@ static void log_disconnect(struct session *ss)
     str_free(&l);
 }
 
+/* session_free - release everything a session holds (an unfinished queue file is removed) */
 static void session_free(struct session *ss)
 {
     transaction_reset(ss);
@@ -848,6 +856,7 @@ static void session_free(struct session *ss)
     free(ss->sasl_username);
 }
 
+/* serve - one client connection: identify, count, (TLS,) greet, run commands, log */
 static void serve(struct server_conn *c)
 {
     struct session ss;
@@ -867,7 +876,6 @@ static void serve(struct server_conn *c)
     ss.port = c->port;
     snprintf(ss.namaddr, sizeof(ss.namaddr), "%s[%s]", ss.name, ss.addr);
     log_info("connect from %s", ss.namaddr);
-    ss.cmd_total[C_CONNECT] = ss.cmd_ok[C_CONNECT] = 0;
     ss.in_mynetworks = check_client_list("mynetworks", ss.addr);
     ss.bare_mode = smtpd_cf.bare_mode;
     if (ss.bare_mode == BARE_REJECT &&
@@ -931,11 +939,9 @@ static void pre_init(int argc, char **argv)
         tls_init();
         if (*cert == '\0') {
             log_warn("TLS is enabled but smtpd_tls_cert_file is empty: TLS is not available");
-            tls_broken = 1;
         } else if ((smtpd_tls_ctx = tls_server_ctx(cert, *key ? key : cert, NULL, &err)) ==
                    NULL) {
             log_warn("cannot load the TLS certificate: %s: TLS is not available", str_c(&err));
-            tls_broken = 1;
         }
     }
     str_free(&err);
@@ -951,6 +957,7 @@ static int bare_mode(const char *v)
     log_fatal("smtpd_forbid_bare_newline: unknown value '%s' (use reject or normalize)", v);
 }
 
+/* post_init - as mail_owner in the queue directory: settings, tables, shared files */
 static void post_init(void)
 {
     const struct cfg *c = cfg_main;
@@ -992,10 +999,8 @@ static void post_init(void)
     if (smtpd_cf.wrappermode && smtpd_tls_ctx == NULL)
         log_warn("smtpd_tls_wrappermode = yes without a usable certificate: every connection "
                  "will be closed");
-    (void)tls_broken;
     check_init();
     sasl_init();
-    data_init();
     conn_init();
 }
 

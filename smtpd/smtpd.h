@@ -139,7 +139,7 @@ void log_reject(struct session *ss, const char *cmd, const char *reply_line, con
 
 /* smtpd_check.c */
 void check_init(void);
-/* netlist_match_param - whether addr matches a list of networks/tables in a parameter */
+/* check_client_list - whether addr matches a list parameter of networks (CIDR) and tables */
 int check_client_list(const char *param, const char *addr);
 /* check_rcpt - relay and recipient restrictions plus recipient validation;
  * 0 accept, else the reply line in out */
@@ -157,7 +157,6 @@ void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char 
 void cmd_data(struct session *ss, const char *args);
 void cmd_bdat(struct session *ss, const char *args);
 void data_abort(struct session *ss);
-void data_init(void);
 
 /* smtpd_sasl.c */
 void sasl_init(void);

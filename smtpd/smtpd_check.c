@@ -770,6 +770,7 @@ static int eval_one(struct rctx *c, char **v, size_t n, size_t *i, int depth)
     return R_REJECT;
 }
 
+/* eval_list - the first restriction of a list that decides (R_PERMIT, R_REJECT), else R_DUNNO */
 static int eval_list(struct rctx *c, char **v, size_t n, int depth)
 {
     for (size_t i = 0; i < n; i++) {

@@ -58,10 +58,6 @@ struct content {
 
 static int trigger_warned;
 
-void data_init(void)
-{
-}
-
 /* rfc5322_date - "Tue, 21 Nov 2026 23:39:00 +0000 (UTC)" */
 static void rfc5322_date(time_t t, struct str *out)
 {
