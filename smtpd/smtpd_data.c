@@ -51,9 +51,11 @@ struct content {
     int add_missing; /* add Date:, Message-Id:, From: when missing */
     int last_nl;     /* the content so far ends with a newline */
     uint64_t size;   /* bytes received (after dot-unstuffing) */
+    uint64_t chunked; /* BDAT bytes received so far (for the chunk replies) */
     int too_big;
     int write_error;
     struct str msgid;
+    struct str hline; /* BDAT: a header line split between chunks, kept until its end */
 };
 
 static int trigger_warned;
@@ -139,6 +141,7 @@ void data_abort(struct session *ss)
 {
     if (ss->content) {
         str_free(&ss->content->msgid);
+        str_free(&ss->content->hline);
         free(ss->content);
         ss->content = NULL;
     }
@@ -308,7 +311,9 @@ static void piece(struct session *ss, const char *p, size_t n, int starts, int e
         cs->last_nl = p[n - 1] == '\n';
 }
 
-/* feed_bytes - BDAT content: split into lines for the header tracking */
+/* feed_bytes - BDAT content: split into lines for the header tracking. Chunk boundaries
+ * fall anywhere, so in the header section a partial line is held back (at most
+ * header_size_limit bytes) until its end shows whether it is a header field. */
 static void feed_bytes(struct session *ss, const char *p, size_t n)
 {
     struct content *cs = ss->content;
@@ -316,10 +321,36 @@ static void feed_bytes(struct session *ss, const char *p, size_t n)
     while (n > 0) {
         const char *nl = memchr(p, '\n', n);
         size_t len = nl ? (size_t)(nl - p) + 1 : n;
-        piece(ss, p, len, cs->line_start, nl != NULL);
-        cs->line_start = nl != NULL;
+        if (cs->in_header && (cs->hline.len || !nl) &&
+            cs->hline.len + len <= smtpd_cf.header_limit) {
+            str_catn(&cs->hline, p, len);
+            if (nl) {
+                piece(ss, cs->hline.s, cs->hline.len, 1, 1);
+                str_reset(&cs->hline);
+                cs->line_start = 1;
+            }
+        } else {
+            if (cs->hline.len) { /* too long to hold back: pass on what we have */
+                piece(ss, cs->hline.s, cs->hline.len, 1, 0);
+                str_reset(&cs->hline);
+                cs->line_start = 0;
+            }
+            piece(ss, p, len, cs->line_start, nl != NULL);
+            cs->line_start = nl != NULL;
+        }
         p += len;
         n -= len;
+    }
+}
+
+/* feed_end - BDAT LAST: a held-back last line goes out as it is */
+static void feed_end(struct session *ss)
+{
+    struct content *cs = ss->content;
+
+    if (cs->hline.len) {
+        piece(ss, cs->hline.s, cs->hline.len, 1, 0);
+        str_reset(&cs->hline);
     }
 }
 
@@ -551,9 +582,11 @@ void cmd_bdat(struct session *ss, const char *args)
             return;
         }
         feed_bytes(ss, buf, (size_t)got);
+        ss->content->chunked += (uint64_t)got;
         n -= (unsigned long long)got;
     }
     if (last) {
+        feed_end(ss);
         finish(ss, "END-OF-MESSAGE");
         return;
     }
@@ -566,5 +599,5 @@ void cmd_bdat(struct session *ss, const char *args)
         ss->bdat_failed = 1;
         return;
     }
-    reply(ss, "250 2.0.0 Ok: %llu bytes", (unsigned long long)ss->content->size);
+    reply(ss, "250 2.0.0 Ok: %llu bytes", (unsigned long long)ss->content->chunked);
 }

@@ -230,3 +230,31 @@ def test_crash_safety(instances):
     assert q.committed and b"Subject: survives" in q.content
     assert q.rcpts[0]["addr"] == "user@virt.test"
     c.close()
+
+
+def test_bdat_chunk_boundaries_inside_headers(srv):
+    """Chunks split a header name and a CRLF: header tracking (and the headers added for a
+    trusted client) must see whole lines."""
+    inst, port = srv
+    r = Raw(port)
+    assert r.cmd("EHLO client.example.org")[0] == 250
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert r.cmd("RCPT TO:<user@virt.test>")[0] == 250
+    msg = b"Subject: split\r\nFrom: me@example.org\r\n\r\nbody line\r\n"
+    cuts = [3, 17, 20, 38, 39, len(msg)]
+    start = 0
+    for i, cut in enumerate(cuts):
+        ch = msg[start:cut]
+        last = b" LAST" if i == len(cuts) - 1 else b""
+        r.send(b"BDAT %d%s\r\n" % (len(ch), last) + ch)
+        code, text, _ = r.reply()
+        assert code == 250
+        if not last:
+            assert text == "2.0.0 Ok: %d bytes" % cut
+        start = cut
+    q = U.wait_queued(inst, U.queued_id(text))
+    head, body = q.headers_and_body()
+    assert body == b"body line\r\n"
+    assert re.search(rb"\r\nSubject: split\r\nFrom: me@example\.org\r\nDate: [^\r]+\r\n"
+                     rb"Message-Id: <[^\r]+>$", head), head
+    r.cmd("QUIT")
