@@ -62,7 +62,8 @@ static void wipe(struct str *s)
     str_free(s);
 }
 
-/* challenge - send "334 text", read the client's response line; 0 ok, -1 connection lost */
+/* challenge - send "334 text", read the client's response line; 0 ok, 1 line too long,
+ * -1 connection lost */
 static int challenge(struct session *ss, const char *text, struct str *resp)
 {
     int r;
@@ -72,11 +73,8 @@ static int challenge(struct session *ss, const char *text, struct str *resp)
         r = STREAM_ERR;
     else
         r = stream_getline(ss->s, resp, smtpd_cf.line_limit + 2);
-    if (r == STREAM_TOOLONG) {
-        str_reset(resp);
-        str_cat(resp, "\001"); /* not base64: reported as undecodable */
-        return 0;
-    }
+    if (r == STREAM_TOOLONG)
+        return 1;
     if (r != STREAM_OK || resp->len == 0 || resp->s[resp->len - 1] != '\n') {
         if (r == STREAM_TIMEOUT) {
             log_info("timeout after AUTH from %s", ss->namaddr);
@@ -123,7 +121,9 @@ static int get_response(struct session *ss, const char *initial, const char *pro
 
     if (initial) {
         str_cpy(&line, initial);
-    } else if (challenge(ss, prompt, &line) < 0) {
+    } else if ((r = challenge(ss, prompt, &line)) != 0) {
+        if (r > 0) /* RFC 4954 6 */
+            reply(ss, "500 5.5.6 Authentication Exchange line is too long");
         wipe(&line);
         return -1;
     }

@@ -138,6 +138,8 @@ def test_auth_errors_and_failure_limit(srv):
     assert r.cmd("AUTH PLAIN not-base64!")[:2] == (501, "5.5.2 Cannot decode response")
     assert r.cmd("AUTH LOGIN")[0] == 334
     assert r.cmd("*")[:2] == (501, "5.0.0 Authentication aborted")
+    assert r.cmd("AUTH LOGIN")[0] == 334
+    assert r.cmd("QUFB" * 1000)[:2] == (500, "5.5.6 Authentication Exchange line is too long")
     # authorization identity other than the user: refused
     assert r.cmd("AUTH PLAIN " + plain("user@virt.test", U.PASSWORD, authz="other@virt.test"))[
         :2] == (535, "5.7.8 Error: authentication failed: authentication failure")
