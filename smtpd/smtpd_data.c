@@ -408,7 +408,7 @@ static void trigger_qmgr(void)
 {
     struct str err = STR_INIT;
 
-    if (trigger_send("public/qmgr", "A", 5, &err) < 0 && !trigger_warned) {
+    if (trigger_send("public/qmgr", "A", 1, &err) < 0 && !trigger_warned) {
         log_warn("cannot notify qmgr (%s): new mail waits in incoming/ for its next scan",
                  str_c(&err));
         trigger_warned = 1;
