@@ -107,6 +107,7 @@ static const struct map_ops map_types[] = {
     {"static", 0, static_open, static_lookup, free_data},
     {"inline", MAP_OPS_FOLD, inline_open, inline_lookup, inline_close},
     {"regexp", 0, map_regexp_open, map_regexp_lookup, map_regexp_close},
+    {"unix", MAP_OPS_FOLD, map_unix_open, map_unix_lookup, map_unix_close},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -130,8 +131,8 @@ struct map *map_open(const char *spec, struct str *err)
             strncmp(ops->type, spec, (size_t)(colon - spec)) == 0)
             break;
     if (ops->type == NULL) {
-        str_printf(err, "unsupported table type in '%s' (use hash, btree, static, inline or "
-                        "regexp)", spec);
+        str_printf(err, "unsupported table type in '%s' (use hash, btree, static, inline, "
+                        "regexp or unix)", spec);
         return NULL;
     }
     m = xcalloc(1, sizeof(*m));

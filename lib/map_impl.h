@@ -38,5 +38,8 @@ void map_db_close(struct map *m);
 int map_regexp_open(struct map *m, struct str *err);
 int map_regexp_lookup(struct map *m, const char *key, struct str *value);
 void map_regexp_close(struct map *m);
+int map_unix_open(struct map *m, struct str *err);
+int map_unix_lookup(struct map *m, const char *key, struct str *value);
+void map_unix_close(struct map *m);
 
 #endif

@@ -8,6 +8,7 @@
  * (CREATE, DELETE, RENAME) and the subscriptions file are serialised by a
  * lock on byte MS_LOCK_TREE of the root's petrel.lock. See mstore.h.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,8 +60,9 @@ int mstore_user_path(const char *user, struct str *path, struct str *err)
     r = MSTORE_OK;
     if (base[0] != '/' || v.len < 2 || v.s[0] == '/' || v.s[v.len - 1] != '/' ||
         strstr(v.s, "..") || strstr(v.s, "//") || strcspn(v.s, "\t\r\n :") != v.len) {
-        str_printf(err, "bad virtual mailbox path '%s' for %s (must be relative to "
-                        "virtual_mailbox_base '%s' and end in '/')",
+        str_printf(err,
+                   "bad virtual mailbox path '%s' for %s (must be relative to "
+                   "virtual_mailbox_base '%s' and end in '/')",
                    str_c(&v), user, base);
         r = MSTORE_ETEMP;
     } else {
@@ -161,32 +163,56 @@ int mstore_special_use(const char *name)
     return 0;
 }
 
-int mstore_match(const char *pat, const char *name)
+/* mstore_match - dynamic programming over (pattern, name) positions, so that no
+ * pattern (from the network) can make it take more than O(|pattern| * |name|) */
+int mstore_match(const char *pattern, const char *name)
 {
-    if (is_inbox(name) && strcasecmp(pat, "INBOX") == 0)
-        return 1;
-    for (;; pat++, name++) {
-        if (*pat == '*') {
-            for (const char *s = name;; s++) {
-                if (mstore_match(pat + 1, s))
-                    return 1;
-                if (*s == '\0')
-                    return 0;
-            }
+    size_t nl = strlen(name), pl = 0;
+    int inbox = strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == MSTORE_SEP);
+    char *pat = xmalloc(strlen(pattern) + 1);
+    unsigned char *cur, *next;
+    int hit;
+
+    /* "**", "*%" and "%*" are "*"; "%%" is "%" */
+    for (const char *p = pattern; *p; p++) {
+        if ((*p == '*' || *p == '%') && pl > 0 && (pat[pl - 1] == '*' || pat[pl - 1] == '%')) {
+            if (*p == '*')
+                pat[pl - 1] = '*';
+            continue;
         }
-        if (*pat == '%') {
-            for (const char *s = name;; s++) {
-                if (mstore_match(pat + 1, s))
-                    return 1;
-                if (*s == '\0' || *s == MSTORE_SEP)
-                    return 0;
-            }
-        }
-        if (*pat != *name)
-            return 0;
-        if (*pat == '\0')
-            return 1;
+        pat[pl++] = *p;
     }
+    pat[pl] = '\0';
+    if (pl > 2 * (size_t)MSTORE_NAME_MAX + 1) { /* more literal bytes than any name has */
+        free(pat);
+        return 0;
+    }
+    /* cur[j]: pat[i..] matches name[j..]; computed from the end of the pattern */
+    cur = xcalloc(nl + 1, 1);
+    next = xcalloc(nl + 1, 1);
+    cur[nl] = 1;
+    for (size_t i = pl; i-- > 0;) {
+        unsigned char *t;
+        memset(next, 0, nl + 1);
+        for (size_t j = nl + 1; j-- > 0;) {
+            char c = pat[i];
+            if (c == '*')
+                next[j] = cur[j] || (j < nl && next[j + 1]);
+            else if (c == '%')
+                next[j] = cur[j] || (j < nl && name[j] != MSTORE_SEP && next[j + 1]);
+            else if (j < nl)
+                next[j] = cur[j + 1] && (c == name[j] ||
+                                         (inbox && j < 5 && toupper((unsigned char)c) == name[j]));
+        }
+        t = cur;
+        cur = next;
+        next = t;
+    }
+    hit = cur[0];
+    free(cur);
+    free(next);
+    free(pat);
+    return hit;
 }
 
 int ms_box_path(const struct mstore *st, const char *name, struct str *path)
@@ -589,7 +615,8 @@ int mstore_list_subscribed(struct mstore *st, struct mstore_folders *out)
     return MSTORE_OK;
 }
 
-/* ---- CREATE, DELETE, RENAME ---------------------------------------------------------------------- */
+/* ---- CREATE, DELETE, RENAME
+ * ---------------------------------------------------------------------- */
 
 int mstore_create(struct mstore *st, const char *name)
 {
@@ -737,7 +764,8 @@ int mstore_rename(struct mstore *st, const char *from, const char *to)
         goto out;
     }
     for (size_t i = 0; i < dirs.n; i++)
-        if (strncmp(dirs.v[i], f.s, fl) == 0 && (dirs.v[i][fl] == '\0' || dirs.v[i][fl] == MSTORE_SEP))
+        if (strncmp(dirs.v[i], f.s, fl) == 0 &&
+            (dirs.v[i][fl] == '\0' || dirs.v[i][fl] == MSTORE_SEP))
             strlist_add(&moves, dirs.v[i]);
     if (moves.n == 0) {
         r = MSTORE_ENOTFOUND;
@@ -789,7 +817,8 @@ out:
     return r;
 }
 
-/* ---- STATUS ------------------------------------------------------------------------------------ */
+/* ---- STATUS ------------------------------------------------------------------------------------
+ */
 
 int mstore_status(struct mstore *st, const char *name, struct mstore_status *out)
 {

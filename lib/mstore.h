@@ -45,23 +45,23 @@
 
 #include "str.h"
 
-#define MSTORE_SEP '.'        /* IMAP hierarchy separator (Maildir++) */
-#define MSTORE_NAME_MAX 200   /* longest mailbox name, in bytes */
+#define MSTORE_SEP '.'         /* IMAP hierarchy separator (Maildir++) */
+#define MSTORE_NAME_MAX 200    /* longest mailbox name, in bytes */
 #define MSTORE_KEYWORDS_MAX 64 /* keywords per mailbox (PERMANENTFLAGS \* until full) */
 
 /* result codes */
 #define MSTORE_OK 0
-#define MSTORE_ETEMP (-1)       /* I/O or index trouble, logged: temporary failure */
-#define MSTORE_ENOTFOUND (-2)   /* no such mailbox (APPEND/COPY: [TRYCREATE]) or user */
-#define MSTORE_EEXISTS (-3)     /* CREATE / RENAME target exists */
-#define MSTORE_EBADNAME (-4)    /* invalid mailbox name */
-#define MSTORE_EINUSE (-5)      /* session lock held by another session ([IN-USE]) */
-#define MSTORE_EEXPUNGED (-6)   /* the message was expunged by another session */
-#define MSTORE_ENOSELECT (-7)   /* the name is a \Noselect parent, not a mailbox */
-#define MSTORE_ELIMIT (-8)      /* too many keywords, or a message too large */
+#define MSTORE_ETEMP (-1)        /* I/O or index trouble, logged: temporary failure */
+#define MSTORE_ENOTFOUND (-2)    /* no such mailbox (APPEND/COPY: [TRYCREATE]) or user */
+#define MSTORE_EEXISTS (-3)      /* CREATE / RENAME target exists */
+#define MSTORE_EBADNAME (-4)     /* invalid mailbox name */
+#define MSTORE_EINUSE (-5)       /* session lock held by another session ([IN-USE]) */
+#define MSTORE_EEXPUNGED (-6)    /* the message was expunged by another session */
+#define MSTORE_ENOSELECT (-7)    /* the name is a \Noselect parent, not a mailbox */
+#define MSTORE_ELIMIT (-8)       /* too many keywords, or a message too large */
 #define MSTORE_EHASCHILDREN (-9) /* DELETE of a \Noselect name that has children */
-#define MSTORE_EINBOX (-10)     /* the operation is not allowed on INBOX (DELETE) */
-#define MSTORE_ERDONLY (-11)    /* the mailbox was opened MSTORE_RDONLY (EXAMINE) */
+#define MSTORE_EINBOX (-10)      /* the operation is not allowed on INBOX (DELETE) */
+#define MSTORE_ERDONLY (-11)     /* the mailbox was opened MSTORE_RDONLY (EXAMINE) */
 
 /* mstore_strerror - short English text for a result code */
 const char *mstore_strerror(int code);
@@ -91,8 +91,9 @@ int mstore_vmail_ids(uid_t *uid, gid_t *gid, struct str *err);
 
 struct mstore;
 
-#define MSTORE_CREATE 1 /* create the INBOX Maildir when missing, and for a new user
-                           (no subscriptions file yet) the special-use folders */
+#define MSTORE_CREATE                                                                              \
+    1 /* create the INBOX Maildir when missing, and for a new user                                 \
+         (no subscriptions file yet) the special-use folders */
 
 /* mstore_open - the store rooted at maildir (absolute path of INBOX);
  * MSTORE_ENOTFOUND when it does not exist (without MSTORE_CREATE) */
@@ -172,8 +173,8 @@ int mstore_status(struct mstore *st, const char *name, struct mstore_status *out
 
 struct mstore_box;
 
-#define MSTORE_RDONLY 1   /* EXAMINE, POP3 of a read-only store: no flag changes */
-#define MSTORE_RECENT 2   /* SELECT: this session takes \Recent for new messages */
+#define MSTORE_RDONLY 1 /* EXAMINE, POP3 of a read-only store: no flag changes */
+#define MSTORE_RECENT 2 /* SELECT: this session takes \Recent for new messages */
 
 /* mstore_box_open - open and sync a mailbox; MSTORE_ENOTFOUND, MSTORE_ENOSELECT */
 int mstore_box_open(struct mstore *st, const char *name, int flags, struct mstore_box **out);
@@ -211,9 +212,9 @@ struct mstore_msg {
     uint8_t dirty;     /* private: size/date to write back */
     uint64_t keywords; /* bit i = keyword i */
     uint64_t modseq;
-    int64_t size;      /* private: use mstore_msg_size() (-1: not yet known) */
-    int64_t date;      /* private: use mstore_msg_date() (-1: not yet known) */
-    char *fname;       /* private: file name in new/ or cur/ */
+    int64_t size; /* private: use mstore_msg_size() (-1: not yet known) */
+    int64_t date; /* private: use mstore_msg_date() (-1: not yet known) */
+    char *fname;  /* private: file name in new/ or cur/ */
 };
 
 /* mstore_msg - message seq (1..count) of the view; NULL when out of range */
@@ -254,30 +255,39 @@ ssize_t mstore_crlf_read(struct mstore_crlf *r, char *out, size_t n);
 
 /* what changed since the view was last synced, relative to the old view */
 struct mstore_changes {
-    uint32_t *expunged;   /* sequence numbers to send as "n EXPUNGE", in this order */
+    uint32_t *expunged; /* sequence numbers to send as "n EXPUNGE", in this order */
     size_t nexpunged;
-    uint32_t *changed;    /* sequence numbers (in the new view) whose flags or keywords
-                             another session changed: send FETCH (FLAGS) */
+    uint32_t *changed; /* sequence numbers (in the new view) whose flags or keywords
+                          another session changed: send FETCH (FLAGS) */
     size_t nchanged;
-    uint32_t exists;      /* messages in the new view */
-    uint32_t recent;      /* \Recent messages in the new view */
-    int new_messages;     /* exists grew: send EXISTS (and RECENT) */
-    int keywords_changed; /* the keyword list grew: send FLAGS and PERMANENTFLAGS */
+    uint32_t exists;         /* messages in the new view */
+    uint32_t recent;         /* \Recent messages in the new view */
+    int new_messages;        /* exists grew: send EXISTS (and RECENT) */
+    int keywords_changed;    /* the keyword list grew: send FLAGS and PERMANENTFLAGS */
     int uidvalidity_changed; /* the index was lost and rebuilt: the view starts over
                                 with new UIDs; an IMAP session must end (BYE) */
 };
 
 void mstore_changes_free(struct mstore_changes *c);
 
-#define MSTORE_SYNC_NO_EXPUNGE 1 /* keep vanished messages in the view (marked expunged)
-                                    during FETCH, STORE, SEARCH (RFC 3501 7.4.1) */
-#define MSTORE_SYNC_FORCE 2      /* rescan the directories even if the mtimes look unchanged */
+#define MSTORE_SYNC_NO_EXPUNGE                                                                     \
+    1                       /* keep vanished messages in the view (marked expunged)                \
+                               during FETCH, STORE, SEARCH (RFC 3501 7.4.1) */
+#define MSTORE_SYNC_FORCE 2 /* rescan the directories even if the mtimes look unchanged */
 
 /* mstore_box_sync - bring the view up to date: new mail, flag changes and
  * expunges by other sessions (and by other programs renaming or removing
  * files); cheap when nothing changed (one pread and two stats). Also writes
  * back buffered cache entries and sizes. ch may be NULL. */
 int mstore_box_sync(struct mstore_box *b, int flags, struct mstore_changes *ch);
+
+/* mstore_box_watch - a descriptor that becomes readable when the mailbox may have
+ * changed (a file arrived, moved or vanished in new/ or cur/, or another session
+ * wrote the index): for IDLE, poll it, then mstore_box_watch_drain() and
+ * mstore_box_sync(). -1 when not available (then poll sync every few seconds).
+ * Owned by the box; closed by mstore_box_close. */
+int mstore_box_watch(struct mstore_box *b);
+void mstore_box_watch_drain(struct mstore_box *b);
 
 /* ---- changing messages --------------------------------------------------------- */
 
@@ -286,7 +296,7 @@ int mstore_box_sync(struct mstore_box *b, int flags, struct mstore_changes *ch);
 #define MSTORE_STORE_REMOVE 2 /* -FLAGS */
 
 struct mstore_store_result {
-    uint32_t *changed;  /* sequence numbers whose flags or keywords changed */
+    uint32_t *changed; /* sequence numbers whose flags or keywords changed */
     size_t nchanged;
     uint32_t *modified; /* UNCHANGEDSINCE failed (RFC 7162 [MODIFIED]) */
     size_t nmodified;
@@ -310,8 +320,7 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
  * (only those of uids[0..n) that have \Deleted, RFC 4315). The flag is checked
  * against the current state. The expunged messages leave the view; their
  * numbers go to ch->expunged in the order to send them (ch may be NULL). */
-int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n,
-                   struct mstore_changes *ch);
+int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n, struct mstore_changes *ch);
 
 /* mstore_expunge_uids - remove messages uids[0..n) whatever their flags (POP3
  * UPDATE state); same reporting as mstore_expunge */

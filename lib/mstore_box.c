@@ -13,11 +13,13 @@
  * UIDNEXT at each sync, under the exclusive lock, so exactly one session
  * sees each message as \Recent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,11 +63,15 @@ int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_
     ms_box_path(st, str_c(&norm), &path);
     str_printf(&cur, "%s/cur", str_c(&path));
     if (stat(str_c(&cur), &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-        r = errno == ENOENT || errno == ENOTDIR || !S_ISDIR(sb.st_mode)
-                ? (ms_has_children(st, str_c(&norm)) ? MSTORE_ENOSELECT : MSTORE_ENOTFOUND)
-                : MSTORE_ETEMP;
-        if (r == MSTORE_ETEMP)
+        int missing = errno == ENOENT || errno == ENOTDIR;
+        if (stat(str_c(&cur), &sb) == 0) /* exists, but not a directory */
+            missing = 1;
+        if (missing)
+            r = ms_has_children(st, str_c(&norm)) ? MSTORE_ENOSELECT : MSTORE_ENOTFOUND;
+        else {
             log_warn("stat %s: %s", str_c(&cur), strerror(errno));
+            r = MSTORE_ETEMP;
+        }
         str_free(&norm);
         str_free(&path);
         str_free(&cur);
@@ -78,6 +84,7 @@ int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_
     b->name = str_steal(&norm);
     b->path = str_steal(&path);
     b->flags = flags;
+    b->watchfd = -1;
     if ((b->lockfd = ms_open_lockfile(b->path)) < 0) {
         ms_box_free(b);
         return MSTORE_ETEMP;
@@ -96,6 +103,8 @@ void ms_box_free(struct mstore_box *b)
     free(b->puts);
     if (b->lockfd >= 0)
         close(b->lockfd); /* drops every lock of this descriptor */
+    if (b->watchfd >= 0)
+        close(b->watchfd);
     ms_recs_free(b->msgs, b->count);
     strlist_free(&b->keywords);
     free(b->name);
@@ -167,6 +176,8 @@ static void view_apply(struct mstore_box *b, struct mstore_msg *recs, uint32_t n
             }
         } else if (i < b->count && b->msgs[i].uid == recs[j].uid) {
             struct mstore_msg *m = &b->msgs[i++], *r = &recs[j++];
+            if (!(sflags & MSTORE_SYNC_NO_EXPUNGE))
+                m->expunged = 0; /* its record lives: a vanished file came back */
             if (!m->expunged && (r->modseq != m->modseq || r->keywords != m->keywords ||
                                  r->flags != (m->flags & MSTORE_F_SYSTEM))) {
                 m->flags = (uint8_t)(r->flags | (m->flags & MSTORE_F_RECENT));
@@ -348,6 +359,27 @@ fail:
     return MSTORE_ETEMP;
 }
 
+/* clean_tmp - remove files left in tmp/ for more than 36 hours by a writer that
+ * died (the Maildir rule); a live writer's file is always recent */
+static void clean_tmp(struct mstore_box *b)
+{
+    char *p = xasprintf("%s/tmp", b->path);
+    DIR *d = opendir(p);
+    struct dirent *e;
+    struct stat st;
+    time_t old = time(NULL) - 36 * 3600;
+
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.' &&
+                fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_mtime < old && st.st_atime < old)
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    free(p);
+}
+
 /* ---- public: open, close, sync ----------------------------------------------------- */
 
 int mstore_box_open(struct mstore *st, const char *name, int flags, struct mstore_box **out)
@@ -360,6 +392,8 @@ int mstore_box_open(struct mstore *st, const char *name, int flags, struct mstor
         return r;
     if (flags & MSTORE_RDONLY)
         b->flags &= ~MSTORE_RECENT;
+    else
+        clean_tmp(b);
     if ((r = box_sync(b, 0, NULL)) != MSTORE_OK) {
         ms_box_free(b);
         return r;
@@ -425,6 +459,45 @@ int mstore_box_lock_session(struct mstore_box *b)
     }
     b->session = 1;
     return MSTORE_OK;
+}
+
+int mstore_box_watch(struct mstore_box *b)
+{
+    static const char *subs[] = {"new", "cur"};
+    struct str p = STR_INIT;
+
+    if (b->watchfd >= 0)
+        return b->watchfd;
+    if ((b->watchfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        str_reset(&p);
+        str_printf(&p, "%s/%s", b->path, subs[i]);
+        if (inotify_add_watch(b->watchfd, str_c(&p),
+                              IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE) < 0)
+            goto fail;
+    }
+    str_reset(&p);
+    str_printf(&p, "%s/" MS_LOCK_FILE, b->path);
+    if (inotify_add_watch(b->watchfd, str_c(&p), IN_MODIFY) < 0) /* the change stamp */
+        goto fail;
+    str_free(&p);
+    return b->watchfd;
+fail:
+    log_warn("inotify on %s: %s", b->path, strerror(errno));
+    close(b->watchfd);
+    b->watchfd = -1;
+    str_free(&p);
+    return -1;
+}
+
+void mstore_box_watch_drain(struct mstore_box *b)
+{
+    char buf[4096];
+
+    if (b->watchfd >= 0)
+        while (read(b->watchfd, buf, sizeof(buf)) > 0)
+            ;
 }
 
 time_t mstore_box_login_stamp(struct mstore_box *b, time_t now, int record)
@@ -957,6 +1030,7 @@ static int expunge(struct mstore_box *b, uint32_t *cand, size_t n, int only_dele
     }
     if (ngone > 0) {
         b->hdr.highestmodseq = modseq;
+        ms_xlog_prune(b);
         if (ms_hdr_put(b) < 0)
             r = MSTORE_ETEMP;
     }
@@ -969,8 +1043,7 @@ static int expunge(struct mstore_box *b, uint32_t *cand, size_t n, int only_dele
     return r;
 }
 
-int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n,
-                   struct mstore_changes *ch)
+int mstore_expunge(struct mstore_box *b, const uint32_t *uids, size_t n, struct mstore_changes *ch)
 {
     uint32_t *cand = xcalloc((size_t)b->count + 1, sizeof(uint32_t));
     uint32_t *want = NULL;

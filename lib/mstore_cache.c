@@ -52,7 +52,10 @@ static DB *cache_open(struct mstore_box *b, int mode)
     }
     db->set_flags(db, DB_CHKSUM);
     r = db->open(db, NULL, p, NULL, DB_BTREE,
-                 mode == 2 ? DB_CREATE : mode == 1 ? 0 : DB_RDONLY, 0600);
+                 mode == 2   ? DB_CREATE
+                 : mode == 1 ? 0
+                             : DB_RDONLY,
+                 0600);
     if (r != 0) {
         db->close(db, 0);
         db = NULL;

@@ -48,8 +48,8 @@ void ms_unique_name(struct str *out)
         strcpy(host, "localhost");
     host[sizeof(host) - 1] = '\0';
     str_reset(out);
-    str_printf(out, "%lld.M%06ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec,
-               (long)getpid(), ++counter);
+    str_printf(out, "%lld.M%06ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+               ++counter);
     for (const char *h = host; *h; h++) {
         if (*h == '/')
             str_cat(out, "\\057");
@@ -412,8 +412,8 @@ int mstore_copy(struct mstore_box *b, const uint32_t *seqs, size_t n, const char
                 continue;
             if (it->kw.n && ms_kw_mask(d, (const char *const *)it->kw.v, it->kw.n, &kw) != 0)
                 kw = 0; /* the target's keyword table is full: the flags still go */
-            uid = add_file(d, str_c(&it->tmp), str_c(&it->base), it->flags, kw, it->size,
-                           it->date, modseq);
+            uid = add_file(d, str_c(&it->tmp), str_c(&it->base), it->flags, kw, it->size, it->date,
+                           modseq);
             if (uid == 0) {
                 r = MSTORE_ETEMP;
                 break;

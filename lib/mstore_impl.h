@@ -33,6 +33,8 @@
 #define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
 
 #define MS_INDEX_VERSION 1
+#define MS_XLOG_MAX 20000  /* expunge log entries kept at most ... */
+#define MS_XLOG_KEEP 15000 /* ... and after pruning */
 
 /* what a box holds on a lock byte (F_RDLCK is 0, so not that) */
 #define MS_HELD_SHARED 1
@@ -70,8 +72,9 @@ struct mstore_box {
     int lock_index; /* 0 or MS_HELD_* on MS_LOCK_INDEX */
     int lock_cache;
     int session;
-    DB *db;    /* open only inside a locked section */
-    DB *cache; /* open while lock_cache is held */
+    int watchfd; /* inotify, -1 until mstore_box_watch */
+    DB *db;      /* open only inside a locked section */
+    DB *cache;   /* open while lock_cache is held */
     struct ms_hdr hdr;
     uint64_t stamp;
     struct timespec new_mt, cur_mt;
@@ -83,7 +86,7 @@ struct mstore_box {
     uint32_t nrecent;
     struct strlist keywords;
     size_t kw_reported; /* keywords the session has been told about */
-    int dirty; /* some message has a size/date to write back */
+    int dirty;          /* some message has a size/date to write back */
     struct ms_cache_put *puts;
     size_t nputs, capputs, putbytes;
 };
@@ -106,6 +109,7 @@ int ms_rec_get(struct mstore_box *b, uint32_t uid, struct mstore_msg *m);
 int ms_rec_put(struct mstore_box *b, const struct mstore_msg *m);
 int ms_rec_del(struct mstore_box *b, uint32_t uid, uint64_t modseq);
 void ms_recs_free(struct mstore_msg *v, uint32_t n);
+void ms_xlog_prune(struct mstore_box *b);
 int ms_kw_read(struct mstore_box *b);
 int ms_kw_write(struct mstore_box *b);
 unsigned ms_info_flags(const char *fname);

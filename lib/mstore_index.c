@@ -269,8 +269,8 @@ static int idx_dbopen(struct mstore_box *b, int write)
             free(path);
             return r == ENOENT ? 1 : -1;
         }
-        log_warn("open mailbox index %s: %s%s%s", path, db_strerror(r),
-                 db_message.len ? ": " : "", str_c(&db_message));
+        log_warn("open mailbox index %s: %s%s%s", path, db_strerror(r), db_message.len ? ": " : "",
+                 str_c(&db_message));
         str_reset(&db_message);
         free(path);
         return -1;
@@ -352,6 +352,52 @@ int ms_rec_del(struct mstore_box *b, uint32_t uid, uint64_t modseq)
     if (db_del(b->db, k, 5) < 0)
         return -1;
     return db_put(b->db, x, 13, "", 0);
+}
+
+/* ms_xlog_prune - keep the expunge log bounded (exclusive section): past
+ * MS_XLOG_MAX entries the oldest go, and "Y" records the highest modseq
+ * whose expunges are no longer listed (QRESYNC must then fall back) */
+void ms_xlog_prune(struct mstore_box *b)
+{
+    DBC *c = NULL;
+    DBT key, val;
+    unsigned char start[1] = {'X'};
+    size_t n = 0;
+    int r, flag = DB_SET_RANGE;
+
+    if ((b->hdr.highestmodseq & 63) != 0 || b->db->cursor(b->db, NULL, &c, 0) != 0)
+        return;
+    memset(&key, 0, sizeof(key));
+    memset(&val, 0, sizeof(val));
+    key.data = start;
+    key.size = 1;
+    while ((r = c->get(c, &key, &val, (u_int32_t)flag)) == 0 &&
+           ((const unsigned char *)key.data)[0] == 'X') {
+        flag = DB_NEXT;
+        n++;
+    }
+    if (n > MS_XLOG_MAX) {
+        size_t drop = n - MS_XLOG_KEEP;
+        uint64_t floor = 0;
+        flag = DB_SET_RANGE;
+        key.data = start;
+        key.size = 1;
+        while (drop > 0 && c->get(c, &key, &val, (u_int32_t)flag) == 0 && key.size == 13) {
+            const unsigned char *k = key.data;
+            flag = DB_NEXT;
+            if (k[0] != 'X')
+                break;
+            floor = (uint64_t)ms_get32be(k + 1) << 32 | ms_get32be(k + 5);
+            c->del(c, 0);
+            drop--;
+        }
+        if (floor) {
+            unsigned char v[8];
+            ms_put64(v, floor);
+            db_put(b->db, "Y", 1, v, 8);
+        }
+    }
+    c->close(c);
 }
 
 void ms_recs_free(struct mstore_msg *v, uint32_t n)
@@ -746,7 +792,8 @@ static int ts_eq(const struct timespec *a, int64_t sec, int32_t nsec)
 /* ms_scan_needed - whether the directories may hold changes the index lacks */
 int ms_scan_needed(const struct ms_hdr *h, const struct timespec *nt, const struct timespec *ct)
 {
-    return !h->trusted || !ts_eq(nt, h->new_sec, h->new_nsec) || !ts_eq(ct, h->cur_sec, h->cur_nsec);
+    return !h->trusted || !ts_eq(nt, h->new_sec, h->new_nsec) ||
+           !ts_eq(ct, h->cur_sec, h->cur_nsec);
 }
 
 /* mtimes_trustworthy - a directory mtime proves "unchanged" only when the
@@ -862,6 +909,8 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
     }
     if (used_modseq)
         b->hdr.highestmodseq = modseq;
+    if (changed)
+        ms_xlog_prune(b);
     b->hdr.new_sec = nt.tv_sec;
     b->hdr.new_nsec = (int32_t)nt.tv_nsec;
     b->hdr.cur_sec = ct.tv_sec;

@@ -93,8 +93,9 @@ int netmatch_check(const char *param, struct str *err)
     cfg_list(cfg_main, param, &l);
     for (size_t i = 0; i < l.n && rc == 0; i++)
         if (netmatch(l.v[i], "127.0.0.1") < 0) {
-            str_printf(err, "%s: '%s' is not an address or CIDR network (host names and "
-                            "tables are not supported here)",
+            str_printf(err,
+                       "%s: '%s' is not an address or CIDR network (host names and "
+                       "tables are not supported here)",
                        param, l.v[i]);
             rc = -1;
         }

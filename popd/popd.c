@@ -15,6 +15,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -119,8 +121,8 @@ void popd_capa(struct popd *p, int transaction)
 
 static void log_login(struct popd *p, const char *what)
 {
-    log_info("%s: user=<%s>, method=%s, rip=%s, lip=%s%s", what, str_c(&p->user),
-             str_c(&p->method), p->conn->addr[0] ? p->conn->addr : "local",
+    log_info("%s: user=<%s>, method=%s, rip=%s, lip=%s%s", what, str_c(&p->user), str_c(&p->method),
+             p->conn->addr[0] ? p->conn->addr : "local",
              p->conn->laddr[0] ? p->conn->laddr : "local", p->tls ? ", TLS" : "");
 }
 
@@ -225,8 +227,7 @@ static int apop(struct popd *p, const char *user, const char *digest)
 /* auth_plain - RFC 5034 AUTH with the PLAIN mechanism (RFC 4616) */
 static int auth_plain(struct popd *p, const char *initial)
 {
-    struct str resp = STR_INIT, dec = STR_INIT, authz = STR_INIT, authc = STR_INIT,
-               pass = STR_INIT;
+    struct str resp = STR_INIT, dec = STR_INIT, authz = STR_INIT, authc = STR_INIT, pass = STR_INIT;
     int r;
 
     if (initial == NULL) {
@@ -339,8 +340,9 @@ static int authorization(struct popd *p, struct str *line)
         str_chomp(line);
         rest = str_c(line) + 5;
         if (p->user.len == 0 || !plaintext_allowed(p))
-            return popd_bad(p, p->user.len ? "[AUTH] Plaintext authentication disallowed without TLS"
-                                           : "No user name given: USER first")
+            return popd_bad(p, p->user.len
+                                   ? "[AUTH] Plaintext authentication disallowed without TLS"
+                                   : "No user name given: USER first")
                        ? 1
                        : -1;
         str_cpy(&p->method, "USER");
@@ -414,8 +416,8 @@ static int authorization(struct popd *p, struct str *line)
     if (strcasecmp(cmd, "PASS") == 0)
         return popd_bad(p, "Syntax error") ? 1 : -1;
     {
-        static const char *later[] = {"STAT", "LIST", "RETR", "DELE", "NOOP", "RSET",
-                                      "TOP",  "UIDL", NULL};
+        static const char *later[] = {"STAT", "LIST", "RETR", "DELE", "NOOP",
+                                      "RSET", "TOP",  "UIDL", NULL};
         for (int i = 0; later[i]; i++)
             if (strcasecmp(cmd, later[i]) == 0)
                 return popd_bad(p, "Not logged in") ? 1 : -1;
@@ -447,6 +449,11 @@ static void serve(struct server_conn *c)
 
     memset(&p, 0, sizeof(p));
     p.conn = c;
+    if (c->is_inet) {
+        /* replies are whole buffered responses: no reason to let Nagle hold the last bit */
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_timeout"));
     if (cfg_bool(cfg_main, "popd_tls_wrapper")) {
         struct str err = STR_INIT;

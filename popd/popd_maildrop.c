@@ -52,8 +52,9 @@ int popd_maildrop_open(struct popd *p)
     }
     if ((r = mstore_box_lock_session(p->box)) != MSTORE_OK) {
         log_info("maildrop in use: user=<%s>, rip=%s", str_c(&p->user), p->conn->addr);
-        popd_reply(p, 0, r == MSTORE_EINUSE ? "[IN-USE] Mailbox is locked by another POP3 session"
-                                            : "[SYS/TEMP] Mailbox unavailable, try again later");
+        popd_reply(p, 0,
+                   r == MSTORE_EINUSE ? "[IN-USE] Mailbox is locked by another POP3 session"
+                                      : "[SYS/TEMP] Mailbox unavailable, try again later");
         goto fail;
     }
     prev = mstore_box_login_stamp(p->box, now, 0);
@@ -163,10 +164,11 @@ static int send_message(struct popd *p, struct popd_msg *m, long long lines, uin
                    r == MSTORE_EEXPUNGED ? "" : "[SYS/TEMP] ");
         return 1;
     }
+    /* the status line goes out with the first part of the message, not alone */
     if (lines < 0)
-        popd_reply(p, 1, "%llu octets", (unsigned long long)m->size);
+        stream_printf(p->s, "+OK %llu octets\r\n", (unsigned long long)m->size);
     else
-        popd_reply(p, 1, "Top of message follows");
+        stream_puts(p->s, "+OK Top of message follows\r\n");
     rd = xmalloc(sizeof(*rd));
     mstore_crlf_init(rd, fd);
     while ((n = mstore_crlf_read(rd, buf, sizeof(buf))) > 0) {
@@ -362,7 +364,7 @@ static int transaction(struct popd *p, char **argv, int argc)
                  (unsigned long long)p->retr_bytes, ndel, total, (unsigned long long)size);
         return -1;
     } else {
-        static const char *known[] = {"STAT", "LIST", "UIDL", "RETR", "TOP",  "DELE",
+        static const char *known[] = {"STAT", "LIST", "UIDL", "RETR", "TOP", "DELE",
                                       "RSET", "NOOP", "CAPA", "QUIT", NULL};
         for (int i = 0; known[i]; i++)
             if (strcasecmp(cmd, known[i]) == 0)

@@ -87,6 +87,10 @@ def ensure_test_user():
                             "/nonexistent", "--shell", "/usr/sbin/nologin", user],
                            capture_output=True)
             pwd.getpwnam(user)
+    # mail_owner reads tables that belong to the mail store's group (petrel-passwd)
+    vgroup = grp.getgrgid(pwd.getpwnam(VMAIL_USER).pw_gid).gr_name
+    if TEST_USER not in grp.getgrnam(vgroup).gr_mem:
+        subprocess.run(["usermod", "-aG", vgroup, TEST_USER], capture_output=True)
 
 
 def vmail_ids():

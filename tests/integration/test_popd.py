@@ -348,7 +348,10 @@ def test_second_session_in_use_and_crash_releases_lock(instances):
               if any(os.readlink("/proc/%d/fd/%s" % (k["pid"], fd)).endswith("petrel.lock")
                      for fd in os.listdir("/proc/%d/fd" % k["pid"]))]
     assert len(holder) == 1
-    os.kill(holder[0]["pid"], signal.SIGKILL)
+    pid = holder[0]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    H.wait_for(lambda: (H.proc_info(pid) or {"state": "Z"})["state"].startswith("Z"),
+               timeout=10, what="the killed popd to exit")
     a.close()
     c = Raw(ps.port)
     c.line()
@@ -570,4 +573,22 @@ def test_login_delay(instances):
     c.line()
     c.cmd("USER joe@example.test")
     assert c.cmd("PASS secret pw") == "-ERR [LOGIN-DELAY] Minimum time between logins is 60 seconds"
+    c.close()
+
+
+def test_sasl_line_limit(instances):
+    ps = PopSetup(instances, main_cf={"popd_sasl_line_limit": "300"})
+    c = Raw(ps.port)
+    c.line()
+    # exactly 300 octets with CRLF: read and judged (not valid PLAIN: a failure)
+    assert c.cmd("AUTH PLAIN") == "+ "
+    resp = base64.b64encode(b"\0joe@example.test\0" + b"x" * 300)[:298]
+    assert len(resp) == 298
+    assert c.cmd(resp.decode()) in ("-ERR [AUTH] Authentication failed", "-ERR Invalid base64 data")
+    # one more is refused as too long, and the session goes on
+    assert c.cmd("AUTH PLAIN") == "+ "
+    assert c.cmd("A" * 299) == "-ERR Authentication line too long"
+    good = base64.b64encode(b"\0joe@example.test\0secret pw").decode()
+    assert c.cmd("AUTH PLAIN " + good).startswith("+OK Logged in")
+    c.cmd("QUIT")
     c.close()

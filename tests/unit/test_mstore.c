@@ -8,10 +8,11 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -290,8 +291,20 @@ static void test_expunge_and_new_mail(void **state)
     assert_int_equal(mstore_msg(b, 3)->uid, 5);
     mstore_changes_free(&ch);
 
-    /* new mail: both see it, \Recent only for the session that holds it */
-    deliver(root, "Subject: new\n\nhi\n");
+    /* new mail: both see it, \Recent only for the session that holds it; the
+     * watch descriptor (IDLE) wakes up */
+    {
+        int wfd = mstore_box_watch(b);
+        struct pollfd pfd;
+        assert_true(wfd >= 0);
+        pfd.fd = wfd;
+        pfd.events = POLLIN;
+        assert_int_equal(poll(&pfd, 1, 0), 0);
+        deliver(root, "Subject: new\n\nhi\n");
+        assert_int_equal(poll(&pfd, 1, 1000), 1);
+        mstore_box_watch_drain(b);
+        assert_int_equal(poll(&pfd, 1, 0), 0);
+    }
     assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
     assert_true(ch.new_messages);
     assert_int_equal(ch.exists, 4);
@@ -304,10 +317,15 @@ static void test_expunge_and_new_mail(void **state)
     assert_true(mstore_msg(a, 4)->flags & MSTORE_F_RECENT);
     mstore_changes_free(&ch);
 
-    /* POP3-style removal whatever the flags */
+    /* POP3-style removal whatever the flags; it wakes the other session's watch */
     {
         uint32_t uids[] = {6, 1};
+        struct pollfd pfd;
+        pfd.fd = mstore_box_watch(a);
+        pfd.events = POLLIN;
+        mstore_box_watch_drain(a);
         assert_int_equal(mstore_expunge_uids(b, uids, 2, &ch), MSTORE_OK);
+        assert_int_equal(poll(&pfd, 1, 1000), 1);
         assert_int_equal(ch.nexpunged, 2);
         assert_int_equal(ch.expunged[0], 1);
         assert_int_equal(ch.expunged[1], 3);
@@ -354,8 +372,9 @@ static void test_status_and_session_lock(void **state)
     assert_int_equal(mstore_box_recent(a), 0);
     {
         uint32_t one = 1;
-        assert_int_equal(mstore_store(a, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL),
-                         MSTORE_ERDONLY);
+        assert_int_equal(
+            mstore_store(a, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL),
+            MSTORE_ERDONLY);
         assert_int_equal(mstore_expunge(a, NULL, 0, NULL), MSTORE_ERDONLY);
     }
     mstore_box_close(a);
@@ -472,6 +491,24 @@ static void test_append_copy_move(void **state)
     assert_int_equal(mstore_append_begin(st, "Sent", &ap), MSTORE_OK);
     mstore_append_abort(ap);
     assert_int_equal(count_files(root, ".Sent/tmp"), 0);
+    /* a file a dead writer left in tmp/ two days ago goes at the next open; a fresh one stays */
+    {
+        char *stale = xasprintf("%s/.Sent/tmp/stale", root);
+        char *fresh = xasprintf("%s/.Sent/tmp/fresh", root);
+        struct timespec ts[2];
+        unit_write_file(stale, "x");
+        unit_write_file(fresh, "x");
+        ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 48 * 3600;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        assert_int_equal(utimensat(AT_FDCWD, stale, ts, 0), 0);
+        assert_int_equal(mstore_box_open(st, "Sent", 0, &b), MSTORE_OK);
+        mstore_box_close(b);
+        assert_int_equal(access(stale, F_OK), -1);
+        assert_int_equal(access(fresh, F_OK), 0);
+        unlink(fresh);
+        free(stale);
+        free(fresh);
+    }
 
     assert_int_equal(mstore_box_open(st, "Sent", 0, &b), MSTORE_OK);
     assert_int_equal(mstore_box_count(b), 2);
@@ -557,6 +594,25 @@ static void test_folders(void **state)
     assert_true(mstore_match("a*c", "a.b.c"));
     assert_true(mstore_match("inbox", "INBOX"));
     assert_false(mstore_match("a%", "a.b"));
+    assert_true(mstore_match("inbox.*", "INBOX.sub"));
+    assert_true(mstore_match("In%", "INBOX"));
+    assert_false(mstore_match("in%", "Inbound"));
+    assert_true(mstore_match("%.%", "a.b"));
+    assert_true(mstore_match("%%*%", "a.b"));
+    assert_true(mstore_match("", "") && !mstore_match("", "a"));
+    assert_false(mstore_match("Tras", "Trash"));
+    {
+        /* a hostile pattern stays cheap */
+        char pat[4001], name[201];
+        for (int i = 0; i < 4000; i++)
+            pat[i] = i % 2 ? '*' : 'a';
+        pat[4000] = '\0';
+        memset(name, 'a', 200);
+        name[200] = '\0';
+        assert_false(mstore_match(pat, name));
+        memcpy(pat, "*a*a*a*a*a*a*a*a*a*a*a*a*a*b", 29);
+        assert_false(mstore_match(pat, name));
+    }
 
     assert_int_equal(mstore_create(st, "Lists.petrel.dev"), MSTORE_OK);
     assert_int_equal(mstore_create(st, "Lists.petrel"), MSTORE_EEXISTS);
@@ -778,6 +834,86 @@ static void test_processes_and_shared_locks(void **state)
     free(root);
 }
 
+/* stress_child - random syncs, flag changes and expunges on one mailbox */
+static int stress_child(const char *root, int seed)
+{
+    struct mstore *st;
+    struct mstore_box *b;
+    struct mstore_changes ch;
+    struct str err = STR_INIT;
+    unsigned r = (unsigned)seed;
+
+    if (mstore_open(root, 0, &st, &err) != MSTORE_OK ||
+        mstore_box_open(st, "INBOX", seed == 1 ? MSTORE_RECENT : 0, &b) != MSTORE_OK)
+        return 1;
+    for (int i = 0; i < 150; i++) {
+        uint32_t n = mstore_box_count(b), seq;
+        r = r * 1103515245 + 12345;
+        seq = n ? 1 + (r >> 8) % n : 0;
+        if (seq && (r & 3) == 0) {
+            if (mstore_store(b, &seq, 1, MSTORE_STORE_ADD, MSTORE_F_DELETED | MSTORE_F_SEEN, NULL,
+                             0, 0, NULL) != MSTORE_OK)
+                return 2;
+        } else if (seq && (r & 3) == 1) {
+            if (mstore_expunge(b, NULL, 0, &ch) != MSTORE_OK)
+                return 3;
+            mstore_changes_free(&ch);
+        } else {
+            if (mstore_box_sync(b, 0, &ch) != MSTORE_OK)
+                return 4;
+            mstore_changes_free(&ch);
+        }
+        for (uint32_t k = 1; k < mstore_box_count(b); k++)
+            if (mstore_msg(b, k)->uid >= mstore_msg(b, k + 1)->uid)
+                return 5;
+    }
+    mstore_box_close(b);
+    mstore_close(st);
+    return 0;
+}
+
+static void test_concurrent_sessions_and_delivery(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    pid_t kids[3];
+    int status, files;
+
+    for (int i = 0; i < 50; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            if (k == 0) { /* local delivery meanwhile */
+                for (int i = 0; i < 150; i++) {
+                    deliver(root, "Subject: late\n\nbody\n");
+                    usleep(500);
+                }
+                _exit(0);
+            }
+            _exit(stress_child(root, k));
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("child %d ended with status %d", k, status);
+    }
+    /* the index and the directories agree, UIDs ascend, nothing was lost twice */
+    files = count_files(root, "new") + count_files(root, "cur");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), files);
+    assert_true(mstore_box_uidnext(b) == 201);
+    for (uint32_t k = 1; k < mstore_box_count(b); k++)
+        assert_true(mstore_msg(b, k)->uid < mstore_msg(b, k + 1)->uid);
+    mstore_box_close(b);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -792,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_many_messages),
         cmocka_unit_test(test_processes_and_shared_locks),
+        cmocka_unit_test(test_concurrent_sessions_and_delivery),
     };
     return cmocka_run_group_tests_name("mstore", tests, NULL, NULL);
 }

@@ -1,0 +1,482 @@
+/*
+ * smtpd_parse.c - syntax of SMTP commands: paths, ESMTP parameters, xtext
+ *
+ * Implements the ABNF of RFC 5321 4.1.2 (Path, Mailbox, Local-part,
+ * Domain, address-literal, esmtp-param), RFC 3461 4 (xtext) and the
+ * UTF-8 extensions of RFC 6531 3.3. The lenient mode (Postfix's
+ * strict_rfc821_envelopes = no) also takes an address without angle
+ * brackets, white space before the path, dots anywhere in an unquoted
+ * local part and an unqualified address; it never takes an unquoted '@'
+ * in a local part, control characters or malformed domains, so that no
+ * address can mean one thing here and another at the next hop.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mem.h"
+#include "smtpd_parse.h"
+
+void smtp_path_init(struct smtp_path *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void smtp_path_free(struct smtp_path *p)
+{
+    str_free(&p->addr);
+    str_free(&p->local);
+    str_free(&p->domain);
+    str_free(&p->raw);
+    smtp_path_init(p);
+}
+
+void smtp_path_reset(struct smtp_path *p)
+{
+    str_reset(&p->addr);
+    str_reset(&p->local);
+    str_reset(&p->domain);
+    str_reset(&p->raw);
+    p->is_null = p->source_route = p->utf8 = p->unqualified = 0;
+}
+
+/* is_atext - RFC 5322 atext (ASCII part) */
+static int is_atext(int c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+int smtp_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+    while (p < end) {
+        unsigned c = *p;
+        size_t len;
+        unsigned cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07;
+        else
+            return 0;
+        if ((size_t)(end - p) < len)
+            return 0;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+int smtp_valid_address_literal(const char *d, size_t n)
+{
+    char text[SMTP_DOMAIN_MAX + 1];
+    unsigned char bin[16];
+
+    if (n < 3 || n > SMTP_DOMAIN_MAX || d[0] != '[' || d[n - 1] != ']')
+        return 0;
+    memcpy(text, d + 1, n - 2);
+    text[n - 2] = '\0';
+    if (strlen(text) != n - 2)
+        return 0;
+    if (strncasecmp(text, "IPv6:", 5) == 0)
+        return inet_pton(AF_INET6, text + 5, bin) == 1;
+    if (inet_pton(AF_INET, text, bin) == 1)
+        return 1;
+    /* General-address-literal = Standardized-tag ":" 1*dcontent (RFC 5321 4.1.3) */
+    const char *colon = strchr(text, ':');
+    if (colon == NULL || colon == text || colon[1] == '\0')
+        return 0;
+    for (const char *p = text; p < colon; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return 0;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < 33 || *p > 126 || *p == '[' || *p == '\\' || *p == ']')
+            return 0;
+    return 1;
+}
+
+int smtp_valid_domain(const char *d, size_t n, int utf8_ok)
+{
+    size_t label = 0;
+
+    if (n == 0 || n > SMTP_DOMAIN_MAX)
+        return 0;
+    if (d[0] == '[')
+        return smtp_valid_address_literal(d, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)d[i];
+        if (c == '.') {
+            if (label == 0 || d[i - 1] == '-')
+                return 0;
+            label = 0;
+            continue;
+        }
+        if (c >= 0x80) {
+            if (!utf8_ok)
+                return 0;
+        } else if (!isalnum(c) && c != '-' && c != '_') {
+            return 0;
+        } else if (c == '-' && label == 0) {
+            return 0;
+        }
+        if (++label > 63)
+            return 0;
+    }
+    if (label == 0 || d[n - 1] == '-')
+        return 0;
+    return utf8_ok ? smtp_utf8_valid(d, n) : 1;
+}
+
+/* parse_quoted - Quoted-string at *p into local (unquoted) and raw; 0 ok */
+static int parse_quoted(const char **pp, struct str *local, struct str *raw, int utf8_ok)
+{
+    const char *p = *pp + 1;
+
+    for (;;) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            unsigned char n = (unsigned char)p[1];
+            if (n >= 32 && n <= 126) {
+                str_catc(local, n);
+                p += 2;
+                continue;
+            }
+            if (n >= 0x80 && utf8_ok) {
+                str_catc(local, n);
+                p += 2;
+                continue;
+            }
+            return -1;
+        }
+        if ((c >= 32 && c <= 126) || (c >= 0x80 && utf8_ok)) {
+            str_catc(local, c);
+            p++;
+            continue;
+        }
+        return -1; /* control character, NUL, or non-ASCII without SMTPUTF8 */
+    }
+    str_catn(raw, *pp, (size_t)(p + 1 - *pp));
+    *pp = p + 1;
+    return 0;
+}
+
+/* parse_dot_string - Dot-string at *p (stops at '@', '>', space or end); 0 ok */
+static int parse_dot_string(const char **pp, struct str *local, int strict, int utf8_ok)
+{
+    const char *p = *pp;
+
+    while (*p && *p != '@' && *p != '>' && *p != ' ') {
+        unsigned char c = (unsigned char)*p;
+        if (c == '.') {
+            if (strict && (p == *pp || p[-1] == '.' || p[1] == '@' || p[1] == '>'))
+                return -1;
+        } else if (!(is_atext(c) || (c >= 0x80 && utf8_ok))) {
+            return -1;
+        }
+        p++;
+    }
+    if (p == *pp)
+        return -1;
+    str_catn(local, *pp, (size_t)(p - *pp));
+    *pp = p;
+    return 0;
+}
+
+/* parse_route - skip an A-d-l ("@a,@b:") after '<'; 0 ok */
+static int parse_route(const char **pp, int utf8_ok)
+{
+    const char *p = *pp;
+
+    while (*p == '@') {
+        const char *start = ++p;
+        while (*p && *p != ',' && *p != ':' && *p != '>')
+            p++;
+        if (!smtp_valid_domain(start, (size_t)(p - start), utf8_ok))
+            return -1;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p != ':')
+            return -1;
+        *pp = p + 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* has_8bit - any byte >= 0x80 */
+static int has_8bit(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 1;
+    return 0;
+}
+
+int smtp_parse_path(const char **text, int flags, struct smtp_path *out, const char **why)
+{
+    const char *p = *text, *start;
+    int strict = (flags & SMTP_PATH_STRICT) != 0;
+    int bracket;
+    size_t dlen;
+
+    smtp_path_reset(out);
+    if (!strict)
+        while (*p == ' ')
+            p++;
+    start = p;
+    bracket = *p == '<';
+    if (!bracket && strict) {
+        *why = "missing <";
+        return SMTP_PATH_SYNTAX;
+    }
+    if (bracket) {
+        p++;
+        if (*p == '>') {
+            if (!(flags & SMTP_PATH_NULL_OK)) {
+                *why = "empty address";
+                return SMTP_PATH_SYNTAX;
+            }
+            out->is_null = 1;
+            *text = p + 1;
+            return SMTP_PATH_OK;
+        }
+        if (*p == '@') {
+            if (parse_route(&p, 1) < 0) {
+                *why = "bad source route";
+                return SMTP_PATH_SYNTAX;
+            }
+            out->source_route = 1;
+        }
+    }
+    const char *lstart = p;
+    if (*p == '"') {
+        if (parse_quoted(&p, &out->local, &out->raw, 1) < 0) {
+            *why = "bad quoted local part";
+            return SMTP_PATH_SYNTAX;
+        }
+    } else {
+        if (parse_dot_string(&p, &out->local, strict, 1) < 0) {
+            *why = "bad local part";
+            return SMTP_PATH_SYNTAX;
+        }
+        str_cat(&out->raw, out->local.s);
+    }
+    if (out->local.len == 0) {
+        *why = "empty local part";
+        return SMTP_PATH_SYNTAX;
+    }
+    if ((size_t)(p - lstart) > SMTP_LOCAL_MAX) {
+        *why = "local part too long";
+        return SMTP_PATH_TOOLONG;
+    }
+    if (*p == '@') {
+        const char *dstart = ++p;
+        if (*p == '[') {
+            while (*p && *p != ']')
+                p++;
+            if (*p == ']')
+                p++;
+        } else {
+            while (*p && *p != '>' && *p != ' ')
+                p++;
+        }
+        dlen = (size_t)(p - dstart);
+        if (dlen > SMTP_DOMAIN_MAX) {
+            *why = "domain too long";
+            return SMTP_PATH_TOOLONG;
+        }
+        /* "user@example.com." names the same domain; strict RFC 5321 has no trailing dot */
+        if (!strict && dlen > 1 && dstart[0] != '[' && dstart[dlen - 1] == '.' &&
+            dstart[dlen - 2] != '.')
+            dlen--;
+        if (!smtp_valid_domain(dstart, dlen, 1)) {
+            *why = "bad domain";
+            return SMTP_PATH_SYNTAX;
+        }
+        str_catn(&out->domain, dstart, dlen);
+        str_catc(&out->raw, '@');
+        str_catn(&out->raw, dstart, dlen);
+    } else if (strict && strcasecmp(out->local.s, "postmaster") != 0) {
+        *why = "missing domain";
+        return SMTP_PATH_SYNTAX;
+    }
+    if (bracket) {
+        if (*p != '>') {
+            *why = "missing >";
+            return SMTP_PATH_SYNTAX;
+        }
+        p++;
+    } else if (*p != '\0' && *p != ' ') {
+        *why = "bad address";
+        return SMTP_PATH_SYNTAX;
+    }
+    if ((size_t)(p - start) > SMTP_PATH_MAX) {
+        *why = "path too long";
+        return SMTP_PATH_TOOLONG;
+    }
+    /* RFC 6531 3.4: UTF-8 in an address only after the SMTPUTF8 parameter */
+    out->utf8 = has_8bit(out->raw.s, out->raw.len);
+    if (out->utf8 && !(flags & SMTP_PATH_UTF8_OK)) {
+        *why = "non-ASCII address without SMTPUTF8";
+        return SMTP_PATH_UTF8;
+    }
+    if (out->utf8 && !smtp_utf8_valid(out->raw.s, out->raw.len)) {
+        *why = "malformed UTF-8";
+        return SMTP_PATH_SYNTAX;
+    }
+    str_cpyn(&out->addr, out->local.s, out->local.len);
+    if (out->domain.len) {
+        str_catc(&out->addr, '@');
+        str_catn(&out->addr, out->domain.s, out->domain.len);
+    }
+    *text = p;
+    return SMTP_PATH_OK;
+}
+
+void smtp_params_free(struct smtp_params *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->v[i].key);
+        free(p->v[i].value);
+    }
+    p->n = 0;
+}
+
+int smtp_parse_params(const char *text, struct smtp_params *out, const char **why)
+{
+    const char *p = text;
+
+    out->n = 0;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            return 0;
+        const char *k = p;
+        if (!isalnum((unsigned char)*p)) {
+            *why = "bad parameter keyword";
+            goto bad;
+        }
+        while (isalnum((unsigned char)*p) || *p == '-')
+            p++;
+        size_t klen = (size_t)(p - k);
+        const char *v = NULL;
+        size_t vlen = 0;
+        if (*p == '=') {
+            v = ++p;
+            while (*p && *p != ' ') {
+                unsigned char c = (unsigned char)*p;
+                if (c == '=' || (c < 33 && c != 0) || c == 127) {
+                    *why = "bad parameter value";
+                    goto bad;
+                }
+                p++;
+            }
+            vlen = (size_t)(p - v);
+            if (vlen == 0) {
+                *why = "empty parameter value";
+                goto bad;
+            }
+        } else if (*p != ' ' && *p != '\0') {
+            *why = "bad parameter keyword";
+            goto bad;
+        }
+        for (size_t i = 0; i < out->n; i++)
+            if (strlen(out->v[i].key) == klen && strncasecmp(out->v[i].key, k, klen) == 0) {
+                *why = "duplicate parameter";
+                goto bad;
+            }
+        if (out->n == SMTP_PARAMS_MAX) {
+            *why = "too many parameters";
+            goto bad;
+        }
+        out->v[out->n].key = xstrndup(k, klen);
+        out->v[out->n].value = v ? xstrndup(v, vlen) : NULL;
+        out->n++;
+    }
+bad:
+    smtp_params_free(out);
+    return -1;
+}
+
+/* hexval - value of an upper-case hex digit, -1 otherwise (RFC 3461 4: "upper case") */
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int smtp_xtext_decode(const char *in, struct str *out)
+{
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if (*p == '+') {
+            int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+            if (h < 0 || l < 0)
+                return -1;
+            str_catc(out, h * 16 + l);
+            p += 2;
+        } else if (*p >= 33 && *p <= 126 && *p != '=') {
+            str_catc(out, *p);
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void smtp_xtext_encode(const char *in, size_t n, struct str *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c >= 33 && c <= 126 && c != '+' && c != '=')
+            str_catc(out, c);
+        else
+            str_printf(out, "+%02X", c);
+    }
+}
+
+void smtp_quote_local(const char *local, struct str *out)
+{
+    size_t n = strlen(local);
+    int atom = n > 0 && local[0] != '.' && local[n - 1] != '.';
+
+    for (size_t i = 0; atom && i < n; i++) {
+        unsigned char c = (unsigned char)local[i];
+        if (c == '.' ? local[i + 1] == '.' : !(is_atext(c) || c >= 0x80))
+            atom = 0;
+    }
+    if (atom) {
+        str_cat(out, local);
+        return;
+    }
+    str_catc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (local[i] == '"' || local[i] == '\\')
+            str_catc(out, '\\');
+        str_catc(out, local[i]);
+    }
+    str_catc(out, '"');
+}

@@ -1,0 +1,86 @@
+/*
+ * smtpd_parse.h - syntax of SMTP commands: paths, ESMTP parameters, xtext
+ *
+ * Pure functions (no I/O, no configuration) so that the unit tests can
+ * drive them with the RFCs' examples. Addresses come out in the internal
+ * form every Petrel program uses: a quoted local part is unquoted
+ * ("a b"@x -> a b@x), a source route is dropped, and the domain is split
+ * off at the last '@'.
+ */
+#ifndef PETREL_SMTPD_PARSE_H
+#define PETREL_SMTPD_PARSE_H
+
+#include <stddef.h>
+
+#include "str.h"
+
+/* RFC 5321 4.5.3.1 size limits */
+#define SMTP_LOCAL_MAX 64
+#define SMTP_DOMAIN_MAX 255
+#define SMTP_PATH_MAX 256
+
+/* smtp_parse_path results */
+#define SMTP_PATH_OK 0
+#define SMTP_PATH_SYNTAX (-1)  /* malformed */
+#define SMTP_PATH_TOOLONG (-2) /* a length limit of RFC 5321 4.5.3.1 */
+#define SMTP_PATH_UTF8 (-3)    /* non-ASCII without SMTPUTF8 (RFC 6531 3.4) */
+
+/* smtp_parse_path flags */
+#define SMTP_PATH_NULL_OK 1 /* "<>" allowed (MAIL FROM) */
+#define SMTP_PATH_STRICT 2  /* RFC 5321 exactly: brackets, no space, domain required */
+#define SMTP_PATH_UTF8_OK 4 /* SMTPUTF8 was given: UTF-8 in local part and domain */
+
+struct smtp_path {
+    struct str addr;   /* internal form: local@domain, local, or "" for <> */
+    struct str local;  /* unquoted local part */
+    struct str domain; /* domain without a trailing dot, case kept; "" when none */
+    struct str raw;    /* the mailbox as sent (quotes kept), source route removed */
+    int is_null;       /* <> */
+    int source_route;  /* an "@a,@b:" route was given (and dropped) */
+    int utf8;          /* non-ASCII bytes in the address */
+    int unqualified;   /* sent without a domain (smtpd appended $myorigin) */
+};
+
+void smtp_path_init(struct smtp_path *p);
+void smtp_path_free(struct smtp_path *p);
+void smtp_path_reset(struct smtp_path *p);
+
+/* smtp_parse_path - parse the path at *text (leading spaces allowed); on SMTP_PATH_OK *text
+ * points after it. why gets a short reason on failure. */
+int smtp_parse_path(const char **text, int flags, struct smtp_path *out, const char **why);
+
+/* ESMTP parameters (RFC 5321 4.1.2 Mail-parameters / Rcpt-parameters) */
+#define SMTP_PARAMS_MAX 16
+
+struct smtp_param {
+    char *key;   /* as sent */
+    char *value; /* NULL when there was no '=' */
+};
+
+struct smtp_params {
+    struct smtp_param v[SMTP_PARAMS_MAX];
+    size_t n;
+};
+
+/* smtp_parse_params - split "KEY[=VALUE] ..." (RFC 5321 esmtp-param); -1 on bad syntax,
+ * too many parameters or a duplicate keyword */
+int smtp_parse_params(const char *text, struct smtp_params *out, const char **why);
+void smtp_params_free(struct smtp_params *p);
+
+/* smtp_xtext_decode - RFC 3461 4 xtext to bytes (appended); -1 when malformed */
+int smtp_xtext_decode(const char *in, struct str *out);
+/* smtp_xtext_encode - bytes to xtext (appended) */
+void smtp_xtext_encode(const char *in, size_t n, struct str *out);
+
+/* smtp_valid_domain - RFC 5321 Domain (LDH labels; UTF-8 labels when utf8_ok) or
+ * address-literal; '_' is tolerated in labels as real mail systems send it */
+int smtp_valid_domain(const char *d, size_t n, int utf8_ok);
+/* smtp_valid_address_literal - "[1.2.3.4]", "[IPv6:...]" or a General-address-literal */
+int smtp_valid_address_literal(const char *d, size_t n);
+/* smtp_utf8_valid - well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF) */
+int smtp_utf8_valid(const char *s, size_t n);
+/* smtp_quote_local - external form of an internal local part: quoted when it is not a
+ * dot-atom (RFC 5321 4.1.2), appended to out */
+void smtp_quote_local(const char *local, struct str *out);
+
+#endif

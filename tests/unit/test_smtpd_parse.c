@@ -1,0 +1,243 @@
+/*
+ * test_smtpd_parse.c - unit tests of smtpd/smtpd_parse.c (paths, parameters, xtext)
+ *
+ * Table driven, with the examples of RFC 5321 4.1.2, RFC 3461 4 and RFC 6531 and the relay
+ * tricks that must never parse into an address that would be relayed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpd_parse.h"
+#include "unit.h"
+
+struct path_case {
+    const char *in;
+    int flags;
+    int result;
+    const char *addr;   /* internal form */
+    const char *domain; /* NULL: don't check */
+    const char *rest;   /* what follows the path */
+};
+
+static const struct path_case path_cases[] = {
+    /* RFC 5321 4.1.2 forms */
+    {"<user@example.com>", 0, SMTP_PATH_OK, "user@example.com", "example.com", ""},
+    {"<>", SMTP_PATH_NULL_OK, SMTP_PATH_OK, "", "", ""},
+    {"<>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<Postmaster>", SMTP_PATH_STRICT, SMTP_PATH_OK, "Postmaster", "", ""},
+    {"<joe>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<joe>", 0, SMTP_PATH_OK, "joe", "", ""},
+    {"<@hosta.int,@jkl.org:userc@d.bar.org>", 0, SMTP_PATH_OK, "userc@d.bar.org", "d.bar.org",
+     ""},
+    {"<@ourdomain:user@other>", 0, SMTP_PATH_OK, "user@other", "other", ""},
+    {"<\"John Doe\"@example.com> SIZE=100", 0, SMTP_PATH_OK, "John Doe@example.com", NULL,
+     " SIZE=100"},
+    {"<\"a\\\"b\\\\c\"@example.com>", 0, SMTP_PATH_OK, "a\"b\\c@example.com", NULL, ""},
+    {"<\"user@other\"@ourdomain>", 0, SMTP_PATH_OK, "user@other@ourdomain", "ourdomain", ""},
+    {"<user%other@ourdomain>", 0, SMTP_PATH_OK, "user%other@ourdomain", "ourdomain", ""},
+    {"<other!user@ourdomain>", 0, SMTP_PATH_OK, "other!user@ourdomain", "ourdomain", ""},
+    {"<user@other@ourdomain>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@[192.0.2.1]>", 0, SMTP_PATH_OK, "user@[192.0.2.1]", "[192.0.2.1]", ""},
+    {"<user@[IPv6:2001:db8::1]>", 0, SMTP_PATH_OK, "user@[IPv6:2001:db8::1]", NULL, ""},
+    {"<user@[300.1.1.1]>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@[x-tag:stuff]>", 0, SMTP_PATH_OK, "user@[x-tag:stuff]", NULL, ""},
+    {"<user@ourdomain.>", 0, SMTP_PATH_OK, "user@ourdomain", "ourdomain", ""},
+    {"<user@ourdomain.>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@ourdomain..>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<USER@OurDomain.COM>", 0, SMTP_PATH_OK, "USER@OurDomain.COM", "OurDomain.COM", ""},
+    /* lenient forms (strict_rfc821_envelopes = no) and their strict refusal */
+    {" <user@example.com>", 0, SMTP_PATH_OK, "user@example.com", NULL, ""},
+    {" <user@example.com>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"user@example.com SIZE=1", 0, SMTP_PATH_OK, "user@example.com", NULL, " SIZE=1"},
+    {"user@example.com", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<john..doe@example.com>", 0, SMTP_PATH_OK, "john..doe@example.com", NULL, ""},
+    {"<john..doe@example.com>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<.john@example.com>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    /* malformed */
+    {"<user@example.com", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user example@x.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@-bad.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@bad-.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@bad..com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@exa mple.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<@example.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<\"\"@example.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<\"unterminated@example.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<\"ctl\001\"@example.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<us(er)@example.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<user@example.com>>", 0, SMTP_PATH_OK, "user@example.com", NULL, ">"},
+    /* RFC 6531: UTF-8 only with SMTPUTF8 */
+    {"<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", 0, SMTP_PATH_UTF8, NULL, NULL, NULL},
+    {"<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", SMTP_PATH_UTF8_OK, SMTP_PATH_OK,
+     "j\xc3\xb6rg@b\xc3\xbc" "cher.example", NULL, ""},
+    {"<j\xc3rg@example.com>", SMTP_PATH_UTF8_OK, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<\xed\xa0\x80@example.com>", SMTP_PATH_UTF8_OK, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+};
+
+static void test_paths(void **state)
+{
+    struct smtp_path p;
+
+    (void)state;
+    smtp_path_init(&p);
+    for (size_t i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+        const struct path_case *c = &path_cases[i];
+        const char *t = c->in, *why = "";
+        int r = smtp_parse_path(&t, c->flags, &p, &why);
+        if (r != c->result)
+            fail_msg("case %zu \"%s\": result %d, expected %d (%s)", i, c->in, r, c->result,
+                     why);
+        if (r != SMTP_PATH_OK)
+            continue;
+        assert_string_equal(str_c(&p.addr), c->addr);
+        if (c->domain)
+            assert_string_equal(str_c(&p.domain), c->domain);
+        assert_string_equal(t, c->rest);
+    }
+    smtp_path_free(&p);
+}
+
+/* RFC 5321 4.5.3.1: local part 64, domain 255, path 256 octets; each at and over its limit */
+static void test_path_limits(void **state)
+{
+    struct smtp_path p;
+    struct str in = STR_INIT, label = STR_INIT;
+    const char *t, *why;
+
+    (void)state;
+    smtp_path_init(&p);
+    str_cpy(&in, "<");
+    for (int i = 0; i < 64; i++)
+        str_catc(&in, 'a');
+    str_cat(&in, "@example.com>");
+    t = in.s;
+    assert_int_equal(smtp_parse_path(&t, 0, &p, &why), SMTP_PATH_OK);
+    str_cpy(&in, "<a");
+    for (int i = 0; i < 64; i++)
+        str_catc(&in, 'a');
+    str_cat(&in, "@example.com>");
+    t = in.s;
+    assert_int_equal(smtp_parse_path(&t, 0, &p, &why), SMTP_PATH_TOOLONG);
+
+    /* a path of exactly 256 octets with brackets: "<" 64 "@" domain ">" */
+    str_cpy(&in, "<");
+    for (int i = 0; i < 64; i++)
+        str_catc(&in, 'u');
+    str_catc(&in, '@');
+    while (in.len < 255 - 4)
+        str_cat(&in, in.len % 60 == 0 ? "." : "d");
+    while (in.len < 255)
+        str_catc(&in, 'x');
+    str_catc(&in, '>');
+    assert_int_equal(in.len, 256);
+    t = in.s;
+    assert_int_equal(smtp_parse_path(&t, 0, &p, &why), SMTP_PATH_OK);
+    str_truncate(&in, 255);
+    str_cat(&in, "y>");
+    t = in.s;
+    assert_int_equal(smtp_parse_path(&t, 0, &p, &why), SMTP_PATH_TOOLONG);
+
+    /* a label of 63 is fine, 64 is not */
+    str_cpy(&label, "");
+    for (int i = 0; i < 63; i++)
+        str_catc(&label, 'l');
+    assert_true(smtp_valid_domain(label.s, label.len, 0));
+    str_catc(&label, 'l');
+    assert_false(smtp_valid_domain(label.s, label.len, 0));
+    smtp_path_free(&p);
+    str_free(&in);
+    str_free(&label);
+}
+
+static void test_params(void **state)
+{
+    struct smtp_params ps;
+    const char *why;
+
+    (void)state;
+    assert_int_equal(smtp_parse_params(" SIZE=1000 BODY=8BITMIME SMTPUTF8", &ps, &why), 0);
+    assert_int_equal(ps.n, 3);
+    assert_string_equal(ps.v[0].key, "SIZE");
+    assert_string_equal(ps.v[0].value, "1000");
+    assert_string_equal(ps.v[1].value, "8BITMIME");
+    assert_null(ps.v[2].value);
+    smtp_params_free(&ps);
+    assert_int_equal(smtp_parse_params("", &ps, &why), 0);
+    assert_int_equal(ps.n, 0);
+    assert_int_equal(smtp_parse_params(" ENVID=QQ314159 RET=HDRS", &ps, &why), 0);
+    smtp_params_free(&ps);
+    /* malformed: duplicate keyword, empty value, '=' in value, control, bad keyword */
+    assert_int_equal(smtp_parse_params(" SIZE=1 size=2", &ps, &why), -1);
+    assert_string_equal(why, "duplicate parameter");
+    assert_int_equal(smtp_parse_params(" SIZE=", &ps, &why), -1);
+    assert_int_equal(smtp_parse_params(" A=b=c", &ps, &why), -1);
+    assert_int_equal(smtp_parse_params(" A=b\001", &ps, &why), -1);
+    assert_int_equal(smtp_parse_params(" -A=b", &ps, &why), -1);
+    assert_int_equal(smtp_parse_params(" A_B=c", &ps, &why), -1);
+    assert_int_equal(smtp_parse_params(" A B C D E F G H I J K L M N O P Q", &ps, &why), -1);
+    assert_string_equal(why, "too many parameters");
+}
+
+static void test_xtext(void **state)
+{
+    struct str out = STR_INIT;
+
+    (void)state;
+    /* RFC 3461 4 */
+    assert_int_equal(smtp_xtext_decode("rfc822+3Bjoe+2Bsmith@example.com", &out), 0);
+    assert_string_equal(out.s, "rfc822;joe+smith@example.com");
+    str_reset(&out);
+    assert_int_equal(smtp_xtext_decode("a+3d", &out), -1); /* upper-case hex only */
+    str_reset(&out);
+    assert_int_equal(smtp_xtext_decode("a+4", &out), -1);
+    str_reset(&out);
+    assert_int_equal(smtp_xtext_decode("a=b", &out), -1);
+    str_reset(&out);
+    assert_int_equal(smtp_xtext_decode("a b", &out), -1);
+    str_reset(&out);
+    smtp_xtext_encode("a+b=c d", 7, &out);
+    assert_string_equal(out.s, "a+2Bb+3Dc+20d");
+    str_free(&out);
+}
+
+static void test_domains_and_quoting(void **state)
+{
+    struct str out = STR_INIT;
+
+    (void)state;
+    assert_true(smtp_valid_domain("example.com", 11, 0));
+    assert_true(smtp_valid_domain("a_b.example.com", 15, 0));
+    assert_true(smtp_valid_domain("[127.0.0.1]", 11, 0));
+    assert_false(smtp_valid_domain("[127.0.0.1", 10, 0));
+    assert_false(smtp_valid_domain(".example.com", 12, 0));
+    assert_false(smtp_valid_domain("b\xc3\xbc" "cher.example", 13, 0));
+    assert_true(smtp_valid_domain("b\xc3\xbc" "cher.example", 13, 1));
+    assert_true(smtp_utf8_valid("\xf0\x9f\x98\x80", 4));
+    assert_false(smtp_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(smtp_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    smtp_quote_local("john.doe", &out);
+    assert_string_equal(out.s, "john.doe");
+    str_reset(&out);
+    smtp_quote_local("John Doe", &out);
+    assert_string_equal(out.s, "\"John Doe\"");
+    str_reset(&out);
+    smtp_quote_local("user@other", &out);
+    assert_string_equal(out.s, "\"user@other\"");
+    str_reset(&out);
+    smtp_quote_local("a\"b", &out);
+    assert_string_equal(out.s, "\"a\\\"b\"");
+    str_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_path_limits),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_xtext),
+        cmocka_unit_test(test_domains_and_quoting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
