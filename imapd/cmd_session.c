@@ -5,14 +5,18 @@
  * offered) and says so with an empty ENABLED response. NAMESPACE (RFC
  * 2342): one personal namespace, no shared or other users' ones. IDLE
  * (RFC 2177): the client waits for "DONE" while the server sends mailbox
- * updates as they happen and a keep-alive "* OK Still here" now and then;
- * the autologout timer (RFC 3501 5.4) keeps running during IDLE.
+ * updates as they happen (woken by the store's inotify watch) and a
+ * keep-alive "* OK Still here" now and then; the autologout timer (RFC
+ * 3501 5.4) keeps running during IDLE.
  */
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
 
 #include "evloop.h"
 #include "log.h"
+#include "mstore.h"
 #include "stream.h"
 
 #include "imapd.h"
@@ -60,12 +64,34 @@ static int idle_done(struct session *s)
     return r;
 }
 
+/* idle_wait - wait for client input (1), a change of the mailbox (2), or timeout_ms (0);
+ * -1 when the connection broke */
+static int idle_wait(struct session *s, int watch, long long timeout_ms)
+{
+    if (stream_pending(s->s))
+        return 1;
+    if (watch < 0) {
+        int w = stream_wait_input(s->s, (int)timeout_ms);
+        return w < 0 ? -1 : w;
+    }
+    struct pollfd pfd[2] = {{stream_rfd(s->s), POLLIN, 0}, {watch, POLLIN, 0}};
+    int r = poll(pfd, 2, (int)timeout_ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : -1;
+    if (pfd[0].revents)
+        return 1; /* input, or the peer went away: the read that follows tells */
+    return pfd[1].revents ? 2 : 0;
+}
+
 void cmd_idle(struct session *s)
 {
     long long idle_ms = imapd_cfg.autologout_timeout * 1000;
     long long notify_ms = imapd_cfg.idle_notify * 1000;
     long long check_ms = imapd_cfg.idle_check * 1000;
     long long start = evloop_now_ms(), last_notify = start, last_check = start;
+    /* the store's inotify watch wakes us for deliveries and other sessions' changes;
+     * without it, the mailbox is looked at every imapd_idle_check_interval */
+    int watch = s->box ? mstore_box_watch(s->box) : -1;
 
     if (imap_p_end(&s->p) < 0) {
         imapd_bad_syntax(s);
@@ -84,20 +110,23 @@ void cmd_idle(struct session *s)
             return;
         }
         long long wait = last_notify + notify_ms - now;
-        if (s->box && last_check + check_ms - now < wait)
+        if (s->box && watch < 0 && last_check + check_ms - now < wait)
             wait = last_check + check_ms - now;
         if (wait > start + idle_ms - now)
             wait = start + idle_ms - now;
-        int w = stream_wait_input(s->s, wait > 0 ? (int)wait : 0);
+        int w = idle_wait(s, watch, wait > 0 ? wait : 0);
         if (w < 0) {
             s->state = IMAPD_LOGOUT;
             s->end_reason = "connection lost during IDLE";
             return;
         }
-        if (w == 0) {
+        if (w == 0 || w == 2) {
             now = evloop_now_ms();
-            if (s->box && now - last_check >= check_ms) {
-                imapd_sync(s, 1); /* RFC 2177: updates as they happen */
+            if (w == 2)
+                mstore_box_watch_drain(s->box);
+            /* RFC 2177: updates as they happen (and a look now and then regardless) */
+            if (s->box && (w == 2 || now - last_check >= check_ms || now - last_notify >= notify_ms)) {
+                imapd_sync(s, 1);
                 last_check = now;
             }
             if (now - last_notify >= notify_ms) {

@@ -47,8 +47,8 @@ const struct cfg_param imapd_params[] = {
     {"imapd_idle_notify_interval", CFG_TIME, "2m", 1, 3600, 0,
      "During IDLE, send \"* OK Still here\" this often (keeps NAT and firewall state)."},
     {"imapd_idle_check_interval", CFG_TIME, "1s", 1, 600, 0,
-     "During IDLE, look for new mail and changes by other sessions this often (a look costs "
-     "one read and two stats)."},
+     "During IDLE without inotify, look for new mail and changes by other sessions this "
+     "often (a look costs one read and two stats). With inotify, changes wake IDLE at once."},
     {"mime_nesting_limit", CFG_INT, "50", 1, 1000, 0,
      "Deepest nesting of multiparts and attached messages that the MIME parser splits; "
      "anything deeper stays one opaque part."},

@@ -474,7 +474,9 @@ def test_idle_sees_delivery_and_expunge(imap):
     deliver(imap, message("during idle"))
     assert w.line() == b"* 2 EXISTS"
     assert w.line() == b"* 2 RECENT"  # both are recent to this session
+    # another session's changes arrive as they happen: the flag, then the expunge
     assert other.cmd("o1", "STORE 1 +FLAGS.SILENT (\\Deleted)")[-1] == b"o1 OK Store completed."
+    assert w.line() == b"* 1 FETCH (FLAGS (\\Deleted \\Recent))"
     assert other.cmd("o2", "EXPUNGE")[-1] == b"o2 OK Expunge completed."
     assert w.line() == b"* 1 EXPUNGE"
     w.send("DONE\r\n")
@@ -509,3 +511,19 @@ def test_imaplib_session(imap):
     assert m.close()[0] == "OK"
     assert m.logout()[0] == "BYE"
     assert sorted(os.listdir(os.path.join(maildir(imap, folder="Reports"), "cur")))
+
+
+def test_idle_wakes_at_once(instances):
+    """With the store's inotify watch IDLE needs no polling: a delivery is reported at once."""
+    imap = imapd_instance(instances, main_cf={"imapd_idle_check_interval": "600s"})
+    w = login(imap)
+    select(w)
+    w.send("i IDLE\r\n")
+    assert w.line() == b"+ idling"
+    start = time.time()
+    deliver(imap, message("wake up"))
+    assert w.line() == b"* 1 EXISTS"
+    assert w.line() == b"* 1 RECENT"
+    assert time.time() - start < 5
+    w.send("DONE\r\n")
+    assert w.line() == b"i OK Idle completed."
