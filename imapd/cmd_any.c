@@ -59,7 +59,9 @@ static int id_params(struct session *s, struct str *logline)
     int nil, r = -1, pairs = 0;
 
     if (imap_peek(&s->p) != '(') {
-        r = imap_p_nstring(&s->p, &value, &nil) == 0 && nil ? 0 : imap_perror(&s->p, "expected a list or NIL");
+        r = imap_p_nstring(&s->p, &value, &nil) == 0 && nil
+                ? 0
+                : imap_perror(&s->p, "expected a list or NIL");
         goto out;
     }
     s->p.pos++;

@@ -55,8 +55,8 @@ static int parsed(struct session *s, uint32_t seq, struct msgdata *d)
     d->mime = mime_open_fd(fd, &imapd_cfg.mime, &err);
     close(fd);
     if (d->mime == NULL) {
-        log_warn("user=<%s>: message %u of %s: %s", str_c(&s->user), seq,
-                 mstore_box_name(s->box), str_c(&err));
+        log_warn("user=<%s>: message %u of %s: %s", str_c(&s->user), seq, mstore_box_name(s->box),
+                 str_c(&err));
         r = MSTORE_ETEMP;
     }
     str_free(&err);
@@ -351,8 +351,7 @@ void cmd_store(struct session *s)
         goto out;
     }
     int r = n ? mstore_store(s->box, seqs, n, st.mode, imapd_flags_bits(st.flags.sys),
-                             (const char *const *)st.flags.keywords.v, st.flags.keywords.n, 0,
-                             &res)
+                             (const char *const *)st.flags.keywords.v, st.flags.keywords.n, 0, &res)
               : MSTORE_OK;
     if (r != MSTORE_OK) {
         imapd_store_no(s, r, mstore_box_name(s->box));

@@ -38,8 +38,7 @@ static int in_selected(const struct session *s, const char *name)
         return 0;
     const char *sel = mstore_box_name(s->box);
     size_t n = strlen(name);
-    return strcmp(sel, name) == 0 ||
-           (strncmp(sel, name, n) == 0 && sel[n] == IMAPD_SEPARATOR[0]);
+    return strcmp(sel, name) == 0 || (strncmp(sel, name, n) == 0 && sel[n] == IMAPD_SEPARATOR[0]);
 }
 
 void cmd_select(struct session *s)
@@ -55,8 +54,8 @@ void cmd_select(struct session *s)
     }
     /* RFC 3501 6.3.1: selecting deselects, even when the new one fails */
     imapd_unselect(s);
-    int r = mstore_box_open(s->store, str_c(&name), examine ? MSTORE_RDONLY : MSTORE_RECENT,
-                            &s->box);
+    int r =
+        mstore_box_open(s->store, str_c(&name), examine ? MSTORE_RDONLY : MSTORE_RECENT, &s->box);
     if (r != MSTORE_OK) {
         s->box = NULL;
         imapd_store_no(s, r, str_c(&name));
@@ -181,10 +180,14 @@ static void attrs_text(int attrs, int lsub, struct str *out)
     static const struct {
         int bit;
         const char *name;
-    } names[] = {{MSTORE_A_NOSELECT, "\\Noselect"},   {MSTORE_A_HASCHILDREN, "\\HasChildren"},
-                 {MSTORE_A_HASNOCHILDREN, "\\HasNoChildren"}, {MSTORE_A_DRAFTS, "\\Drafts"},
-                 {MSTORE_A_SENT, "\\Sent"},           {MSTORE_A_TRASH, "\\Trash"},
-                 {MSTORE_A_JUNK, "\\Junk"},           {MSTORE_A_ARCHIVE, "\\Archive"}};
+    } names[] = {{MSTORE_A_NOSELECT, "\\Noselect"},
+                 {MSTORE_A_HASCHILDREN, "\\HasChildren"},
+                 {MSTORE_A_HASNOCHILDREN, "\\HasNoChildren"},
+                 {MSTORE_A_DRAFTS, "\\Drafts"},
+                 {MSTORE_A_SENT, "\\Sent"},
+                 {MSTORE_A_TRASH, "\\Trash"},
+                 {MSTORE_A_JUNK, "\\Junk"},
+                 {MSTORE_A_ARCHIVE, "\\Archive"}};
     if (lsub && (attrs & MSTORE_A_NONEXISTENT))
         attrs |= MSTORE_A_NOSELECT;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -285,8 +288,7 @@ out:
 
 void cmd_status(struct session *s)
 {
-    static const char *const items[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-                                        "UNSEEN"};
+    static const char *const items[] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"};
     struct str name = STR_INIT, att = STR_INIT, resp = STR_INIT, n = STR_INIT;
     unsigned want = 0;
     struct mstore_status st;

@@ -38,12 +38,18 @@ struct ctx {
 static int cost(const struct imap_skey *k)
 {
     switch (k->type) {
-    case IMAP_SK_BCC: case IMAP_SK_BODY: case IMAP_SK_CC: case IMAP_SK_FROM:
-    case IMAP_SK_HEADER: case IMAP_SK_SENTBEFORE: case IMAP_SK_SENTON:
-    case IMAP_SK_SENTSINCE: case IMAP_SK_SUBJECT: case IMAP_SK_TEXT: case IMAP_SK_TO:
-        return 1;
-    default:
-        break;
+    case IMAP_SK_BCC:
+    case IMAP_SK_BODY:
+    case IMAP_SK_CC:
+    case IMAP_SK_FROM:
+    case IMAP_SK_HEADER:
+    case IMAP_SK_SENTBEFORE:
+    case IMAP_SK_SENTON:
+    case IMAP_SK_SENTSINCE:
+    case IMAP_SK_SUBJECT:
+    case IMAP_SK_TEXT:
+    case IMAP_SK_TO: return 1;
+    default: break;
     }
     for (size_t i = 0; i < k->nkids; i++)
         if (cost(k->kids[i]))

@@ -125,7 +125,8 @@ void cmd_idle(struct session *s)
             if (w == 2)
                 mstore_box_watch_drain(s->box);
             /* RFC 2177: updates as they happen (and a look now and then regardless) */
-            if (s->box && (w == 2 || now - last_check >= check_ms || now - last_notify >= notify_ms)) {
+            if (s->box &&
+                (w == 2 || now - last_check >= check_ms || now - last_notify >= notify_ms)) {
                 imapd_sync(s, 1);
                 last_check = now;
             }

@@ -169,8 +169,8 @@ int imapd_plaintext_ok(const struct session *s)
 
 void imapd_set_timeout(struct session *s)
 {
-    long long t = s->state == IMAPD_NOTAUTH ? imapd_cfg.login_timeout
-                                            : imapd_cfg.autologout_timeout;
+    long long t =
+        s->state == IMAPD_NOTAUTH ? imapd_cfg.login_timeout : imapd_cfg.autologout_timeout;
     stream_set_timeout(s->s, (int)t);
 }
 
@@ -250,8 +250,8 @@ static void dispatch(struct session *s)
     }
     s->name = c->name;
     if (!(c->states & s->state)) {
-        const char *why = s->state == IMAPD_NOTAUTH ? "authentication is required first"
-                          : c->states == IMAPD_NOTAUTH ? "already authenticated"
+        const char *why = s->state == IMAPD_NOTAUTH     ? "authentication is required first"
+                          : c->states == IMAPD_NOTAUTH  ? "already authenticated"
                           : c->states == IMAPD_SELECTED ? "no mailbox is selected"
                                                         : "not valid in this state";
         imapd_bad(s, NULL, "Error in IMAP command %s: %s.", c->name, why);
@@ -273,19 +273,13 @@ static void read_error(struct session *s, int r, const struct str *reason)
     if (strcmp(str_c(&s->tag), "*") == 0)
         str_reset(&s->tag);
     switch (r) {
-    case IMAP_READ_BAD:
-        imapd_bad(s, NULL, "%s.", str_c(reason));
-        break;
-    case IMAP_READ_TOOBIG:
-        imapd_no(s, "TOOBIG", "%s.", str_c(reason));
-        break;
+    case IMAP_READ_BAD: imapd_bad(s, NULL, "%s.", str_c(reason)); break;
+    case IMAP_READ_TOOBIG: imapd_no(s, "TOOBIG", "%s.", str_c(reason)); break;
     case IMAP_READ_FATAL:
         log_warn("%s from [%s]: closing", str_c(reason), s->conn->addr);
         imapd_bye(s, "input over the limits", "Input far over the limits.");
         break;
-    case IMAP_READ_TIMEOUT:
-        imapd_bye(s, "timeout", "Autologout; idle for too long.");
-        break;
+    case IMAP_READ_TIMEOUT: imapd_bye(s, "timeout", "Autologout; idle for too long."); break;
     case IMAP_READ_EOF:
         s->state = IMAPD_LOGOUT;
         s->end_reason = "connection closed by client";
@@ -377,7 +371,7 @@ static void pre_init(int argc, char **argv)
                                        cfg_str(cfg_main, "imapd_tls_ciphers"), &err);
         if (imapd_cfg.tls == NULL)
             log_fatal("TLS: %s", str_c(&err));
-    }    else if (cfg_bool(cfg_main, "imapd_tls_wrappermode"))
+    } else if (cfg_bool(cfg_main, "imapd_tls_wrappermode"))
         log_fatal("imapd_tls_wrappermode = yes needs imapd_tls_cert_file");
     if (netmatch_check("plaintext_auth_networks", &err) < 0)
         log_fatal("%s", str_c(&err));

@@ -34,9 +34,9 @@
 
 /* the configuration, read once at start-up */
 struct imapd_config {
-    SSL_CTX *tls;          /* NULL: no TLS configured */
-    int wrappermode;       /* implicit TLS */
-    struct maps *passwd;   /* mailbox_passwd_maps */
+    SSL_CTX *tls;        /* NULL: no TLS configured */
+    int wrappermode;     /* implicit TLS */
+    struct maps *passwd; /* mailbox_passwd_maps */
     struct imap_limits lim;
     struct mime_limits mime;
     long long login_timeout, autologout_timeout, idle_notify, idle_check;
@@ -51,10 +51,10 @@ extern struct imapd_config imapd_cfg;
 struct session {
     struct server_conn *conn;
     struct stream *s;
-    unsigned state;     /* IMAPD_* */
-    int tls;            /* TLS is active */
-    int trusted_net;    /* the client may send passwords without TLS */
-    struct str user;    /* after authentication */
+    unsigned state;  /* IMAPD_* */
+    int tls;         /* TLS is active */
+    int trusted_net; /* the client may send passwords without TLS */
+    struct str user; /* after authentication */
     unsigned auth_failures;
     unsigned bad_commands;
     const char *end_reason; /* for the disconnect log line */
@@ -121,7 +121,7 @@ int imapd_seqs(struct session *s, struct imap_seqset *set, int uid, uint32_t **o
 /* imapd_zone - the local time zone offset (minutes east of UTC) at time t */
 int imapd_zone(time_t t);
 /* imapd_flags_bits - IMAP flag bits as store bits (they are the same bits) */
-#define imapd_flags_bits(f) ((f) & MSTORE_F_SYSTEM)
+#define imapd_flags_bits(f) ((f)&MSTORE_F_SYSTEM)
 
 /* commands (one group per file) ------------------------------------------- */
 /* cmd_any.c: RFC 3501 6.1 and RFC 2971 */

@@ -148,10 +148,10 @@ void utf8_repair(const void *p, size_t n, struct str *out)
 /* is_utf8_alias - charsets read by the validate-or-repair path */
 static int is_utf8_alias(const char *cs)
 {
-    static const char *names[] = {"utf-8", "utf8", "us-ascii", "ascii", "unknown-8bit",
-                                  "x-unknown", "x-user-defined", "default", "ansi_x3.4-1968",
-                                  "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1",
-                                  "windows-1252", "cp1252"};
+    static const char *names[] = {"utf-8",          "utf8",       "us-ascii",       "ascii",
+                                  "unknown-8bit",   "x-unknown",  "x-user-defined", "default",
+                                  "ansi_x3.4-1968", "iso-8859-1", "iso8859-1",      "iso_8859-1",
+                                  "latin1",         "l1",         "windows-1252",   "cp1252"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(cs, names[i]) == 0)
             return 1;

@@ -18,7 +18,7 @@
 
 /* RFC 3501 needs at least one part in a multipart: Dovecot's stand-in for none */
 #define EMPTY_BODY "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
-#define EMPTY_BODY_EXT \
+#define EMPTY_BODY_EXT                                                                             \
     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)"
 #define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
 
@@ -37,9 +37,9 @@ enum {
     E_MESSAGE_ID,
     E_COUNT
 };
-static const char *const env_fields[E_COUNT] = {"Date", "Subject", "From", "Sender",
-                                                 "Reply-To", "To", "Cc", "Bcc",
-                                                 "In-Reply-To", "Message-ID"};
+static const char *const env_fields[E_COUNT] = {"Date",        "Subject",   "From", "Sender",
+                                                "Reply-To",    "To",        "Cc",   "Bcc",
+                                                "In-Reply-To", "Message-ID"};
 
 /* write_addresses - "(" 1*address ")" or NIL; returns the number of addresses */
 static size_t write_addresses(const char *v, size_t n, struct str *out)
@@ -92,8 +92,7 @@ void imap_envelope(const struct mime_message *m, const struct mime_part *msg, st
     str_catc(out, '(');
     imap_append_nstring(out, have[E_DATE] ? str_c(&val[E_DATE]) : NULL, val[E_DATE].len);
     str_catc(out, ' ');
-    imap_append_nstring(out, have[E_SUBJECT] ? str_c(&val[E_SUBJECT]) : NULL,
-                        val[E_SUBJECT].len);
+    imap_append_nstring(out, have[E_SUBJECT] ? str_c(&val[E_SUBJECT]) : NULL, val[E_SUBJECT].len);
     str_catc(out, ' ');
     size_t from_at = out->len;
     write_addresses(have[E_FROM] ? str_c(&val[E_FROM]) : NULL, val[E_FROM].len, out);
@@ -301,7 +300,7 @@ void imap_section_free(struct imap_section *s)
 
 void imap_section_name(const struct imap_section *s, struct str *out)
 {
-    static const char *const names[] = {"", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
+    static const char *const names[] = {"",     "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
                                         "TEXT", "MIME"};
 
     for (unsigned i = 0; i < s->nparts; i++)
@@ -492,8 +491,8 @@ static int contains(const char *text, size_t n, const struct str *key)
 }
 
 /* header_match - a field of a header region (any when name is NULL) contains the key */
-static int header_match(const struct mime_message *m, const struct mime_part *msg,
-                        const char *name, const struct str *key)
+static int header_match(const struct mime_message *m, const struct mime_part *msg, const char *name,
+                        const struct str *key)
 {
     struct mime_field f;
     size_t pos = 0;

@@ -59,7 +59,7 @@ void imap_section_free(struct imap_section *s);
 void imap_section_name(const struct imap_section *s, struct str *out);
 
 struct imap_body_data {
-    int built;      /* 0: the bytes are region off/size of the message */
+    int built; /* 0: the bytes are region off/size of the message */
     size_t off, size;
     size_t vsize;   /* octets in CRLF form */
     struct str buf; /* built: the bytes, already in CRLF form */

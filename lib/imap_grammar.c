@@ -45,9 +45,8 @@ static size_t word(struct imap_parser *p, char *buf, size_t size)
     size_t n = 0;
     int c;
 
-    while ((c = imap_peek(p)) != -1 &&
-           ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '.')) {
+    while ((c = imap_peek(p)) != -1 && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                        (c >= '0' && c <= '9') || c == '.')) {
         if (n + 1 < size)
             buf[n] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
         n++;
@@ -191,8 +190,8 @@ static int fetch_att(struct imap_parser *p, struct imap_fetch *out)
 
 int imap_p_fetch_atts(struct imap_parser *p, struct imap_fetch *out)
 {
-    static const unsigned fast = IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE |
-                                 IMAP_FETCH_RFC822_SIZE;
+    static const unsigned fast =
+        IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE;
     if (imap_peek(p) == '(') {
         p->pos++;
         for (;;) {
@@ -235,23 +234,40 @@ static const struct {
     char arg; /* 0 none, 's' astring, 'd' date, 'n' number, 'h' header, 'f' flag keyword,
                * 'u' seqset, 'N' NOT, 'O' OR */
 } skeys[] = {
-    {"ALL", IMAP_SK_ALL, 0},           {"ANSWERED", IMAP_SK_ANSWERED, 0},
-    {"BCC", IMAP_SK_BCC, 's'},         {"BEFORE", IMAP_SK_BEFORE, 'd'},
-    {"BODY", IMAP_SK_BODY, 's'},       {"CC", IMAP_SK_CC, 's'},
-    {"DELETED", IMAP_SK_DELETED, 0},   {"DRAFT", IMAP_SK_DRAFT, 0},
-    {"FLAGGED", IMAP_SK_FLAGGED, 0},   {"FROM", IMAP_SK_FROM, 's'},
-    {"HEADER", IMAP_SK_HEADER, 'h'},   {"KEYWORD", IMAP_SK_KEYWORD, 'f'},
-    {"LARGER", IMAP_SK_LARGER, 'n'},   {"NEW", IMAP_SK_NEW, 0},
-    {"NOT", IMAP_SK_NOT, 'N'},         {"OLD", IMAP_SK_OLD, 0},
-    {"ON", IMAP_SK_ON, 'd'},           {"OR", IMAP_SK_OR, 'O'},
-    {"RECENT", IMAP_SK_RECENT, 0},     {"SEEN", IMAP_SK_SEEN, 0},
-    {"SENTBEFORE", IMAP_SK_SENTBEFORE, 'd'}, {"SENTON", IMAP_SK_SENTON, 'd'},
-    {"SENTSINCE", IMAP_SK_SENTSINCE, 'd'},   {"SINCE", IMAP_SK_SINCE, 'd'},
-    {"SMALLER", IMAP_SK_SMALLER, 'n'}, {"SUBJECT", IMAP_SK_SUBJECT, 's'},
-    {"TEXT", IMAP_SK_TEXT, 's'},       {"TO", IMAP_SK_TO, 's'},
-    {"UID", IMAP_SK_UID, 'u'},         {"UNANSWERED", IMAP_SK_UNANSWERED, 0},
-    {"UNDELETED", IMAP_SK_UNDELETED, 0}, {"UNDRAFT", IMAP_SK_UNDRAFT, 0},
-    {"UNFLAGGED", IMAP_SK_UNFLAGGED, 0}, {"UNKEYWORD", IMAP_SK_UNKEYWORD, 'f'},
+    {"ALL", IMAP_SK_ALL, 0},
+    {"ANSWERED", IMAP_SK_ANSWERED, 0},
+    {"BCC", IMAP_SK_BCC, 's'},
+    {"BEFORE", IMAP_SK_BEFORE, 'd'},
+    {"BODY", IMAP_SK_BODY, 's'},
+    {"CC", IMAP_SK_CC, 's'},
+    {"DELETED", IMAP_SK_DELETED, 0},
+    {"DRAFT", IMAP_SK_DRAFT, 0},
+    {"FLAGGED", IMAP_SK_FLAGGED, 0},
+    {"FROM", IMAP_SK_FROM, 's'},
+    {"HEADER", IMAP_SK_HEADER, 'h'},
+    {"KEYWORD", IMAP_SK_KEYWORD, 'f'},
+    {"LARGER", IMAP_SK_LARGER, 'n'},
+    {"NEW", IMAP_SK_NEW, 0},
+    {"NOT", IMAP_SK_NOT, 'N'},
+    {"OLD", IMAP_SK_OLD, 0},
+    {"ON", IMAP_SK_ON, 'd'},
+    {"OR", IMAP_SK_OR, 'O'},
+    {"RECENT", IMAP_SK_RECENT, 0},
+    {"SEEN", IMAP_SK_SEEN, 0},
+    {"SENTBEFORE", IMAP_SK_SENTBEFORE, 'd'},
+    {"SENTON", IMAP_SK_SENTON, 'd'},
+    {"SENTSINCE", IMAP_SK_SENTSINCE, 'd'},
+    {"SINCE", IMAP_SK_SINCE, 'd'},
+    {"SMALLER", IMAP_SK_SMALLER, 'n'},
+    {"SUBJECT", IMAP_SK_SUBJECT, 's'},
+    {"TEXT", IMAP_SK_TEXT, 's'},
+    {"TO", IMAP_SK_TO, 's'},
+    {"UID", IMAP_SK_UID, 'u'},
+    {"UNANSWERED", IMAP_SK_UNANSWERED, 0},
+    {"UNDELETED", IMAP_SK_UNDELETED, 0},
+    {"UNDRAFT", IMAP_SK_UNDRAFT, 0},
+    {"UNFLAGGED", IMAP_SK_UNFLAGGED, 0},
+    {"UNKEYWORD", IMAP_SK_UNKEYWORD, 'f'},
     {"UNSEEN", IMAP_SK_UNSEEN, 0},
 };
 
@@ -318,15 +334,9 @@ static int key_args(struct imap_parser *p, struct imap_skey *k, char arg)
     int r = 0;
 
     switch (arg) {
-    case 's':
-        r = key_string(p, k);
-        break;
-    case 'd':
-        r = imap_p_sp(p) < 0 || imap_p_date(p, &k->days) < 0 ? -1 : 0;
-        break;
-    case 'n':
-        r = imap_p_sp(p) < 0 || imap_p_number64(p, &k->number) < 0 ? -1 : 0;
-        break;
+    case 's': r = key_string(p, k); break;
+    case 'd': r = imap_p_sp(p) < 0 || imap_p_date(p, &k->days) < 0 ? -1 : 0; break;
+    case 'n': r = imap_p_sp(p) < 0 || imap_p_number64(p, &k->number) < 0 ? -1 : 0; break;
     case 'h':
         if (imap_p_sp(p) < 0 || imap_p_astring(p, &a) < 0)
             r = -1;
@@ -335,12 +345,8 @@ static int key_args(struct imap_parser *p, struct imap_skey *k, char arg)
             r = key_string(p, k);
         }
         break;
-    case 'f':
-        r = imap_p_sp(p) < 0 || imap_p_atom(p, &k->value) < 0 ? -1 : 0;
-        break;
-    case 'u':
-        r = imap_p_sp(p) < 0 || imap_p_seqset(p, &k->set) < 0 ? -1 : 0;
-        break;
+    case 'f': r = imap_p_sp(p) < 0 || imap_p_atom(p, &k->value) < 0 ? -1 : 0; break;
+    case 'u': r = imap_p_sp(p) < 0 || imap_p_seqset(p, &k->set) < 0 ? -1 : 0; break;
     case 'N':
     case 'O':
         for (int i = 0; i < (arg == 'O' ? 2 : 1) && r == 0; i++) {

@@ -96,8 +96,7 @@ static int is_atom_char(int c)
 }
 
 /* take_run - the longest run of bytes accepted by ok (with ']' when allow_bracket) */
-static size_t take_run(struct imap_parser *p, int allow_bracket, int allow_wild,
-                       struct str *out)
+static size_t take_run(struct imap_parser *p, int allow_bracket, int allow_wild, struct str *out)
 {
     size_t start = p->pos, end = text_end(p->cmd);
     const char *s = p->cmd->text.s;
@@ -828,7 +827,7 @@ void imap_format_date_time(time_t t, int tz_minutes, struct str *out)
 
     gmtime_r(&local, &tm);
     int a = tz_minutes < 0 ? -tz_minutes : tz_minutes;
-    str_printf(out, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", tm.tm_mday,
-               month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
-               tz_minutes < 0 ? '-' : '+', a / 60, a % 60);
+    str_printf(out, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", tm.tm_mday, month_names[tm.tm_mon],
+               tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, tz_minutes < 0 ? '-' : '+',
+               a / 60, a % 60);
 }

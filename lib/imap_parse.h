@@ -42,7 +42,7 @@ struct imap_limits {
 };
 
 struct imap_literal {
-    size_t at;     /* offset in text just after the "{n}\r\n" that announced it */
+    size_t at; /* offset in text just after the "{n}\r\n" that announced it */
     size_t size;
     struct str data; /* the bytes, unless spooled */
     int fd;          /* >= 0: spooled to this unlinked file (positioned at 0) */
@@ -57,8 +57,8 @@ struct imap_cmd {
 
 /* results of imap_read_command */
 #define IMAP_READ_OK 0
-#define IMAP_READ_BAD 1     /* rejected, input consumed: answer "tag BAD reason" */
-#define IMAP_READ_TOOBIG 2  /* APPEND literal over append_max: "tag NO [TOOBIG] reason" */
+#define IMAP_READ_BAD 1      /* rejected, input consumed: answer "tag BAD reason" */
+#define IMAP_READ_TOOBIG 2   /* APPEND literal over append_max: "tag NO [TOOBIG] reason" */
 #define IMAP_READ_FATAL (-1) /* far over a limit: BYE and close */
 #define IMAP_READ_EOF (-2)
 #define IMAP_READ_TIMEOUT (-3)
@@ -280,11 +280,11 @@ struct imap_skey {
     enum imap_skey_type type;
     struct imap_skey **kids; /* AND: the list; NOT: one; OR: two */
     size_t nkids;
-    char *field;        /* HEADER: the field name */
-    struct str value;   /* string keys: as given (UTF-8) */
-    struct str folded;  /* string keys: case-folded for matching */
-    long days;          /* date keys: days since 1970-01-01 */
-    uint64_t number;    /* LARGER, SMALLER */
+    char *field;            /* HEADER: the field name */
+    struct str value;       /* string keys: as given (UTF-8) */
+    struct str folded;      /* string keys: case-folded for matching */
+    long days;              /* date keys: days since 1970-01-01 */
+    uint64_t number;        /* LARGER, SMALLER */
     struct imap_seqset set; /* UID, SEQSET */
 };
 

@@ -288,7 +288,8 @@ int imap_read_command(struct stream *s, const struct imap_limits *lim, struct im
         if (!literal_marker(c->text.s + start, n, &size, &nonsync))
             return IMAP_READ_OK;
         int append = is_append(c);
-        uint64_t max = lim->literal_max > c->literal_bytes ? lim->literal_max - c->literal_bytes : 0;
+        uint64_t max =
+            lim->literal_max > c->literal_bytes ? lim->literal_max - c->literal_bytes : 0;
         if (append) {
             /* APPEND: the message may be any of its literals (the mailbox name can be one
              * too); all of them together stay within append_max + literal_max */
@@ -298,7 +299,8 @@ int imap_read_command(struct stream *s, const struct imap_limits *lim, struct im
                 max = lim->append_max;
         }
         if (size > max) {
-            uint64_t far = (append ? lim->append_max : lim->literal_max) * (uint64_t)IMAP_FAR_FACTOR;
+            uint64_t far =
+                (append ? lim->append_max : lim->literal_max) * (uint64_t)IMAP_FAR_FACTOR;
             if (nonsync && size > far) {
                 str_cpy(reason, "literal far too big");
                 return IMAP_READ_FATAL;

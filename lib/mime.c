@@ -95,8 +95,8 @@ struct boundary {
 };
 
 struct cursor {
-    size_t pos; /* start of the next line */
-    size_t lf;  /* LFs before pos */
+    size_t pos;  /* start of the next line */
+    size_t lf;   /* LFs before pos */
     size_t bare; /* LFs without CR before pos */
 };
 
@@ -275,9 +275,8 @@ static void content_field(struct mime_pool *pool, struct mime_part *p, const str
     str_reset(v);
     mime_unfold(f->value, f->value_len, v);
     if (field_is(f, "Content-Type")) {
-        if (p->type == NULL &&
-            mime_content_type(pool, v->s ? v->s : "", v->len, &p->type, &p->subtype, &p->params,
-                              &p->nparams) < 0)
+        if (p->type == NULL && mime_content_type(pool, v->s ? v->s : "", v->len, &p->type,
+                                                 &p->subtype, &p->params, &p->nparams) < 0)
             p->type = ""; /* unusable: marks "seen" until the default is set */
     } else if (field_is(f, "Content-Transfer-Encoding")) {
         if (p->encoding == NULL)
@@ -599,9 +598,8 @@ void mime_unfold(const char *v, size_t n, struct str *out)
             continue;
         str_catc(out, v[i]);
     }
-    while (out->len > start &&
-           (out->s[out->len - 1] == ' ' || out->s[out->len - 1] == '\t' ||
-            out->s[out->len - 1] == '\r'))
+    while (out->len > start && (out->s[out->len - 1] == ' ' || out->s[out->len - 1] == '\t' ||
+                                out->s[out->len - 1] == '\r'))
         out->len--;
     str_truncate(out, out->len);
 }

@@ -69,10 +69,10 @@ struct mime_param {
     const char *value; /* unquoted; sections joined */
 };
 
-#define MIME_PART_MULTIPART 0x01 /* children are body parts */
-#define MIME_PART_RFC822 0x02    /* message/rfc822: the one child is the message */
-#define MIME_PART_MESSAGE 0x04   /* this node is a message (root or encapsulated) */
-#define MIME_PART_NOBLANK 0x08   /* the header ended without a blank line */
+#define MIME_PART_MULTIPART 0x01    /* children are body parts */
+#define MIME_PART_RFC822 0x02       /* message/rfc822: the one child is the message */
+#define MIME_PART_MESSAGE 0x04      /* this node is a message (root or encapsulated) */
+#define MIME_PART_NOBLANK 0x08      /* the header ended without a blank line */
 #define MIME_PART_DEFAULT_TYPE 0x10 /* no (usable) Content-Type: type is the default */
 #define MIME_PART_BAD_BOUNDARY 0x20 /* multipart without a usable boundary */
 #define MIME_PART_NO_END 0x40       /* multipart whose close delimiter never came */
@@ -83,13 +83,13 @@ struct mime_part {
     unsigned nchildren;
     unsigned depth; /* root: 0 */
     unsigned flags;
-    struct mime_region hdr;  /* header, blank line included */
-    struct mime_region body; /* for a multipart: preamble .. epilogue */
+    struct mime_region hdr;     /* header, blank line included */
+    struct mime_region body;    /* for a multipart: preamble .. epilogue */
     const char *type, *subtype; /* never NULL */
     struct mime_param *params;
     unsigned nparams;
     const char *id, *description, *encoding, *md5, *language, *location; /* NULL: absent */
-    const char *disposition; /* NULL: absent */
+    const char *disposition;                                             /* NULL: absent */
     struct mime_param *dparams;
     unsigned ndparams;
     enum mime_enc enc;
@@ -160,8 +160,7 @@ void mime_decode_header(const char *v, size_t n, struct str *out);
 const char *mime_param_get(const struct mime_param *v, unsigned n, const char *name);
 /* mime_param_decoded - the UTF-8 value of a parameter: RFC 2231 "name*" preferred,
  * RFC 2047 words in a plain value decoded too; 1 when present */
-int mime_param_decoded(const struct mime_param *v, unsigned n, const char *name,
-                       struct str *out);
+int mime_param_decoded(const struct mime_param *v, unsigned n, const char *name, struct str *out);
 /* mime_content_type - parse a Content-Type value into type, subtype and parameters;
  * -1 when it is unusable. A fresh pool holds the strings (mime_pool_free). */
 struct mime_pool *mime_pool_new(void);

@@ -450,8 +450,8 @@ int mime_parse_date(const char *s, size_t n, time_t *t, int *tz_minutes)
     }
     if (hh > 23 || mm > 59 || ss > 60)
         return -1;
-    while (d.pos < n && (s[d.pos] == ' ' || s[d.pos] == '\t' || s[d.pos] == '\r' ||
-                         s[d.pos] == '\n'))
+    while (d.pos < n &&
+           (s[d.pos] == ' ' || s[d.pos] == '\t' || s[d.pos] == '\r' || s[d.pos] == '\n'))
         d.pos++;
     int tz = zone(&d);
     struct tm tm;

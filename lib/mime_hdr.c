@@ -334,8 +334,7 @@ static void decode_2231(const char *v, struct str *out)
     str_free(&bytes);
 }
 
-int mime_param_decoded(const struct mime_param *v, unsigned n, const char *name,
-                       struct str *out)
+int mime_param_decoded(const struct mime_param *v, unsigned n, const char *name, struct str *out)
 {
     for (unsigned i = 0; i < n; i++) {
         size_t len = strlen(v[i].name);
@@ -357,7 +356,7 @@ int mime_param_decoded(const struct mime_param *v, unsigned n, const char *name,
 struct eword {
     const char *charset; /* not terminated */
     size_t charset_len;
-    char enc;  /* 'B' or 'Q' */
+    char enc; /* 'B' or 'Q' */
     const char *text;
     size_t text_len;
     size_t len; /* of the whole word */
@@ -522,15 +521,9 @@ void mime_part_decode(const struct mime_message *m, const struct mime_part *p, s
     const char *body = m->data + p->body.off;
 
     switch (p->enc) {
-    case MIME_ENC_QP:
-        mime_decode_qp(body, p->body.size, out);
-        break;
-    case MIME_ENC_BASE64:
-        base64_decode_mime(body, p->body.size, out);
-        break;
-    default:
-        str_catn(out, body, p->body.size);
-        break;
+    case MIME_ENC_QP: mime_decode_qp(body, p->body.size, out); break;
+    case MIME_ENC_BASE64: base64_decode_mime(body, p->body.size, out); break;
+    default: str_catn(out, body, p->body.size); break;
     }
 }
 

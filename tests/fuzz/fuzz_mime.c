@@ -32,10 +32,9 @@ static void check_region(const struct mime_message *m, const struct mime_region 
 static void sections(const struct mime_message *m, const struct mime_part *p, unsigned *nums,
                      unsigned depth)
 {
-    static const enum imap_sect_text texts[] = {IMAP_SECT_NONE, IMAP_SECT_HEADER,
-                                                IMAP_SECT_HEADER_FIELDS,
-                                                IMAP_SECT_HEADER_FIELDS_NOT, IMAP_SECT_TEXT,
-                                                IMAP_SECT_MIME};
+    static const enum imap_sect_text texts[] = {
+        IMAP_SECT_NONE, IMAP_SECT_HEADER, IMAP_SECT_HEADER_FIELDS, IMAP_SECT_HEADER_FIELDS_NOT,
+        IMAP_SECT_TEXT, IMAP_SECT_MIME};
     check_region(m, &p->hdr);
     check_region(m, &p->body);
     if (depth >= IMAP_SECTION_MAX_PARTS)

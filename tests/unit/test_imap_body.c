@@ -203,9 +203,9 @@ static void test_partial(void **state)
         uint32_t start, len;
         const char *want;
     } cases[] = {
-        {0, 3, "{3}\r\nSub"},        {12, 4, "{4}\r\n\r\n01"},
-        {13, 2, "{2}\r\n\n0"},       {24, 100, "{7}\r\n\r\nabc\r\n"},
-        {31, 1, "\"\""},             {1000, 10, "\"\""},
+        {0, 3, "{3}\r\nSub"},  {12, 4, "{4}\r\n\r\n01"},
+        {13, 2, "{2}\r\n\n0"}, {24, 100, "{7}\r\n\r\nabc\r\n"},
+        {31, 1, "\"\""},       {1000, 10, "\"\""},
         {30, 1, "{1}\r\n\n"},
     };
 
@@ -285,8 +285,19 @@ static void test_section_names(void **state)
         {"HEADER.FIELDS.NOT (X-A Received)", "HEADER.FIELDS.NOT (X-A RECEIVED)"},
         {"4.2.HEADER.FIELDS (\"Subject\")", "4.2.HEADER.FIELDS (SUBJECT)"},
     };
-    static const char *bad[] = {"MIME", "0", "1.", "1.0", "1..2", "1HEADER", "HEADER.FIELDS",
-                                "HEADER.FIELDS ()", "HEADER.FIELDS (A:B)", "TEXTX", "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28.29.30.31.32.33.34.35.36.37.38.39.40.41.42.43.44.45.46.47.48.49.50.51.52.53.54.55.56.57.58.59.60.61.62.63.64.65"};
+    static const char *bad[] = {"MIME",
+                                "0",
+                                "1.",
+                                "1.0",
+                                "1..2",
+                                "1HEADER",
+                                "HEADER.FIELDS",
+                                "HEADER.FIELDS ()",
+                                "HEADER.FIELDS (A:B)",
+                                "TEXTX",
+                                "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25."
+                                "26.27.28.29.30.31.32.33.34.35.36.37.38.39.40.41.42.43.44.45.46.47."
+                                "48.49.50.51.52.53.54.55.56.57.58.59.60.61.62.63.64.65"};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct imap_section s;
         struct str out = STR_INIT;
@@ -376,7 +387,7 @@ static void test_search_helpers(void **state)
         {'b', NULL, "secret binary", 0}, /* not a text part */
         {'b', NULL, "inner topic", 1},   /* the header of an attached message */
         {'b', NULL, "hidden WORDS", 1},
-        {'b', NULL, "andré", 0},         /* the top header is not body */
+        {'b', NULL, "andré", 0}, /* the top header is not body */
         {'b', NULL, "", 1},
         {'t', NULL, "andré", 1},
         {'t', NULL, "köln", 1},

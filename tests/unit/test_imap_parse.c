@@ -293,8 +293,8 @@ static void test_cursor_rules(void **state)
     imap_parser_free(&p);
     imap_cmd_free(&c);
 
-    static const char *bad_strings[] = {"\"unterminated\r\n", "\"bad \\x escape\"\r\n",
-                                        "(list\r\n", "{3}\r\n"};
+    static const char *bad_strings[] = {"\"unterminated\r\n", "\"bad \\x escape\"\r\n", "(list\r\n",
+                                        "{3}\r\n"};
     for (size_t i = 0; i < sizeof(bad_strings) / sizeof(bad_strings[0]); i++) {
         imap_cmd_init(&c);
         str_cpy(&c.text, bad_strings[i]);
@@ -334,7 +334,8 @@ static void test_utf7(void **state)
         {"~peter/mail/&U,BTFw-/&ZeVnLIqe-",
          "~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
         {"&Jjo-!", "\xe2\x98\xba!"},
-        {"Entw&APw-rfe", "Entw\xc3\xbc" "rfe"},
+        {"Entw&APw-rfe", "Entw\xc3\xbc"
+                         "rfe"},
         {"A&-B", "A&B"},
         {"&2D3cAA-", "\xf0\x9f\x90\x80"}, /* a surrogate pair */
         {"", ""},
@@ -349,8 +350,8 @@ static void test_utf7(void **state)
         str_free(&a);
         str_free(&b);
     }
-    static const char *bad[] = {"&Jjo", "&AGEAYgBj-", "&U,B-", "&2D0-", "&3AA-", "a\x80",
-                                "&Jjo!-", "tab\t", "&-&", "&AA-"};
+    static const char *bad[] = {"&Jjo",  "&AGEAYgBj-", "&U,B-", "&2D0-", "&3AA-",
+                                "a\x80", "&Jjo!-",     "tab\t", "&-&",   "&AA-"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct str a = STR_INIT;
         if (imap_utf7_decode(bad[i], strlen(bad[i]), &a) == 0)
@@ -367,8 +368,8 @@ static void test_mailbox(void **state)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"inbox", "INBOX"},     {"\"InBoX\"", "INBOX"},   {"INBOX.Sent", "INBOX.Sent"},
-        {"inbox.x", "inbox.x"}, {"&Jjo-", "&Jjo-"}, {"{2}\r\nab", "ab"},
+        {"inbox", "INBOX"},     {"\"InBoX\"", "INBOX"}, {"INBOX.Sent", "INBOX.Sent"},
+        {"inbox.x", "inbox.x"}, {"&Jjo-", "&Jjo-"},     {"{2}\r\nab", "ab"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct imap_cmd c;
@@ -443,8 +444,8 @@ static void test_seqset(void **state)
         str_free(&text);
         str_free(&out);
     }
-    static const char *bad[] = {"", "0", "1:0", "a", "1,", ",1", "1::2", "4294967295", "1:2x",
-                                "01", "-1", "1:*:2"};
+    static const char *bad[] = {"",     "0",          "1:0",  "a",  "1,", ",1",
+                                "1::2", "4294967295", "1:2x", "01", "-1", "1:*:2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct imap_cmd c;
         struct imap_parser p;
@@ -512,9 +513,9 @@ static void test_flags_and_store(void **state)
         imap_cmd_free(&c);
         str_free(&out);
     }
-    static const char *bad[] = {"FLAGS", "FLAGS (\\Recent)", "FLAGS (\\Bogus)", "XFLAGS (a)",
-                                "FLAGS (a", "FLAGS (\"q\")", "*FLAGS (a)", "FLAGS (a  b)",
-                                "FLAGS.NOISY (a)", "FLAGS (\\*)"};
+    static const char *bad[] = {
+        "FLAGS",         "FLAGS (\\Recent)", "FLAGS (\\Bogus)", "XFLAGS (a)",      "FLAGS (a",
+        "FLAGS (\"q\")", "*FLAGS (a)",       "FLAGS (a  b)",    "FLAGS.NOISY (a)", "FLAGS (\\*)"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct imap_cmd c;
         struct imap_parser p;
@@ -537,7 +538,9 @@ static void test_dates(void **state)
     static const struct {
         const char *in;
         long days;
-    } dates[] = {{"1-Feb-1994", 8797}, {"\"01-feb-1994\"", 8797}, {"29-Feb-2000", 11016},
+    } dates[] = {{"1-Feb-1994", 8797},
+                 {"\"01-feb-1994\"", 8797},
+                 {"29-Feb-2000", 11016},
                  {"31-Dec-1969", -1}};
     for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
         struct imap_cmd c;
@@ -552,7 +555,7 @@ static void test_dates(void **state)
         imap_parser_free(&p);
         imap_cmd_free(&c);
     }
-    static const char *bad_dates[] = {"29-Feb-1900", "1-Foo-2000", "1-Feb-94", "123-Feb-1994",
+    static const char *bad_dates[] = {"29-Feb-1900",  "1-Foo-2000", "1-Feb-94",    "123-Feb-1994",
                                       "\"1-Feb-1994", "0-Jan-2000", "32-Jan-2000", "1 Feb 1994"};
     for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++) {
         struct imap_cmd c;
@@ -596,9 +599,9 @@ static void test_dates(void **state)
         imap_cmd_free(&c);
         str_free(&out);
     }
-    static const char *bad_dt[] = {"17-Jul-1996 02:44:25 -0700", "\"17-Jul-1996 02:44 -0700\"",
+    static const char *bad_dt[] = {"17-Jul-1996 02:44:25 -0700",     "\"17-Jul-1996 02:44 -0700\"",
                                    "\"17-Jul-1996 24:00:00 -0700\"", "\"17-Jul-1996 02:44:25\"",
-                                   "\"17-Jul-1996 02:44:25 0700\"", "\"17-Jul-1996 02:44:25 -07\"",
+                                   "\"17-Jul-1996 02:44:25 0700\"",  "\"17-Jul-1996 02:44:25 -07\"",
                                    "\"17-Jul-1996 02:44:25 -0760\""};
     for (size_t i = 0; i < sizeof(bad_dt) / sizeof(bad_dt[0]); i++) {
         struct imap_cmd c;
@@ -704,10 +707,23 @@ static void test_fetch_atts(void **state)
             fail_msg("case %zu: %s", i, str_c(&out));
         str_free(&out);
     }
-    static const char *bad[] = {"", "()", "(ALL)", "(FLAGS ALL)", "BODY.PEEK", "BODY[",
-                                "BODY[]<0>", "BODY[]<0.0>", "BODY[]<a.1>", "RFC822.SIZEX",
-                                "(FLAGS", "(FLAGS  UID)", "FLAGS UID", "BODY[1.MIME", "XYZZY",
-                                "BODY[HEADER.FIELDS]", "BINARY[1]"};
+    static const char *bad[] = {"",
+                                "()",
+                                "(ALL)",
+                                "(FLAGS ALL)",
+                                "BODY.PEEK",
+                                "BODY[",
+                                "BODY[]<0>",
+                                "BODY[]<0.0>",
+                                "BODY[]<a.1>",
+                                "RFC822.SIZEX",
+                                "(FLAGS",
+                                "(FLAGS  UID)",
+                                "FLAGS UID",
+                                "BODY[1.MIME",
+                                "XYZZY",
+                                "BODY[HEADER.FIELDS]",
+                                "BINARY[1]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct str out = STR_INIT;
         if (fetch_str(bad[i], &out) == 0)
@@ -745,8 +761,7 @@ static void skey_show(const struct imap_skey *k, struct str *out)
     if (k->value.len || k->type == IMAP_SK_SUBJECT)
         str_printf(out, " \"%s\"", k->folded.len ? str_c(&k->folded) : str_c(&k->value));
     if (k->type == IMAP_SK_BEFORE || k->type == IMAP_SK_ON || k->type == IMAP_SK_SINCE ||
-        k->type == IMAP_SK_SENTBEFORE || k->type == IMAP_SK_SENTON ||
-        k->type == IMAP_SK_SENTSINCE)
+        k->type == IMAP_SK_SENTBEFORE || k->type == IMAP_SK_SENTON || k->type == IMAP_SK_SENTSINCE)
         str_printf(out, " %ld", k->days);
     if (k->type == IMAP_SK_LARGER || k->type == IMAP_SK_SMALLER)
         str_printf(out, " %llu", (unsigned long long)k->number);
@@ -789,8 +804,7 @@ static void test_search(void **state)
         const char *in, *out;
     } cases[] = {
         /* RFC 3501 6.4.4 examples */
-        {"FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
-         "(FLAGGED SINCE 8797 NOT FROM \"smith\")"},
+        {"FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"", "(FLAGGED SINCE 8797 NOT FROM \"smith\")"},
         {"TEXT \"string not in mailbox\"", "(TEXT \"string not in mailbox\")"},
         {"CHARSET UTF-8 TEXT {4}\r\nXY\xc3\x89", "(TEXT \"xy\xc3\xa9\")"},
         {"charset us-ascii ALL", "(ALL)"},
@@ -806,7 +820,8 @@ static void test_search(void **state)
          "UNSEEN",
          "(ANSWERED DELETED DRAFT NEW OLD RECENT SEEN UNANSWERED UNDELETED UNDRAFT UNFLAGGED "
          "UNSEEN)"},
-        {"BCC a CC b BODY c SUBJECT \"\" TO e", "(BCC \"a\" CC \"b\" BODY \"c\" SUBJECT \"\" TO \"e\")"},
+        {"BCC a CC b BODY c SUBJECT \"\" TO e",
+         "(BCC \"a\" CC \"b\" BODY \"c\" SUBJECT \"\" TO \"e\")"},
         {"(((ALL)))", "((((ALL))))"},
         {"CHARSET", "(ALL)"}, /* never reached: CHARSET alone is not a key */
     };
@@ -824,10 +839,22 @@ static void test_search(void **state)
         }
         str_free(&out);
     }
-    static const char *bad[] = {"", "FOO", "FROM", "SINCE 1994", "OR SEEN", "NOT", "(SEEN",
-                                "SEEN)", "( )", "LARGER -1", "UID x", "SEEN  UNSEEN",
-                                "((((((ALL))))))", "NOT NOT NOT NOT NOT ALL",
-                                "HEADER \"a\"", "KEYWORD \\Seen"};
+    static const char *bad[] = {"",
+                                "FOO",
+                                "FROM",
+                                "SINCE 1994",
+                                "OR SEEN",
+                                "NOT",
+                                "(SEEN",
+                                "SEEN)",
+                                "( )",
+                                "LARGER -1",
+                                "UID x",
+                                "SEEN  UNSEEN",
+                                "((((((ALL))))))",
+                                "NOT NOT NOT NOT NOT ALL",
+                                "HEADER \"a\"",
+                                "KEYWORD \\Seen"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct str out = STR_INIT;
         int err;

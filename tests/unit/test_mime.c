@@ -98,8 +98,14 @@ static void test_write_crlf(void **state)
         const char *want;
         size_t wlen;
     } cases[] = {
-        {0, 100, "a\r\nb\r\nc\x80" "d\r\n", 11},
-        {1, 100, "\r\nb\r\nc\x80" "d\r\n", 10},
+        {0, 100,
+         "a\r\nb\r\nc\x80"
+         "d\r\n",
+         11},
+        {1, 100,
+         "\r\nb\r\nc\x80"
+         "d\r\n",
+         10},
         {2, 3, "\nb\r", 3},
         {10, 5, "\n", 1},
         {11, 5, "", 0},
@@ -270,10 +276,20 @@ static void test_part_limit(void **state)
 static void test_garbage_never_crashes(void **state)
 {
     /* a deterministic pseudo-random soup of MIME-ish fragments */
-    static const char *frags[] = {"--a\n", "--a--\n", "\n", "\r\n", "Content-Type: multipart/mixed; boundary=a\n",
-                                  "Content-Type: message/rfc822\n", "x: y\n", "\0", "=?utf-8?q?x?=",
-                                  " folded\n", "--b\n", "Content-Type: multipart/digest; boundary=b\n",
-                                  "\r", "body text\n"};
+    static const char *frags[] = {"--a\n",
+                                  "--a--\n",
+                                  "\n",
+                                  "\r\n",
+                                  "Content-Type: multipart/mixed; boundary=a\n",
+                                  "Content-Type: message/rfc822\n",
+                                  "x: y\n",
+                                  "\0",
+                                  "=?utf-8?q?x?=",
+                                  " folded\n",
+                                  "--b\n",
+                                  "Content-Type: multipart/digest; boundary=b\n",
+                                  "\r",
+                                  "body text\n"};
     unsigned seed = 12345;
     for (int round = 0; round < 300; round++) {
         struct str s = STR_INIT;
@@ -406,9 +422,8 @@ static void test_content_type(void **state)
         const char *t, *s;
         struct mime_param *pv;
         unsigned np;
-        assert_int_equal(mime_content_type(pool, cases[i].in, strlen(cases[i].in), &t, &s, &pv,
-                                           &np),
-                         0);
+        assert_int_equal(
+            mime_content_type(pool, cases[i].in, strlen(cases[i].in), &t, &s, &pv, &np), 0);
         assert_string_equal(t, cases[i].type);
         assert_string_equal(s, cases[i].subtype);
         struct str got = STR_INIT;
@@ -452,9 +467,8 @@ static void test_param_decoded(void **state)
         struct mime_param *pv;
         unsigned np;
         struct str out = STR_INIT;
-        assert_int_equal(mime_content_type(pool, cases[i].in, strlen(cases[i].in), &t, &s, &pv,
-                                           &np),
-                         0);
+        assert_int_equal(
+            mime_content_type(pool, cases[i].in, strlen(cases[i].in), &t, &s, &pv, &np), 0);
         assert_true(mime_param_decoded(pv, np, cases[i].name, &out));
         if (strcmp(str_c(&out), cases[i].out) != 0)
             fail_msg("case %zu: %s", i, str_c(&out));
@@ -471,7 +485,8 @@ static void test_quoted_printable(void **state)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"Gr=FC=DFe", "Gr\xfc\xdf" "e"},
+        {"Gr=FC=DFe", "Gr\xfc\xdf"
+                      "e"},
         {"soft=\r\nbreak", "softbreak"},
         {"soft=  \nbreak", "softbreak"},
         {"trailing   \r\nspace\t\n", "trailing\r\nspace\n"},
@@ -526,8 +541,8 @@ static void test_charset(void **state)
     assert_string_equal(str_c(&out), "\xef\xbf\xbd");
     str_reset(&out);
     assert_true(utf8_valid("\xc3\xa9", 2));
-    assert_false(utf8_valid("\xc0\xaf", 2));       /* overlong */
-    assert_false(utf8_valid("\xed\xa0\x80", 3));   /* surrogate */
+    assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
     utf8_fold("\xc3\x89T\xc3\x89 \xd0\x9f\xd0\xa0\xd0\x98", 13, &out);
     assert_string_equal(str_c(&out), "\xc3\xa9t\xc3\xa9 \xd0\xbf\xd1\x80\xd0\xb8");
@@ -612,8 +627,8 @@ static void test_dates(void **state)
         {"Fri, 21 Nov 1997 09:55:06 -0600", 880127706, -360},
         {"21 Nov 1997 09:55:06 -0600", 880127706, -360},
         {"Fri, 21 Nov 97 09:55:06 GMT", 880106106, 0},
-        {"Thu,\r\n 13\r\n   Feb\r\n     1969\r\n 23:32\r\n  -0330 (Newfoundland Time)",
-         -27723480, -210},
+        {"Thu,\r\n 13\r\n   Feb\r\n     1969\r\n 23:32\r\n  -0330 (Newfoundland Time)", -27723480,
+         -210},
         {"Wed, 17 Jul 1996 02:44:25 -0700 (PDT)", 837596665, -420},
         {"17 Jul 1996 02:44:25 PDT", 837596665, -420},
         {"Fri, 21 Nov 1997 15:55:06 Z", 880127706, 0},
@@ -628,8 +643,9 @@ static void test_dates(void **state)
         assert_int_equal((long long)t, cases[i].t);
         assert_int_equal(tz, cases[i].tz);
     }
-    static const char *bad[] = {"", "yesterday", "32 Jan 2000 00:00", "1 Foo 2000 00:00",
-                                "1 Jan 2000", "1 Jan 2000 25:00", "Mon, 1 Jan"};
+    static const char *bad[] = {
+        "",           "yesterday",        "32 Jan 2000 00:00", "1 Foo 2000 00:00",
+        "1 Jan 2000", "1 Jan 2000 25:00", "Mon, 1 Jan"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         time_t t;
         int tz;
