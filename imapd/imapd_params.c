@@ -49,10 +49,5 @@ const struct cfg_param imapd_params[] = {
     {"imapd_idle_check_interval", CFG_TIME, "1s", 1, 600, 0,
      "During IDLE without inotify, look for new mail and changes by other sessions this "
      "often (a look costs one read and two stats). With inotify, changes wake IDLE at once."},
-    {"mime_nesting_limit", CFG_INT, "50", 1, 1000, 0,
-     "Deepest nesting of multiparts and attached messages that the MIME parser splits; "
-     "anything deeper stays one opaque part."},
-    {"mime_part_limit", CFG_INT, "5000", 1, 1000000, 0,
-     "Most MIME parts the parser splits one message into."},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };

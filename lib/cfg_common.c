@@ -109,5 +109,10 @@ const struct cfg_param cfg_common_params[] = {
      "fresh one)."},
     {"max_idle", CFG_TIME, "100s", 1, 86400, 0,
      "How long a pooled daemon waits for a connection before it exits."},
+    {"mime_nesting_limit", CFG_INT, "50", 1, 1000, 0,
+     "Deepest nesting of multiparts and attached messages that the MIME parser splits; "
+     "anything deeper stays one opaque part."},
+    {"mime_part_limit", CFG_INT, "5000", 1, 1000000, 0,
+     "Most MIME parts the parser splits one message into."},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };

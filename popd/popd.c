@@ -455,7 +455,7 @@ static void serve(struct server_conn *c)
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_timeout"));
-    if (cfg_bool(cfg_main, "popd_tls_wrapper")) {
+    if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
         struct str err = STR_INIT;
         if (tls_ctx == NULL || stream_starttls(p.s, tls_ctx, 1, NULL, &err) < 0) {
             log_info("TLS handshake failed: rip=%s: %s", c->addr,
@@ -520,8 +520,8 @@ static void pre_init(int argc, char **argv)
                                  *ciphers ? ciphers : TLS_DEFAULT_CIPHERS, &err);
         if (tls_ctx == NULL)
             log_fatal("TLS: %s", str_c(&err));
-    } else if (cfg_bool(cfg_main, "popd_tls_wrapper")) {
-        log_fatal("popd_tls_wrapper = yes needs popd_tls_cert_file");
+    } else if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
+        log_fatal("popd_tls_wrappermode = yes needs popd_tls_cert_file");
     }
     if (netmatch_check("plaintext_auth_networks", &err) < 0)
         log_fatal("%s", str_c(&err));

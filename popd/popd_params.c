@@ -16,7 +16,7 @@ const struct cfg_param popd_params[] = {
      "PEM file with the private key of $popd_tls_cert_file."},
     {"popd_tls_ciphers", CFG_STR, "", 0, 0, 0,
      "OpenSSL cipher list for TLS 1.2 (empty: Petrel's built-in modern list)."},
-    {"popd_tls_wrapper", CFG_BOOL, "no", 0, 0, 0,
+    {"popd_tls_wrappermode", CFG_BOOL, "no", 0, 0, 0,
      "Implicit TLS from the first byte (POP3S, port 995): set with -o in master.cf."},
     {"plaintext_auth_networks", CFG_LIST, "$mynetworks", 0, 0, 0,
      "Client networks (CIDR) allowed to send a password without TLS (POP3 USER/PASS and "

@@ -127,7 +127,7 @@ fi
 if has popd; then
     cat >> "$demo/etc/master.cf" <<'CF'
 127.0.0.1:2110  inet  n       n       n       -       -       popd
-127.0.0.1:2995  inet  n       n       n       -       -       popd -o popd_tls_wrapper=yes
+127.0.0.1:2995  inet  n       n       n       -       -       popd -o popd_tls_wrappermode=yes
 CF
     cat >> "$demo/etc/main.cf" <<CF
 popd_tls_cert_file = $demo/etc/cert.pem

@@ -78,7 +78,7 @@ class PopSetup:
         }
         cf.update(main_cf or {})
         master = ("127.0.0.1:%d inet n n n - - popd %s\n"
-                  "127.0.0.1:%d inet n n n - - popd -o popd_tls_wrapper=yes %s\n%s"
+                  "127.0.0.1:%d inet n n n - - popd -o popd_tls_wrappermode=yes %s\n%s"
                   % (self.port, pop_opts, self.sport, pops_opts, extra_master))
         self.inst = instances(main_cf=cf, master_cf=master, start=False)
         self.base = os.path.join(self.inst.root, "vmail")
