@@ -81,13 +81,30 @@ static int flush_out(struct qfile_writer *w)
     return 0;
 }
 
+/* writer_new - a writer on fd with the first two records buffered */
+static struct qfile_writer *writer_new(int fd, const char *id, char *path)
+{
+    struct qfile_writer *w = xcalloc(1, sizeof(*w));
+
+    snprintf(w->id, sizeof(w->id), "%s", id);
+    w->path = path;
+    w->fd = fd;
+    str_init(&w->out);
+    str_init(&w->chunk);
+    str_init(&w->error);
+    qfile_put(w, QREC_VERSION, QFILE_MAGIC, strlen(QFILE_MAGIC));
+    w->size_offset = (off_t)w->out.len;
+    qfile_put(w, QREC_SIZE, "000000000000000 0000", 20);
+    return w;
+}
+
 struct qfile_writer *qfile_create(const char *dir, struct str *err)
 {
     static unsigned counter;
-    struct qfile_writer *w;
     struct timeval tv;
     struct stat st;
-    char *tmp;
+    char id[QFILE_ID_MAX];
+    char *tmp, *path;
     int fd;
 
     gettimeofday(&tv, NULL);
@@ -102,31 +119,37 @@ struct qfile_writer *qfile_create(const char *dir, struct str *err)
         str_printf(err, "fstat %s: %s", tmp, strerror(errno));
         goto bad;
     }
-    w = xcalloc(1, sizeof(*w));
-    snprintf(w->id, sizeof(w->id), "%08llX%05lX%llX", (unsigned long long)tv.tv_sec,
+    snprintf(id, sizeof(id), "%08llX%05lX%llX", (unsigned long long)tv.tv_sec,
              (unsigned long)tv.tv_usec, (unsigned long long)st.st_ino);
-    w->path = xasprintf("%s/%s", dir, w->id);
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, w->path, RENAME_NOREPLACE) < 0 &&
-        (errno != EINVAL || rename(tmp, w->path) < 0)) {
-        str_printf(err, "rename %s to %s: %s", tmp, w->path, strerror(errno));
-        free(w->path);
-        free(w);
+    path = xasprintf("%s/%s", dir, id);
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 &&
+        (errno != EINVAL || rename(tmp, path) < 0)) {
+        str_printf(err, "rename %s to %s: %s", tmp, path, strerror(errno));
+        free(path);
         goto bad;
     }
     free(tmp);
-    w->fd = fd;
-    str_init(&w->out);
-    str_init(&w->chunk);
-    str_init(&w->error);
-    qfile_put(w, QREC_VERSION, QFILE_MAGIC, strlen(QFILE_MAGIC));
-    w->size_offset = (off_t)w->out.len;
-    qfile_put(w, QREC_SIZE, "000000000000000 0000", 20);
-    return w;
+    return writer_new(fd, id, path);
 bad:
     unlink(tmp);
     close(fd);
     free(tmp);
     return NULL;
+}
+
+struct qfile_writer *qfile_create_as(const char *dir, const char *id, struct str *err)
+{
+    char *tmp = xasprintf("%s/.rw.%s", dir, id);
+    int fd;
+
+    unlink(tmp); /* a leftover of an interrupted rewrite */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        str_printf(err, "create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    return writer_new(fd, id, tmp);
 }
 
 const char *qfile_writer_id(const struct qfile_writer *w)
@@ -527,6 +550,24 @@ int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err
     }
     c->total += out->len;
     return 1;
+}
+
+int qfile_copy_content(struct qfile_writer *w, int fd, const struct qfile_env *env,
+                       struct str *err)
+{
+    struct qfile_content c;
+    struct str chunk = STR_INIT;
+    int r;
+
+    qfile_content_init(&c, fd, env);
+    while ((r = qfile_content_next(&c, &chunk, err)) > 0)
+        if (qfile_write(w, chunk.s, chunk.len) < 0) {
+            str_cat(err, qfile_error(w));
+            r = -1;
+            break;
+        }
+    str_free(&chunk);
+    return r < 0 ? -1 : 0;
 }
 
 int qfile_mark_done(int fd, off_t offset)
