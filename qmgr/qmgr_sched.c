@@ -766,6 +766,8 @@ static void agent_send(struct qmgr_agent *ag, struct qmgr_entry *e)
     ag->got = xcalloc(e->n, 1);
     deliver_request_init(&req);
     qmgr_msg_request(e, &req);
+    req.transport = xstrdup(ag->tr->name);
+    req.nexthop = xstrdup(e->dest->nexthop);
     str_reset(&ag->out);
     ag->out_off = 0;
     deliver_request_encode(&req, &ag->out);
