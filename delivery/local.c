@@ -218,7 +218,7 @@ static void split_targets(const char *text, struct strlist *out)
         if (bol && ch == '#' && !quoted)
             comment = 1;
         if (ch == '\0' || ((ch == ',' || ch == '\n') && !quoted)) {
-            char *t = trim(xstrdup(str_c(&cur)));
+            char *copy = xstrdup(str_c(&cur)), *t = trim(copy);
             size_t n = strlen(t);
             if (n >= 2 && t[0] == '"' && t[n - 1] == '"') {
                 t[n - 1] = '\0';
@@ -227,7 +227,7 @@ static void split_targets(const char *text, struct strlist *out)
             } else if (n > 0 && !comment) {
                 strlist_add(out, t);
             }
-            free(t);
+            free(copy);
             str_reset(&cur);
             if (ch == '\n')
                 comment = 0, bol = 1;
@@ -351,9 +351,10 @@ static void expand_list(struct rctx *c, const char *text, const char *cls,
             }
             struct local_status st = {0, "", STR_INIT};
             addr_split(c->rcpt, &local, &dom);
-            addr_strip_extension(&local, &ext);
-            local_command(c->lr, it + 1, p, c->rcpt, str_c(&local), str_c(&ext), str_c(&dom),
-                          &st);
+            str_cpy(&buf, str_c(&local));
+            addr_strip_extension(&buf, &ext);
+            local_command(c->lr, it + 1, p, c->rcpt, str_c(&local), str_c(&buf), str_c(&ext),
+                          str_c(&dom), &st);
             outcome(c, to, it, &st);
             str_free(&st.reason);
         } else if (it[0] == '/') {
@@ -473,10 +474,10 @@ static int vlookup(struct maps *ms, const char *addr, struct str *val)
 /* parse_id - a uid/gid from a table value */
 static int parse_id(const char *v, unsigned long long *out)
 {
-    char *t = trim(xstrdup(v));
-    int r = parse_ulong(t, 2147483647ULL, out);
+    char *copy = xstrdup(v);
+    int r = parse_ulong(trim(copy), 2147483647ULL, out);
 
-    free(t);
+    free(copy);
     return r;
 }
 

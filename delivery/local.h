@@ -74,9 +74,11 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
                 const struct local_priv *owner, int in_spool, int flags, struct local_status *st);
 
 /* local_command.c */
+/* local_command - run cmd as p; rcpt, its local part, user (local part without
+ * extension), extension and domain go into the environment */
 void local_command(struct local_req *lr, const char *cmd, const struct local_priv *p,
-                   const char *rcpt, const char *local, const char *ext, const char *domain,
-                   struct local_status *st);
+                   const char *rcpt, const char *local, const char *user, const char *ext,
+                   const char *domain, struct local_status *st);
 
 /* local_forward.c */
 /* local_forward - write one new queue file for addrs (sender, orcpt/notify of request

@@ -4,8 +4,9 @@
  * The command runs as $local_command_shell -c command in a child that has
  * dropped real and effective ids to the given identity for good (never
  * root), in its own process group, with Postfix local(8)'s environment
- * (SENDER, RECIPIENT, LOCAL, DOMAIN, EXTENSION, HOME, USER, LOGNAME,
- * SHELL, PATH, ORIGINAL_RECIPIENT) and the message on standard input
+ * (SENDER, RECIPIENT, LOCAL (the local part), USER and LOGNAME (the local
+ * part without extension), EXTENSION, DOMAIN, HOME and SHELL (of the
+ * identity the command runs as), PATH) and the message on standard input
  * ("From " line, Return-Path:, Delivered-To:). Its output is kept (first
  * part only) for the bounce text. $command_time_limit bounds the whole
  * run: on expiry the process group is killed and the delivery deferred.
@@ -111,8 +112,8 @@ static void sysexit_status(int code, const char *cmd, const char *out, struct lo
 }
 
 void local_command(struct local_req *lr, const char *cmd, const struct local_priv *p,
-                   const char *rcpt, const char *local, const char *ext, const char *domain,
-                   struct local_status *st)
+                   const char *rcpt, const char *local, const char *user, const char *ext,
+                   const char *domain, struct local_status *st)
 {
     struct strlist env = STRLIST_INIT;
     struct strlist prep = STRLIST_INIT;
@@ -134,8 +135,8 @@ void local_command(struct local_req *lr, const char *cmd, const struct local_pri
     env_add(&env, "PATH", "/usr/bin:/bin");
     env_add(&env, "SHELL", p->shell && *p->shell ? p->shell : "/bin/sh");
     env_add(&env, "HOME", p->home && *p->home ? p->home : "/");
-    env_add(&env, "USER", p->user);
-    env_add(&env, "LOGNAME", p->user);
+    env_add(&env, "USER", user);
+    env_add(&env, "LOGNAME", user);
     env_add(&env, "SENDER", lr->req->sender);
     env_add(&env, "RECIPIENT", rcpt);
     env_add(&env, "LOCAL", local);

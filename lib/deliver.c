@@ -325,14 +325,24 @@ long long deliver_now_us(void)
 
 void deliver_format_delay(struct str *out, double x)
 {
-    if (x < 0.01)
-        str_cat(out, "0");
-    else if (x >= 100)
-        str_printf(out, "%lld", (long long)(x + 0.5));
-    else if (x < 1)
-        str_printf(out, "%.2g", x);
+    char buf[64];
+    char *p;
+
+    /* two significant digits, at most two decimals, as Postfix logs delays */
+    if (x >= 9.95)
+        snprintf(buf, sizeof(buf), "%.0f", x);
+    else if (x >= 0.995)
+        snprintf(buf, sizeof(buf), "%.1f", x);
     else
-        str_printf(out, "%.1f", x);
+        snprintf(buf, sizeof(buf), "%.2f", x);
+    if (strchr(buf, '.')) {
+        p = buf + strlen(buf);
+        while (p[-1] == '0')
+            *--p = '\0';
+        if (p[-1] == '.')
+            p[-1] = '\0';
+    }
+    str_cat(out, buf);
 }
 
 /* span - seconds between two microsecond times, never negative */
