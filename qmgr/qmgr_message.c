@@ -474,7 +474,8 @@ static int expand(struct qmgr_msg *m)
 
     if (env_attr_ci(&m->env, "qmgr_expanded", NULL))
         return 0;
-    exp = xcalloc(m->env.nrcpts ? m->env.nrcpts : 1, sizeof(*exp));
+    size_t nexp = m->env.nrcpts; /* the rewrite below changes m->env */
+    exp = xcalloc(nexp ? nexp : 1, sizeof(*exp));
     failed = xcalloc(m->nrcpts ? m->nrcpts : 1, 1);
     for (size_t i = 0; i < m->nrcpts; i++) {
         size_t rec = m->rcpts[i].rec;
@@ -522,7 +523,7 @@ static int expand(struct qmgr_msg *m)
                 qmgr_msg_defer(m, i, "none", "4.3.0", tempfail.s);
     }
     free(failed);
-    for (size_t i = 0; i < m->env.nrcpts; i++)
+    for (size_t i = 0; i < nexp; i++)
         strlist_free(&exp[i]);
     free(exp);
     str_free(&reason);

@@ -286,7 +286,8 @@ def test_disk_full_defers_without_loss(instances, users):
         assert "dsn=4.3.1" in line and "No space left on device" in line
         assert re.search(r"warning: %s: write maildir file" % qid, inst.log())
         assert os.listdir(os.path.join(full, "box", "tmp")) == []
-        assert [p for p in Q.queue_files(inst, qid) if "/deferred/" in p]
+        wait_for(lambda: [p for p in Q.queue_files(inst, qid) if "/deferred/" in p],
+                 what="the message in deferred/")
         subprocess.run(["mount", "-o", "remount,size=1m", full], check=True)
         Q.wait_status(inst, qid, "box@full.test", "sent")
         Q.wait_removed(inst, qid)
