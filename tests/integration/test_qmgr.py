@@ -317,3 +317,79 @@ def test_dead_destination_defers_waiting_mail(instances):
     reqs = fake_requests(inst, 1)
     assert len(reqs) <= 2, reqs
     assert "status=bounced" not in inst.log()
+
+
+def showq(inst, **req):
+    """One request on public/showq; the answer as a list of attribute lists."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(os.path.join(inst.queue, "public", "showq"))
+    s.sendall("".join("%s=%s\n" % kv for kv in req.items()).encode() + b"\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    out = []
+    for block in data.decode().split("\n\n"):
+        if block:
+            out.append([tuple(l.split("=", 1)) for l in block.split("\n")])
+    return out
+
+
+def test_showq_listing_flush_and_deliver(instances):
+    inst = Q.mail_instance(instances, main_cf={"minimal_backoff_time": "300s",
+                                               "maximal_backoff_time": "600s",
+                                               "queue_run_delay": "300s"})
+    qid = Q.submit(inst, "demo@example.test", ["far@remote.example", "demo@example.test"],
+                   Q.message("queued"))
+    Q.wait_status(inst, qid, "far@remote.example", "deferred")
+    wait_for(lambda: [p for p in Q.queue_files(inst, qid) if "/deferred/" in p],
+             what="the deferred file")
+    ans = showq(inst, request="list")
+    assert ans[-1] == [("end", "1")]
+    entries = [dict(a) for a in ans[:-1]]
+    assert len(entries) == 1
+    e = ans[0]
+    d = dict(e)
+    assert d["queue_id"] == qid and d["queue"] == "deferred" and d["sender"] == "demo@example.test"
+    assert int(d["next_attempt"]) > time.time() + 200
+    assert int(d["size"]) > 100 and abs(int(d["arrival"]) - time.time()) < 30
+    # only the recipient not yet delivered, with its last reason
+    assert [v for k, v in e if k == "rcpt"] == ["far@remote.example"]
+    reasons = [v for k, v in e if k == "reason"]
+    assert "mail transport unavailable" in reasons[0]
+    assert showq(inst, request="list", queue_id=qid)[0] == e
+    # deliver one: due now, qmgr tries at once (despite the long backoff)
+    n = len(Q.status_lines(inst, qid))
+    assert showq(inst, request="deliver", queue_id=qid) == [[("status", "ok")]]
+    wait_for(lambda: len(Q.status_lines(inst, qid)) > n, what="another attempt")
+    assert showq(inst, request="deliver", queue_id="6921A3F2000C80001") == [
+        [("status", "notfound"), ("reason", "No such file or directory")]]
+    # flush: everything deferred is tried now
+    wait_for(lambda: [p for p in Q.queue_files(inst, qid) if "/deferred/" in p],
+             what="the deferred file")
+    n = len(Q.status_lines(inst, qid))
+    assert showq(inst, request="flush") == [[("status", "ok")]]
+    wait_for(lambda: len(Q.status_lines(inst, qid)) > n, what="a flushed attempt")
+    assert showq(inst, request="bogus")[0][0] == ("status", "error")
+
+
+def test_backoff_grows_between_attempts(instances):
+    inst = Q.mail_instance(instances, main_cf={"minimal_backoff_time": "1s",
+                                               "maximal_backoff_time": "3s"})
+    qid = Q.submit(inst, "demo@example.test", ["far@remote.example"])
+    wait_for(lambda: len(Q.status_lines(inst, qid)) >= 5, timeout=25, what="5 attempts")
+    times = []
+    for l in Q.status_lines(inst, qid)[:5]:
+        hms = l.split()[2]
+        h, m, s = hms.split(":")
+        times.append(int(h) * 3600 + int(m) * 60 + float(s))
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # 1s, then growing with the age of the message, up to 3s
+    assert 0.5 < gaps[0] < 2.2, gaps
+    assert gaps[-1] > gaps[0] + 0.8, gaps
+    assert max(gaps) < 4.5, gaps
