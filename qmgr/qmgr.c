@@ -44,10 +44,12 @@ struct scanner {
     int busy;     /* a pass is in progress */
     int again;    /* another pass is wanted */
     int flush;    /* this pass takes every file, due or not */
+    long files, taken; /* of this pass */
+    long long start_ms;
 };
 
-static struct scanner incoming = {"incoming", 0, NULL, 0, 0, 0, 0};
-static struct scanner deferred = {"deferred", 1, NULL, 0, 0, 0, 0};
+static struct scanner incoming = {"incoming", 0, NULL, 0, 0, 0, 0, 0, 0, 0};
+static struct scanner deferred = {"deferred", 1, NULL, 0, 0, 0, 0, 0, 0, 0};
 static struct trigger_server *tsrv;
 static unsigned long scan_timer, periodic_timer;
 static int flush_wanted, paused;
@@ -112,16 +114,17 @@ static int scan_slice(struct scanner *s, int n)
         if (!qfile_valid_id(de->d_name))
             continue;
         n--;
+        s->files++;
         if (s->hashed) {
             struct stat st;
             snprintf(path, sizeof(path), "%s/%x/%s", s->name, s->sub, de->d_name);
             if (fstatat(dirfd(s->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                 (!s->flush && st.st_mtime > now))
                 continue;
-            qmgr_activate(path, de->d_name, QM_FROM_DEFERRED);
+            s->taken += qmgr_activate(path, de->d_name, QM_FROM_DEFERRED) > 0;
         } else {
             snprintf(path, sizeof(path), "%s/%s", s->name, de->d_name);
-            qmgr_activate(path, de->d_name, QM_FROM_INCOMING);
+            s->taken += qmgr_activate(path, de->d_name, QM_FROM_INCOMING) > 0;
         }
     }
     return 0;
@@ -137,6 +140,8 @@ static int scan_step(struct scanner *s)
         s->again = 0;
         s->busy = 1;
         s->sub = 0;
+        s->files = s->taken = 0;
+        s->start_ms = evloop_now_ms();
         if (s == &deferred) {
             s->flush = flush_wanted;
             flush_wanted = 0;
@@ -144,6 +149,9 @@ static int scan_step(struct scanner *s)
     }
     if (scan_slice(s, SCAN_SLICE)) {
         s->busy = 0;
+        if (s->hashed || log_verbose() > 1)
+            log_debug("%s queue scan: %ld files, %ld taken, %.3fs", s->name, s->files, s->taken,
+                      (double)(evloop_now_ms() - s->start_ms) / 1000);
         return s->again;
     }
     return 1;
