@@ -42,7 +42,7 @@ struct qmgr_rcpt {
 struct qmgr_msg {
     char id[QFILE_ID_MAX];
     char *path; /* active/ID */
-    int fd;
+    int fd;     /* open only during activation (-1 otherwise) */
     struct qfile_env env;
     struct qmgr_rcpt *rcpts;
     size_t nrcpts;
@@ -76,6 +76,8 @@ void qmgr_message_gone(void);
 /* qmgr_activate - take the file at path (incoming/ID, deferred/H/ID, active/ID) into the
  * active queue: 1 taken, 0 not ready (incomplete), -1 failed (left in place) */
 int qmgr_activate(const char *path, const char *id, int from);
+/* qmgr_msg_open - a new descriptor for the message's file (the caller closes it) */
+int qmgr_msg_open(struct qmgr_msg *m, int flags);
 /* qmgr_msg_result - a final result for msg->rcpts[i] from an agent */
 void qmgr_msg_result(struct qmgr_msg *m, size_t i, const struct deliver_result *r);
 /* qmgr_msg_extra - an extra DSN entry (expansion member) for msg->rcpts[i] */

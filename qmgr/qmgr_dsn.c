@@ -17,6 +17,7 @@
  * dropped with a log line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -203,7 +204,12 @@ static int original_part(struct qfile_writer *w, const struct qmgr_msg *m, int f
     int r, eightbit = 0;
 
     /* read what will be returned: all of it, or the header section (bounded) */
-    qfile_content_init(&c, m->fd, &m->env);
+    int fd = qmgr_msg_open((struct qmgr_msg *)m, O_RDONLY);
+    if (fd < 0) {
+        str_printf(err, "open %s: %s", m->path, strerror(errno));
+        return -1;
+    }
+    qfile_content_init(&c, fd, &m->env);
     while ((r = qfile_content_next(&c, &chunk, err)) > 0) {
         str_catn(&body, chunk.s, chunk.len);
         if (!full) {
@@ -219,6 +225,7 @@ static int original_part(struct qfile_writer *w, const struct qmgr_msg *m, int f
         }
     }
     str_free(&chunk);
+    close(fd);
     if (r < 0) {
         str_free(&body);
         return -1;

@@ -121,15 +121,31 @@ static int dsn_entry(struct qmgr_msg *m, size_t i, const char *action,
     return rc;
 }
 
-/* mark_done - settle a recipient for good in the file */
+int qmgr_msg_open(struct qmgr_msg *m, int flags)
+{
+    if (m->fd >= 0)
+        return dup(m->fd);
+    return open(m->path, flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* mark_done - settle a recipient for good in the file. When it was the last one the
+ * file is about to be removed, and a crash before that costs only a duplicate. */
 static void mark_done(struct qmgr_msg *m, size_t i)
 {
     const struct qfile_rcpt *rec = &m->env.rcpts[m->rcpts[i].rec];
+    int fd, last = 1;
 
-    if (qfile_mark_done(m->fd, rec->offset) < 0)
+    m->rcpts[i].state = QR_DONE;
+    for (size_t k = 0; k < m->nrcpts && last; k++)
+        last = m->rcpts[k].state == QR_DONE;
+    if (last && m->fd < 0 && !m->bounce_log)
+        return;
+    fd = qmgr_msg_open(m, O_WRONLY);
+    if (fd < 0 || qfile_mark_done(fd, rec->offset) < 0)
         log_warn("%s: cannot mark recipient %s done: %s", m->id, m->rcpts[i].addr,
                  strerror(errno));
-    m->rcpts[i].state = QR_DONE;
+    if (fd >= 0)
+        close(fd);
 }
 
 /* note_defer - record a deferral in memory and in defer/H/ID */
@@ -269,15 +285,18 @@ static void defer_message(struct qmgr_msg *m)
         delay = lo;
     if (m->ndeferred && warn > 0 && age >= warn && m->env.sender[0] &&
         !(m->env.flags & QFILE_F_DELAY_WARNED) && qmgr_dsn_delay(m) == 0) {
+        int fd = qmgr_msg_open(m, O_WRONLY);
         m->env.flags |= QFILE_F_DELAY_WARNED;
-        if (qfile_set_flags(m->fd, &m->env, m->env.flags) < 0)
+        if (fd < 0 || qfile_set_flags(fd, &m->env, m->env.flags) < 0)
             log_warn("%s: cannot update the queue file flags: %s", m->id, strerror(errno));
+        if (fd >= 0)
+            close(fd);
     }
     ts[0].tv_sec = now;
     ts[0].tv_nsec = 0;
     ts[1].tv_sec = now + delay;
     ts[1].tv_nsec = 0;
-    if (futimens(m->fd, ts) < 0)
+    if (utimensat(AT_FDCWD, m->path, ts, AT_SYMLINK_NOFOLLOW) < 0)
         log_warn("%s: set retry time: %s", m->id, strerror(errno));
     str_printf(&to, "deferred/%c/%s", qdir_hash(m->id), m->id);
     if (rename(m->path, to.s) < 0)
@@ -620,6 +639,10 @@ int qmgr_activate(const char *path, const char *id, int from)
         route_all(m);
     dsnlog_free(&deferlog);
     str_free(&err);
+    /* no descriptor stays open for waiting mail: 20,000 active messages must not
+     * need 20,000 descriptors; results reopen the file when they need it */
+    close(m->fd);
+    m->fd = -1;
     m->pending++; /* hold the message while it is being queued */
     qmgr_msg_entry_done(m);
     return 1;

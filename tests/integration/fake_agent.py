@@ -4,8 +4,8 @@
 master.cf: fake unix - n n - N fakeagent LOGFILE
 
 Behaviour by next hop: "slow*" answers after 0.3 s, "down*" after 0.3 s
-with every recipient deferred and dest=fail, anything else at once with
-every recipient sent. Each request is appended to LOGFILE as a JSON line
+with every recipient deferred and dest=fail, "hold*" once LOGFILE.release
+exists, anything else at once with every recipient sent. Each request is appended to LOGFILE as a JSON line
 (start, end, pid, nexthop, queue_id, recipients) for the tests to analyse.
 """
 
@@ -63,6 +63,8 @@ def serve(conn, logfile):
         hop = d.get("nexthop", "")
         if hop.startswith("slow") or hop.startswith("down"):
             time.sleep(0.3)
+        while "hold" in hop and not os.path.exists(logfile + ".release"):
+            time.sleep(0.05)
         for i in range(len(rcpts)):
             if hop.startswith("down"):
                 send(conn, [("rcpt", i), ("status", "deferred"), ("dsn", "4.4.1"),

@@ -2,6 +2,7 @@
 
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -231,10 +232,11 @@ def test_corrupt_file_is_kept_aside(instances):
 
 # scheduling, with a fake delivery agent -------------------------------------------
 
-def fake_instance(instances, maxproc=10, main_cf=None):
+def fake_instance(instances, maxproc=10, main_cf=None, nofile=None):
     """An instance whose transport "fake" is tests/integration/fake_agent.py."""
     cfg = {"transport_maps": "inline:{ slow.test=fake:, slow-big.test=fake:, "
-                             "slow-small.test=fake:, down.test=fake:, fast.test=fake: }"}
+                             "slow-small.test=fake:, down.test=fake:, fast.test=fake:, "
+                             ".hold.test=fake: }"}
     cfg.update(main_cf or {})
     inst = Q.mail_instance(instances, main_cf=cfg, start=False)
     os.symlink(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_agent.py"),
@@ -243,7 +245,16 @@ def fake_instance(instances, maxproc=10, main_cf=None):
     inst.master_cf += "fake      unix  -       n       n       -       %s       fakeagent %s\n" % (
         maxproc, inst.fake_log)
     inst.write_config()
-    inst.start()
+    if nofile:  # a low descriptor limit for master and everything it starts
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+        try:
+            inst.start()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    else:
+        inst.start()
     return inst
 
 
@@ -393,3 +404,23 @@ def test_backoff_grows_between_attempts(instances):
     assert 0.5 < gaps[0] < 2.2, gaps
     assert gaps[-1] > gaps[0] + 0.8, gaps
     assert max(gaps) < 4.5, gaps
+
+
+def test_many_active_messages_need_few_descriptors(instances):
+    inst = fake_instance(instances, maxproc=2, main_cf={"fake_destination_recipient_limit": "1"},
+                         nofile=128)
+    with open("/proc/%d/limits" % inst.children("qmgr")[0]["pid"]) as f:
+        assert [l for l in f if l.startswith("Max open files")][0].split()[3] == "128"
+    ids = Q.submit_many(inst, "sender@remote.test", ["u@a.hold.test", "u@b.hold.test"],
+                        count=300)
+    # all 300 are active at once while the transport holds them
+    wait_for(lambda: len([n for n in os.listdir(os.path.join(inst.queue, "active"))
+                          if not n.startswith(".")]) == 300, timeout=30,
+             what="300 active messages")
+    assert "Too many open files" not in inst.log()
+    assert len(os.listdir("/proc/%d/fd" % inst.children("qmgr")[0]["pid"])) < 40
+    with open(inst.fake_log + ".release", "w"):
+        pass
+    Q.wait_quiet_queue(inst, timeout=60)
+    assert len(fake_requests(inst, 600)) == 600
+    assert len(ids) == 300 and "Too many open files" not in inst.log()
