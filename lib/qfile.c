@@ -315,11 +315,38 @@ void qfile_writer_free(struct qfile_writer *w)
 
 /* reading ---------------------------------------------------------------- */
 
+/* a small read-ahead window for the envelope, which is many short records */
+struct rbuf {
+    off_t start;
+    size_t len;
+    char data[8192];
+};
+
+/* rb_read - n bytes at off, through the window when it can hold them */
+static ssize_t rb_read(int fd, struct rbuf *rb, void *buf, size_t n, off_t off)
+{
+    if (rb == NULL || n > sizeof(rb->data))
+        return pread(fd, buf, n, off);
+    if (off < rb->start || off + (off_t)n > rb->start + (off_t)rb->len) {
+        ssize_t got = pread(fd, rb->data, sizeof(rb->data), off);
+        if (got < 0)
+            return -1;
+        rb->start = off;
+        rb->len = (size_t)got;
+    }
+    size_t avail = (size_t)(rb->start + (off_t)rb->len - off);
+    if (n > avail)
+        n = avail;
+    memcpy(buf, rb->data + (off - rb->start), n);
+    return (ssize_t)n;
+}
+
 /* read_record - the record at *pos; 1 ok, 0 clean EOF, -1 error */
-static int read_record(int fd, off_t *pos, int *type, struct str *payload, struct str *err)
+static int read_record(int fd, struct rbuf *rb, off_t *pos, int *type, struct str *payload,
+                       struct str *err)
 {
     unsigned char hdr[QFILE_HDR];
-    ssize_t n = pread(fd, hdr, QFILE_HDR, *pos);
+    ssize_t n = rb_read(fd, rb, hdr, QFILE_HDR, *pos);
     uint32_t len;
 
     if (n == 0)
@@ -336,7 +363,7 @@ static int read_record(int fd, off_t *pos, int *type, struct str *payload, struc
     }
     str_reset(payload);
     str_reserve(payload, len);
-    n = len ? pread(fd, payload->s, len, *pos + QFILE_HDR) : 0;
+    n = len ? rb_read(fd, rb, payload->s, len, *pos + QFILE_HDR) : 0;
     if (n != (ssize_t)len) {
         str_printf(err, "truncated record at offset %lld", (long long)*pos);
         return -1;
@@ -375,14 +402,17 @@ static int parse_rcpt(const struct str *p, struct qfile_rcpt *r)
 int qfile_read_envelope(int fd, struct qfile_env *env, size_t max_rcpts, struct str *err)
 {
     struct str p = STR_INIT;
+    struct rbuf rb;
     off_t pos = 0, at;
     int type, r, seen_version = 0, seen_sender = 0, seen_time = 0, rc = -1;
 
     memset(env, 0, sizeof(*env));
+    rb.start = 0;
+    rb.len = 0;
     env->size_offset = -1;
     for (;;) {
         at = pos;
-        r = read_record(fd, &pos, &type, &p, err);
+        r = read_record(fd, &rb, &pos, &type, &p, err);
         if (r == 0) {
             str_cat(err, "missing end of envelope");
             goto out;
@@ -528,7 +558,7 @@ int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err
 
     if (c->done)
         return 0;
-    r = read_record(c->fd, &c->pos, &type, out, err);
+    r = read_record(c->fd, NULL, &c->pos, &type, out, err);
     if (r == 0) {
         str_cat(err, "missing end record");
         return -1;
