@@ -74,6 +74,19 @@ static void double_bounce_addr(struct str *out)
                cfg_str(cfg_main, "myorigin"));
 }
 
+/* span_text - a duration in words ("3 hour(s)", "5 minute(s)", "20 second(s)") */
+static void span_text(struct str *o, long long secs)
+{
+    if (secs >= 2 * 86400)
+        str_printf(o, "%lld day(s)", secs / 86400);
+    else if (secs >= 3600)
+        str_printf(o, "%lld hour(s)", secs / 3600);
+    else if (secs >= 60)
+        str_printf(o, "%lld minute(s)", secs / 60);
+    else
+        str_printf(o, "%lld second(s)", secs < 0 ? 0 : secs);
+}
+
 /* human_part - the text/plain part */
 static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
                        struct dsnlog_entry **e, size_t n)
@@ -101,9 +114,11 @@ static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
         str_cat(o, "####################################################################\n"
                    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
                    "####################################################################\n\n");
-        str_printf(o, "Your message could not be delivered for %lld minute(s).\n"
-                      "It will be retried until it is %lld minute(s) old.\n\n",
-                   age / 60, life / 60);
+        str_cat(o, "Your message could not be delivered for ");
+        span_text(o, age);
+        str_cat(o, ".\nIt will be retried until it is ");
+        span_text(o, life);
+        str_cat(o, " old.\n\n");
         break;
     }
     default:
