@@ -132,7 +132,7 @@ static void outcome(struct rctx *c, const char *to, const char *target,
 static void settle(struct rctx *c, const char *to, int status, const char *dsn, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
 static void settle(struct rctx *c, const char *to, int status, const char *dsn, const char *fmt,
-                   ...)
+                   ...) /* (see the declaration above) */
 {
     struct local_status st = {0, "", STR_INIT};
     va_list ap;
@@ -660,6 +660,8 @@ static int deliver_forward_file(struct rctx *c, const struct passwd *pw, const c
     return done;
 }
 
+/* deliver_address - one address of the expansion: virtual mailbox, forward, alias,
+ * Unix user (.forward, then the mailbox); no_alias/no_forward for "\\user" */
 static void deliver_address(struct rctx *c, const char *addr, int depth, int no_alias,
                             int no_forward)
 {
@@ -997,6 +999,7 @@ static struct maps *open_maps(const char *param)
     return m;
 }
 
+/* post_init - open the tables once per process */
 static void post_init(void)
 {
     alias_maps = open_maps("alias_maps");

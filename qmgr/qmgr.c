@@ -171,6 +171,7 @@ static void on_scan(void *ctx)
         kick();
 }
 
+/* kick - run the scanners soon from the event loop */
 static void kick(void)
 {
     if (scan_timer == 0 && !server_stopping())
@@ -254,18 +255,21 @@ static void recover(void)
     strlist_free(&names);
 }
 
+/* pre_init - nothing to do while still root: qmgr needs no privileged files */
 static void pre_init(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
 }
 
+/* post_init - open the tables and read master.cf (as mail_owner, in the queue) */
 static void post_init(void)
 {
     qmgr_resolve_init();
     qmgr_sched_init();
 }
 
+/* run - serve the triggers and showq, recover active/, start the scans */
 static void run(struct evloop *ev, const int *fds, int nfds)
 {
     if (nfds < 1)
@@ -281,6 +285,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
     kick();
 }
 
+/* on_exit_cb - release everything (the queue on disk stays the truth) */
 static void on_exit_cb(void)
 {
     if (tsrv)

@@ -171,7 +171,7 @@ static struct qmgr_transport *transport_get(const char *name)
     return tr;
 }
 
-/* ring_add / ring_del - the round-robin ring of destinations with waiting entries */
+/* ring_add - put a destination with waiting entries into the round-robin ring */
 static void ring_add(struct qmgr_dest *d)
 {
     struct qmgr_transport *tr = d->tr;
@@ -190,6 +190,7 @@ static void ring_add(struct qmgr_dest *d)
     }
 }
 
+/* ring_del - take a destination out of the ring */
 static void ring_del(struct qmgr_dest *d)
 {
     struct qmgr_transport *tr = d->tr;
@@ -666,6 +667,7 @@ static int agent_flush(struct qmgr_agent *ag)
     return 0;
 }
 
+/* agent_event - the connection is readable or writable */
 static void agent_event(int fd, int events, void *ctx)
 {
     struct qmgr_agent *ag = ctx;
@@ -789,6 +791,8 @@ static void on_retry(void *ctx)
     dispatch(tr);
 }
 
+/* dispatch - give waiting entries to idle agents, round-robin over destinations, and
+ * open connections for the rest within the process limit */
 static void dispatch(struct qmgr_transport *tr)
 {
     long long now = evloop_now_ms();
