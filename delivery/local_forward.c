@@ -61,7 +61,10 @@ int local_forward(struct local_req *lr, size_t i, const char *sender,
     qfile_begin_content(w);
     cfg_list(cfg_main, "prepend_delivered_header", &prep);
     if (strlist_find(&prep, "forward", 1) >= 0) {
-        str_printf(&hdr, "Delivered-To: %s\r\n", rc->addr);
+        str_cat(&hdr, "Delivered-To: ");
+        for (const char *a = rc->addr; *a; a++) /* no line breaks into the header */
+            str_catc(&hdr, (unsigned char)*a < 0x20 || *a == 0x7f ? '?' : *a);
+        str_cat(&hdr, "\r\n");
         qfile_write(w, hdr.s, hdr.len);
     }
     if (qfile_copy_content(w, lr->qfd, &lr->env, err) < 0 || qfile_commit(w, err) < 0) {

@@ -75,6 +75,13 @@ static void w_put(struct writer *w, const char *p, size_t n)
         w_flush(w);
 }
 
+/* header_text - an address for a header line: control bytes (line breaks) become '?' */
+static void header_text(struct str *out, const char *v)
+{
+    for (; *v; v++)
+        str_catc(out, (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v);
+}
+
 int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long long limit,
                long long *written)
 {
@@ -93,11 +100,18 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
         struct tm tm;
         localtime_r(&now, &tm);
         strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-        str_printf(&hdr, "From %s  %s\n", req->sender[0] ? req->sender : "MAILER-DAEMON", date);
+        str_cat(&hdr, "From ");
+        header_text(&hdr, req->sender[0] ? req->sender : "MAILER-DAEMON");
+        str_printf(&hdr, "  %s\n", date);
     }
-    str_printf(&hdr, "Return-Path: <%s>\n", req->sender);
-    if (flags & LC_DELIVERED_TO)
-        str_printf(&hdr, "Delivered-To: %s\n", rcpt);
+    str_cat(&hdr, "Return-Path: <");
+    header_text(&hdr, req->sender);
+    str_cat(&hdr, ">\n");
+    if (flags & LC_DELIVERED_TO) {
+        str_cat(&hdr, "Delivered-To: ");
+        header_text(&hdr, rcpt);
+        str_cat(&hdr, "\n");
+    }
     w_put(&w, hdr.s, hdr.len);
     qfile_content_init(&c, lr->qfd, &lr->env);
     while (w.err == 0 && (r = qfile_content_next(&c, &chunk, &err)) > 0) {

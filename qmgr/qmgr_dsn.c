@@ -129,9 +129,14 @@ static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
     }
     str_cat(o, "                   The mail system\n\n");
     for (size_t i = 0; i < n; i++) {
-        str_printf(o, "<%s>", e[i]->rcpt);
-        if (e[i]->orig[0] && strcasecmp(e[i]->orig, e[i]->rcpt) != 0)
-            str_printf(o, " (expanded from <%s>)", e[i]->orig);
+        str_cat(o, "<");
+        clean(o, e[i]->rcpt);
+        str_cat(o, ">");
+        if (e[i]->orig[0] && strcasecmp(e[i]->orig, e[i]->rcpt) != 0) {
+            str_cat(o, " (expanded from <");
+            clean(o, e[i]->orig);
+            str_cat(o, ">)");
+        }
         str_cat(o, ": ");
         clean(o, e[i]->reason);
         str_cat(o, "\n\n");
