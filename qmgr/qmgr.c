@@ -31,7 +31,8 @@
 
 #include "qmgr.h"
 
-#define SCAN_SLICE 256 /* files looked at per event-loop turn and queue */
+#define SCAN_SLICE 256     /* files looked at per event-loop turn and queue */
+#define QMGR_DRAIN_MS 5000 /* at exit, wait this long for deliveries in progress */
 
 struct evloop *qmgr_ev;
 size_t qmgr_active_count, qmgr_active_rcpts;
@@ -285,9 +286,14 @@ static void run(struct evloop *ev, const int *fds, int nfds)
     kick();
 }
 
-/* on_exit_cb - release everything (the queue on disk stays the truth) */
+/* on_exit_cb - collect the results of deliveries in progress (a reload would otherwise
+ * deliver them again), then release everything; the queue on disk stays the truth */
 static void on_exit_cb(void)
 {
+    long long end = evloop_now_ms() + QMGR_DRAIN_MS;
+
+    while (qmgr_sched_drain() > 0 && evloop_now_ms() < end)
+        evloop_run_once(qmgr_ev, 100);
     if (tsrv)
         trigger_server_free(tsrv);
     qmgr_showq_free();

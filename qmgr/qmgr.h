@@ -123,6 +123,8 @@ void qmgr_sched_free(void);
 /* qmgr_sched_add - queue recipient m->rcpts[rcpt_idx] for rt's transport and next hop
  * (or settle it at once: unavailable transport, dead destination, error/discard) */
 void qmgr_sched_add(struct qmgr_msg *m, const struct qmgr_route *rt, size_t rcpt_idx);
+/* qmgr_sched_drain - start no more deliveries; how many are still in progress */
+int qmgr_sched_drain(void);
 /* qmgr_sched_revive - forget dead transports and destinations (flush) */
 void qmgr_sched_revive(void);
 

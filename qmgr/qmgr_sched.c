@@ -94,6 +94,7 @@ struct qmgr_transport {
 static struct qmgr_transport *transports;
 static struct qmgr_agent *agents; /* every connection, for shutdown */
 static int shutting_down;
+static int draining; /* no new deliveries: qmgr is about to exit */
 static struct mcf master_cf;
 static unsigned long dispatch_timer;
 static size_t attr_limit, request_limit;
@@ -797,7 +798,7 @@ static void dispatch(struct qmgr_transport *tr)
 {
     long long now = evloop_now_ms();
 
-    if (tr->dead_until > now)
+    if (tr->dead_until > now || draining)
         return;
     while (tr->waiting > 0) {
         struct qmgr_agent *ag = tr->idle;
@@ -834,6 +835,16 @@ static void dispatch(struct qmgr_transport *tr)
         d->active++;
         agent_send(ag, e);
     }
+}
+
+int qmgr_sched_drain(void)
+{
+    int busy = 0;
+
+    draining = 1;
+    for (struct qmgr_agent *ag = agents; ag; ag = ag->anext)
+        busy += ag->state == AG_BUSY;
+    return busy;
 }
 
 void qmgr_sched_revive(void)

@@ -12,6 +12,7 @@ exists, anything else at once with every recipient sent. Each request is appende
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -65,6 +66,10 @@ def serve(conn, logfile):
             time.sleep(0.3)
         while "hold" in hop and not os.path.exists(logfile + ".release"):
             time.sleep(0.05)
+        end = time.time()
+        with open(logfile, "a") as lf:  # the delivery happened, whether qmgr hears of it or not
+            lf.write(json.dumps({"start": start, "end": end, "pid": os.getpid(), "nexthop": hop,
+                                 "queue_id": d.get("queue_id"), "rcpts": rcpts}) + "\n")
         for i in range(len(rcpts)):
             if hop.startswith("down"):
                 send(conn, [("rcpt", i), ("status", "deferred"), ("dsn", "4.4.1"),
@@ -72,14 +77,11 @@ def serve(conn, logfile):
             else:
                 send(conn, [("rcpt", i), ("status", "sent"), ("dsn", "2.0.0"),
                             ("reason", "ok")])
-        end = time.time()
-        with open(logfile, "a") as lf:
-            lf.write(json.dumps({"start": start, "end": end, "pid": os.getpid(), "nexthop": hop,
-                                 "queue_id": d.get("queue_id"), "rcpts": rcpts}) + "\n")
         send(conn, [("status", "done"), ("dest", "fail" if hop.startswith("down") else "ok")])
 
 
 def main():
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload: finish what is in progress
     logfile = sys.argv[sys.argv.index("--") + 1] if "--" in sys.argv else sys.argv[-1]
     listen = socket.socket(fileno=LISTEN_FD)
     listen.setblocking(False)

@@ -424,3 +424,20 @@ def test_many_active_messages_need_few_descriptors(instances):
     Q.wait_quiet_queue(inst, timeout=60)
     assert len(fake_requests(inst, 600)) == 600
     assert len(ids) == 300 and "Too many open files" not in inst.log()
+
+
+def test_reload_waits_for_deliveries_in_progress(instances):
+    inst = fake_instance(instances)
+    qid = Q.submit(inst, "sender@remote.test", ["u@a.hold.test"])
+    wait_for(lambda: inst.children("fake"), what="a fake agent")
+    time.sleep(0.5)  # the request is with the agent
+    old = inst.children("qmgr")[0]["pid"]
+    inst.reload()
+    time.sleep(0.5)
+    with open(inst.fake_log + ".release", "w"):
+        pass
+    Q.wait_removed(inst, qid)
+    wait_for(lambda: inst.children("qmgr") and inst.children("qmgr")[0]["pid"] != old,
+             what="a new qmgr")
+    time.sleep(1)
+    assert len(fake_requests(inst, 1)) == 1  # delivered once, not again after the reload
