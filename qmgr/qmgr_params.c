@@ -73,8 +73,9 @@ const struct cfg_param qmgr_params[] = {
     {"virtual_transport", CFG_STR, "virtual", 0, 0, 0,
      "The transport for recipients in $virtual_mailbox_domains (in Petrel the local program "
      "serves it in virtual mode)."},
-    {"relay_transport", CFG_STR, "relay", 0, 0, 0,
-     "The transport for recipients in $relay_domains."},
+    {"relay_transport", CFG_STR, "smtp", 0, 0, 0,
+     "The transport for recipients in $relay_domains (Postfix's default is a separate "
+     "\"relay\" service; Petrel uses the smtp client unless told otherwise)."},
     {"default_transport", CFG_STR, "smtp", 0, 0, 0,
      "The transport for every other recipient domain."},
     {"relayhost", CFG_STR, "", 0, 0, 0,

@@ -295,3 +295,31 @@ def test_disk_full_defers_without_loss(instances, users):
         inst.stop()
     finally:
         subprocess.run(["umount", "-l", full], capture_output=True)
+
+
+def test_command_time_limit_defers(instances, users):
+    inst = Q.mail_instance(instances, main_cf={"command_time_limit": "1s"},
+                           aliases={"slowcmd": '"|sleep 30"'})
+    qid = Q.submit(inst, "sender@remote.test", ["slowcmd@%s" % HOST])
+    line = Q.wait_status(inst, qid, "slowcmd@%s" % HOST, "deferred")
+    assert "dsn=4.3.0" in line and "time limit exceeded" in line
+    assert re.search(r"warning: %s: command sleep 30 exceeded the time limit" % qid, inst.log())
+
+
+def test_unwritable_mailbox_defers(instances, users):
+    clean_home("ptalice")
+    md = os.path.join(home("ptalice"), "Maildir")
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(md, sub))
+    os.chmod(os.path.join(md, "tmp"), 0o500)
+    os.chown(md, *ids("ptalice"))
+    for sub in ("tmp", "new", "cur"):
+        os.chown(os.path.join(md, sub), *ids("ptalice"))
+    inst = Q.mail_instance(instances)
+    qid = Q.submit(inst, "sender@remote.test", ["ptalice@%s" % HOST])
+    line = Q.wait_status(inst, qid, "ptalice@%s" % HOST, "deferred")
+    assert "dsn=4.2.0" in line and "Permission denied" in line
+    assert re.search(r"warning: %s: create maildir file .*Permission denied" % qid, inst.log())
+    os.chmod(os.path.join(md, "tmp"), 0o700)
+    Q.wait_status(inst, qid, "ptalice@%s" % HOST, "sent")
+    Q.wait_removed(inst, qid)
