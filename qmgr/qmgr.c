@@ -124,6 +124,11 @@ static int scan_slice(struct scanner *s, int n)
                 continue;
             s->taken += qmgr_activate(path, de->d_name, QM_FROM_DEFERRED) > 0;
         } else {
+            struct stat st;
+            /* a file still being written (mode 0600) is not even opened */
+            if (fstatat(dirfd(s->dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                (st.st_mode & 0777) != 0700)
+                continue;
             snprintf(path, sizeof(path), "%s/%s", s->name, de->d_name);
             s->taken += qmgr_activate(path, de->d_name, QM_FROM_INCOMING) > 0;
         }
