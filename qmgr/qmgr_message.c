@@ -292,9 +292,11 @@ static void defer_message(struct qmgr_msg *m)
         if (fd >= 0)
             close(fd);
     }
-    ts[0].tv_sec = now;
-    ts[0].tv_nsec = 0;
-    ts[1].tv_sec = now + delay;
+    struct timespec exact;
+    clock_gettime(CLOCK_REALTIME, &exact);
+    ts[0] = exact;
+    /* whole seconds, rounded up: never earlier than the back-off asks */
+    ts[1].tv_sec = exact.tv_sec + delay + (exact.tv_nsec > 0);
     ts[1].tv_nsec = 0;
     if (utimensat(AT_FDCWD, m->path, ts, AT_SYMLINK_NOFOLLOW) < 0)
         log_warn("%s: set retry time: %s", m->id, strerror(errno));
