@@ -388,6 +388,13 @@ def test_showq_listing_flush_and_deliver(instances):
     assert showq(inst, request="flush") == [[("status", "ok")]]
     wait_for(lambda: len(Q.status_lines(inst, qid)) > n, what="a flushed attempt")
     assert showq(inst, request="bogus")[0][0] == ("status", "error")
+    # "petrel flush" sends the same request as a trigger
+    wait_for(lambda: [p for p in Q.queue_files(inst, qid) if "/deferred/" in p],
+             what="the deferred file")
+    n = len(Q.status_lines(inst, qid))
+    r = inst.run("petrel", "flush")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: len(Q.status_lines(inst, qid)) > n, what="an attempt after petrel flush")
 
 
 def test_backoff_grows_between_attempts(instances):
