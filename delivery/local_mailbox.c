@@ -115,7 +115,7 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
     w_put(&w, hdr.s, hdr.len);
     qfile_content_init(&c, lr->qfd, &lr->env);
     while (w.err == 0 && (r = qfile_content_next(&c, &chunk, &err)) > 0) {
-        for (size_t i = 0; i < chunk.len && w.err == 0; i++) {
+        for (size_t i = 0; i < chunk.len && w.err == 0;) {
             char ch = chunk.s[i];
             if (cr) { /* CRLF becomes LF; a lone CR stays */
                 cr = 0;
@@ -126,15 +126,18 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
             }
             if (ch == '\r') {
                 cr = 1;
+                i++;
                 continue;
             }
-            if (bol && (flags & LC_QUOTE_FROM)) {
+            if (bol && (flags & LC_QUOTE_FROM)) { /* a line start: "From " becomes ">From " */
                 if (ch == from_[nheld]) {
                     held[nheld++] = ch;
+                    i++;
                     if (nheld == 5) {
                         w_put(&w, ">From ", 6);
                         nheld = 0;
                         bol = 0;
+                        last = ' ';
                     }
                     continue;
                 }
@@ -143,9 +146,18 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
                     nheld = 0;
                 }
             }
-            w_put(&w, &ch, 1);
-            bol = ch == '\n';
-            last = ch;
+            /* the rest of the line in one piece, up to and including its LF */
+            size_t j = i;
+            while (j < chunk.len && chunk.s[j] != '\r' && chunk.s[j] != '\n')
+                j++;
+            if (j < chunk.len && chunk.s[j] == '\n')
+                j++;
+            if (j == i) /* a CR is next: handled on the next turn */
+                continue;
+            w_put(&w, chunk.s + i, j - i);
+            last = chunk.s[j - 1];
+            bol = last == '\n';
+            i = j;
         }
     }
     if (nheld) {

@@ -323,3 +323,23 @@ def test_unwritable_mailbox_defers(instances, users):
     os.chmod(os.path.join(md, "tmp"), 0o700)
     Q.wait_status(inst, qid, "ptalice@%s" % HOST, "sent")
     Q.wait_removed(inst, qid)
+
+
+def test_large_message_content_is_exact(instances, users):
+    inst = Q.mail_instance(instances, main_cf={"home_mailbox": ""})
+    lines = []
+    for i in range(3000):  # about 190 KiB: several queue-file chunks
+        lines.append("From line %d at a line start" % i if i % 7 == 0 else
+                     "line %d %s\r lone CR" % (i, "y" * (i % 90)))
+    body = "\n".join(lines) + "\n"
+    msg = Q.message("big one", body=body)
+    qid = Q.submit(inst, "s@remote.test", ["demo@example.test", "ptbob@%s" % HOST], msg)
+    Q.wait_removed(inst, qid, timeout=30)
+    with open(Q.maildir_files(os.path.join(inst.vmail, "example.test/demo"))[0], "rb") as f:
+        stored = f.read().decode()
+    # Maildir: the message as sent (LF line ends), behind Return-Path and Delivered-To
+    assert stored.endswith("\n\n" + body)
+    with open(os.path.join(inst.spool, "ptbob"), "rb") as f:
+        mbox = f.read().decode()
+    quoted = "".join((">" + l if l.startswith("From ") else l) + "\n" for l in lines)
+    assert mbox.endswith("\n\n" + quoted + "\n")
