@@ -19,6 +19,7 @@
  * skips the trigger. Prints each queue ID on a line.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
     struct str content = STR_INIT, err = STR_INIT;
 
     tool_init("qinject");
+    signal(SIGPIPE, SIG_IGN); /* as smtpd: a qmgr killed mid-trigger costs only the trigger */
     while ((c = getopt(argc, argv, "c:f:r:e:A:n:O:t:m:q:D:N")) != -1) {
         switch (c) {
         case 'c': confdir = optarg; break;

@@ -24,7 +24,7 @@ import time
 import petrel_harness as H
 from petrel_harness import wait_for
 
-QINJECT = "tests/qinject"
+QINJECT = H.TEST_PROGRAMS["qinject"]
 
 MASTER_CF = """\
 qmgr      unix  n       -       n       300     1       qmgr
@@ -136,7 +136,7 @@ def submit(inst, sender, rcpts, msg=None, ret=None, envid=None, notify=None, orc
         argv += ["-t", r]
     p = subprocess.run(argv, input=msg if msg is not None else message(), capture_output=True,
                        text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0, "qinject exited with %s: %s" % (p.returncode, p.stderr)
     return p.stdout.strip().splitlines()[-1]
 
 
