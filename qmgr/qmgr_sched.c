@@ -332,8 +332,19 @@ void qmgr_sched_add(struct qmgr_msg *m, const struct qmgr_route *rt, size_t ri)
     long long now = evloop_now_ms();
 
     if (tr->internal && strcmp(tr->name, "error") == 0) {
-        qmgr_msg_bounce(m, ri, "5.0.0", rt->nexthop.len ? rt->nexthop.s : "mail is rejected",
-                        "bounced");
+        /* "error:5.7.1 text" carries its own status code, as in Postfix */
+        const char *text = rt->nexthop.len ? rt->nexthop.s : "mail is rejected";
+        const char *sp = strchr(text, ' ');
+        char code[16] = "5.0.0";
+        if (sp && (size_t)(sp - text) < sizeof(code)) {
+            memcpy(code, text, (size_t)(sp - text));
+            code[sp - text] = '\0';
+            if (deliver_dsn_valid(code, DELIVER_BOUNCED))
+                text = sp + 1;
+            else
+                snprintf(code, sizeof(code), "5.0.0");
+        }
+        qmgr_msg_bounce(m, ri, code, text, "bounced");
         return;
     }
     if (tr->internal) {

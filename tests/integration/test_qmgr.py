@@ -210,10 +210,13 @@ def test_table_failure_defers(instances):
 
 def test_transport_maps_error_and_discard(instances):
     inst = Q.mail_instance(instances, main_cf={
-        "transport_maps": "inline:{ blocked.test=error:no mail for you, .sink.test=discard: }"})
-    qid = Q.submit(inst, "sender@remote.test", ["a@blocked.test", "b@x.sink.test"])
+        "transport_maps": "inline:{ blocked.test=error:no mail for you, .sink.test=discard:, "
+                          "coded.test=error:5.7.1 go away }"})
+    qid = Q.submit(inst, "sender@remote.test", ["a@blocked.test", "b@x.sink.test", "c@coded.test"])
     line = Q.wait_status(inst, qid, "a@blocked.test", "bounced")
     assert "dsn=5.0.0" in line and "(no mail for you)" in line
+    line = Q.wait_status(inst, qid, "c@coded.test", "bounced")
+    assert "dsn=5.7.1" in line and "(go away)" in line
     Q.wait_status(inst, qid, "b@x.sink.test", "sent")
     Q.wait_removed(inst, qid)
 
