@@ -420,11 +420,6 @@ static void deliver_mailbox(struct rctx *c, const struct passwd *pw, const char 
         str_free(&key);
         return;
     }
-    if (pw->pw_uid == 0 && local_is_root() && default_privs(&p) < 0) {
-        settle(c, to, DELIVER_DEFERRED, "4.3.0", "no usable default_privs user for root's mail");
-        str_free(&key);
-        return;
-    }
     if (in_spool)
         str_printf(&path, "%s/%s", cfg_str(cfg_main, "mail_spool_directory"), pw->pw_name);
     else
@@ -713,6 +708,14 @@ static void deliver_address(struct rctx *c, const char *addr, int depth, int no_
                    strerror(errno));
         else
             settle(c, addr, DELIVER_BOUNCED, "5.1.1", "unknown user: \"%s\"", base.s);
+        goto out;
+    }
+    if (pw->pw_uid == 0 && local_is_root()) {
+        /* never deliver as root (not even its .forward); root must be an alias */
+        log_warn("%s: mail for %s: deliveries as root are refused; make %s an alias in "
+                 "alias_maps", c->lr->req->queue_id, addr, pw->pw_name);
+        settle(c, addr, DELIVER_DEFERRED, "4.3.0",
+               "deliveries as root are refused: %s needs an alias", pw->pw_name);
         goto out;
     }
     if (!no_forward && strlist_find(&c->fwd_stack, pw->pw_name, 0) < 0 &&

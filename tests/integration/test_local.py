@@ -343,3 +343,13 @@ def test_large_message_content_is_exact(instances, users):
         mbox = f.read().decode()
     quoted = "".join((">" + l if l.startswith("From ") else l) + "\n" for l in lines)
     assert mbox.endswith("\n\n" + quoted + "\n")
+
+
+def test_root_is_never_a_delivery_identity(instances, users):
+    inst = Q.mail_instance(instances, aliases={"postmaster": "root"})
+    qid = Q.submit(inst, "sender@remote.test", ["postmaster@%s" % HOST])
+    line = Q.wait_status(inst, qid, "root@%s" % HOST, "deferred")
+    assert "orig_to=<postmaster@%s>" % HOST in line
+    assert "deliveries as root are refused: root needs an alias" in line
+    assert "make root an alias in alias_maps" in inst.log()
+    assert "panic" not in inst.log()
