@@ -108,6 +108,7 @@ CF
 fi
 
 cp etc/aliases "$demo/etc/aliases"
+echo "root: demo@example.test" >> "$demo/etc/aliases"   # the demo postmaster
 "$build/admin/petrel-map" -c "$demo/etc" -a "hash:$demo/etc/aliases"
 printf 'demo@example.test example.test/demo/\n' > "$demo/etc/vmailbox"
 "$build/admin/petrel-map" -c "$demo/etc" "hash:$demo/etc/vmailbox"
