@@ -175,13 +175,14 @@ unsigned long evloop_timer(struct evloop *ev, long long ms, ev_timer_cb cb, void
         ev->heap = xreallocarray(ev->heap, ev->capheap, sizeof(*ev->heap));
     }
     struct timer *t = &ev->heap[ev->nheap];
+    unsigned long id = ev->next_id++;
     t->when = evloop_now_ms() + (ms > 0 ? ms : 0);
-    t->id = ev->next_id++;
+    t->id = id;
     t->cb = cb;
     t->ctx = ctx;
     ev->nheap++;
-    heap_up(ev, ev->nheap - 1);
-    return t->id;
+    heap_up(ev, ev->nheap - 1); /* t may now hold another timer: return the saved id */
+    return id;
 }
 
 void evloop_cancel(struct evloop *ev, unsigned long id)

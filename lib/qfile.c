@@ -81,13 +81,30 @@ static int flush_out(struct qfile_writer *w)
     return 0;
 }
 
+/* writer_new - a writer on fd with the first two records buffered */
+static struct qfile_writer *writer_new(int fd, const char *id, char *path)
+{
+    struct qfile_writer *w = xcalloc(1, sizeof(*w));
+
+    snprintf(w->id, sizeof(w->id), "%s", id);
+    w->path = path;
+    w->fd = fd;
+    str_init(&w->out);
+    str_init(&w->chunk);
+    str_init(&w->error);
+    qfile_put(w, QREC_VERSION, QFILE_MAGIC, strlen(QFILE_MAGIC));
+    w->size_offset = (off_t)w->out.len;
+    qfile_put(w, QREC_SIZE, "000000000000000 0000", 20);
+    return w;
+}
+
 struct qfile_writer *qfile_create(const char *dir, struct str *err)
 {
     static unsigned counter;
-    struct qfile_writer *w;
     struct timeval tv;
     struct stat st;
-    char *tmp;
+    char id[QFILE_ID_MAX];
+    char *tmp, *path;
     int fd;
 
     gettimeofday(&tv, NULL);
@@ -102,31 +119,37 @@ struct qfile_writer *qfile_create(const char *dir, struct str *err)
         str_printf(err, "fstat %s: %s", tmp, strerror(errno));
         goto bad;
     }
-    w = xcalloc(1, sizeof(*w));
-    snprintf(w->id, sizeof(w->id), "%08llX%05lX%llX", (unsigned long long)tv.tv_sec,
+    snprintf(id, sizeof(id), "%08llX%05lX%llX", (unsigned long long)tv.tv_sec,
              (unsigned long)tv.tv_usec, (unsigned long long)st.st_ino);
-    w->path = xasprintf("%s/%s", dir, w->id);
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, w->path, RENAME_NOREPLACE) < 0 &&
-        (errno != EINVAL || rename(tmp, w->path) < 0)) {
-        str_printf(err, "rename %s to %s: %s", tmp, w->path, strerror(errno));
-        free(w->path);
-        free(w);
+    path = xasprintf("%s/%s", dir, id);
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 &&
+        (errno != EINVAL || rename(tmp, path) < 0)) {
+        str_printf(err, "rename %s to %s: %s", tmp, path, strerror(errno));
+        free(path);
         goto bad;
     }
     free(tmp);
-    w->fd = fd;
-    str_init(&w->out);
-    str_init(&w->chunk);
-    str_init(&w->error);
-    qfile_put(w, QREC_VERSION, QFILE_MAGIC, strlen(QFILE_MAGIC));
-    w->size_offset = (off_t)w->out.len;
-    qfile_put(w, QREC_SIZE, "000000000000000 0000", 20);
-    return w;
+    return writer_new(fd, id, path);
 bad:
     unlink(tmp);
     close(fd);
     free(tmp);
     return NULL;
+}
+
+struct qfile_writer *qfile_create_as(const char *dir, const char *id, struct str *err)
+{
+    char *tmp = xasprintf("%s/.rw.%s", dir, id);
+    int fd;
+
+    unlink(tmp); /* a leftover of an interrupted rewrite */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        str_printf(err, "create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    return writer_new(fd, id, tmp);
 }
 
 const char *qfile_writer_id(const struct qfile_writer *w)
@@ -292,11 +315,38 @@ void qfile_writer_free(struct qfile_writer *w)
 
 /* reading ---------------------------------------------------------------- */
 
+/* a small read-ahead window for the envelope, which is many short records */
+struct rbuf {
+    off_t start;
+    size_t len;
+    char data[8192];
+};
+
+/* rb_read - n bytes at off, through the window when it can hold them */
+static ssize_t rb_read(int fd, struct rbuf *rb, void *buf, size_t n, off_t off)
+{
+    if (rb == NULL || n > sizeof(rb->data))
+        return pread(fd, buf, n, off);
+    if (off < rb->start || off + (off_t)n > rb->start + (off_t)rb->len) {
+        ssize_t got = pread(fd, rb->data, sizeof(rb->data), off);
+        if (got < 0)
+            return -1;
+        rb->start = off;
+        rb->len = (size_t)got;
+    }
+    size_t avail = (size_t)(rb->start + (off_t)rb->len - off);
+    if (n > avail)
+        n = avail;
+    memcpy(buf, rb->data + (off - rb->start), n);
+    return (ssize_t)n;
+}
+
 /* read_record - the record at *pos; 1 ok, 0 clean EOF, -1 error */
-static int read_record(int fd, off_t *pos, int *type, struct str *payload, struct str *err)
+static int read_record(int fd, struct rbuf *rb, off_t *pos, int *type, struct str *payload,
+                       struct str *err)
 {
     unsigned char hdr[QFILE_HDR];
-    ssize_t n = pread(fd, hdr, QFILE_HDR, *pos);
+    ssize_t n = rb_read(fd, rb, hdr, QFILE_HDR, *pos);
     uint32_t len;
 
     if (n == 0)
@@ -313,7 +363,7 @@ static int read_record(int fd, off_t *pos, int *type, struct str *payload, struc
     }
     str_reset(payload);
     str_reserve(payload, len);
-    n = len ? pread(fd, payload->s, len, *pos + QFILE_HDR) : 0;
+    n = len ? rb_read(fd, rb, payload->s, len, *pos + QFILE_HDR) : 0;
     if (n != (ssize_t)len) {
         str_printf(err, "truncated record at offset %lld", (long long)*pos);
         return -1;
@@ -352,14 +402,17 @@ static int parse_rcpt(const struct str *p, struct qfile_rcpt *r)
 int qfile_read_envelope(int fd, struct qfile_env *env, size_t max_rcpts, struct str *err)
 {
     struct str p = STR_INIT;
+    struct rbuf rb;
     off_t pos = 0, at;
     int type, r, seen_version = 0, seen_sender = 0, seen_time = 0, rc = -1;
 
     memset(env, 0, sizeof(*env));
+    rb.start = 0;
+    rb.len = 0;
     env->size_offset = -1;
     for (;;) {
         at = pos;
-        r = read_record(fd, &pos, &type, &p, err);
+        r = read_record(fd, &rb, &pos, &type, &p, err);
         if (r == 0) {
             str_cat(err, "missing end of envelope");
             goto out;
@@ -505,7 +558,7 @@ int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err
 
     if (c->done)
         return 0;
-    r = read_record(c->fd, &c->pos, &type, out, err);
+    r = read_record(c->fd, NULL, &c->pos, &type, out, err);
     if (r == 0) {
         str_cat(err, "missing end record");
         return -1;
@@ -527,6 +580,24 @@ int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err
     }
     c->total += out->len;
     return 1;
+}
+
+int qfile_copy_content(struct qfile_writer *w, int fd, const struct qfile_env *env,
+                       struct str *err)
+{
+    struct qfile_content c;
+    struct str chunk = STR_INIT;
+    int r;
+
+    qfile_content_init(&c, fd, env);
+    while ((r = qfile_content_next(&c, &chunk, err)) > 0)
+        if (qfile_write(w, chunk.s, chunk.len) < 0) {
+            str_cat(err, qfile_error(w));
+            r = -1;
+            break;
+        }
+    str_free(&chunk);
+    return r < 0 ? -1 : 0;
 }
 
 int qfile_mark_done(int fd, off_t offset)

@@ -68,8 +68,12 @@ struct qfile_writer;
 
 /* qfile_create - a new incomplete file (mode 0600) in dir, named by its queue ID */
 struct qfile_writer *qfile_create(const char *dir, struct str *err);
+/* qfile_create_as - a rewrite of queue file ID: a new incomplete file dir/.rw.ID (readers
+ * skip names starting with '.'); after qfile_commit the caller renames
+ * qfile_writer_path() over dir/ID, which keeps the queue ID */
+struct qfile_writer *qfile_create_as(const char *dir, const char *id, struct str *err);
 const char *qfile_writer_id(const struct qfile_writer *w);
-/* qfile_writer_path - dir/ID */
+/* qfile_writer_path - dir/ID (dir/.rw.ID for qfile_create_as) */
 const char *qfile_writer_path(const struct qfile_writer *w);
 int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len);
 int qfile_put_time(struct qfile_writer *w, long long sec, long usec);
@@ -141,6 +145,11 @@ void qfile_content_init(struct qfile_content *c, int fd, const struct qfile_env 
 /* qfile_content_next - the next chunk into out (replacing it): 1 chunk, 0 at the end
  * record, -1 corrupt or truncated (err set) */
 int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err);
+
+/* qfile_copy_content - append the whole content of the open queue file fd (whose envelope
+ * is env) to w; -1 with err when the source is corrupt or the writer failed */
+int qfile_copy_content(struct qfile_writer *w, int fd, const struct qfile_env *env,
+                       struct str *err);
 
 /* qfile_mark_done - mark the recipient record at offset done (one-byte pwrite) */
 int qfile_mark_done(int fd, off_t offset);

@@ -27,7 +27,8 @@ int trigger_send(const char *path, const char *bytes, int timeout, struct str *e
 
     if (fd < 0)
         return -1;
-    if (write(fd, bytes, n) != (ssize_t)n) {
+    /* MSG_NOSIGNAL: a server that just died must not kill a tool with SIGPIPE */
+    if (send(fd, bytes, n, MSG_NOSIGNAL) != (ssize_t)n) {
         str_printf(err, "write to %s: %s", path, strerror(errno));
         close(fd);
         return -1;

@@ -144,8 +144,16 @@ imapd_tls_cert_file = $demo/etc/cert.pem
 imapd_tls_key_file = $demo/etc/key.pem
 CF
 fi
+if has qmgr && has local; then
+    cat >> "$demo/etc/master.cf" <<'CF'
+qmgr            unix  n       -       n       300     1       qmgr
+local           unix  -       n       n       -       -       local
+virtual         unix  -       n       n       -       -       local
+CF
+fi
 
 cp etc/aliases "$demo/etc/aliases"
+echo "root: demo@example.test" >> "$demo/etc/aliases"   # the demo postmaster
 "$build/admin/petrel-map" -c "$demo/etc" -a "hash:$demo/etc/aliases"
 printf 'demo@example.test example.test/demo/\n' > "$demo/etc/vmailbox"
 "$build/admin/petrel-map" -c "$demo/etc" "hash:$demo/etc/vmailbox"
@@ -186,7 +194,12 @@ POP3:  127.0.0.1:2110 (STLS) and 127.0.0.1:2995 (POP3S)
 EOF
 fi
 if has imapd; then
-    echo "  IMAP:    127.0.0.1:2143 (STARTTLS) and 127.0.0.1:2993 (IMAPS), user demo@example.test," \
-        "password demo"
-    echo "           e.g. curl -k imaps://127.0.0.1:2993/ -u demo@example.test:demo -X NAMESPACE"
+    cat <<EOF
+
+IMAP:  127.0.0.1:2143 (STARTTLS) and 127.0.0.1:2993 (IMAPS)
+  try: curl -k imaps://127.0.0.1:2993/ -u 'demo@example.test:$demo_pw' -X NAMESPACE
+EOF
+fi
+if has qmgr && has local; then
+    echo "  mail for demo@example.test is delivered to $demo/mail/example.test/demo/new/"
 fi

@@ -47,6 +47,10 @@ COMMANDS = {
     "petrel-conf": "admin/petrel-conf",
     "petrel-map": "admin/petrel-map",
 }
+# test-only programs (tests/Makemodule.am, qmgr/Makemodule.am)
+TEST_PROGRAMS = {
+    "qinject": "tests/qinject",  # writes queue files into incoming/ as smtpd does
+}
 # commands that exist only once their issue has landed
 OPTIONAL_COMMANDS = {
     "petrel-passwd": "admin/petrel-passwd",

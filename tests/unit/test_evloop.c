@@ -115,11 +115,55 @@ static void test_trigger(void **state)
     free(dir);
 }
 
+static void count_cb(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* a timer that sifts up the heap must still be cancelled by the id it was given */
+static void test_timer_ids(void **state)
+{
+    struct evloop *loop = evloop_new();
+    int fired[8] = {0};
+    unsigned long ids[8];
+
+    (void)state;
+    /* later deadlines first, so that each new timer moves up the heap */
+    for (int i = 0; i < 8; i++)
+        ids[i] = evloop_timer(loop, 100000 - i * 10000, count_cb, &fired[i]);
+    for (int i = 0; i < 8; i++)
+        for (int k = 0; k < i; k++)
+            assert_true(ids[i] != ids[k]);
+    evloop_cancel(loop, ids[7]); /* the earliest one */
+    evloop_cancel(loop, ids[0]); /* the latest one */
+    /* an immediate timer runs; cancelled ones never do, the rest still wait */
+    int now = 0;
+    unsigned long imm = evloop_timer(loop, 0, count_cb, &now);
+    evloop_cancel(loop, ids[3]);
+    assert_true(imm != 0);
+    evloop_run_once(loop, 0);
+    assert_int_equal(now, 1);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(fired[i], 0);
+    /* cancelling the right ones leaves exactly the others pending: cancel all of them */
+    for (int i = 1; i < 7; i++)
+        if (i != 3)
+            evloop_cancel(loop, ids[i]);
+    int guard = 0;
+    evloop_timer(loop, 1, count_cb, &guard);
+    while (guard == 0)
+        evloop_run_once(loop, 50);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(fired[i], 0);
+    evloop_free(loop);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_timers),
                                        cmocka_unit_test(test_fd_watch),
-                                       cmocka_unit_test(test_trigger)};
+                                       cmocka_unit_test(test_trigger),
+                                       cmocka_unit_test(test_timer_ids)};
     return cmocka_run_group_tests_name("evloop", tests, NULL, NULL);
 }

@@ -1,0 +1,520 @@
+/*
+ * local_mailbox.c - Maildir and mbox delivery
+ *
+ * Maildir (the Maildir specification, as also served by popd and imapd):
+ * a unique name "<sec>.M<usec>P<pid>Q<n>.<host>" is created in tmp/ with
+ * O_EXCL, written and fsync'ed, then linked into new/ as
+ * "<name>,S=<size>" and removed from tmp/; new/ is fsync'ed so the name
+ * survives a crash before the delivery is reported. Nothing else in the
+ * Maildir is touched (readers keep their index files and cur/ there;
+ * Maildir++ .Folder subdirectories are left alone). Missing directories
+ * are created (mode 0700) and their parents fsync'ed.
+ *
+ * mbox: opened without following links, refused unless a regular file
+ * with one link owned by the recipient, locked (fcntl and/or dotlock per
+ * $mailbox_delivery_lock, with $deliver_lock_attempts and stale dotlock
+ * removal), appended with a "From " line, ">From " escaping and a final
+ * empty line, fsync'ed; on any error the file is truncated back to its
+ * old size. Stored files use LF line ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "mem.h"
+
+#include "local.h"
+
+#define OUT_CHUNK 65536
+
+struct writer {
+    int fd;
+    struct str buf;
+    long long total;
+    long long limit;
+    int err; /* errno of a failed write, or -2 over the limit */
+};
+
+/* w_flush - write the buffer out */
+static void w_flush(struct writer *w)
+{
+    size_t off = 0;
+
+    while (w->err == 0 && off < w->buf.len) {
+        ssize_t n = write(w->fd, w->buf.s + off, w->buf.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            w->err = errno ? errno : EIO;
+        else
+            off += (size_t)n;
+    }
+    str_reset(&w->buf);
+}
+
+/* w_put - buffer bytes, enforcing the limit */
+static void w_put(struct writer *w, const char *p, size_t n)
+{
+    if (w->err)
+        return;
+    w->total += (long long)n;
+    if (w->limit > 0 && w->total > w->limit) {
+        w->err = -2;
+        return;
+    }
+    str_catn(&w->buf, p, n);
+    if (w->buf.len >= OUT_CHUNK)
+        w_flush(w);
+}
+
+/* header_text - an address for a header line: control bytes (line breaks) become '?' */
+static void header_text(struct str *out, const char *v)
+{
+    for (; *v; v++)
+        str_catc(out, (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v);
+}
+
+int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long long limit,
+               long long *written)
+{
+    const struct deliver_request *req = lr->req;
+    struct writer w = {fd, STR_INIT, 0, limit, 0};
+    struct qfile_content c;
+    struct str chunk = STR_INIT, err = STR_INIT, hdr = STR_INIT;
+    static const char from_[] = "From ";
+    char held[8];
+    size_t nheld = 0;
+    int bol = 1, cr = 0, last = '\n', r = 0;
+
+    if (flags & LC_FROM_LINE) {
+        time_t now = time(NULL);
+        char date[64];
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+        str_cat(&hdr, "From ");
+        header_text(&hdr, req->sender[0] ? req->sender : "MAILER-DAEMON");
+        str_printf(&hdr, "  %s\n", date);
+    }
+    str_cat(&hdr, "Return-Path: <");
+    header_text(&hdr, req->sender);
+    str_cat(&hdr, ">\n");
+    if (flags & LC_DELIVERED_TO) {
+        str_cat(&hdr, "Delivered-To: ");
+        header_text(&hdr, rcpt);
+        str_cat(&hdr, "\n");
+    }
+    w_put(&w, hdr.s, hdr.len);
+    qfile_content_init(&c, lr->qfd, &lr->env);
+    while (w.err == 0 && (r = qfile_content_next(&c, &chunk, &err)) > 0) {
+        for (size_t i = 0; i < chunk.len && w.err == 0;) {
+            char ch = chunk.s[i];
+            if (cr) { /* CRLF becomes LF; a lone CR stays */
+                cr = 0;
+                if (ch != '\n') {
+                    w_put(&w, "\r", 1);
+                    bol = 0;
+                }
+            }
+            if (ch == '\r') {
+                cr = 1;
+                i++;
+                continue;
+            }
+            if (bol && (flags & LC_QUOTE_FROM)) { /* a line start: "From " becomes ">From " */
+                if (ch == from_[nheld]) {
+                    held[nheld++] = ch;
+                    i++;
+                    if (nheld == 5) {
+                        w_put(&w, ">From ", 6);
+                        nheld = 0;
+                        bol = 0;
+                        last = ' ';
+                    }
+                    continue;
+                }
+                if (nheld) {
+                    w_put(&w, held, nheld);
+                    nheld = 0;
+                }
+            }
+            /* the rest of the line in one piece, up to and including its LF */
+            size_t j = i;
+            while (j < chunk.len && chunk.s[j] != '\r' && chunk.s[j] != '\n')
+                j++;
+            if (j < chunk.len && chunk.s[j] == '\n')
+                j++;
+            if (j == i) /* a CR is next: handled on the next turn */
+                continue;
+            w_put(&w, chunk.s + i, j - i);
+            last = chunk.s[j - 1];
+            bol = last == '\n';
+            i = j;
+        }
+    }
+    if (nheld) {
+        w_put(&w, held, nheld);
+        last = held[nheld - 1];
+    }
+    if (cr) {
+        w_put(&w, "\r", 1);
+        last = '\r';
+    }
+    if (last != '\n')
+        w_put(&w, "\n", 1);
+    if (flags & LC_BLANK_LINE)
+        w_put(&w, "\n", 1);
+    if (w.err == 0)
+        w_flush(&w);
+    *written = w.total;
+    str_free(&w.buf);
+    str_free(&chunk);
+    str_free(&hdr);
+    if (r < 0 && w.err == 0) {
+        log_warn("%s: cannot read the queue file: %s", req->queue_id, str_c(&err));
+        str_free(&err);
+        errno = EIO;
+        return -1;
+    }
+    str_free(&err);
+    if (w.err == -2)
+        return -2;
+    if (w.err) {
+        errno = w.err;
+        return -1;
+    }
+    return 0;
+}
+
+/* fail_errno - a deferral for a system error, with a line for the admin */
+static void fail_errno(struct local_req *lr, struct local_status *st, int e, const char *what,
+                       const char *path)
+{
+    const char *dsn = e == ENOSPC ? "4.3.1" : e == EDQUOT ? "4.2.2" : "4.2.0";
+
+    log_warn("%s: %s %s: %s", lr->req->queue_id, what, path, strerror(e));
+    local_status_set(st, DELIVER_DEFERRED, dsn, "cannot %s %s: %s", what, path, strerror(e));
+}
+
+/* fsync_dir - make a directory entry change durable */
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r;
+
+    if (fd < 0)
+        return -1;
+    r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/* make_dirs - create path and its missing parents (0700), fsync'ing each parent */
+static int make_dirs(const char *path)
+{
+    char *p = xstrdup(path);
+    int rc = 0;
+
+    for (char *s = p + 1; rc == 0; s++) {
+        char save = *s;
+        if (*s != '/' && *s != '\0')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) == 0) {
+            char *slash = strrchr(p, '/');
+            if (slash && slash != p) {
+                *slash = '\0';
+                fsync_dir(p);
+                *slash = '/';
+            }
+        } else if (errno != EEXIST) {
+            rc = -1;
+        }
+        *s = save;
+        if (save == '\0')
+            break;
+        while (s[1] == '/')
+            s++;
+    }
+    free(p);
+    return rc;
+}
+
+/* maildir_name - a unique file name (time, pid/counter, host) */
+static void maildir_name(struct str *out)
+{
+    static unsigned counter;
+    static char host[256];
+    struct timeval tv;
+
+    if (host[0] == '\0') {
+        const char *h = cfg_str(cfg_main, "myhostname");
+        size_t k = 0;
+        for (; *h && k + 5 < sizeof(host); h++) { /* '/' and ':' may not appear */
+            if (*h == '/')
+                k += (size_t)snprintf(host + k, sizeof(host) - k, "\\057");
+            else if (*h == ':')
+                k += (size_t)snprintf(host + k, sizeof(host) - k, "\\072");
+            else
+                host[k++] = *h;
+        }
+        host[k] = '\0';
+    }
+    gettimeofday(&tv, NULL);
+    str_printf(out, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+               (long)getpid(), ++counter, host);
+}
+
+void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long long limit,
+                   struct local_status *st)
+{
+    struct str name = STR_INIT, tmp = STR_INIT, new = STR_INIT, sub = STR_INIT;
+    struct stat sb;
+    long long size = 0;
+    int fd, r;
+
+    str_printf(&sub, "%snew", dir);
+    if (stat(sub.s, &sb) < 0) {
+        static const char *subs[] = {"tmp", "new", "cur"};
+        for (int i = 0; i < 3; i++) {
+            str_reset(&sub);
+            str_printf(&sub, "%s%s", dir, subs[i]);
+            if (make_dirs(sub.s) < 0) {
+                fail_errno(lr, st, errno, "create maildir", sub.s);
+                goto out;
+            }
+        }
+        fsync_dir(dir);
+    }
+    maildir_name(&name);
+    str_printf(&tmp, "%stmp/%s", dir, name.s);
+    fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fail_errno(lr, st, errno, "create maildir file", tmp.s);
+        goto out;
+    }
+    r = local_copy(lr, fd, rcpt, LC_DELIVERED_TO, limit, &size);
+    if (r == 0 && fsync(fd) < 0)
+        r = -1;
+    if (close(fd) < 0 && r == 0)
+        r = -1;
+    if (r < 0) {
+        int e = errno;
+        unlink(tmp.s);
+        if (r == -2)
+            local_status_set(st, DELIVER_BOUNCED, "5.2.2",
+                             "message is larger than the mailbox size limit (%lld bytes)", limit);
+        else
+            fail_errno(lr, st, e, "write maildir file", tmp.s);
+        goto out;
+    }
+    str_printf(&new, "%snew/%s,S=%lld", dir, name.s, size);
+    if (link(tmp.s, new.s) < 0 && rename(tmp.s, new.s) < 0) {
+        fail_errno(lr, st, errno, "link maildir file to", new.s);
+        unlink(tmp.s);
+        goto out;
+    }
+    unlink(tmp.s);
+    str_reset(&sub);
+    str_printf(&sub, "%snew", dir);
+    if (fsync_dir(sub.s) < 0) {
+        fail_errno(lr, st, errno, "fsync", sub.s);
+        unlink(new.s);
+        goto out;
+    }
+    local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
+out:
+    str_free(&name);
+    str_free(&tmp);
+    str_free(&new);
+    str_free(&sub);
+}
+
+/* lock_fcntl - an exclusive fcntl lock with retries; 0 or -1 */
+static int lock_fcntl(int fd)
+{
+    long long tries = cfg_int(cfg_main, "deliver_lock_attempts");
+    long long delay = cfg_time(cfg_main, "deliver_lock_delay");
+    struct flock fl;
+
+    for (long long i = 0; i < tries; i++) {
+        memset(&fl, 0, sizeof(fl));
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_SETLK, &fl) == 0)
+            return 0;
+        if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+            return -1;
+        if (i + 1 < tries)
+            sleep((unsigned)delay);
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+/* dotlock_try - create path.lock once; 0, or -1 with errno (EEXIST: held) */
+static int dotlock_try(const char *lock, int as_root_too)
+{
+    int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0 && errno == EACCES && as_root_too && local_is_root()) {
+        uid_t eu = geteuid();
+        gid_t eg = getegid();
+        if (seteuid(0) == 0) { /* spool directories are writable by root only */
+            fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            int e = errno;
+            if (setegid(eg) < 0 || seteuid(eu) < 0)
+                log_fatal("cannot return to uid %ld: %s", (long)eu, strerror(errno));
+            errno = e;
+        }
+    }
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+/* dotlock - path.lock with retries and stale-lock removal; 0 or -1 */
+static int dotlock(const char *lock, int in_spool)
+{
+    long long tries = cfg_int(cfg_main, "deliver_lock_attempts");
+    long long delay = cfg_time(cfg_main, "deliver_lock_delay");
+    long long stale = cfg_time(cfg_main, "stale_lock_time");
+    struct stat sb;
+
+    for (long long i = 0; i < tries; i++) {
+        if (dotlock_try(lock, in_spool) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+        if (stat(lock, &sb) == 0 && time(NULL) - sb.st_mtime > stale) {
+            log_warn("removing stale lock file %s", lock);
+            unlink(lock);
+            continue;
+        }
+        if (i + 1 < tries)
+            sleep((unsigned)delay);
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+/* dotunlock - remove our dotlock (as root when it was made as root) */
+static void dotunlock(const char *lock)
+{
+    if (unlink(lock) < 0 && errno == EACCES && local_is_root()) {
+        uid_t eu = geteuid();
+        gid_t eg = getegid();
+        if (seteuid(0) == 0) {
+            unlink(lock);
+            if (setegid(eg) < 0 || seteuid(eu) < 0)
+                log_fatal("cannot return to uid %ld: %s", (long)eu, strerror(errno));
+        }
+    }
+}
+
+/* open_mbox - open or create the mbox file; -1 with errno */
+static int open_mbox(const char *path, const struct local_priv *owner, int in_spool)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 || errno != EACCES || !in_spool || !local_is_root() || owner == NULL)
+        return fd;
+    /* a spool directory writable by root only: create as root, then give it away */
+    uid_t eu = geteuid();
+    gid_t eg = getegid();
+    if (seteuid(0) < 0)
+        return -1;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int e = errno;
+    if (fd >= 0 && fchown(fd, owner->uid, owner->gid) < 0) {
+        e = errno;
+        close(fd);
+        unlink(path);
+        fd = -1;
+    }
+    if (setegid(eg) < 0 || seteuid(eu) < 0)
+        log_fatal("cannot return to uid %ld: %s", (long)eu, strerror(errno));
+    errno = e;
+    return fd;
+}
+
+void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long long limit,
+                const struct local_priv *owner, int in_spool, int flags, struct local_status *st)
+{
+    struct strlist locks = STRLIST_INIT;
+    struct str lock = STR_INIT;
+    struct stat sb;
+    long long size = 0;
+    int fd, r, use_dot = 0, use_fcntl = 0, dotted = 0;
+
+    cfg_list(cfg_main, "mailbox_delivery_lock", &locks);
+    use_dot = strlist_find(&locks, "dotlock", 1) >= 0;
+    use_fcntl = strlist_find(&locks, "fcntl", 1) >= 0;
+    strlist_free(&locks);
+    fd = open_mbox(path, owner, in_spool);
+    if (fd < 0) {
+        fail_errno(lr, st, errno, "open mailbox", path);
+        return;
+    }
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+        (local_is_root() && owner && sb.st_uid != owner->uid)) {
+        log_warn("%s: mailbox %s is not a regular file with one link owned by the recipient",
+                 lr->req->queue_id, path);
+        local_status_set(st, DELIVER_DEFERRED, "4.2.0", "mailbox %s: bad file type or owner",
+                         path);
+        close(fd);
+        return;
+    }
+    str_printf(&lock, "%s.lock", path);
+    if (use_dot) {
+        if (dotlock(lock.s, in_spool) < 0) {
+            fail_errno(lr, st, errno, "lock mailbox (dotlock)", path);
+            goto out;
+        }
+        dotted = 1;
+    }
+    if (use_fcntl && lock_fcntl(fd) < 0) {
+        fail_errno(lr, st, errno, "lock mailbox (fcntl)", path);
+        goto out;
+    }
+    if (fstat(fd, &sb) < 0) {
+        fail_errno(lr, st, errno, "stat mailbox", path);
+        goto out;
+    }
+    r = local_copy(lr, fd, rcpt, flags, limit > 0 ? (limit > sb.st_size ? limit - sb.st_size : 1)
+                                                  : 0, &size);
+    if (r == 0 && fsync(fd) < 0)
+        r = -1;
+    if (r < 0) {
+        int e = errno;
+        if (ftruncate(fd, sb.st_size) < 0)
+            log_warn("%s: cannot truncate %s back to %lld bytes: %s", lr->req->queue_id, path,
+                     (long long)sb.st_size, strerror(errno));
+        if (r == -2)
+            local_status_set(st, DELIVER_BOUNCED, "5.2.2",
+                             "cannot update mailbox %s: mailbox size limit (%lld bytes) exceeded",
+                             path, limit);
+        else
+            fail_errno(lr, st, e, "write mailbox", path);
+        goto out;
+    }
+    local_status_set(st, DELIVER_SENT, "2.0.0", "%s",
+                     (flags & LC_FROM_LINE) && owner ? "delivered to mailbox" : "delivered");
+out:
+    close(fd); /* releases the fcntl lock */
+    if (dotted)
+        dotunlock(lock.s);
+    str_free(&lock);
+}

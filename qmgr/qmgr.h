@@ -1,0 +1,145 @@
+/*
+ * qmgr.h - the queue manager's shared declarations
+ *
+ * Rooms: qmgr.c (start-up, triggers, queue scans), qmgr_message.c (one
+ * active message: activation, expansion, results, completion),
+ * qmgr_resolve.c (address rewriting and routing), qmgr_sched.c
+ * (transports, destinations, delivery agents), qmgr_dsn.c (notifications),
+ * qmgr_showq.c (the queue listing service).
+ */
+#ifndef PETREL_QMGR_H
+#define PETREL_QMGR_H
+
+#include <stddef.h>
+
+#include "deliver.h"
+#include "dsnlog.h"
+#include "evloop.h"
+#include "qfile.h"
+#include "str.h"
+
+/* where an activated file came from */
+#define QM_FROM_INCOMING 0
+#define QM_FROM_DEFERRED 1
+#define QM_FROM_ACTIVE 2 /* recovery after a restart */
+
+/* recipient states within one pass */
+#define QR_WAIT 0  /* not settled yet */
+#define QR_DONE 1  /* sent or bounced: marked done in the file */
+#define QR_DEFER 2 /* deferred in this pass */
+
+struct qmgr_msg;
+struct qmgr_dest;
+
+struct qmgr_rcpt {
+    char *addr;    /* resolved address to deliver to */
+    size_t rec;    /* index into msg->env.rcpts */
+    int state;     /* QR_ */
+    char *reason;  /* last deferral reason in this pass */
+    char dsn[16];  /* and its status code */
+};
+
+struct qmgr_msg {
+    char id[QFILE_ID_MAX];
+    char *path; /* active/ID */
+    int fd;     /* open only during activation (-1 otherwise) */
+    struct qfile_env env;
+    struct qmgr_rcpt *rcpts;
+    size_t nrcpts;
+    size_t pending;    /* entries waiting or in flight */
+    size_t ndeferred;  /* recipients deferred in this pass */
+    int bounce_log;    /* bounce/ID has entries to report */
+    int bounce_failed; /* bounce/ID could not be written: keep the file */
+    long long active_us;
+    int from; /* QM_FROM_ */
+    struct qmgr_msg *prev, *next;
+};
+
+/* one delivery request's worth of recipients of one message for one destination */
+struct qmgr_entry {
+    struct qmgr_msg *msg;
+    struct qmgr_dest *dest;
+    size_t *idx; /* indices into msg->rcpts */
+    size_t n;
+    struct qmgr_entry *next;
+};
+
+/* qmgr.c */
+extern struct evloop *qmgr_ev;
+extern size_t qmgr_active_count, qmgr_active_rcpts;
+/* qmgr_kick_incoming - scan incoming/ soon (new DSNs are there) */
+void qmgr_kick_incoming(void);
+/* qmgr_message_gone - a message left the active queue: maybe take more */
+void qmgr_message_gone(void);
+
+/* qmgr_message.c */
+/* qmgr_activate - take the file at path (incoming/ID, deferred/H/ID, active/ID) into the
+ * active queue: 1 taken, 0 not ready (incomplete), -1 failed (left in place) */
+int qmgr_activate(const char *path, const char *id, int from);
+/* qmgr_msg_open - a new descriptor for the message's file (the caller closes it) */
+int qmgr_msg_open(struct qmgr_msg *m, int flags);
+/* qmgr_msg_result - a final result for msg->rcpts[i] from an agent */
+void qmgr_msg_result(struct qmgr_msg *m, size_t i, const struct deliver_result *r);
+/* qmgr_msg_extra - an extra DSN entry (expansion member) for msg->rcpts[i] */
+void qmgr_msg_extra(struct qmgr_msg *m, size_t i, const struct deliver_result *r);
+/* qmgr_msg_defer - defer msg->rcpts[i] without an agent (qmgr logs the status line) */
+void qmgr_msg_defer(struct qmgr_msg *m, size_t i, const char *relay, const char *dsn,
+                    const char *reason);
+/* qmgr_msg_bounce - bounce msg->rcpts[i] without an agent */
+void qmgr_msg_bounce(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason,
+                     const char *status_word);
+/* qmgr_msg_entry_done - one entry of m finished (all its recipients settled) */
+void qmgr_msg_entry_done(struct qmgr_msg *m);
+/* qmgr_msg_request - fill a delivery request for an entry */
+void qmgr_msg_request(const struct qmgr_entry *e, struct deliver_request *req);
+/* qmgr_msg_shutdown - release every active message (exit) */
+void qmgr_msg_shutdown(void);
+
+/* qmgr_resolve.c */
+struct qmgr_route {
+    struct str transport;
+    struct str nexthop;
+    struct str addr; /* the address to deliver to */
+};
+/* qmgr_resolve_init - open the tables (fatal on a bad specification) */
+void qmgr_resolve_init(void);
+void qmgr_resolve_free(void);
+/* qmgr_canon - a bare local part gets @$myorigin; the domain is folded to lower case */
+void qmgr_canon(const char *addr, struct str *out);
+/* qmgr_expand - virtual_alias_maps expansion of a canonical address into out (a list
+ * of canonical addresses): 0 ok, -1 temporary failure (reason set), -2 permanent
+ * (expansion limits; reason set) */
+int qmgr_expand(const char *addr, struct strlist *out, struct str *reason);
+/* qmgr_route - transport and next hop of a canonical address: 0 ok, -1 temporary
+ * failure (reason set) */
+int qmgr_route(const char *addr, struct qmgr_route *rt, struct str *reason);
+void qmgr_route_init(struct qmgr_route *rt);
+void qmgr_route_free(struct qmgr_route *rt);
+
+/* qmgr_sched.c */
+/* qmgr_sched_init - read master.cf for the transports and their process limits */
+void qmgr_sched_init(void);
+void qmgr_sched_free(void);
+/* qmgr_sched_add - queue recipient m->rcpts[rcpt_idx] for rt's transport and next hop
+ * (or settle it at once: unavailable transport, dead destination, error/discard) */
+void qmgr_sched_add(struct qmgr_msg *m, const struct qmgr_route *rt, size_t rcpt_idx);
+/* qmgr_sched_drain - start no more deliveries; how many are still in progress */
+int qmgr_sched_drain(void);
+/* qmgr_sched_revive - forget dead transports and destinations (flush) */
+void qmgr_sched_revive(void);
+
+/* qmgr_dsn.c */
+/* qmgr_dsn_flush - send the notifications that bounce/ID calls for: 0 done (bounce log
+ * removed), -1 failed (keep the message and the log) */
+int qmgr_dsn_flush(struct qmgr_msg *m);
+/* qmgr_dsn_delay - send a delay notification for the recipients deferred in this pass */
+int qmgr_dsn_delay(struct qmgr_msg *m);
+/* qmgr_rfc822_date - an RFC 5322 date of t into out */
+void qmgr_rfc822_date(long long t, struct str *out);
+
+/* qmgr_showq.c */
+/* qmgr_showq_init - serve public/showq from the event loop */
+void qmgr_showq_init(struct evloop *ev);
+void qmgr_showq_free(void);
+
+#endif

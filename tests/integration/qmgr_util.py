@@ -1,0 +1,267 @@
+"""qmgr_util - helpers for the end-to-end tests of qmgr and local delivery.
+
+Every test submits mail through submit() only, so that switching from the
+test-only injector (tests/qinject, which writes queue files exactly as
+smtpd does) to real SMTP submission through smtpd is a change of that one
+function.
+
+mail_instance() starts an Instance with qmgr, local and virtual in
+master.cf and small retry times; its virtual domain example.test stores
+mail under <root>/vmail (owned by harness.vmail_ids()).
+"""
+
+import email
+import email.policy
+import glob
+import grp
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import time
+
+import petrel_harness as H
+from petrel_harness import wait_for
+
+QINJECT = H.TEST_PROGRAMS["qinject"]
+
+MASTER_CF = """\
+qmgr      unix  n       -       n       300     1       qmgr
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       local
+"""
+
+
+def mail_instance(instances, main_cf=None, master_cf=None, aliases=None, vmailbox=None,
+                  start=True):
+    """An Instance ready for local and virtual delivery (not started when start=False)."""
+    inst = instances(start=False)
+    vmail = os.path.join(inst.root, "vmail")
+    spool = os.path.join(inst.root, "spool")
+    os.makedirs(vmail)
+    os.makedirs(spool)
+    os.chmod(spool, 0o1777)
+    vuid, vgid = H.vmail_ids()
+    os.chown(vmail, vuid, vgid)
+    os.chmod(vmail, 0o755)
+    cfg = {
+        "queue_run_delay": "1s",
+        "minimal_backoff_time": "1s",
+        "maximal_backoff_time": "4s",
+        "transport_retry_time": "1s",
+        "service_throttle_time": "1s",
+        "mydestination": "$myhostname, localhost.$mydomain, localhost",
+        "myorigin": "$myhostname",
+        "virtual_mailbox_domains": "example.test",
+        "virtual_mailbox_base": vmail,
+        "virtual_mailbox_maps": "hash:%s/vmailbox" % inst.etc,
+        "virtual_uid_maps": "static:%d" % vuid,
+        "virtual_gid_maps": "static:%d" % vgid,
+        "virtual_minimum_uid": "1" if vuid >= 1 else "0",
+        "alias_maps": "hash:%s/aliases" % inst.etc,
+        "mail_spool_directory": spool,
+    }
+    cfg.update(main_cf or {})
+    inst.main_cf.update(cfg)
+    inst.master_cf = MASTER_CF if master_cf is None else master_cf
+    inst.write_config()
+    write_table(inst, "vmailbox", vmailbox if vmailbox is not None else {
+        "demo@example.test": "example.test/demo/",
+        "other@example.test": "example.test/other/",
+    })
+    write_aliases(inst, aliases or {})
+    inst.vmail = vmail
+    inst.spool = spool
+    if start:
+        inst.start()
+        wait_for(lambda: os.path.exists(os.path.join(inst.queue, "public", "showq")),
+                 what="qmgr to start")
+    return inst
+
+
+def write_table(inst, name, entries):
+    """A postmap-style table etc/<name> and its .db (petrel-map)."""
+    path = os.path.join(inst.etc, name)
+    with open(path, "w") as f:
+        for k, v in entries.items():
+            f.write("%s %s\n" % (k, v))
+    r = inst.run("petrel-map", "hash:" + path)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def write_aliases(inst, entries):
+    """etc/aliases (aliases(5) form) and its .db."""
+    path = os.path.join(inst.etc, "aliases")
+    with open(path, "w") as f:
+        for k, v in entries.items():
+            f.write("%s: %s\n" % (k, v))
+    r = inst.run("petrel-map", "-a", "hash:" + path)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def message(subject="test", body="hello\n", headers=None, size=None):
+    """A small RFC 5322 message (LF line ends; qinject writes CRLF)."""
+    lines = ["From: Sender <sender@remote.test>", "To: someone", "Subject: %s" % subject,
+             "Message-ID: <%s@remote.test>" % subject.replace(" ", ".")]
+    for h in headers or []:
+        lines.append(h)
+    text = "\n".join(lines) + "\n\n" + body
+    if size is not None and len(text) < size:
+        line = ("x" * 75) + "\n"
+        text += line * ((size - len(text)) // len(line) + 1)
+    return text
+
+
+def submit(inst, sender, rcpts, msg=None, ret=None, envid=None, notify=None, orcpt=None,
+           attrs=None):
+    """Submit one message; returns its queue ID.
+
+    rcpts: list of addresses; notify/orcpt: dicts address -> "SUCCESS,FAILURE" / "rfc822;x".
+    """
+    argv = [H.build_path(QINJECT), "-c", inst.etc, "-f", sender]
+    if ret:
+        argv += ["-r", ret]
+    if envid:
+        argv += ["-e", envid]
+    for a in attrs or []:
+        argv += ["-A", a]
+    for r in rcpts:
+        if notify and r in notify:
+            argv += ["-n", notify[r]]
+        if orcpt and r in orcpt:
+            argv += ["-O", orcpt[r]]
+        argv += ["-t", r]
+    p = subprocess.run(argv, input=msg if msg is not None else message(), capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, "qinject exited with %s: %s" % (p.returncode, p.stderr)
+    return p.stdout.strip().splitlines()[-1]
+
+
+def submit_many(inst, sender, rcpts, msg=None, count=1):
+    """Submit count copies (each with an X-Qinject-Seq header) in one go; their IDs.
+
+    The SMTP equivalent is one session sending count messages."""
+    argv = [H.build_path(QINJECT), "-c", inst.etc, "-f", sender, "-m", str(count)]
+    for r in rcpts:
+        argv += ["-t", r]
+    p = subprocess.run(argv, input=msg if msg is not None else message(), capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.split()
+
+
+def status_lines(inst, qid=None):
+    """Log lines with status= (optionally of one queue ID)."""
+    out = []
+    for line in inst.log().splitlines():
+        if "status=" in line and (qid is None or (": %s: " % qid) in line):
+            out.append(line)
+    return out
+
+
+def wait_status(inst, qid, rcpt, status, timeout=15):
+    """Wait for the status line of rcpt in message qid; returns the line."""
+    rx = re.compile(r": %s: to=<%s>.*status=%s" % (re.escape(qid), re.escape(rcpt),
+                                                   re.escape(status)))
+    return wait_for(lambda: next((l for l in inst.log().splitlines() if rx.search(l)), None),
+                    timeout, what="%s %s %s" % (qid, rcpt, status))
+
+
+def wait_removed(inst, qid, timeout=15):
+    inst.wait_log(r": %s: removed" % re.escape(qid), timeout)
+    wait_for(lambda: not queue_files(inst, qid), timeout, what="%s to leave the queue" % qid)
+
+
+def queue_files(inst, qid=None):
+    """Paths of queue files (any queue) and logs, optionally of one ID."""
+    pat = qid or "[0-9A-F]*"
+    out = []
+    for q in ("incoming", "active", "deferred/*", "hold", "corrupt", "defer/*", "bounce"):
+        out += glob.glob(os.path.join(inst.queue, q, pat))
+    return sorted(out)
+
+
+def maildir_files(path, sub="new"):
+    return sorted(glob.glob(os.path.join(path, sub, "*")))
+
+
+def wait_maildir(path, count=1, timeout=15):
+    return wait_for(lambda: len(maildir_files(path)) >= count and maildir_files(path), timeout,
+                    what="%d file(s) in %s/new" % (count, path))
+
+
+def parse(path):
+    with open(path, "rb") as f:
+        return email.message_from_bytes(f.read(), policy=email.policy.compat32)
+
+
+def dsns_for(inst, sender_addr, timeout=15, count=1):
+    """Notifications delivered to a virtual mailbox (a path) as parsed messages."""
+    return [parse(p) for p in wait_maildir(sender_addr, count, timeout)]
+
+
+def report_fields(msg):
+    """(per-message fields, [per-recipient fields]) of a multipart/report DSN."""
+    assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+    assert msg.get_param("report-type") == "delivery-status"
+    parts = msg.get_payload()
+    status = [p for p in parts if p.get_content_type() == "message/delivery-status"]
+    assert len(status) == 1
+    groups = status[0].get_payload()
+    return dict(groups[0].items()), [dict(g.items()) for g in groups[1:]]
+
+
+# Unix users for local delivery ------------------------------------------------
+
+class Users:
+    """Real Unix users with home directories (root only); removed by cleanup()."""
+
+    def __init__(self):
+        self.base = None
+        self.names = []
+
+    def add(self, name):
+        if self.base is None:
+            import tempfile
+            self.base = tempfile.mkdtemp(prefix="petrel-users-", dir="/tmp")
+            os.chmod(self.base, 0o755)
+        home = os.path.join(self.base, name)
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+        r = subprocess.run(["useradd", "-m", "-d", home, "-s", "/bin/sh", "-K", "UMASK=077",
+                            name], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        self.names.append(name)
+        return pwd.getpwnam(name)
+
+    def cleanup(self):
+        for n in self.names:
+            subprocess.run(["userdel", "-r", n], capture_output=True)
+            try:
+                grp.getgrnam(n)
+                subprocess.run(["groupdel", n], capture_output=True)
+            except KeyError:
+                pass
+        if self.base:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+def file_owner_mode(path):
+    st = os.stat(path)
+    return st.st_uid, st.st_gid, st.st_mode & 0o7777
+
+
+def wait_quiet_queue(inst, timeout=20):
+    """Wait until no queue file is left (incoming, active, deferred)."""
+    def empty():
+        for q in ("incoming", "active", "deferred/*"):
+            if glob.glob(os.path.join(inst.queue, q, "[0-9A-F]*")):
+                return False
+        return True
+    wait_for(empty, timeout, what="an empty queue")
+
+
+def now():
+    return time.time()

@@ -1,0 +1,197 @@
+/*
+ * test_deliver.c - unit tests of deliver.c (the qmgr <-> agent protocol)
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "cfg.h"
+#include "deliver.h"
+#include "unit.h"
+
+/* decode - encode req, split into lines, decode into out */
+static int roundtrip(const struct deliver_request *req, struct deliver_request *out,
+                     struct str *err)
+{
+    struct str wire = STR_INIT;
+    struct attr_list l = ATTR_LIST_INIT;
+    size_t pos = 0;
+    int r;
+
+    deliver_request_encode(req, &wire);
+    while (pos < wire.len) {
+        char *nl = memchr(wire.s + pos, '\n', wire.len - pos);
+        size_t len = (size_t)(nl - (wire.s + pos));
+        if (len)
+            assert_int_equal(attr_decode_line(&l, wire.s + pos, len), 0);
+        pos += len + 1;
+    }
+    r = deliver_request_decode(&l, out, err);
+    attr_free(&l);
+    str_free(&wire);
+    return r;
+}
+
+static void test_request_roundtrip(void **state)
+{
+    struct deliver_request req, out;
+    struct str err = STR_INIT;
+
+    (void)state;
+    deliver_request_init(&req);
+    deliver_request_init(&out);
+    req.queue_id = strdup("6921A3F2000C81234");
+    req.queue_file = strdup("active/6921A3F2000C81234");
+    req.transport = strdup("local");
+    req.nexthop = strdup("example.test");
+    req.sender = strdup("");
+    req.envid = strdup("env\n1");
+    req.ret = strdup("HDRS");
+    req.arrival_us = 1700000000123456LL;
+    req.active_us = req.arrival_us + 5;
+    req.sent_us = req.arrival_us + 9;
+    req.size = 1234;
+    deliver_rcpt_add(&req, "a@example.test", "A@Example.test", "rfc822;a@example.test", 6, 77);
+    deliver_rcpt_add(&req, "b@example.test", NULL, NULL, 0, 120);
+    assert_int_equal(roundtrip(&req, &out, &err), 0);
+    assert_string_equal(out.queue_id, req.queue_id);
+    assert_string_equal(out.sender, "");
+    assert_string_equal(out.envid, "env\n1");
+    assert_int_equal(out.arrival_us, req.arrival_us);
+    assert_int_equal(out.size, 1234);
+    assert_int_equal(out.nrcpts, 2);
+    assert_string_equal(out.rcpts[0].orig, "A@Example.test");
+    assert_string_equal(out.rcpts[0].orcpt, "rfc822;a@example.test");
+    assert_int_equal(out.rcpts[0].notify, 6);
+    assert_int_equal(out.rcpts[0].offset, 77);
+    assert_string_equal(out.rcpts[1].orig, "");
+    assert_int_equal(out.rcpts[1].offset, 120);
+    deliver_request_free(&req);
+    deliver_request_free(&out);
+    str_free(&err);
+}
+
+/* bad_request - a hand-written request that must be refused */
+static void expect_bad(const char *const *lines)
+{
+    struct attr_list l = ATTR_LIST_INIT;
+    struct deliver_request out;
+    struct str err = STR_INIT;
+
+    deliver_request_init(&out);
+    for (; *lines; lines++)
+        assert_int_equal(attr_decode_line(&l, *lines, strlen(*lines)), 0);
+    assert_int_equal(deliver_request_decode(&l, &out, &err), -1);
+    assert_true(err.len > 0);
+    attr_free(&l);
+    str_free(&err);
+}
+
+static void test_request_rejects(void **state)
+{
+    static const char *no_count[] = {"request=deliver", "queue_id=6921A3F2000C81234",
+                                     "queue_file=active/x", "transport=local", "sender=",
+                                     "rcpt=a@b", NULL};
+    static const char *too_many[] = {"request=deliver", "queue_id=6921A3F2000C81234",
+                                     "queue_file=active/x", "transport=local", "sender=",
+                                     "rcpt_count=1", "rcpt=a@b", "rcpt=c@d", NULL};
+    static const char *bad_id[] = {"request=deliver", "queue_id=../../etc", "queue_file=x",
+                                   "transport=local", "sender=", "rcpt_count=1", "rcpt=a@b",
+                                   NULL};
+    static const char *orphan[] = {"request=deliver", "offset=1", NULL};
+    static const char *bad_notify[] = {"request=deliver", "queue_id=6921A3F2000C81234",
+                                       "queue_file=x", "transport=local", "sender=",
+                                       "rcpt_count=1", "rcpt=a@b", "notify=99", NULL};
+    static const char *nul[] = {"request=deliver", "queue_id=6921A3F2000C81234",
+                                "queue_file=x", "transport=local", "sender=a%00b",
+                                "rcpt_count=1", "rcpt=a@b", NULL};
+    (void)state;
+    expect_bad(no_count);
+    expect_bad(too_many);
+    expect_bad(bad_id);
+    expect_bad(orphan);
+    expect_bad(bad_notify);
+    expect_bad(nul);
+}
+
+static void test_replies(void **state)
+{
+    struct attr_list l = ATTR_LIST_INIT;
+    struct deliver_result r;
+    struct str err = STR_INIT;
+    int failed = -1;
+    int sp[2];
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    struct stream *w = stream_new(sp[0], sp[0], 5), *rd = stream_new(sp[1], sp[1], 5);
+    struct deliver_result out = {1, DELIVER_BOUNCED, "5.1.1", "unknown user", NULL, "local",
+                                 NULL, NULL, NULL, NULL};
+    assert_int_equal(deliver_agent_hello(w), STREAM_OK);
+    assert_int_equal(deliver_result_send(w, &out), STREAM_OK);
+    assert_int_equal(deliver_done(w, 1), STREAM_OK);
+    assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
+    assert_int_equal(deliver_hello_check(&l, &err), 0);
+    assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 1);
+    assert_int_equal(r.rcpt, 1);
+    assert_int_equal(r.status, DELIVER_BOUNCED);
+    assert_string_equal(r.dsn, "5.1.1");
+    assert_string_equal(r.reason, "unknown user");
+    /* the index must be in range */
+    assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &err), -1);
+    assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 0);
+    assert_int_equal(failed, 1);
+    /* a dsn code that does not fit the status */
+    attr_reset(&l);
+    attr_add(&l, "rcpt", "0");
+    attr_add(&l, "status", "sent");
+    attr_add(&l, "dsn", "5.0.0");
+    assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &err), -1);
+    stream_free(w, 1);
+    stream_free(rd, 1);
+    attr_free(&l);
+    str_free(&err);
+}
+
+static void test_dsn_valid(void **state)
+{
+    (void)state;
+    assert_true(deliver_dsn_valid("2.0.0", DELIVER_SENT));
+    assert_true(deliver_dsn_valid("4.4.1", DELIVER_DEFERRED));
+    assert_true(deliver_dsn_valid("5.123.456", DELIVER_BOUNCED));
+    assert_false(deliver_dsn_valid("5.1", DELIVER_BOUNCED));
+    assert_false(deliver_dsn_valid("5.1.1 ", DELIVER_BOUNCED));
+    assert_false(deliver_dsn_valid("4.1.1", DELIVER_BOUNCED));
+    assert_false(deliver_dsn_valid("5.1234.1", DELIVER_BOUNCED));
+    assert_false(deliver_dsn_valid(NULL, DELIVER_SENT));
+}
+
+static void test_delay_format(void **state)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } t[] = {{0, "0"},       {0.004, "0"},   {0.038, "0.04"}, {0.05, "0.05"}, {0.1, "0.1"},
+             {0.123, "0.12"}, {0.999, "1"},   {1.26, "1.3"},   {2.0, "2"},     {12.3, "12"},
+             {389.4, "389"}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct str s = STR_INIT;
+        deliver_format_delay(&s, t[i].v);
+        assert_string_equal(s.s, t[i].want);
+        str_free(&s);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rejects),
+        cmocka_unit_test(test_replies), cmocka_unit_test(test_dsn_valid),
+        cmocka_unit_test(test_delay_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
