@@ -121,7 +121,7 @@ def test_lock_timeout_defers_then_delivers(instances, users):
 
 
 def test_unknown_user_bounces(instances, users):
-    inst = Q.mail_instance(instances)
+    inst = Q.mail_instance(instances, main_cf=Q.ACCEPT_UNLISTED)
     qid = Q.submit(inst, "demo@example.test", ["nosuchuser@%s" % HOST])
     line = Q.wait_status(inst, qid, "nosuchuser@%s" % HOST, "bounced")
     assert 'dsn=5.1.1' in line and 'unknown user: "nosuchuser"' in line
