@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cfg.h"
 #include "log.h"
 #include "mem.h"
@@ -82,6 +83,16 @@ static void header_text(struct str *out, const char *v)
         str_catc(out, (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v);
 }
 
+/* header_addr - header_text of an internal address in its external form */
+static void header_addr(struct str *out, const char *addr)
+{
+    struct str ext = STR_INIT;
+
+    addr_external(addr, &ext);
+    header_text(out, str_c(&ext));
+    str_free(&ext);
+}
+
 int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long long limit,
                long long *written)
 {
@@ -101,11 +112,11 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
         localtime_r(&now, &tm);
         strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
         str_cat(&hdr, "From ");
-        header_text(&hdr, req->sender[0] ? req->sender : "MAILER-DAEMON");
+        header_addr(&hdr, req->sender[0] ? req->sender : "MAILER-DAEMON");
         str_printf(&hdr, "  %s\n", date);
     }
     str_cat(&hdr, "Return-Path: <");
-    header_text(&hdr, req->sender);
+    header_addr(&hdr, req->sender);
     str_cat(&hdr, ">\n");
     if (flags & LC_DELIVERED_TO) {
         str_cat(&hdr, "Delivered-To: ");

@@ -46,6 +46,49 @@ void addr_strip_extension(struct str *local, struct str *ext)
     str_truncate(local, n);
 }
 
+/* is_atext - RFC 5322 atext, ASCII part */
+static int is_atext(int c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+void addr_quote_local(const char *local, struct str *out)
+{
+    size_t n = strlen(local);
+    int atom = n > 0 && local[0] != '.' && local[n - 1] != '.';
+
+    for (size_t i = 0; atom && i < n; i++) {
+        unsigned char c = (unsigned char)local[i];
+        if (c == '.' ? local[i + 1] == '.' : !(is_atext(c) || c >= 0x80))
+            atom = 0;
+    }
+    if (atom) {
+        str_cat(out, local);
+        return;
+    }
+    str_catc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (local[i] == '"' || local[i] == '\\')
+            str_catc(out, '\\');
+        str_catc(out, local[i]);
+    }
+    str_catc(out, '"');
+}
+
+void addr_external(const char *addr, struct str *out)
+{
+    const char *at = strrchr(addr, '@');
+    struct str local = STR_INIT;
+
+    if (*addr == '\0')
+        return;
+    str_cpyn(&local, addr, at ? (size_t)(at - addr) : strlen(addr));
+    addr_quote_local(str_c(&local), out);
+    if (at)
+        str_cat(out, at);
+    str_free(&local);
+}
+
 /* match_entry - one list entry against a folded domain: 1, 0 or ADDR_TEMPFAIL */
 static int match_entry(const char *entry, const char *domain)
 {

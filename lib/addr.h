@@ -7,6 +7,10 @@
  * relay_domains) hold names, ".parent" entries matching every subdomain,
  * and type:name lookup tables; matching ignores case. A table that fails
  * makes the answer ADDR_TEMPFAIL, never "not ours".
+ *
+ * Addresses inside Petrel are in internal form (doc/internals.md: a quoted
+ * local part unquoted); addr_external() gives them back in the form that
+ * SMTP and message headers need.
  */
 #ifndef PETREL_ADDR_H
 #define PETREL_ADDR_H
@@ -25,6 +29,13 @@ void addr_split(const char *addr, struct str *local, struct str *domain);
 /* addr_strip_extension - remove "+ext" (per recipient_delimiter) from a local
  * part; the extension (without delimiter) goes to ext when not NULL */
 void addr_strip_extension(struct str *local, struct str *ext);
+/* addr_quote_local - append the external form of an internal local part: as it is
+ * when it is a dot-atom (8-bit bytes count as atext, RFC 6531), else a quoted
+ * string (RFC 5321 4.1.2) */
+void addr_quote_local(const char *local, struct str *out);
+/* addr_external - append the external form of an internal address (the local
+ * part before the last '@' quoted as needed, the domain as it is; "" stays "") */
+void addr_external(const char *addr, struct str *out);
 /* addr_domain_class - which class of ours a domain belongs to (ADDR_*) */
 int addr_domain_class(const char *domain);
 /* addr_in_domain_list - whether domain matches a list parameter; ADDR_TEMPFAIL on

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cfg.h"
 #include "log.h"
 #include "mem.h"
@@ -55,6 +56,16 @@ static void clean(struct str *out, const char *v)
 
     for (const char *p = v; *p && n < DSN_FIELD_MAX; p++, n++)
         str_catc(out, (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p);
+}
+
+/* clean_addr - clean() of an internal address in its external (quoted) form */
+static void clean_addr(struct str *out, const char *addr)
+{
+    struct str ext = STR_INIT;
+
+    addr_external(addr, &ext);
+    clean(out, str_c(&ext));
+    str_free(&ext);
 }
 
 /* crlf - append text converting bare LF to CRLF */
@@ -130,11 +141,11 @@ static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
     str_cat(o, "                   The mail system\n\n");
     for (size_t i = 0; i < n; i++) {
         str_cat(o, "<");
-        clean(o, e[i]->rcpt);
+        clean_addr(o, e[i]->rcpt);
         str_cat(o, ">");
         if (e[i]->orig[0] && strcasecmp(e[i]->orig, e[i]->rcpt) != 0) {
             str_cat(o, " (expanded from <");
-            clean(o, e[i]->orig);
+            clean_addr(o, e[i]->orig);
             str_cat(o, ">)");
         }
         str_cat(o, ": ");
@@ -156,7 +167,7 @@ static void status_part(struct str *o, int kind, const struct qmgr_msg *m,
     str_printf(o, "Reporting-MTA: dns; %s\n", cfg_str(cfg_main, "myhostname"));
     str_printf(o, "X-Petrel-Queue-ID: %s\n", m->id);
     str_cat(o, "X-Petrel-Sender: rfc822; ");
-    clean(o, m->env.sender);
+    clean_addr(o, m->env.sender);
     str_cat(o, "\nArrival-Date: ");
     qmgr_rfc822_date(m->env.arrival_sec, o);
     str_cat(o, "\n");
@@ -167,7 +178,7 @@ static void status_part(struct str *o, int kind, const struct qmgr_msg *m,
     }
     for (size_t i = 0; i < n; i++) {
         str_cat(o, "\nFinal-Recipient: rfc822; ");
-        clean(o, e[i]->rcpt);
+        clean_addr(o, e[i]->rcpt);
         str_cat(o, "\n");
         if (e[i]->orcpt[0] && strchr(e[i]->orcpt, ';')) {
             str_cat(o, "Original-Recipient: ");
@@ -313,7 +324,7 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
     qmgr_rfc822_date(ts.tv_sec, &o);
     str_printf(&o, "\r\nFrom: MAILER-DAEMON@%s (Mail Delivery System)\r\n", host);
     str_printf(&o, "Subject: %s\r\nTo: ", subjects[kind]);
-    clean(&o, rcpt);
+    clean_addr(&o, rcpt);
     str_printf(&o, "\r\nAuto-Submitted: auto-replied\r\n"
                    "Message-Id: <%s@%s>\r\nMIME-Version: 1.0\r\n"
                    "Content-Type: multipart/report; report-type=delivery-status;\r\n"

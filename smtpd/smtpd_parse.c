@@ -457,26 +457,3 @@ void smtp_xtext_encode(const char *in, size_t n, struct str *out)
             str_printf(out, "+%02X", c);
     }
 }
-
-void smtp_quote_local(const char *local, struct str *out)
-{
-    size_t n = strlen(local);
-    int atom = n > 0 && local[0] != '.' && local[n - 1] != '.';
-
-    for (size_t i = 0; atom && i < n; i++) {
-        unsigned char c = (unsigned char)local[i];
-        if (c == '.' ? local[i + 1] == '.' : !(is_atext(c) || c >= 0x80))
-            atom = 0;
-    }
-    if (atom) {
-        str_cat(out, local);
-        return;
-    }
-    str_catc(out, '"');
-    for (size_t i = 0; i < n; i++) {
-        if (local[i] == '"' || local[i] == '\\')
-            str_catc(out, '\\');
-        str_catc(out, local[i]);
-    }
-    str_catc(out, '"');
-}

@@ -79,8 +79,5 @@ int smtp_valid_domain(const char *d, size_t n, int utf8_ok);
 int smtp_valid_address_literal(const char *d, size_t n);
 /* smtp_utf8_valid - well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF) */
 int smtp_utf8_valid(const char *s, size_t n);
-/* smtp_quote_local - external form of an internal local part: quoted when it is not a
- * dot-atom (RFC 5321 4.1.2), appended to out */
-void smtp_quote_local(const char *local, struct str *out);
 
 #endif

@@ -33,6 +33,29 @@ def test_virtual_delivery_basic(instances):
     assert "from=<sender@remote.test>, size=" in inst.log()
 
 
+def test_address_forms_through_smtpd(instances):
+    """Quoted local parts, case, source routes: stored internally, quoted again in headers."""
+    inst = Q.mail_instance(instances, main_cf=Q.ACCEPT_UNLISTED, vmailbox={
+        "demo@example.test": "example.test/demo/", "odd..name@example.test": "example.test/odd/"})
+    sender = '"odd..name"@example.test'
+    ids = [Q.submit(inst, sender, [r], Q.message("form%d" % i)) for i, r in enumerate(
+        ['"demo"@example.test', "Demo@EXAMPLE.Test", "@hop.test:demo@example.test"])]
+    for qid in ids:
+        Q.wait_status(inst, qid, "demo@example.test", "sent")
+    for path in Q.wait_maildir(os.path.join(inst.vmail, "example.test/demo"), 3):
+        msg = Q.parse(path)
+        assert msg["Return-Path"] == '<"odd..name"@example.test>'
+        assert msg["Delivered-To"] == "demo@example.test"
+    qid = Q.submit(inst, sender, ["nobody@example.test"], Q.message("unknown"))
+    Q.wait_status(inst, qid, "nobody@example.test", "bounced")
+    dsn = Q.dsns_for(inst, os.path.join(inst.vmail, "example.test/odd"))[0]
+    assert dsn["To"] == '"odd..name"@example.test'
+    msgf, rcpts = Q.report_fields(dsn)
+    assert msgf["X-Petrel-Sender"] == 'rfc822; "odd..name"@example.test'
+    assert rcpts[0]["Final-Recipient"] == "rfc822; nobody@example.test"
+    Q.wait_quiet_queue(inst)
+
+
 def test_remote_deferred_without_smtp_transport(instances):
     inst = Q.mail_instance(instances)
     qid = Q.submit(inst, "demo@example.test", ["someone@remote.example"])

@@ -76,9 +76,47 @@ static void test_domain_class(void **state)
     cfg_main = NULL;
 }
 
+/* the external form of internal addresses (RFC 5321 4.1.2) */
+static void test_quote(void **state)
+{
+    struct str out = STR_INIT;
+
+    addr_quote_local("john.doe", &out);
+    assert_string_equal(out.s, "john.doe");
+    str_reset(&out);
+    addr_quote_local("John Doe", &out);
+    assert_string_equal(out.s, "\"John Doe\"");
+    str_reset(&out);
+    addr_quote_local("user@other", &out);
+    assert_string_equal(out.s, "\"user@other\"");
+    str_reset(&out);
+    addr_quote_local("a\"b", &out);
+    assert_string_equal(out.s, "\"a\\\"b\"");
+    str_reset(&out);
+    addr_quote_local("j\xc3\xb6rg", &out);
+    assert_string_equal(out.s, "j\xc3\xb6rg");
+    str_reset(&out);
+    addr_quote_local("a..b", &out);
+    assert_string_equal(out.s, "\"a..b\"");
+    str_reset(&out);
+    addr_external("john doe@example.com", &out);
+    assert_string_equal(out.s, "\"john doe\"@example.com");
+    str_reset(&out);
+    addr_external("user@other@ourdomain", &out);
+    assert_string_equal(out.s, "\"user@other\"@ourdomain");
+    str_reset(&out);
+    addr_external("postmaster", &out);
+    assert_string_equal(out.s, "postmaster");
+    str_reset(&out);
+    addr_external("", &out);
+    assert_string_equal(str_c(&out), "");
+    str_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_split_and_extension),
-                                       cmocka_unit_test(test_domain_class)};
+                                       cmocka_unit_test(test_domain_class),
+                                       cmocka_unit_test(test_quote)};
     return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }

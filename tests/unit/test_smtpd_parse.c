@@ -216,17 +216,6 @@ static void test_domains_and_quoting(void **state)
     assert_true(smtp_utf8_valid("\xf0\x9f\x98\x80", 4));
     assert_false(smtp_utf8_valid("\xc0\xaf", 2));         /* overlong */
     assert_false(smtp_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
-    smtp_quote_local("john.doe", &out);
-    assert_string_equal(out.s, "john.doe");
-    str_reset(&out);
-    smtp_quote_local("John Doe", &out);
-    assert_string_equal(out.s, "\"John Doe\"");
-    str_reset(&out);
-    smtp_quote_local("user@other", &out);
-    assert_string_equal(out.s, "\"user@other\"");
-    str_reset(&out);
-    smtp_quote_local("a\"b", &out);
-    assert_string_equal(out.s, "\"a\\\"b\"");
     str_free(&out);
 }
 
