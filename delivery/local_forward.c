@@ -55,6 +55,9 @@ int local_forward(struct local_req *lr, size_t i, const char *sender,
         if (req->ret[0])
             qfile_put_attr(w, "ret", req->ret);
     }
+    for (const char **a = (const char *[]){"body", "smtputf8", NULL}; *a; a++)
+        if (qfile_env_attr(&lr->env, *a)) /* the content and addresses stay what they were */
+            qfile_put_attr(w, *a, qfile_env_attr(&lr->env, *a));
     qfile_put_attr(w, "forwarded_by", req->queue_id);
     for (size_t k = 0; k < addrs->n; k++)
         qfile_put_rcpt(w, addrs->v[k], rc->orcpt, rc->notify, rc->orig[0] ? rc->orig : rc->addr);

@@ -277,6 +277,28 @@ static int original_part(struct qfile_writer *w, const struct qmgr_msg *m, int f
     return 0;
 }
 
+/* is_8bit - whether a string has bytes outside ASCII */
+static int is_8bit(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v >= 0x80)
+            return 1;
+    return 0;
+}
+
+/* needs_smtputf8 - whether a notification carries UTF-8 addresses (RFC 6531 3.7.5):
+ * its recipient, the reported ones, or an SMTPUTF8 original in its headers */
+static int needs_smtputf8(struct qmgr_msg *m, const char *rcpt, struct dsnlog_entry **e,
+                          size_t n)
+{
+    if (is_8bit(rcpt) || is_8bit(m->env.sender) || qfile_env_attr(&m->env, "smtputf8"))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (is_8bit(e[i]->rcpt) || is_8bit(e[i]->orig))
+            return 1;
+    return 0;
+}
+
 /* write_dsn - one notification to rcpt; the new queue ID into newid */
 static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnlog_entry **e,
                      size_t n, struct str *newid)
@@ -288,7 +310,7 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
     const char *host = cfg_str(cfg_main, "myhostname");
     struct str err = STR_INIT, o = STR_INIT, text = STR_INIT, sender = STR_INIT;
     struct qfile_writer *w = qfile_create("incoming", &err);
-    const char *ret = NULL;
+    const char *ret = NULL, *body = qfile_env_attr(&m->env, "body");
     long long limit = cfg_size(cfg_main, "bounce_size_limit");
     int full, rc = -1;
     struct timespec ts;
@@ -314,6 +336,10 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
                                   : kind == KIND_SUCCESS ? "success"
                                                          : "2bounce");
     qfile_put_attr(w, "dsn_for", m->id);
+    if (needs_smtputf8(m, rcpt, e, n)) /* the next hop must announce SMTPUTF8 */
+        qfile_put_attr(w, "smtputf8", "1");
+    if (body && strcasecmp(body, "8BITMIME") == 0) /* the returned original stays 8-bit */
+        qfile_put_attr(w, "body", "8BITMIME");
     qfile_put_rcpt(w, rcpt, NULL, QNOTIFY_NEVER, NULL);
     qfile_begin_content(w);
     /* headers */

@@ -56,6 +56,30 @@ def test_address_forms_through_smtpd(instances):
     Q.wait_quiet_queue(inst)
 
 
+def test_smtputf8_kept_for_notifications_and_forwards(instances):
+    """SMTPUTF8 mail: its bounce and its forwarded copies are SMTPUTF8 mail too."""
+    import smtpd_util as S
+    inst = Q.mail_instance(instances, main_cf=Q.ACCEPT_UNLISTED,
+                           aliases={"fwd": "far@remote.example"})
+    c = Q.smtp_session(inst)
+    code, _ = c.mail("s\u00f6nder@remote.test", ["SMTPUTF8", "BODY=8BITMIME"])
+    assert code == 250
+    assert c.rcpt("nobody@example.test")[0] == 250
+    assert c.rcpt("fwd@mail.petrel.test")[0] == 250
+    code, text = c.data(Q.smtp_bytes("Subject: gr\u00fc\u00dfe\n\nb\u00f6dy\n"))
+    assert code == 250, text
+    c.quit()
+    qid = re.search(r"queued as ([0-9A-F]+)", text.decode()).group(1)
+    line = Q.wait_status(inst, qid, "far@remote.example", "sent")
+    fwd = re.search(r"forwarded as ([0-9A-F]+)", line).group(1)
+    dsn = inst.wait_log(r"%s: sender non-delivery notification: ([0-9A-F]+)" % qid).group(1)
+    for new in (fwd, dsn):  # both wait in deferred/ for the smtp transport
+        path = wait_for(lambda: [p for p in Q.queue_files(inst, new) if "/deferred/" in p],
+                        what="%s in deferred/" % new)[0]
+        attrs = S.QueueFile(path).attrs
+        assert attrs.get("smtputf8") == "1" and attrs.get("body") == "8BITMIME", attrs
+
+
 def test_remote_deferred_without_smtp_transport(instances):
     inst = Q.mail_instance(instances)
     qid = Q.submit(inst, "demo@example.test", ["someone@remote.example"])
