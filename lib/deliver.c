@@ -303,13 +303,15 @@ int deliver_result_send(struct stream *s, const struct deliver_result *r)
     return rc;
 }
 
-int deliver_done(struct stream *s, int dest_failed)
+int deliver_done(struct stream *s, int flags)
 {
     struct attr_list l = ATTR_LIST_INIT;
     int r;
 
     attr_add(&l, "status", "done");
-    attr_add(&l, "dest", dest_failed ? "fail" : "ok");
+    attr_add(&l, "dest", flags & DELIVER_DEST_FAILED ? "fail" : "ok");
+    if (flags & DELIVER_LAST)
+        attr_add(&l, "last", "1");
     r = attr_write(s, &l);
     attr_free(&l);
     return r;
@@ -433,7 +435,7 @@ int deliver_dsn_valid(const char *dsn, int status)
 }
 
 int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver_result *r,
-                        int *dest_failed, struct str *err)
+                        int *done_flags, struct str *err)
 {
     const char *st = attr_get(l, "status"), *v;
     long long idx;
@@ -450,7 +452,10 @@ int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver
     }
     if (strcmp(st, "done") == 0) {
         v = attr_get(l, "dest");
-        *dest_failed = v && strcmp(v, "fail") == 0;
+        *done_flags = v && strcmp(v, "fail") == 0 ? DELIVER_DEST_FAILED : 0;
+        v = attr_get(l, "last");
+        if (v && strcmp(v, "1") == 0)
+            *done_flags |= DELIVER_LAST;
         return 0;
     }
     if (strcmp(st, "sent") == 0)

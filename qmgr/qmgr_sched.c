@@ -41,6 +41,7 @@
 #define AG_GREETING 0
 #define AG_IDLE 1
 #define AG_BUSY 2
+#define AG_LAST 3 /* done with its last request (last=1): to be closed, never reused */
 
 struct qmgr_transport;
 
@@ -576,7 +577,7 @@ static int agent_message(struct qmgr_agent *ag)
 {
     struct str err = STR_INIT;
     struct deliver_result r;
-    int dest_failed = 0, rc;
+    int done_flags = 0, rc;
 
     if (ag->state == AG_GREETING) {
         if (deliver_hello_check(&ag->msg, &err) < 0) {
@@ -592,7 +593,7 @@ static int agent_message(struct qmgr_agent *ag)
         log_warn("transport %s: unexpected message from an idle delivery agent", ag->tr->name);
         return -1;
     }
-    rc = deliver_reply_parse(&ag->msg, ag->entry->n, &r, &dest_failed, &err);
+    rc = deliver_reply_parse(&ag->msg, ag->entry->n, &r, &done_flags, &err);
     if (rc < 0) {
         log_warn("%s: transport %s: bad reply from the delivery agent: %s", ag->entry->msg->id,
                  ag->tr->name, str_c(&err));
@@ -601,7 +602,13 @@ static int agent_message(struct qmgr_agent *ag)
     }
     str_free(&err);
     if (rc == 0) {
-        entry_finished(ag, dest_failed);
+        entry_finished(ag, done_flags & DELIVER_DEST_FAILED);
+        if (done_flags & DELIVER_LAST) { /* the agent leaves: agent_event closes it */
+            evloop_cancel(qmgr_ev, ag->timer);
+            ag->timer = 0;
+            ag->state = AG_LAST;
+            return 0;
+        }
         agent_idle(ag);
         return 0;
     }
@@ -710,7 +717,7 @@ static void agent_event(int fd, int events, void *ctx)
     }
     str_catn(&ag->in, buf, (size_t)n);
     int was = ag->state;
-    if (agent_input(ag) < 0) {
+    if (agent_input(ag) < 0 || ag->state == AG_LAST) {
         agent_close(ag);
         want_dispatch(tr);
         return;

@@ -248,6 +248,20 @@ def test_virtual_alias_one_to_many_and_catchall(instances):
     Q.wait_status(inst, qid2, "loop1@example.test", "bounced")
 
 
+def test_agent_max_use_loses_no_request(instances):
+    """An agent that reaches max_use says so with its last result: qmgr sends it nothing
+    more, so no request crosses the agent's exit and gets deferred."""
+    inst = Q.mail_instance(instances, start=False)
+    inst.master_cf = inst.master_cf.replace(" local\n", " local -o max_use=2\n")
+    inst.write_config()
+    inst.start()
+    ids = Q.submit_many(inst, "sender@remote.test", ["demo@example.test"], count=40)
+    Q.wait_maildir(os.path.join(inst.vmail, "example.test/demo"), 40, timeout=30)
+    Q.wait_quiet_queue(inst)
+    assert len(ids) == 40
+    assert "status=deferred" not in inst.log()
+
+
 def test_table_failure_defers(instances):
     inst = Q.mail_instance(instances, main_cf={"virtual_alias_maps": "hash:/nonexistent/va"},
                            start=False)

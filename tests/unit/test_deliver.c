@@ -143,7 +143,12 @@ static void test_replies(void **state)
     assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &err), -1);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
     assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 0);
-    assert_int_equal(failed, 1);
+    assert_int_equal(failed, DELIVER_DEST_FAILED);
+    /* the last request of an agent that closes now */
+    assert_int_equal(deliver_done(w, DELIVER_LAST), STREAM_OK);
+    assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 0);
+    assert_int_equal(failed, DELIVER_LAST);
     /* a dsn code that does not fit the status */
     attr_reset(&l);
     attr_add(&l, "rcpt", "0");
