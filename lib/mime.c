@@ -650,16 +650,43 @@ void mime_write_crlf(const char *p, size_t n, size_t skip, size_t max,
                      void (*write)(void *ctx, const void *p, size_t n), void *ctx)
 {
     struct window w = {0, skip, max, write, ctx};
-    size_t i = 0;
+    const char *q = p, *end = p + n, *nul = NULL;
+    char buf[32768];
+    size_t bl = 0;
 
-    while (i < n && w.max > 0) {
-        size_t j = i;
-        while (j < n && p[j] != '\0' && (p[j] != '\n' || (j > 0 && p[j - 1] == '\r')))
-            j++;
-        emit(&w, p + i, j - i);
-        if (j == n)
+    /* runs up to the next LF or NUL go into buf, which is passed on when full:
+     * one write per 32 KiB instead of two per line */
+    while (q < end && w.max > 0) {
+        if (nul == NULL || nul < q) /* NULs are rare: look for the next one once */
+            nul = memchr(q, '\0', (size_t)(end - q));
+        if (nul == NULL)
+            nul = end;
+        const char *lf = memchr(q, '\n', (size_t)(end - q));
+        const char *stop = lf && lf < nul ? lf : nul;
+        size_t run = (size_t)(stop - q);
+        if (bl + run + 2 > sizeof(buf)) {
+            emit(&w, buf, bl);
+            bl = 0;
+            if (run + 2 > sizeof(buf)) { /* a very long line: straight through */
+                emit(&w, q, run);
+                run = 0;
+                q = stop;
+            }
+        }
+        memcpy(buf + bl, q, run);
+        bl += run;
+        if (stop == end)
             break;
-        emit(&w, p[j] == '\0' ? "\x80" : "\r\n", p[j] == '\0' ? 1 : 2);
-        i = j + 1;
+        if (*stop == '\0')
+            buf[bl++] = (char)0x80;
+        else if (stop > p && stop[-1] == '\r') /* CRLF already */
+            buf[bl++] = '\n';
+        else {
+            buf[bl++] = '\r';
+            buf[bl++] = '\n';
+        }
+        q = stop + 1;
     }
+    if (bl > 0)
+        emit(&w, buf, bl);
 }

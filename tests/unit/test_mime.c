@@ -117,6 +117,32 @@ static void test_write_crlf(void **state)
         assert_int_equal(out.len, cases[i].wlen);
         assert_memory_equal(str_c(&out), cases[i].want, cases[i].wlen);
     }
+    /* long input across the writer's internal buffer: lines, one line longer than the
+     * buffer, CRLF lines, NULs; every window of it equals the same slice of the whole */
+    struct str big = STR_INIT, want = STR_INIT;
+    for (int i = 0; i < 3000; i++) {
+        str_printf(&big, "line %d %s%s", i, i % 7 ? "" : "\r", i % 11 ? "\n" : "");
+        str_printf(&want, "line %d %s", i, i % 11 ? "\r\n" : i % 7 ? "" : "\r");
+        if (i == 1500) {
+            for (int k = 0; k < 70000; k++) {
+                str_catc(&big, k % 5000 ? 'x' : '\0');
+                str_catc(&want, k % 5000 ? 'x' : (char)0x80);
+            }
+        }
+    }
+    assert_int_equal(mime_vsize(big.s, big.len), want.len);
+    static const size_t windows[][2] = {{0, (size_t)-1}, {1, 100}, {32760, 40000},
+                                         {70000, 5}, {100000, 1000000}};
+    for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+        size_t skip = windows[i][0], max = windows[i][1];
+        size_t wl = skip >= want.len ? 0 : want.len - skip < max ? want.len - skip : max;
+        str_reset(&out);
+        mime_write_crlf(big.s, big.len, skip, max, str_write, &out);
+        assert_int_equal(out.len, wl);
+        assert_memory_equal(str_c(&out), want.s + skip, wl);
+    }
+    str_free(&big);
+    str_free(&want);
     str_free(&out);
 }
 
