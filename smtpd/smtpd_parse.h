@@ -1,5 +1,5 @@
 /*
- * smtpd_parse.h - syntax of SMTP commands: paths, ESMTP parameters, xtext
+ * smtpd_parse.h - syntax of SMTP commands: paths, ESMTP parameters, domains
  *
  * Pure functions (no I/O, no configuration) so that the unit tests can
  * drive them with the RFCs' examples. Addresses come out in the internal
@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "smtp_text.h" /* xtext and quoting, shared with the smtp client */
 #include "str.h"
 
 /* RFC 5321 4.5.3.1 size limits */
@@ -67,11 +68,6 @@ struct smtp_params {
 int smtp_parse_params(const char *text, struct smtp_params *out, const char **why);
 void smtp_params_free(struct smtp_params *p);
 
-/* smtp_xtext_decode - RFC 3461 4 xtext to bytes (appended); -1 when malformed */
-int smtp_xtext_decode(const char *in, struct str *out);
-/* smtp_xtext_encode - bytes to xtext (appended) */
-void smtp_xtext_encode(const char *in, size_t n, struct str *out);
-
 /* smtp_valid_domain - RFC 5321 Domain (LDH labels; UTF-8 labels when utf8_ok) or
  * address-literal; '_' is tolerated in labels as real mail systems send it */
 int smtp_valid_domain(const char *d, size_t n, int utf8_ok);
@@ -79,8 +75,5 @@ int smtp_valid_domain(const char *d, size_t n, int utf8_ok);
 int smtp_valid_address_literal(const char *d, size_t n);
 /* smtp_utf8_valid - well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF) */
 int smtp_utf8_valid(const char *s, size_t n);
-/* smtp_quote_local - external form of an internal local part: quoted when it is not a
- * dot-atom (RFC 5321 4.1.2), appended to out */
-void smtp_quote_local(const char *local, struct str *out);
 
 #endif
