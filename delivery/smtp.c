@@ -177,6 +177,7 @@ static void settle_all(struct smtp_msg *m, const struct smtp_why *why, int final
         snprintf(rc->dsn, sizeof(rc->dsn), "%s", why->dsn);
         str_cpy(&rc->reason, str_c(&why->text));
         str_cpy(&rc->diag, str_c(&why->diag));
+        str_cpy(&rc->relay, str_c(&why->relay));
         if (final)
             rc->state = SMTP_R_DONE;
     }
@@ -212,9 +213,7 @@ static int precheck(struct smtp_session *ss, struct smtp_msg *m)
         rc = -1;
     }
     if (rc < 0) {
-        for (size_t i = 0; i < m->req->nrcpts; i++)
-            if (m->rcpts[i].state == SMTP_R_PENDING)
-                str_cpy(&m->rcpts[i].relay, str_c(&ss->relay));
+        str_cpy(&why.relay, str_c(&ss->relay));
         settle_all(m, &why, 1);
     }
     smtp_why_free(&why);

@@ -65,6 +65,7 @@ struct smtp_why {
     char dsn[16];
     struct str text;  /* reason, e.g. "host x[1.2.3.4] said: 451 ... (in reply to MAIL FROM command)" */
     struct str diag;  /* RFC 3464 Diagnostic-Code ("smtp; 451 ...") or "" */
+    struct str relay; /* the server involved ("host[ip]:port"), "" before a connection */
 };
 
 /* an open session with a server */

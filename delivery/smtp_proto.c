@@ -41,12 +41,14 @@ void smtp_why_init(struct smtp_why *why)
     memset(why, 0, sizeof(*why));
     str_init(&why->text);
     str_init(&why->diag);
+    str_init(&why->relay);
 }
 
 void smtp_why_free(struct smtp_why *why)
 {
     str_free(&why->text);
     str_free(&why->diag);
+    str_free(&why->relay);
 }
 
 void smtp_why_set(struct smtp_why *why, int status, const char *dsn, const char *fmt, ...)
@@ -57,6 +59,7 @@ void smtp_why_set(struct smtp_why *why, int status, const char *dsn, const char 
     snprintf(why->dsn, sizeof(why->dsn), "%s", dsn);
     str_reset(&why->text);
     str_reset(&why->diag);
+    str_reset(&why->relay);
     va_start(ap, fmt);
     str_vprintf(&why->text, fmt, ap);
     va_end(ap);
@@ -137,9 +140,10 @@ int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *s
     for (long long n = 0;; n++) {
         int g = stream_getline(ss->s, &line, limit);
         if (g == STREAM_TOOLONG || n >= max_lines) {
-            smtp_why_set(why, DELIVER_DEFERRED, "4.5.0",
-                         "protocol error with %s: reply %s too long (in reply to %s)",
-                         str_c(&ss->relay), g == STREAM_TOOLONG ? "line" : "", stage);
+            smtp_why_set(why, DELIVER_DEFERRED, "4.5.0", "protocol error with %s: %s (in reply to %s)",
+                         str_c(&ss->relay),
+                         g == STREAM_TOOLONG ? "reply line too long" : "too many reply lines",
+                         stage);
             goto out;
         }
         if (g != STREAM_OK) {

@@ -445,6 +445,7 @@ static struct smtp_session *open_once(const char *dest, const struct smtp_addr *
     return ss;
 bad:
     soft(why);
+    str_cpy(&why->relay, str_c(&ss->relay));
     smtp_reply_free(&r);
     smtp_session_close(ss, stream_error(ss->s) == STREAM_OK);
     return NULL;

@@ -267,7 +267,7 @@ int dns_parse_answer(const unsigned char *msg, size_t len, int type, struct dns_
         }
         if ((int)ns_rr_type(rr) != type || ns_rr_class(rr) != ns_c_in)
             continue;
-        if (out->n == 0)
+        if (out->v == NULL)
             out->v = xcalloc(DNS_RR_MAX, sizeof(*out->v));
         if (rr_decode(&m, &rr, type, &out->v[out->n]) == 0)
             out->n++;

@@ -157,6 +157,8 @@ def receiver(instances, ip, port, main_cf=None, tls=None, users=(), extra_master
     if start:
         inst.start()
         wait_for(lambda: _can_connect(ip, port), timeout=10, what="%s:%d" % (ip, port))
+        # the probe's session is logged before anything counts connections
+        wait_for(lambda: "disconnect from" in inst.log(), timeout=10, what="the probe's log")
     return inst
 
 
@@ -196,7 +198,7 @@ class FakeServer:
         self.sock.bind((ip, port))
         self.sock.listen(16)
         self.ip, self.port = self.sock.getsockname()
-        self.handler = handler or (lambda srv, n, line: None)
+        self.handler = handler or (lambda srv, n, line: srv.default(line))
         self.greeting = greeting
         self.ehlo = ehlo or self.EHLO
         self.sessions = []
@@ -220,6 +222,8 @@ class FakeServer:
     def default(self, line):
         """The normal answer to a command (for handlers to fall back on)."""
         cmd = line.split(" ", 1)[0].upper().split(":")[0]
+        if line == ".":
+            return "250 2.0.0 Ok: queued as FAKE%d" % len(self.messages)
         if cmd == "EHLO":
             return self.ehlo
         if cmd in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
@@ -237,6 +241,8 @@ class FakeServer:
                 c.sendall(self.greeting.encode() + b"\r\n")
             in_data = False
             data = b""
+            accepted = 0  # a DATA without an accepted RCPT gets 554, as real servers say
+            mail_ok = False
             while True:
                 raw = f.readline(100000)
                 if not raw:
@@ -255,9 +261,20 @@ class FakeServer:
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 with self.lock:
                     self.sessions[n].append(line)
-                reply = self.handler(self, n, line)
+                verb = line.upper()
+                if verb == "DATA" and accepted == 0:
+                    reply = "554 5.5.1 Error: no valid recipients"
+                elif verb.startswith("RCPT") and not mail_ok:
+                    reply = "503 5.5.1 Error: need MAIL command"
+                else:
+                    reply = self.handler(self, n, line)
                 if reply is None:
                     return
+                if verb.startswith(("MAIL", "RSET")) or line == ".":
+                    accepted = 0
+                    mail_ok = verb.startswith("MAIL") and str(reply)[:1] == "2"
+                elif verb.startswith("RCPT") and str(reply)[:1] == "2":
+                    accepted += 1
                 if isinstance(reply, bytes):
                     c.sendall(reply)
                 else:
@@ -355,3 +372,44 @@ def message(subject="test", body="hello\n", headers=None, size=None):
 
 def now():
     return time.time()
+
+
+# fixtures (import them into a test module) ----------------------------------------------------
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def dns():
+    """Factory of Dns servers, stopped at teardown."""
+    made = []
+
+    def make(**kw):
+        d = Dns(**kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.stop()
+
+
+@pytest.fixture
+def fakes():
+    """Factory of FakeServers (and SmtpSinks: fakes.sink(...)), stopped at teardown."""
+    made = []
+
+    def make(*args, **kw):
+        f = FakeServer(*args, **kw)
+        made.append(f)
+        return f
+
+    def sink(*args):
+        s = SmtpSink(*args)
+        made.append(s)
+        return s
+
+    make.sink = sink
+    yield make
+    for f in made:
+        f.stop()
