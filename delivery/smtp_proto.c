@@ -138,8 +138,12 @@ int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *s
     strlist_free(&r->lines);
     str_printf(&what, "receiving the reply to the %s", stage);
     for (long long n = 0;; n++) {
-        int g = stream_getline(ss->s, &line, limit);
-        if (g == STREAM_TOOLONG || n >= max_lines) {
+        int g = stream_getline(ss->s, &line, limit + 2); /* the limit excludes CRLF */
+        if (g == STREAM_OK && str_chomp(&line) == 0)
+            g = STREAM_EOF; /* a last line cut short: the connection ended */
+        if (g == STREAM_OK && line.len > limit)
+            g = STREAM_TOOLONG;
+        if (g == STREAM_TOOLONG || (g == STREAM_OK && n >= max_lines)) {
             smtp_why_set(why, DELIVER_DEFERRED, "4.5.0", "protocol error with %s: %s (in reply to %s)",
                          str_c(&ss->relay),
                          g == STREAM_TOOLONG ? "reply line too long" : "too many reply lines",
@@ -150,7 +154,6 @@ int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *s
             io_failure(why, ss, g, what.s);
             goto out;
         }
-        str_chomp(&line);
         const char *l = str_c(&line);
         if (line.len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
             l[2] > '9' || (line.len > 3 && l[3] != ' ' && l[3] != '-') ||
