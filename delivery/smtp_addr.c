@@ -13,7 +13,12 @@
  * one of our addresses ($inet_interfaces, or every interface address when
  * that is "all") ends the list before its preference; when that is the
  * best MX the mail bounces with 5.4.6 (Postfix's "mail for X loops back to
- * myself"). Lookups go through lib/dns.h with $smtp_dns_servers.
+ * myself"), when only better MX hosts without address are left it is
+ * deferred (4.4.4). A [host] next hop that is ourselves bounces the same
+ * way. As in Postfix this holds for the default port ($smtp_tcp_port)
+ * only: a next hop with another port is another service, such as a
+ * content filter on this host. Lookups go through lib/dns.h with
+ * $smtp_dns_servers.
  *
  * Outcomes: NXDOMAIN for the domain bounces (5.1.2), a null MX (RFC 7505)
  * bounces (5.1.10), hosts without any address bounce (5.4.4), DNS
@@ -313,6 +318,13 @@ static size_t self_cut(const struct smtp_addr_list *l)
     return l->n;
 }
 
+/* loop_check - whether to look for ourselves: only at the default port (Postfix looks only
+ * at port 25), since another port is another service, e.g. a content filter on this host */
+static int loop_check(const struct smtp_nexthop *nh)
+{
+    return nh->port == (int)cfg_int(cfg_main, "smtp_tcp_port");
+}
+
 /* mx_addrs - addresses of the MX hosts in rr (sorted), up to limit */
 static int mx_addrs(const struct smtp_nexthop *nh, struct dns_rr_list *rr,
                     struct smtp_addr_list *out, struct smtp_why *why)
@@ -321,6 +333,7 @@ static int mx_addrs(const struct smtp_nexthop *nh, struct dns_rr_list *rr,
     const char *me = cfg_str(cfg_main, "myhostname");
     struct str w = STR_INIT;
     int tempfail = 0;
+    unsigned best_pref = rr->n ? rr->v[0].pref : 0;
     size_t cut;
 
     for (size_t i = 0; i < rr->n && (limit == 0 || (long long)out->n < limit); i++) {
@@ -338,9 +351,14 @@ static int mx_addrs(const struct smtp_nexthop *nh, struct dns_rr_list *rr,
     }
     if (limit > 0 && (long long)out->n > limit)
         truncate_from(out, (size_t)limit);
-    cut = self_cut(out);
+    cut = loop_check(nh) ? self_cut(out) : out->n;
     if (cut == 0 && out->n > 0) {
-        smtp_why_set(why, DELIVER_BOUNCED, "5.4.6", "mail for %s loops back to myself", nh->host);
+        if (out->v[0].pref == best_pref)
+            smtp_why_set(why, DELIVER_BOUNCED, "5.4.6", "mail for %s loops back to myself",
+                         nh->host);
+        else /* the better MX hosts have no address: they may have one later */
+            smtp_why_set(why, DELIVER_DEFERRED, "4.4.4", "unable to find primary relay for %s",
+                         nh->host);
         truncate_from(out, 0);
         str_free(&w);
         return -1;
@@ -383,7 +401,7 @@ static int host_only(const struct smtp_nexthop *nh, struct smtp_addr_list *out,
     str_free(&w);
     if (limit > 0 && (long long)out->n > limit)
         truncate_from(out, (size_t)limit);
-    if (self_cut(out) < out->n) {
+    if (loop_check(nh) && self_cut(out) < out->n) {
         smtp_why_set(why, DELIVER_BOUNCED, "5.4.6", "mail for %s loops back to myself",
                      nh->host);
         truncate_from(out, 0);

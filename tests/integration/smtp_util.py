@@ -193,11 +193,11 @@ class FakeServer:
 
     def __init__(self, ip="127.0.0.1", port=0, handler=None, greeting="220 fake.test ESMTP",
                  ehlo=None):
-        self.sock = socket.socket()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((ip, port))
         self.sock.listen(16)
-        self.ip, self.port = self.sock.getsockname()
+        self.ip, self.port = self.sock.getsockname()[:2]
         self.handler = handler or (lambda srv, n, line: srv.default(line))
         self.greeting = greeting
         self.ehlo = ehlo or self.EHLO

@@ -165,22 +165,35 @@ def test_mail_never_loops_to_ourselves(instances, dns):
     d = dns(mx=[("loop1.test", "mail.petrel.test", 10),  # our $myhostname
                 ("loop2.test", "self.loop2.test", 10),   # our address
                 ("loop3.test", "backup.loop3.test", 10), ("loop3.test", "self.loop3.test", 20),
-                ("loop4.test", "dead.loop4.test", 10), ("loop4.test", "self.loop4.test", 20)],
+                ("loop4.test", "dead.loop4.test", 10), ("loop4.test", "self.loop4.test", 20),
+                ("loop5.test", "gone.loop5.test", 10), ("loop5.test", "self.loop5.test", 20)],
             hosts=[("self.loop2.test", "127.0.0.1"), ("self.loop3.test", "127.0.0.1"),
-                   ("self.loop4.test", "127.0.0.1"), ("backup.loop3.test", ips[0]),
-                   ("dead.loop4.test", ips[1])])
+                   ("self.loop4.test", "127.0.0.1"), ("self.loop5.test", "127.0.0.1"),
+                   ("backup.loop3.test", ips[0]), ("dead.loop4.test", ips[1])])
     rcv = U.receiver(instances, ips[0], port)
-    snd = U.sender(instances, d, port)
+    snd = U.sender(instances, d, port, start=False,
+                   main_cf={"transport_maps": "hash:$config_directory/transport"})
+    # another port on our own address is another service (a content filter): no loop
+    other = U.shared_port(["127.0.0.1"])
+    Q.write_table(snd, "transport", {"filter.test": "smtp:[127.0.0.1]:%d" % other,
+                                     "me.test": "smtp:[127.0.0.1]"})
+    started(snd)
     qid = Q.submit(snd, SENDER, ["a@loop1.test", "b@loop2.test", "c@loop3.test",
-                                 "d@loop4.test"])
-    for rcpt, dom in (("a@loop1.test", "loop1.test"), ("b@loop2.test", "loop2.test")):
+                                 "d@loop4.test", "e@loop5.test", "f@filter.test",
+                                 "g@me.test"])
+    for rcpt, dom in (("a@loop1.test", "loop1.test"), ("b@loop2.test", "loop2.test"),
+                      ("g@me.test", "127.0.0.1")):
         line = Q.wait_status(snd, qid, rcpt, "bounced")
         assert "dsn=5.4.6" in line and "mail for %s loops back to myself" % dom in line
     # a better MX than us takes the mail; when it fails we never fall back to ourselves
     Q.wait_status(snd, qid, "c@loop3.test", "sent")
     line = Q.wait_status(snd, qid, "d@loop4.test", "deferred")
     assert "dead.loop4.test[127.0.0.32]:%d: Connection refused" % port in line
-    assert "[127.0.0.1]" not in snd.log()
+    line = Q.wait_status(snd, qid, "e@loop5.test", "deferred")
+    assert "dsn=4.4.4" in line and "unable to find primary relay for loop5.test" in line
+    line = Q.wait_status(snd, qid, "f@filter.test", "deferred")
+    assert "dsn=4.4.1" in line and "[127.0.0.1]:%d: Connection refused" % other in line
+    assert "[127.0.0.1]:%d" % port not in snd.log()
     U.arrived(rcv)
 
 

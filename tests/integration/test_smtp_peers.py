@@ -132,6 +132,16 @@ def test_lost_connection_after_mail(instances, fakes):
         "the MAIL FROM command" % srv.port in line
 
 
+def test_ipv6_mx_host(instances, dns, fakes):
+    srv = fakes("::1")
+    d = dns(mx=[("six.test", "mx.six.test", 10)], hosts=[("mx.six.test", "::1")])
+    snd = U.sender(instances, d, srv.port)
+    qid = Q.submit(snd, SENDER, ["a@six.test"])
+    line = Q.wait_status(snd, qid, "a@six.test", "sent")
+    assert "relay=mx.six.test[::1]:%d" % srv.port in line
+    assert len(srv.messages) == 1
+
+
 def test_smtp_sink_interoperability(instances, fakes):
     port = U.shared_port(["127.0.0.116", "127.0.0.117"])
     sink = fakes.sink("127.0.0.116", port)
