@@ -298,6 +298,8 @@ int deliver_result_send(struct stream *s, const struct deliver_result *r)
         attr_add(&l, "target", r->target);
     if (r->dsn_to)
         attr_add(&l, "dsn_to", r->dsn_to);
+    if (r->dsn_passed)
+        attr_add(&l, "dsn_passed", "1");
     rc = attr_write(s, &l);
     attr_free(&l);
     return rc;
@@ -492,6 +494,8 @@ int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver
     r->remote_mta = attr_get(l, "remote_mta");
     r->target = attr_get(l, "target");
     r->dsn_to = attr_get(l, "dsn_to");
+    v = attr_get(l, "dsn_passed");
+    r->dsn_passed = r->status == DELIVER_SENT && v && strcmp(v, "1") == 0;
     if (r->target && r->status != DELIVER_BOUNCED) {
         str_cat(err, "an expansion entry must be bounced");
         return -1;

@@ -41,7 +41,9 @@
  * sent recipient), relay (what to log as relay=, e.g. "local" or
  * "mx.example.com[192.0.2.1]:25"), diag (RFC 3464 Diagnostic-Code, e.g.
  * "smtp; 550 5.1.1 unknown"), remote_mta (RFC 3464 Remote-MTA, e.g.
- * "dns; mx.example.com"). A result with target=<text> is an extra DSN
+ * "dns; mx.example.com"), dsn_passed=1 (sent only: the next hop accepted the
+ * recipient's DSN request, RFC 3461 4.2, so it sends any success notice and qmgr
+ * sends none). A result with target=<text> is an extra DSN
  * entry (only with status=bounced): one member of an expansion of the
  * recipient (alias, .forward) failed; dsn_to names where that DSN goes
  * (an owner- alias) instead of the sender. Extra entries never settle the
@@ -113,6 +115,7 @@ struct deliver_result {
     const char *remote_mta; /* NULL: none */
     const char *target;     /* NULL, or an extra DSN entry for this expansion member */
     const char *dsn_to;     /* NULL: the sender */
+    int dsn_passed;         /* sent to a DSN-capable next hop: no success notice here */
 };
 
 /* deliver_request_init - empty request */

@@ -332,6 +332,12 @@ int stream_wait_input(struct stream *s, int timeout_ms)
         return 1;
     if (s->err)
         return s->err;
+    if (timeout_ms == 0) {
+        /* a look without waiting (await treats a deadline of now as already passed) */
+        struct pollfd p = {s->rfd, POLLIN, 0};
+        int n = poll(&p, 1, 0);
+        return n > 0 ? 1 : n == 0 || errno == EINTR ? 0 : STREAM_ERR;
+    }
     int r = await(s->rfd, POLLIN, timeout_ms >= 0 ? evloop_now_ms() + timeout_ms : 0);
     if (r == STREAM_OK)
         return 1;

@@ -57,7 +57,8 @@ ssize_t stream_read(struct stream *s, void *buf, size_t n);
 ssize_t stream_read_some(struct stream *s, void *buf, size_t n);
 /* stream_pending - input buffered and ready without blocking */
 size_t stream_pending(struct stream *s);
-/* stream_wait_input - 1 when input is ready within timeout_ms, 0 on timeout, <0 on error */
+/* stream_wait_input - 1 when input (or EOF) is ready within timeout_ms, 0 on timeout, <0 on
+ * error; timeout_ms 0 looks without waiting */
 int stream_wait_input(struct stream *s, int timeout_ms);
 
 int stream_write(struct stream *s, const void *p, size_t n);

@@ -180,7 +180,7 @@ void qmgr_msg_result(struct qmgr_msg *m, size_t i, const struct deliver_result *
         return;
     switch (r->status) {
     case DELIVER_SENT:
-        if (rec->notify & QNOTIFY_SUCCESS)
+        if ((rec->notify & QNOTIFY_SUCCESS) && !r->dsn_passed)
             dsn_entry(m, i, r->action ? r->action : "delivered", r);
         mark_done(m, i);
         break;

@@ -1,8 +1,8 @@
 /*
- * smtpd_parse.c - syntax of SMTP commands: paths, ESMTP parameters, xtext
+ * smtpd_parse.c - syntax of SMTP commands: paths, ESMTP parameters, domains
  *
  * Implements the ABNF of RFC 5321 4.1.2 (Path, Mailbox, Local-part,
- * Domain, address-literal, esmtp-param), RFC 3461 4 (xtext) and the
+ * Domain, address-literal, esmtp-param) and the
  * UTF-8 extensions of RFC 6531 3.3. The lenient mode (Postfix's
  * strict_rfc821_envelopes = no) also takes an address without angle
  * brackets, white space before the path, dots anywhere in an unquoted
@@ -417,43 +417,4 @@ int smtp_parse_params(const char *text, struct smtp_params *out, const char **wh
 bad:
     smtp_params_free(out);
     return -1;
-}
-
-/* hexval - value of an upper-case hex digit, -1 otherwise (RFC 3461 4: "upper case") */
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int smtp_xtext_decode(const char *in, struct str *out)
-{
-    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-        if (*p == '+') {
-            int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
-            if (h < 0 || l < 0)
-                return -1;
-            str_catc(out, h * 16 + l);
-            p += 2;
-        } else if (*p >= 33 && *p <= 126 && *p != '=') {
-            str_catc(out, *p);
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-void smtp_xtext_encode(const char *in, size_t n, struct str *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c >= 33 && c <= 126 && c != '+' && c != '=')
-            str_catc(out, c);
-        else
-            str_printf(out, "+%02X", c);
-    }
 }

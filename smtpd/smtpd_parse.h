@@ -1,5 +1,5 @@
 /*
- * smtpd_parse.h - syntax of SMTP commands: paths, ESMTP parameters, xtext
+ * smtpd_parse.h - syntax of SMTP commands: paths, ESMTP parameters, domains
  *
  * Pure functions (no I/O, no configuration) so that the unit tests can
  * drive them with the RFCs' examples. Addresses come out in the internal
@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "smtp_text.h" /* xtext and quoting, shared with the smtp client */
 #include "str.h"
 
 /* RFC 5321 4.5.3.1 size limits */
@@ -66,11 +67,6 @@ struct smtp_params {
  * too many parameters or a duplicate keyword */
 int smtp_parse_params(const char *text, struct smtp_params *out, const char **why);
 void smtp_params_free(struct smtp_params *p);
-
-/* smtp_xtext_decode - RFC 3461 4 xtext to bytes (appended); -1 when malformed */
-int smtp_xtext_decode(const char *in, struct str *out);
-/* smtp_xtext_encode - bytes to xtext (appended) */
-void smtp_xtext_encode(const char *in, size_t n, struct str *out);
 
 /* smtp_valid_domain - RFC 5321 Domain (LDH labels; UTF-8 labels when utf8_ok) or
  * address-literal; '_' is tolerated in labels as real mail systems send it */

@@ -113,10 +113,58 @@ static void test_quote(void **state)
     str_free(&out);
 }
 
+static void test_quote_local_table(void **state)
+{
+    static const char *cases[][2] = {
+        {"john.doe", "john.doe"},
+        {"John Doe", "\"John Doe\""},
+        {"user@other", "\"user@other\""},
+        {"a\"b", "\"a\\\"b\""},
+        {"a\\b", "\"a\\\\b\""},
+        {".lead", "\".lead\""},
+        {"trail.", "\"trail.\""},
+        {"two..dots", "\"two..dots\""},
+        {"", "\"\""},
+        {"j\xc3\xb6rg", "j\xc3\xb6rg"}, /* UTF-8 is atext under SMTPUTF8 */
+        {"!#$%&'*+-/=?^_`{|}~", "!#$%&'*+-/=?^_`{|}~"},
+    };
+    struct str out = STR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        str_reset(&out);
+        addr_quote_local(cases[i][0], &out);
+        assert_string_equal(str_c(&out), cases[i][1]);
+    }
+    str_free(&out);
+}
+
+static void test_external_table(void **state)
+{
+    static const char *cases[][2] = {
+        {"", ""},
+        {"user@example.com", "user@example.com"},
+        {"john doe@example.com", "\"john doe\"@example.com"},
+        {"user@other@example.com", "\"user@other\"@example.com"}, /* last '@' splits */
+        {"postmaster", "postmaster"},
+    };
+    struct str out = STR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        str_reset(&out);
+        addr_external(cases[i][0], &out);
+        assert_string_equal(str_c(&out), cases[i][1]);
+    }
+    str_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_split_and_extension),
                                        cmocka_unit_test(test_domain_class),
-                                       cmocka_unit_test(test_quote)};
+                                       cmocka_unit_test(test_quote),
+                                       cmocka_unit_test(test_quote_local_table),
+                                       cmocka_unit_test(test_external_table)};
     return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }

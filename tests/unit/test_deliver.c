@@ -127,9 +127,12 @@ static void test_replies(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
     struct stream *w = stream_new(sp[0], sp[0], 5), *rd = stream_new(sp[1], sp[1], 5);
     struct deliver_result out = {1, DELIVER_BOUNCED, "5.1.1", "unknown user", NULL, "local",
-                                 NULL, NULL, NULL, NULL};
+                                 NULL, NULL, NULL, NULL, 0};
+    struct deliver_result passed = {0, DELIVER_SENT, "2.0.0", "250 ok", "relayed",
+                                    "mx[192.0.2.1]:25", NULL, NULL, NULL, NULL, 1};
     assert_int_equal(deliver_agent_hello(w), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &out), STREAM_OK);
+    assert_int_equal(deliver_result_send(w, &passed), STREAM_OK);
     assert_int_equal(deliver_done(w, 1), STREAM_OK);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
     assert_int_equal(deliver_hello_check(&l, &err), 0);
@@ -139,8 +142,14 @@ static void test_replies(void **state)
     assert_int_equal(r.status, DELIVER_BOUNCED);
     assert_string_equal(r.dsn, "5.1.1");
     assert_string_equal(r.reason, "unknown user");
+    assert_int_equal(r.dsn_passed, 0);
     /* the index must be in range */
     assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &err), -1);
+    assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 1);
+    assert_int_equal(r.status, DELIVER_SENT);
+    assert_string_equal(r.action, "relayed");
+    assert_int_equal(r.dsn_passed, 1);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
     assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 0);
     assert_int_equal(failed, DELIVER_DEST_FAILED);

@@ -104,6 +104,21 @@ static void test_timeout(void **state)
     stream_free(s, 0);
 }
 
+static void test_wait_input_without_waiting(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 1);
+    struct str line = STR_INIT;
+
+    (void)state;
+    assert_int_equal(stream_wait_input(s, 0), 0);
+    put("x\n");
+    assert_int_equal(stream_wait_input(s, 0), 1);
+    assert_int_equal(stream_getline(s, &line, 100), STREAM_OK);
+    assert_int_equal(stream_wait_input(s, 0), 0);
+    str_free(&line);
+    stream_free(s, 0);
+}
+
 static void test_write_buffering(void **state)
 {
     struct stream *s = stream_new(sp[0], sp[0], 5);
@@ -208,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_getline_limits, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_getline_part_and_read, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_wait_input_without_waiting, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_timeout, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_write_buffering, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_starttls, setup_pair, close_pair),

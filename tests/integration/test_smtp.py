@@ -1,0 +1,399 @@
+"""End-to-end tests of the smtp client: routing (MX, relayhost, transport_maps), DNS
+outcomes, the loop to ourselves, per-recipient results, DSN parameters, connection reuse.
+
+The sending Petrel runs qmgr, local/virtual and smtp; mail goes to receiving Petrel
+instances (smtpd only, on their own 127.0.0.X) or to scripted servers; dnsmasq serves
+the .test zone. Notifications come back to demo@example.test, a virtual mailbox of the
+sender."""
+
+import os
+import re
+import time
+
+import qmgr_util as Q
+import smtp_util as U
+from petrel_harness import wait_for
+from smtp_util import dns, fakes  # noqa: F401 (fixtures)
+
+SENDER = "demo@example.test"
+
+
+def demo_box(inst):
+    return os.path.join(inst.vmail, "example.test/demo")
+
+
+def started(inst):
+    inst.start()
+    wait_for(lambda: os.path.exists(os.path.join(inst.queue, "public", "showq")),
+             what="qmgr to start")
+    return inst
+
+
+# routing ----------------------------------------------------------------------------------------
+
+def mx_setup(dns, ips, domain="remote.test"):
+    """MX records 10, 20, 30... for mx1.., mx2.. of domain at ips."""
+    mx = [(domain, "mx%d.%s" % (i + 1, domain), 10 * (i + 1)) for i in range(len(ips))]
+    hosts = [("mx%d.%s" % (i + 1, domain), ip) for i, ip in enumerate(ips)]
+    return dns(mx=mx, hosts=hosts)
+
+
+def test_mx_preference_order_and_fallback(instances, dns):
+    ips = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
+    port = U.shared_port(ips)
+    d = mx_setup(dns, ips)
+    r2 = U.receiver(instances, ips[1], port)
+    r3 = U.receiver(instances, ips[2], port)
+    snd = U.sender(instances, d, port)
+    qid = Q.submit(snd, SENDER, ["someone@remote.test"])
+    line = Q.wait_status(snd, qid, "someone@remote.test", "sent")
+    assert "relay=mx2.remote.test[127.0.0.12]:%d" % port in line
+    assert re.search(r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as [0-9A-F]+\)", line)
+    # the best MX refused the connection; the third was never needed
+    assert "connect to mx1.remote.test[127.0.0.11]:%d: Connection refused" % port in snd.log()
+    q = U.arrived(r2)[0]
+    assert q.sender == SENDER and [r["addr"] for r in q.rcpts] == ["someone@remote.test"]
+    assert b"Subject: test" in q.content
+    assert not U.S.committed_files(r3)
+    Q.wait_removed(snd, qid)
+
+
+def test_mx_address_limit(instances, dns):
+    ips = ["127.0.0.14", "127.0.0.15"]
+    port = U.shared_port(ips)
+    d = mx_setup(dns, ips)
+    r2 = U.receiver(instances, ips[1], port)
+    snd = U.sender(instances, d, port, main_cf={"smtp_mx_address_limit": "1"})
+    qid = Q.submit(snd, SENDER, ["someone@remote.test"])
+    line = Q.wait_status(snd, qid, "someone@remote.test", "deferred")
+    assert "dsn=4.4.1" in line and "Connection refused" in line
+    assert not U.S.committed_files(r2)
+
+
+def test_implicit_mx(instances, dns):
+    port = U.shared_port(["127.0.0.16"])
+    d = dns(hosts=[("plain.test", "127.0.0.16")])
+    rcv = U.receiver(instances, "127.0.0.16", port)
+    snd = U.sender(instances, d, port)
+    qid = Q.submit(snd, SENDER, ["user@plain.test"])
+    line = Q.wait_status(snd, qid, "user@plain.test", "sent")
+    assert "relay=plain.test[127.0.0.16]:%d" % port in line
+    U.arrived(rcv)
+
+
+def test_null_mx_and_nxdomain_bounce(instances, dns):
+    d = dns(mx=[("null.test", ".", 0)])
+    snd = U.sender(instances, d)
+    qid = Q.submit(snd, SENDER, ["a@null.test", "b@nx.test"])
+    line = Q.wait_status(snd, qid, "a@null.test", "bounced")
+    assert "relay=none" in line and "dsn=5.1.10" in line
+    assert "Domain null.test does not accept mail (nullMX)" in line
+    line = Q.wait_status(snd, qid, "b@nx.test", "bounced")
+    assert "dsn=5.1.2" in line
+    assert ("Host or domain name not found. Name service error for name=nx.test type=MX: "
+            "Host not found" in line)
+    Q.wait_removed(snd, qid)
+    dsns = Q.dsns_for(snd, demo_box(snd))
+    assert len(dsns) == 1
+    _, rcpts = Q.report_fields(dsns[0])
+    assert sorted(r["Status"] for r in rcpts) == ["5.1.10", "5.1.2"]
+
+
+def test_dns_server_down_defers(instances):
+    dead = U.Dns._free_udp_port()
+    snd = U.sender(instances, main_cf={"smtp_dns_servers": "127.0.0.1:%d" % dead})
+    qid = Q.submit(snd, SENDER, ["a@remote.test"])
+    line = Q.wait_status(snd, qid, "a@remote.test", "deferred")
+    assert "dsn=4.4.3" in line
+    assert "Name service error for name=remote.test type=MX: Host not found, try again" in line
+    assert "status=bounced" not in snd.log()
+
+
+def test_relayhost_with_and_without_brackets(instances, dns):
+    ips = ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
+    port = U.shared_port(ips)
+    # the recipient domain's own MX (127.0.0.23) must not be used with a relayhost
+    d = dns(mx=[("remote.test", "mx.remote.test", 10), ("relays.test", "mx.relays.test", 10)],
+            hosts=[("relay.test", ips[0]), ("mx.relays.test", ips[1]),
+                   ("mx.remote.test", ips[2]), ("relays.test", ips[2])])
+    bracket = U.receiver(instances, ips[0], port)
+    mxrelay = U.receiver(instances, ips[1], port)
+    direct = U.receiver(instances, ips[2], port)
+    # the port comes from the relayhost; the default port is wrong on purpose
+    snd = U.sender(instances, d, 9, main_cf={"relayhost": "[relay.test]:%d" % port})
+    qid = Q.submit(snd, SENDER, ["a@remote.test"])
+    line = Q.wait_status(snd, qid, "a@remote.test", "sent")
+    assert "relay=relay.test[127.0.0.21]:%d" % port in line
+    U.arrived(bracket)
+    # without brackets: MX lookup of the relayhost's name
+    snd.stop()
+    snd.main_cf["relayhost"] = "relays.test:%d" % port
+    snd.write_config()
+    started(snd)
+    qid = Q.submit(snd, SENDER, ["b@remote.test"])
+    line = Q.wait_status(snd, qid, "b@remote.test", "sent")
+    assert "relay=mx.relays.test[127.0.0.22]:%d" % port in line
+    U.arrived(mxrelay)
+    assert not U.S.committed_files(direct)
+
+
+def test_transport_maps_next_hops(instances, dns):
+    ips = ["127.0.0.24", "127.0.0.25"]
+    port = U.shared_port(ips)
+    d = dns()
+    special = U.receiver(instances, ips[0], port)
+    sub = U.receiver(instances, ips[1], port)
+    snd = U.sender(instances, d, port, start=False,
+                   main_cf={"transport_maps": "hash:$config_directory/transport"})
+    Q.write_table(snd, "transport", {
+        "special.test": "smtp:[%s]:%d" % (ips[0], port),
+        ".sub.test": "smtp:[%s]:%d" % (ips[1], port),
+    })
+    started(snd)
+    qid = Q.submit(snd, SENDER, ["a@special.test", "b@deep.sub.test"])
+    l1 = Q.wait_status(snd, qid, "a@special.test", "sent")
+    l2 = Q.wait_status(snd, qid, "b@deep.sub.test", "sent")
+    assert "relay=127.0.0.24[127.0.0.24]:%d" % port in l1
+    assert "relay=127.0.0.25[127.0.0.25]:%d" % port in l2
+    assert [r["addr"] for r in U.arrived(special)[0].rcpts] == ["a@special.test"]
+    assert [r["addr"] for r in U.arrived(sub)[0].rcpts] == ["b@deep.sub.test"]
+
+
+def test_mail_never_loops_to_ourselves(instances, dns):
+    ips = ["127.0.0.31", "127.0.0.32"]
+    port = U.shared_port(ips)
+    d = dns(mx=[("loop1.test", "mail.petrel.test", 10),  # our $myhostname
+                ("loop2.test", "self.loop2.test", 10),   # our address
+                ("loop3.test", "backup.loop3.test", 10), ("loop3.test", "self.loop3.test", 20),
+                ("loop4.test", "dead.loop4.test", 10), ("loop4.test", "self.loop4.test", 20),
+                ("loop5.test", "gone.loop5.test", 10), ("loop5.test", "self.loop5.test", 20)],
+            hosts=[("self.loop2.test", "127.0.0.1"), ("self.loop3.test", "127.0.0.1"),
+                   ("self.loop4.test", "127.0.0.1"), ("self.loop5.test", "127.0.0.1"),
+                   ("backup.loop3.test", ips[0]), ("dead.loop4.test", ips[1])])
+    rcv = U.receiver(instances, ips[0], port)
+    snd = U.sender(instances, d, port, start=False,
+                   main_cf={"transport_maps": "hash:$config_directory/transport"})
+    # another port on our own address is another service (a content filter): no loop
+    other = U.shared_port(["127.0.0.1"])
+    Q.write_table(snd, "transport", {"filter.test": "smtp:[127.0.0.1]:%d" % other,
+                                     "me.test": "smtp:[127.0.0.1]"})
+    started(snd)
+    qid = Q.submit(snd, SENDER, ["a@loop1.test", "b@loop2.test", "c@loop3.test",
+                                 "d@loop4.test", "e@loop5.test", "f@filter.test",
+                                 "g@me.test"])
+    for rcpt, dom in (("a@loop1.test", "loop1.test"), ("b@loop2.test", "loop2.test"),
+                      ("g@me.test", "127.0.0.1")):
+        line = Q.wait_status(snd, qid, rcpt, "bounced")
+        assert "dsn=5.4.6" in line and "mail for %s loops back to myself" % dom in line
+    # a better MX than us takes the mail; when it fails we never fall back to ourselves
+    Q.wait_status(snd, qid, "c@loop3.test", "sent")
+    line = Q.wait_status(snd, qid, "d@loop4.test", "deferred")
+    assert "dead.loop4.test[127.0.0.32]:%d: Connection refused" % port in line
+    line = Q.wait_status(snd, qid, "e@loop5.test", "deferred")
+    assert "dsn=4.4.4" in line and "unable to find primary relay for loop5.test" in line
+    line = Q.wait_status(snd, qid, "f@filter.test", "deferred")
+    assert "dsn=4.4.1" in line and "[127.0.0.1]:%d: Connection refused" % other in line
+    assert "[127.0.0.1]:%d" % port not in snd.log()
+    U.arrived(rcv)
+
+
+# per-recipient results -------------------------------------------------------------------------
+
+def test_partial_rcpt_failures_give_one_dsn(instances, fakes):
+    def handler(srv, n, line):
+        if line.startswith("RCPT TO:<bad"):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % line[9:-1]
+        if line.startswith("RCPT TO:<soft"):
+            return "450 4.2.0 <soft@remote.test>: Recipient address rejected: try later"
+        return srv.default(line)
+
+    srv = fakes("127.0.0.41", handler=handler)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.41]:%d" % srv.port})
+    rcpts = ["good@remote.test", "bad1@remote.test", "soft@remote.test", "bad2@remote.test"]
+    qid = Q.submit(snd, SENDER, rcpts)
+    relay = "relay=127.0.0.41[127.0.0.41]:%d" % srv.port
+    assert relay in Q.wait_status(snd, qid, "good@remote.test", "sent")
+    for r in ("bad1@remote.test", "bad2@remote.test"):
+        line = Q.wait_status(snd, qid, r, "bounced")
+        assert relay in line and "dsn=5.1.1" in line
+        assert ("host 127.0.0.41[127.0.0.41]:%d said: 550 5.1.1 <%s>: Recipient address "
+                "rejected: User unknown (in reply to RCPT TO command)" % (srv.port, r)) in line
+    line = Q.wait_status(snd, qid, "soft@remote.test", "deferred")
+    assert "dsn=4.2.0" in line and "try later (in reply to RCPT TO command)" in line
+    # one transaction: MAIL, four RCPTs and DATA pipelined, the message once
+    first = srv.commands()[0]
+    assert [c.split(":")[0] for c in first[:7]] == ["EHLO mail.petrel.test", "MAIL FROM",
+                                                     "RCPT TO", "RCPT TO", "RCPT TO",
+                                                     "RCPT TO", "DATA"]
+    assert first[1].startswith("MAIL FROM:<demo@example.test> SIZE=")
+    assert len(srv.messages) == 1
+    # one notification for both failures
+    dsns = Q.dsns_for(snd, demo_box(snd))
+    time.sleep(0.5)
+    assert len(Q.maildir_files(demo_box(snd))) == 1
+    _, fields = Q.report_fields(dsns[0])
+    assert sorted(f["Final-Recipient"] for f in fields) == ["rfc822; bad1@remote.test",
+                                                            "rfc822; bad2@remote.test"]
+    f = fields[0]
+    assert f["Action"] == "failed" and f["Status"] == "5.1.1"
+    assert f["Remote-MTA"] == "dns; 127.0.0.41"
+    assert f["Diagnostic-Code"].startswith("smtp; 550 5.1.1 <bad")
+
+
+def test_4xx_then_success_on_retry(instances, fakes):
+    mails = []
+
+    def handler(srv, n, line):
+        if line.startswith("MAIL"):
+            mails.append(line)
+            if len(mails) == 1:
+                return "451 4.3.0 Try again later"
+        return srv.default(line)
+
+    srv = fakes("127.0.0.42", handler=handler)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.42]:%d" % srv.port})
+    qid = Q.submit(snd, SENDER, ["a@remote.test", "b@remote.test"])
+    line = Q.wait_status(snd, qid, "a@remote.test", "deferred")
+    assert "dsn=4.3.0" in line and "said: 451 4.3.0 Try again later (in reply to MAIL FROM" in line
+    Q.wait_status(snd, qid, "a@remote.test", "sent", timeout=20)
+    Q.wait_status(snd, qid, "b@remote.test", "sent")
+    Q.wait_removed(snd, qid)
+    assert len(srv.messages) == 1 and len(mails) == 2
+
+
+def test_size_precheck_bounces_without_sending(instances, fakes):
+    srv = fakes("127.0.0.43", ehlo="250-fake.test\r\n250-PIPELINING\r\n250 SIZE 2000")
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.43]:%d" % srv.port})
+    qid = Q.submit(snd, SENDER, ["a@remote.test"], U.message(size=5000))
+    line = Q.wait_status(snd, qid, "a@remote.test", "bounced")
+    assert "dsn=5.3.4" in line
+    assert re.search(r"message size \d+ exceeds size limit 2000 of server 127.0.0.43", line)
+    assert not [c for s in srv.commands() for c in s if c.startswith(("MAIL", "DATA"))]
+    Q.wait_removed(snd, qid)
+
+
+def test_content_dot_stuffing_crlf_and_long_lines(instances):
+    port = U.shared_port(["127.0.0.44"])
+    rcv = U.receiver(instances, "127.0.0.44", port)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.44]:%d" % port})
+    long_header = "X-Long: " + "h" * 1200
+    body = ".one\n..two\n.\nmiddle\n" + "x" * 1500 + "\n. \nend"
+    qid = Q.submit(snd, SENDER, ["a@remote.test"], U.message("dots", body=body,
+                                                            headers=[long_header]))
+    Q.wait_status(snd, qid, "a@remote.test", "sent")
+    content = U.arrived(rcv)[0].content
+    head, _, got = content.partition(b"\r\n\r\n")
+    assert got == (b".one\r\n..two\r\n.\r\nmiddle\r\n" + b"x" * 998 + b"\r\n" + b"x" * 502 +
+                   b"\r\n. \r\nend\r\n")
+    # a long header line is folded, so it stays one header
+    assert b"\r\nX-Long: " + b"h" * 990 + b"\r\n " + b"h" * 210 + b"\r\n" in head + b"\r\n"
+
+
+def test_dsn_parameters_passed_on(instances):
+    port = U.shared_port(["127.0.0.45"])
+    rcv = U.receiver(instances, "127.0.0.45", port)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.45]:%d" % port})
+    qid = Q.submit(snd, SENDER, ["a@remote.test", "b@remote.test"], ret="HDRS",
+                   envid="ENV-7+x", notify={"a@remote.test": "SUCCESS,FAILURE",
+                                            "b@remote.test": "NEVER"},
+                   orcpt={"a@remote.test": "rfc822;A+1@Remote.test"})
+    Q.wait_status(snd, qid, "a@remote.test", "sent")
+    Q.wait_removed(snd, qid)
+    q = U.arrived(rcv)[0]
+    assert q.attrs.get("envid") == "ENV-7+x" and q.attrs.get("ret") == "HDRS"
+    by = {r["addr"]: r for r in q.rcpts}
+    assert by["a@remote.test"]["notify"] == 6 and by["a@remote.test"]["orcpt"] == \
+        "rfc822;A+1@Remote.test"
+    assert by["b@remote.test"]["notify"] == 1
+    # the next hop took over the DSN duty: no success notice from us
+    time.sleep(1)
+    assert not Q.maildir_files(demo_box(snd))
+    assert "sender delivery status notification" not in snd.log()
+
+
+def test_success_notice_relayed_to_server_without_dsn(instances, fakes):
+    srv = fakes("127.0.0.46", ehlo="250-fake.test\r\n250 PIPELINING")
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.46]:%d" % srv.port})
+    qid = Q.submit(snd, SENDER, ["a@remote.test"], notify={"a@remote.test": "SUCCESS"})
+    Q.wait_status(snd, qid, "a@remote.test", "sent")
+    dsn = Q.dsns_for(snd, demo_box(snd))[0]
+    _, fields = Q.report_fields(dsn)
+    assert fields[0]["Action"] == "relayed" and fields[0]["Remote-MTA"] == "dns; 127.0.0.46"
+    rcpt = [c for c in srv.commands()[0] if c.startswith("RCPT")]
+    assert rcpt == ["RCPT TO:<a@remote.test>"]  # no NOTIFY to a server without DSN
+
+
+def test_smtputf8_required(instances, fakes):
+    plain = fakes("127.0.0.47", ehlo="250-fake.test\r\n250-PIPELINING\r\n250 8BITMIME")
+    port = U.shared_port(["127.0.0.48"])
+    rcv = U.receiver(instances, "127.0.0.48", port)
+    snd = U.sender(instances, start=False, main_cf={
+        "transport_maps": "hash:$config_directory/transport"})
+    Q.write_table(snd, "transport", {"plain.test": "smtp:[127.0.0.47]:%d" % plain.port,
+                                     "utf8.test": "smtp:[127.0.0.48]:%d" % port})
+    started(snd)
+    qid = Q.submit(snd, SENDER, ["j\u00f6rg@plain.test", "j\u00f6rg@utf8.test"])
+    line = Q.wait_status(snd, qid, "j\u00f6rg@plain.test", "bounced")
+    assert "dsn=5.6.7" in line and "SMTPUTF8 is required, but was not offered by host" in line
+    Q.wait_status(snd, qid, "j\u00f6rg@utf8.test", "sent")
+    q = U.arrived(rcv)[0]
+    assert q.rcpts[0]["addr"] == "j\u00f6rg@utf8.test" and q.attrs.get("smtputf8") == "1"
+    assert not [c for s in plain.commands() for c in s if c.startswith("MAIL")]
+
+
+def test_quoting_null_sender_helo_fallback_no_pipelining(instances, fakes):
+    def handler(srv, n, line):
+        if line.startswith("EHLO"):
+            return "502 5.5.2 Error: command not recognized"
+        return srv.default(line)
+
+    srv = fakes("127.0.0.49", handler=handler)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.49]:%d" % srv.port})
+    qid = Q.submit(snd, "", ["john doe@remote.test", "x@remote.test"])
+    Q.wait_status(snd, qid, "john doe@remote.test", "sent")
+    Q.wait_status(snd, qid, "x@remote.test", "sent")
+    cmds = srv.commands()[0]
+    assert cmds[:6] == ["EHLO mail.petrel.test", "HELO mail.petrel.test", "MAIL FROM:<>",
+                        'RCPT TO:<"john doe"@remote.test>', "RCPT TO:<x@remote.test>", "DATA"]
+
+
+# connection reuse --------------------------------------------------------------------------------
+
+def test_connection_reuse(instances):
+    port = U.shared_port(["127.0.0.50"])
+    rcv = U.receiver(instances, "127.0.0.50", port)
+    before = U.connections(rcv)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.50]:%d" % port,
+                                       "smtp_destination_concurrency_limit": "1",
+                                       "smtp_connection_cache_time_limit": "5s"})
+    ids = Q.submit_many(snd, SENDER, ["a@remote.test"], count=6)
+    for qid in ids:
+        Q.wait_status(snd, qid, "a@remote.test", "sent")
+    assert len(U.arrived(rcv, 6)) == 6
+    assert U.connections(rcv) - before == 1
+    # a later message within the cache time still uses the open session
+    qid = Q.submit(snd, SENDER, ["b@remote.test"])
+    line = Q.wait_status(snd, qid, "b@remote.test", "sent")
+    assert U.connections(rcv) - before == 1
+    assert re.search(r"delays=[\d.]+/[\d.]+/0/", line)  # no connection set-up time
+
+
+def test_cached_session_closed_by_server_is_replaced(instances, fakes):
+    mails = []
+
+    def handler(srv, n, line):
+        if line == ".":
+            mails.append(n)
+            return ("250 2.0.0 Ok: queued\r\n421 4.4.2 idle too long" if len(mails) == 1
+                    else "250 2.0.0 Ok: queued")
+        return srv.default(line)
+
+    srv = fakes("127.0.0.51", handler=handler)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.51]:%d" % srv.port,
+                                       "smtp_connection_cache_time_limit": "10s"})
+    q1 = Q.submit(snd, SENDER, ["a@remote.test"])
+    Q.wait_status(snd, q1, "a@remote.test", "sent")
+    time.sleep(0.3)
+    q2 = Q.submit(snd, SENDER, ["b@remote.test"])
+    Q.wait_status(snd, q2, "b@remote.test", "sent")
+    assert mails == [0, 1]  # the second message went over a new connection
