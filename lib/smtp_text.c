@@ -4,7 +4,6 @@
  * xtext per RFC 3461 4 (upper-case hex after '+'). The quoting of local
  * parts for SMTP paths is addr_external() in addr.c. See smtp_text.h.
  */
-#include <string.h>
 
 #include "smtp_text.h"
 
