@@ -63,6 +63,7 @@ fi
 echo "== [$label] end-to-end tests"
 PETREL_BUILD="$build" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     --junitxml="$work/junit.xml" "$top/tests/integration" "$@"
+prc=$?
 if [ -f "$work/junit.xml" ]; then
     set -- $(/usr/bin/python3 - "$work/junit.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
@@ -76,6 +77,11 @@ PY
 )
     pass=$((pass + $1))
     fail=$((fail + $2))
+    # pytest failing without a failed test (usage error, collection error, no tests)
+    if [ "$prc" -ne 0 ] && [ "$2" -eq 0 ]; then
+        echo "FAIL: pytest exited with status $prc"
+        fail=$((fail + 1))
+    fi
 else
     fail=$((fail + 1))
 fi

@@ -145,14 +145,31 @@ def smtp_session(inst, timeout=60):
     return c
 
 
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\U0010ffff-]+")
+
+
+def external(addr):
+    """An internal-form address (local part unquoted) as an SMTP path: the local part
+    (before the last '@') quoted when it is not a dot-atom, as RFC 5321 4.1.2."""
+    local, at, domain = addr.rpartition("@") if "@" in addr else (addr, "", "")
+    if local == "" and not at:
+        return addr
+    if all(_ATEXT.fullmatch(p) for p in local.split(".")):
+        return addr
+    return '"%s"%s%s' % (local.replace("\\", "\\\\").replace('"', '\\"'), at, domain)
+
+
 def send_one(c, sender, rcpts, msg=None, ret=None, envid=None, notify=None, orcpt=None):
-    """One transaction on an open session; the queue ID from the 250 reply."""
+    """One transaction on an open session; the queue ID from the 250 reply. Addresses
+    are given in the internal form; SMTPUTF8 is asked for when one is not ASCII."""
     opts = []
+    if not all(a.isascii() for a in [sender] + list(rcpts)):
+        opts.append("SMTPUTF8")
     if ret:
         opts.append("RET=" + ret)
     if envid:
         opts.append("ENVID=" + xtext(envid))
-    code, text = c.mail(sender, opts)
+    code, text = c.mail(external(sender), opts)
     assert code == 250, (code, text)
     for r in rcpts:
         ropts = []
@@ -160,7 +177,7 @@ def send_one(c, sender, rcpts, msg=None, ret=None, envid=None, notify=None, orcp
             ropts.append("NOTIFY=" + notify[r])
         if orcpt and r in orcpt:
             ropts.append("ORCPT=" + xtext(orcpt[r]))
-        code, text = c.rcpt(r, ropts)
+        code, text = c.rcpt(external(r), ropts)
         assert code == 250, (r, code, text)
     code, text = c.data(smtp_bytes(msg if msg is not None else message()))
     assert code == 250, (code, text)
