@@ -980,7 +980,10 @@ static void serve(struct server_conn *conn)
                 log_warn("bad delivery request: %s", str_c(&err));
             break;
         }
-        if (handle_request(s, &req) != STREAM_OK || deliver_done(s, 0) != STREAM_OK)
+        if (handle_request(s, &req) != STREAM_OK)
+            break;
+        int last = n + 1 >= max || server_stopping();
+        if (deliver_done(s, 0, last) != STREAM_OK || last)
             break;
         deliver_request_free(&req);
     }

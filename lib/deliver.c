@@ -305,13 +305,15 @@ int deliver_result_send(struct stream *s, const struct deliver_result *r)
     return rc;
 }
 
-int deliver_done(struct stream *s, int dest_failed)
+int deliver_done(struct stream *s, int dest_failed, int last)
 {
     struct attr_list l = ATTR_LIST_INIT;
     int r;
 
     attr_add(&l, "status", "done");
     attr_add(&l, "dest", dest_failed ? "fail" : "ok");
+    if (last)
+        attr_add(&l, "last", "1");
     r = attr_write(s, &l);
     attr_free(&l);
     return r;
@@ -435,7 +437,7 @@ int deliver_dsn_valid(const char *dsn, int status)
 }
 
 int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver_result *r,
-                        int *dest_failed, struct str *err)
+                        int *dest_failed, int *last, struct str *err)
 {
     const char *st = attr_get(l, "status"), *v;
     long long idx;
@@ -453,6 +455,8 @@ int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver
     if (strcmp(st, "done") == 0) {
         v = attr_get(l, "dest");
         *dest_failed = v && strcmp(v, "fail") == 0;
+        v = attr_get(l, "last");
+        *last = v && strcmp(v, "1") == 0;
         return 0;
     }
     if (strcmp(st, "sent") == 0)
