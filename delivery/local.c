@@ -980,11 +980,10 @@ static void serve(struct server_conn *conn)
                 log_warn("bad delivery request: %s", str_c(&err));
             break;
         }
-        /* tell qmgr when this is the last request, so that it sends no other one that
-         * would cross our close and be deferred as a lost connection */
-        int last = n + 1 >= max || server_stopping() ? DELIVER_LAST : 0;
-        if (handle_request(s, &req) != STREAM_OK || deliver_done(s, last) != STREAM_OK ||
-            last)
+        if (handle_request(s, &req) != STREAM_OK)
+            break;
+        int last = n + 1 >= max || server_stopping();
+        if (deliver_done(s, 0, last) != STREAM_OK || last)
             break;
         deliver_request_free(&req);
     }

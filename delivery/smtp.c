@@ -346,13 +346,16 @@ static int fail_all(struct stream *qs, struct smtp_msg *m, const char *reason)
     return rc;
 }
 
-/* handle_request - one delivery request; STREAM_OK unless qmgr's connection broke */
-static int handle_request(struct stream *qs, const struct deliver_request *req)
+/* handle_request - one delivery request, its results but not "done"; STREAM_OK unless
+ * qmgr's connection broke, *dest_failed when the next hop itself failed */
+static int handle_request(struct stream *qs, const struct deliver_request *req,
+                          int *dest_failed)
 {
     struct smtp_msg m;
     struct str want = STR_INIT, err = STR_INIT;
-    int rc = STREAM_OK, dest_failed = 0;
+    int rc = STREAM_OK;
 
+    *dest_failed = 0;
     memset(&m, 0, sizeof(m));
     m.req = req;
     m.qfd = -1;
@@ -372,14 +375,12 @@ static int handle_request(struct stream *qs, const struct deliver_request *req)
         goto out;
     }
     message_flags(&m);
-    if (deliver(qs, &m, &dest_failed) < 0) {
+    if (deliver(qs, &m, dest_failed) < 0) {
         rc = STREAM_ERR;
         goto out;
     }
     rc = report(qs, &m, 0, 1);
 out:
-    if (rc == STREAM_OK)
-        rc = deliver_done(qs, dest_failed);
     if (m.qfd >= 0)
         close(m.qfd);
     qfile_env_free(&m.env);
@@ -422,6 +423,7 @@ static void serve(struct server_conn *conn)
     struct deliver_request req;
     struct str err = STR_INIT;
     long long max = cfg_int(cfg_main, "max_use");
+    int dest_failed;
 
     deliver_request_init(&req);
     if (deliver_agent_hello(qs) != STREAM_OK)
@@ -436,7 +438,10 @@ static void serve(struct server_conn *conn)
                 log_warn("bad delivery request: %s", str_c(&err));
             break;
         }
-        if (handle_request(qs, &req) != STREAM_OK)
+        if (handle_request(qs, &req, &dest_failed) != STREAM_OK)
+            break;
+        int last = n + 1 >= max || server_stopping();
+        if (deliver_done(qs, dest_failed, last) != STREAM_OK || last)
             break;
         deliver_request_free(&req);
     }

@@ -305,14 +305,14 @@ int deliver_result_send(struct stream *s, const struct deliver_result *r)
     return rc;
 }
 
-int deliver_done(struct stream *s, int flags)
+int deliver_done(struct stream *s, int dest_failed, int last)
 {
     struct attr_list l = ATTR_LIST_INIT;
     int r;
 
     attr_add(&l, "status", "done");
-    attr_add(&l, "dest", flags & DELIVER_DEST_FAILED ? "fail" : "ok");
-    if (flags & DELIVER_LAST)
+    attr_add(&l, "dest", dest_failed ? "fail" : "ok");
+    if (last)
         attr_add(&l, "last", "1");
     r = attr_write(s, &l);
     attr_free(&l);
@@ -437,7 +437,7 @@ int deliver_dsn_valid(const char *dsn, int status)
 }
 
 int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver_result *r,
-                        int *done_flags, struct str *err)
+                        int *dest_failed, int *last, struct str *err)
 {
     const char *st = attr_get(l, "status"), *v;
     long long idx;
@@ -454,10 +454,9 @@ int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver
     }
     if (strcmp(st, "done") == 0) {
         v = attr_get(l, "dest");
-        *done_flags = v && strcmp(v, "fail") == 0 ? DELIVER_DEST_FAILED : 0;
+        *dest_failed = v && strcmp(v, "fail") == 0;
         v = attr_get(l, "last");
-        if (v && strcmp(v, "1") == 0)
-            *done_flags |= DELIVER_LAST;
+        *last = v && strcmp(v, "1") == 0;
         return 0;
     }
     if (strcmp(st, "sent") == 0)

@@ -19,9 +19,8 @@
  *                             status=sent|deferred|bounced, dsn=X.Y.Z, ...
  *   agent -> qmgr  done       status=done, dest=ok|fail; the agent is ready
  *                             for the next request on the same connection,
- *                             unless it adds last=1: it closes the connection
- *                             now (max_use reached, stopping), and qmgr must
- *                             not send it another request
+ *                             unless last=1: it closes the connection now
+ *                             (its max_use), so qmgr must send nothing more
  *
  * Request fields: queue_id, queue_file ("active/ID", relative to
  * queue_directory; agents accept nothing else), transport, nexthop, sender
@@ -141,11 +140,9 @@ int deliver_request_read(struct stream *s, int idle, struct deliver_request *req
                          struct str *err);
 /* deliver_result_send - send one result */
 int deliver_result_send(struct stream *s, const struct deliver_result *r);
-#define DELIVER_DEST_FAILED 1 /* dest=fail: the next hop itself is failing */
-#define DELIVER_LAST 2        /* last=1: the agent takes no further request */
-/* deliver_done - end of the results of one request; flags DELIVER_DEST_FAILED and
- * DELIVER_LAST (1 alone keeps meaning "destination failed") */
-int deliver_done(struct stream *s, int flags);
+/* deliver_done - end of the results of one request; last: the agent closes the
+ * connection after it (qmgr sends no further request) */
+int deliver_done(struct stream *s, int dest_failed, int last);
 /* deliver_log - the status line of one recipient, Postfix style:
  * "ID: to=<to>, orig_to=<orig>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (reason)".
  * conn_us is the connection set-up part (c) of the delivery; status is the word
@@ -162,10 +159,9 @@ int deliver_report(struct stream *s, const struct deliver_request *req,
 /* deliver_hello_check - whether a greeting is acceptable; -1 with err */
 int deliver_hello_check(const struct attr_list *l, struct str *err);
 /* deliver_reply_parse - one agent message after a request: 1 a result (r points into
- * l), 0 done (*done_flags set to DELIVER_DEST_FAILED | DELIVER_LAST bits), -1
- * malformed (err) */
+ * l), 0 done (*dest_failed and *last set), -1 malformed (err) */
 int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver_result *r,
-                        int *done_flags, struct str *err);
+                        int *dest_failed, int *last, struct str *err);
 
 /* helpers --------------------------------------------------------------- */
 

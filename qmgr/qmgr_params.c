@@ -6,7 +6,7 @@
  * where the meaning is the same. Per-transport overrides
  * <transport>_destination_concurrency_limit and
  * <transport>_destination_recipient_limit are read for any transport name;
- * those of the standard local and virtual transports are declared here.
+ * those of the standard local, virtual and smtp transports are declared here.
  */
 #include "cfg.h"
 
@@ -65,6 +65,11 @@ const struct cfg_param qmgr_params[] = {
      1, 10000, 0, "The most parallel deliveries to one virtual mailbox."},
     {"virtual_destination_recipient_limit", CFG_INT, "1", 1, 100000, 0,
      "The most recipients in one request to the virtual transport."},
+    {"smtp_destination_concurrency_limit", CFG_INT, "$default_destination_concurrency_limit",
+     1, 10000, 0, "The most parallel deliveries to one remote destination (next hop)."},
+    {"smtp_destination_recipient_limit", CFG_INT, "$default_destination_recipient_limit", 1,
+     100000, 0, "The most recipients in one request to the smtp transport (one SMTP "
+     "transaction)."},
     {"transport_maps", CFG_LIST, "", 0, 0, 0,
      "Lookup tables that choose a transport and next hop (transport:nexthop) by recipient "
      "address, domain, .parent domain or '*'."},

@@ -16,7 +16,8 @@
  * Agent connections are non-blocking and live in qmgr's event loop: the
  * agent greets, gets a request, streams one result per recipient and
  * "done" (lib/deliver.h); an idle connection is reused for the next
- * request and closed after AGENT_IDLE_MS. A broken connection defers the
+ * request and closed after AGENT_IDLE_MS, one whose "done" says last=1
+ * (the agent's max_use) at once. A broken connection defers the
  * recipients it had not reported.
  */
 #include <errno.h>
@@ -41,7 +42,6 @@
 #define AG_GREETING 0
 #define AG_IDLE 1
 #define AG_BUSY 2
-#define AG_LAST 3 /* done with its last request (last=1): to be closed, never reused */
 
 struct qmgr_transport;
 
@@ -572,12 +572,13 @@ static void entry_finished(struct qmgr_agent *ag, int dest_failed)
     str_free(&why);
 }
 
-/* agent_message - one complete message from the agent */
+/* agent_message - one complete message from the agent; 0 go on, 1 the agent is done and
+ * leaves (last=1), -1 a protocol error */
 static int agent_message(struct qmgr_agent *ag)
 {
     struct str err = STR_INIT;
     struct deliver_result r;
-    int done_flags = 0, rc;
+    int dest_failed = 0, last = 0, rc;
 
     if (ag->state == AG_GREETING) {
         if (deliver_hello_check(&ag->msg, &err) < 0) {
@@ -593,7 +594,7 @@ static int agent_message(struct qmgr_agent *ag)
         log_warn("transport %s: unexpected message from an idle delivery agent", ag->tr->name);
         return -1;
     }
-    rc = deliver_reply_parse(&ag->msg, ag->entry->n, &r, &done_flags, &err);
+    rc = deliver_reply_parse(&ag->msg, ag->entry->n, &r, &dest_failed, &last, &err);
     if (rc < 0) {
         log_warn("%s: transport %s: bad reply from the delivery agent: %s", ag->entry->msg->id,
                  ag->tr->name, str_c(&err));
@@ -602,13 +603,9 @@ static int agent_message(struct qmgr_agent *ag)
     }
     str_free(&err);
     if (rc == 0) {
-        entry_finished(ag, done_flags & DELIVER_DEST_FAILED);
-        if (done_flags & DELIVER_LAST) { /* the agent leaves: agent_event closes it */
-            evloop_cancel(qmgr_ev, ag->timer);
-            ag->timer = 0;
-            ag->state = AG_LAST;
-            return 0;
-        }
+        entry_finished(ag, dest_failed);
+        if (last) /* never hand it another request: it is closing the connection */
+            return 1;
         agent_idle(ag);
         return 0;
     }
@@ -626,7 +623,7 @@ static int agent_message(struct qmgr_agent *ag)
     return 0;
 }
 
-/* agent_input - parse complete lines of the input buffer; -1 on a protocol error */
+/* agent_input - parse complete lines of the input buffer; as agent_message */
 static int agent_input(struct qmgr_agent *ag)
 {
     size_t pos = 0;
@@ -717,7 +714,7 @@ static void agent_event(int fd, int events, void *ctx)
     }
     str_catn(&ag->in, buf, (size_t)n);
     int was = ag->state;
-    if (agent_input(ag) < 0 || ag->state == AG_LAST) {
+    if (agent_input(ag) != 0) {
         agent_close(ag);
         want_dispatch(tr);
         return;

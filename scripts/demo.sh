@@ -151,6 +151,9 @@ local           unix  -       n       n       -       -       local
 virtual         unix  -       n       n       -       -       local
 CF
 fi
+if has qmgr && has smtp; then
+    echo "smtp            unix  -       -       n       -       -       smtp" >> "$demo/etc/master.cf"
+fi
 
 cp etc/aliases "$demo/etc/aliases"
 echo "root: demo@example.test" >> "$demo/etc/aliases"   # the demo postmaster

@@ -105,8 +105,10 @@ class Dns:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def sender(instances, dns=None, port=25, main_cf=None, master_extra="", start=True):
-    """A mail instance (qmgr, local, virtual) with the smtp transport."""
+def sender(instances, dns=None, port=25, main_cf=None, master_extra="", smtp_args="",
+           start=True):
+    """A mail instance (qmgr, local, virtual) with the smtp transport (smtp_args: its
+    master.cf arguments, e.g. "-o max_use=2")."""
     cfg = {
         "smtp_tcp_port": str(port),
         "smtp_connect_timeout": "5s",
@@ -124,8 +126,8 @@ def sender(instances, dns=None, port=25, main_cf=None, master_extra="", start=Tr
     if dns is not None:
         cfg["smtp_dns_servers"] = dns.server
     cfg.update(main_cf or {})
-    return Q.mail_instance(instances, main_cf=cfg, master_cf=Q.MASTER_CF + SMTP_MASTER +
-                           master_extra, start=start)
+    return Q.mail_instance(instances, main_cf=cfg, master_cf=Q.MASTER_CF + SMTP_MASTER.rstrip("\n") + " " +
+                           smtp_args + "\n" + master_extra, start=start)
 
 
 def receiver(instances, ip, port, main_cf=None, tls=None, users=(), extra_master="",

@@ -264,6 +264,21 @@ def test_virtual_size_limit(instances, users):
     assert os.listdir(os.path.join(inst.vmail, "example.test/other/tmp")) == []
 
 
+def test_agent_leaving_after_max_use_loses_no_request(instances, users):
+    # a virtual agent closes its qmgr connection after max_use requests; qmgr must not
+    # give it another one meanwhile (that request was deferred as "lost connection")
+    master = Q.MASTER_CF.replace("local\n", "local -o max_use=2\n")
+    assert master.count("max_use") == 2
+    inst = Q.mail_instance(instances, main_cf={"virtual_destination_concurrency_limit": "1"},
+                           master_cf=master)
+    ids = Q.submit_many(inst, "sender@remote.test", ["other@example.test"], count=10)
+    for qid in ids:
+        Q.wait_status(inst, qid, "other@example.test", "sent")
+    assert len(Q.maildir_files(os.path.join(inst.vmail, "example.test/other"))) == 10
+    assert not [l for l in Q.status_lines(inst) if "status=sent" not in l]
+    assert "lost connection" not in inst.log()
+
+
 def test_disk_full_defers_without_loss(instances, users):
     inst = Q.mail_instance(instances, start=False)
     full = os.path.join(inst.root, "full")

@@ -81,6 +81,35 @@ def test_implicit_mx(instances, dns):
     U.arrived(rcv)
 
 
+def test_equal_preference_mx_hosts_in_random_order(instances, dns, fakes):
+    ips = ["127.0.0.60", "127.0.0.61"]
+    port = U.shared_port(ips)
+    a, b = fakes(ips[0], port), fakes(ips[1], port)
+    d = dns(mx=[("eq.test", "mxa.eq.test", 10), ("eq.test", "mxb.eq.test", 10)],
+            hosts=[("mxa.eq.test", ips[0]), ("mxb.eq.test", ips[1])])
+    snd = U.sender(instances, d, port, main_cf={"smtp_connection_cache_time_limit": "0"})
+    ids = Q.submit_many(snd, SENDER, ["x@eq.test"], count=16)
+    for qid in ids:
+        Q.wait_status(snd, qid, "x@eq.test", "sent")
+    assert len(a.messages) + len(b.messages) == 16
+    # both got some (a fixed order would send all to one; by chance: p = 2^-15)
+    assert a.messages and b.messages
+
+
+def test_inet_protocols_choose_the_address_family(instances, dns, fakes):
+    v4 = fakes("127.0.0.62")
+    v6 = fakes("::1", v4.port)
+    d = dns(mx=[("dual.test", "mx.dual.test", 10)],
+            hosts=[("mx.dual.test", "127.0.0.62,::1")])
+    for proto, srv, relay in (("ipv4", v4, "127.0.0.62"), ("ipv6", v6, "::1")):
+        snd = U.sender(instances, d, v4.port, main_cf={"inet_protocols": proto})
+        qid = Q.submit(snd, SENDER, ["a@dual.test"])
+        line = Q.wait_status(snd, qid, "a@dual.test", "sent")
+        assert "relay=mx.dual.test[%s]:%d" % (relay, v4.port) in line
+        snd.stop()
+    assert len(v4.messages) == 1 and len(v6.messages) == 1
+
+
 def test_null_mx_and_nxdomain_bounce(instances, dns):
     d = dns(mx=[("null.test", ".", 0)])
     snd = U.sender(instances, d)
@@ -376,6 +405,24 @@ def test_connection_reuse(instances):
     line = Q.wait_status(snd, qid, "b@remote.test", "sent")
     assert U.connections(rcv) - before == 1
     assert re.search(r"delays=[\d.]+/[\d.]+/0/", line)  # no connection set-up time
+
+
+def test_agent_leaving_after_max_use_loses_no_request(instances):
+    # each smtp process serves max_use requests on its qmgr connection and then closes it;
+    # with mail waiting, qmgr must not hand the next request to the leaving agent (the
+    # relay benchmark lost one request per 100 that way: "lost connection with the smtp
+    # delivery agent", deferred for minutes)
+    port = U.shared_port(["127.0.0.52"])
+    rcv = U.receiver(instances, "127.0.0.52", port)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.52]:%d" % port,
+                                       "smtp_destination_concurrency_limit": "1"},
+                   smtp_args="-o max_use=2")
+    ids = Q.submit_many(snd, SENDER, ["a@remote.test"], count=10)
+    for qid in ids:
+        Q.wait_status(snd, qid, "a@remote.test", "sent")
+    assert len(U.arrived(rcv, 10)) == 10
+    assert not [l for l in Q.status_lines(snd) if "status=sent" not in l]
+    assert "lost connection" not in snd.log()
 
 
 def test_cached_session_closed_by_server_is_replaced(instances, fakes):

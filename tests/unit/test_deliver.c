@@ -120,7 +120,7 @@ static void test_replies(void **state)
     struct attr_list l = ATTR_LIST_INIT;
     struct deliver_result r;
     struct str err = STR_INIT;
-    int failed = -1;
+    int failed = -1, last = -1;
     int sp[2];
 
     (void)state;
@@ -133,37 +133,39 @@ static void test_replies(void **state)
     assert_int_equal(deliver_agent_hello(w), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &out), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &passed), STREAM_OK);
-    assert_int_equal(deliver_done(w, 1), STREAM_OK);
+    assert_int_equal(deliver_done(w, 1, 0), STREAM_OK);
+    assert_int_equal(deliver_done(w, 0, 1), STREAM_OK);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
     assert_int_equal(deliver_hello_check(&l, &err), 0);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
-    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 1);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &last, &err), 1);
     assert_int_equal(r.rcpt, 1);
     assert_int_equal(r.status, DELIVER_BOUNCED);
     assert_string_equal(r.dsn, "5.1.1");
     assert_string_equal(r.reason, "unknown user");
     assert_int_equal(r.dsn_passed, 0);
     /* the index must be in range */
-    assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &err), -1);
+    assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &last, &err), -1);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
-    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 1);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &last, &err), 1);
     assert_int_equal(r.status, DELIVER_SENT);
     assert_string_equal(r.action, "relayed");
     assert_int_equal(r.dsn_passed, 1);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
-    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 0);
-    assert_int_equal(failed, DELIVER_DEST_FAILED);
-    /* the last request of an agent that closes now */
-    assert_int_equal(deliver_done(w, DELIVER_LAST), STREAM_OK);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &last, &err), 0);
+    assert_int_equal(failed, 1);
+    assert_int_equal(last, 0);
+    /* the agent's last request on this connection */
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
-    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &err), 0);
-    assert_int_equal(failed, DELIVER_LAST);
+    assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &last, &err), 0);
+    assert_int_equal(failed, 0);
+    assert_int_equal(last, 1);
     /* a dsn code that does not fit the status */
     attr_reset(&l);
     attr_add(&l, "rcpt", "0");
     attr_add(&l, "status", "sent");
     attr_add(&l, "dsn", "5.0.0");
-    assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &err), -1);
+    assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &last, &err), -1);
     stream_free(w, 1);
     stream_free(rd, 1);
     attr_free(&l);
