@@ -4,10 +4,11 @@
  * The key tree from lib/imap_parse.h is evaluated message by message.
  * Keys the index answers (flags, numbers, UIDs, size, internal date) cost
  * nothing; the others parse the message file, once per message and only
- * when a key needs it, and match decoded text case-insensitively in UTF-8
- * (lib/imap_body.h: RFC 2047 headers, quoted-printable and base64 text
- * parts in their charsets). AND lists are reordered cheap keys first so
- * that most messages are decided without opening their file. Dates
+ * when a key needs it (only its header unless BODY or TEXT is searched),
+ * and match decoded text case-insensitively in UTF-8 (lib/imap_body.h:
+ * RFC 2047 headers, quoted-printable and base64 text parts in their
+ * charsets). AND lists are reordered cheap keys first so that most
+ * messages are decided without opening their file. Dates
  * compare days, disregarding time and zone: the internal date's day in the
  * server's zone, the Date: field's day in its own.
  */
@@ -30,6 +31,7 @@ struct ctx {
     const struct mstore_msg *m;
     struct mime_message *mime; /* parsed on demand */
     int mime_tried;
+    int need_body; /* some key reads the body: parse all, not only the header */
     const char *const *keywords;
     size_t nkeywords;
 };
@@ -53,6 +55,17 @@ static int cost(const struct imap_skey *k)
     }
     for (size_t i = 0; i < k->nkids; i++)
         if (cost(k->kids[i]))
+            return 1;
+    return 0;
+}
+
+/* needs_body - BODY or TEXT somewhere in the tree: the other keys read only the header */
+static int needs_body(const struct imap_skey *k)
+{
+    if (k->type == IMAP_SK_BODY || k->type == IMAP_SK_TEXT)
+        return 1;
+    for (size_t i = 0; i < k->nkids; i++)
+        if (needs_body(k->kids[i]))
             return 1;
     return 0;
 }
@@ -85,7 +98,8 @@ static struct mime_message *message(struct ctx *c)
     c->mime_tried = 1;
     if (mstore_msg_open(c->s->box, c->seq, &fd) != MSTORE_OK)
         return NULL; /* vanished: it matches nothing that needs its content */
-    c->mime = mime_open_fd(fd, &imapd_cfg.mime, &err);
+    c->mime = c->need_body ? mime_open_fd(fd, &imapd_cfg.mime, &err)
+                           : mime_open_fd_header(fd, &imapd_cfg.mime, &err);
     close(fd);
     if (c->mime == NULL)
         log_warn("user=<%s>: search: %s", str_c(&c->s->user), str_c(&err));
@@ -212,6 +226,7 @@ void cmd_search(struct session *s)
     memset(&c, 0, sizeof(c));
     c.s = s;
     c.keywords = mstore_box_keywords(s->box, &c.nkeywords);
+    c.need_body = needs_body(keys);
     for (uint32_t seq = 1; seq <= count; seq++) {
         c.seq = seq;
         c.m = mstore_msg(s->box, seq);

@@ -25,7 +25,6 @@
 #include "mem.h"
 #include "mstore.h"
 #include "netmatch.h"
-#include "proc.h"
 #include "server.h"
 #include "stream.h"
 #include "tls.h"
@@ -381,33 +380,12 @@ static void pre_init(int argc, char **argv)
     str_free(&err);
 }
 
-/* drop_privileges - become the owner of the virtual mail store (as popd does) */
-static void drop_privileges(void)
-{
-    struct str err = STR_INIT;
-    uid_t uid;
-    gid_t gid;
-
-    if (mstore_vmail_ids(&uid, &gid, &err) < 0) {
-        if (geteuid() == 0)
-            log_fatal("imapd will not serve as root: %s", str_c(&err));
-        log_warn("%s; serving as uid %ld", str_c(&err), (long)geteuid());
-    } else if (geteuid() == 0) {
-        proc_drop_privs(NULL, uid, gid);
-    } else if (geteuid() != uid) {
-        log_warn("running as uid %ld, not as the mail store owner %ld (virtual_uid_maps): "
-                 "mailboxes may be unreadable",
-                 (long)geteuid(), (long)uid);
-    }
-    str_free(&err);
-}
-
 static void post_init(void)
 {
     struct str err = STR_INIT;
     struct imap_limits *lim = &imapd_cfg.lim;
 
-    drop_privileges();
+    mstore_become_owner("imapd");
     imapd_cfg.wrappermode = cfg_bool(cfg_main, "imapd_tls_wrappermode");
     lim->text_max = (size_t)cfg_size(cfg_main, "imapd_command_size_limit");
     lim->literal_max = (size_t)cfg_size(cfg_main, "imapd_literal_size_limit");

@@ -456,27 +456,63 @@ struct mime_message *mime_parse(const void *data, size_t size, const struct mime
     return m;
 }
 
-struct mime_message *mime_open_fd(int fd, const struct mime_limits *lim, struct str *err)
+/* header_end - the length of the top-level header, its blank line included (the whole
+ * input when there is none); reads only as far as that */
+static size_t header_end(const char *d, size_t n)
+{
+    const char *p = d, *end = d + n;
+
+    if (n > 0 && d[0] == '\n')
+        return 1;
+    if (n > 1 && d[0] == '\r' && d[1] == '\n')
+        return 2;
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        p++;
+        if (p < end && *p == '\n')
+            return (size_t)(p + 1 - d);
+        if (end - p > 1 && p[0] == '\r' && p[1] == '\n')
+            return (size_t)(p + 2 - d);
+    }
+    return n;
+}
+
+/* open_map - map fd and parse all of it, or only its top-level header */
+static struct mime_message *open_map(int fd, int header_only, const struct mime_limits *lim,
+                                     struct str *err)
 {
     struct stat sb;
     void *map = NULL;
+    size_t size;
 
     if (fstat(fd, &sb) < 0) {
         str_printf(err, "fstat: %s", strerror(errno));
         return NULL;
     }
-    if (sb.st_size > 0) {
-        map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    size = (size_t)sb.st_size;
+    if (size > 0) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
             str_printf(err, "mmap: %s", strerror(errno));
             return NULL;
         }
-        (void)madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
+        if (!header_only)
+            (void)madvise(map, size, MADV_SEQUENTIAL);
     }
-    struct mime_message *m = mime_parse(map, (size_t)sb.st_size, lim);
+    struct mime_message *m =
+        mime_parse(map, header_only && map ? header_end(map, size) : size, lim);
     m->map = map;
-    m->map_size = (size_t)sb.st_size;
+    m->map_size = size;
     return m;
+}
+
+struct mime_message *mime_open_fd(int fd, const struct mime_limits *lim, struct str *err)
+{
+    return open_map(fd, 0, lim, err);
+}
+
+struct mime_message *mime_open_fd_header(int fd, const struct mime_limits *lim, struct str *err)
+{
+    return open_map(fd, 1, lim, err);
 }
 
 struct mime_message *mime_open_file(const char *path, const struct mime_limits *lim,

@@ -116,6 +116,11 @@ struct mime_message *mime_open_file(const char *path, const struct mime_limits *
                                     struct str *err);
 /* mime_open_fd - the same for an open descriptor (not closed) */
 struct mime_message *mime_open_fd(int fd, const struct mime_limits *lim, struct str *err);
+/* mime_open_fd_header - parse only the top-level header (up to and including its
+ * blank line): the root's body is empty and m->size is the header's size; the pages
+ * of the body are never read. For callers that look at header fields only. */
+struct mime_message *mime_open_fd_header(int fd, const struct mime_limits *lim,
+                                         struct str *err);
 void mime_free(struct mime_message *m);
 
 /* mime_message_part - the message node of p: p itself when it is a message,

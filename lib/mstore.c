@@ -27,6 +27,7 @@
 #include "map.h"
 #include "mem.h"
 #include "mstore_impl.h"
+#include "proc.h"
 
 static const struct {
     const char *name;
@@ -124,6 +125,26 @@ int mstore_vmail_ids(uid_t *uid, gid_t *gid, struct str *err)
     *uid = (uid_t)u;
     *gid = (gid_t)g;
     return 0;
+}
+
+void mstore_become_owner(const char *prog)
+{
+    struct str err = STR_INIT;
+    uid_t uid;
+    gid_t gid;
+
+    if (mstore_vmail_ids(&uid, &gid, &err) < 0) {
+        if (geteuid() == 0)
+            log_fatal("%s will not serve as root: %s", prog, str_c(&err));
+        log_warn("%s; serving as uid %ld", str_c(&err), (long)geteuid());
+    } else if (geteuid() == 0) {
+        proc_drop_privs(NULL, uid, gid);
+    } else if (geteuid() != uid) {
+        log_warn("running as uid %ld, not as the mail store owner %ld (virtual_uid_maps): "
+                 "mailboxes may be unreadable",
+                 (long)geteuid(), (long)uid);
+    }
+    str_free(&err);
 }
 
 /* ---- names ------------------------------------------------------------------------- */

@@ -89,6 +89,12 @@ int mstore_user_path(const char *user, struct str *path, struct str *err);
  * number or a user/group name). -1 with err otherwise, or for root. */
 int mstore_vmail_ids(uid_t *uid, gid_t *gid, struct str *err);
 
+/* mstore_become_owner - for the servers of the mail store (popd, imapd): as root,
+ * become the mail store owner (mstore_vmail_ids) or exit when there is none, so
+ * that no session is served as root; as another user, go on as that user with a
+ * warning when it is not the owner. prog names the server in the fatal message. */
+void mstore_become_owner(const char *prog);
+
 struct mstore;
 
 #define MSTORE_CREATE                                                                              \

@@ -20,18 +20,26 @@
 #include "proc.h"
 #include "sock.h"
 
+/* unix_addr - the address of a UNIX-domain socket at path; -1 when it is too long */
+static int unix_addr(const char *path, struct sockaddr_un *sun, struct str *err)
+{
+    if (strlen(path) >= sizeof(sun->sun_path)) {
+        str_printf(err, "socket path too long: %s", path);
+        return -1;
+    }
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, strlen(path));
+    return 0;
+}
+
 int sock_listen_unix(const char *path, int backlog, struct str *err)
 {
     struct sockaddr_un sun;
     int fd;
 
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        str_printf(err, "socket path too long: %s", path);
+    if (unix_addr(path, &sun, err) < 0)
         return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         str_printf(err, "socket: %s", strerror(errno));
@@ -165,13 +173,8 @@ int sock_connect_unix(const char *path, int timeout, struct str *err)
     struct sockaddr_un sun;
     int fd;
 
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        str_printf(err, "socket path too long: %s", path);
+    if (unix_addr(path, &sun, err) < 0)
         return -1;
-    }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, path, strlen(path));
     fd = sock_connect_addr((struct sockaddr *)&sun, sizeof(sun), timeout, err);
     if (fd < 0) {
         struct str e = STR_INIT;

@@ -34,7 +34,6 @@
 #include "map.h"
 #include "mem.h"
 #include "netmatch.h"
-#include "proc.h"
 #include "tls.h"
 
 #include "popd.h"
@@ -536,22 +535,7 @@ static void pre_init(int argc, char **argv)
 /* post_init - become the owner of the virtual mail store */
 static void post_init(void)
 {
-    struct str err = STR_INIT;
-    uid_t uid;
-    gid_t gid;
-
-    if (mstore_vmail_ids(&uid, &gid, &err) < 0) {
-        if (geteuid() == 0)
-            log_fatal("popd will not serve as root: %s", str_c(&err));
-        log_warn("%s; serving as uid %ld", str_c(&err), (long)geteuid());
-    } else if (geteuid() == 0) {
-        proc_drop_privs(NULL, uid, gid);
-    } else if (geteuid() != uid) {
-        log_warn("running as uid %ld, not as the mail store owner %ld (virtual_uid_maps): "
-                 "mailboxes may be unreadable",
-                 (long)geteuid(), (long)uid);
-    }
-    str_free(&err);
+    mstore_become_owner("popd");
 }
 
 int main(int argc, char **argv)

@@ -408,3 +408,25 @@ def check_prereqs():
         pwd.getpwnam("postfix")
     except KeyError:
         raise SystemExit("no postfix user: apt-get install postfix")
+
+
+def print_table(results, names, extra):
+    """Markdown table of result rows (size, sessions, then per server "median/min/max"
+    msg/s, Petrel/Postfix ratio when there are two servers); extra is a list of
+    (column header with %s for the server name, function of that server's summary)."""
+    hdr = "| size | sessions | " + " | ".join("%s msg/s" % n for n in names)
+    if len(names) == 2:
+        hdr += " | ratio"
+    hdr += " | " + " | ".join(" | ".join(h % n for h, _ in extra) for n in names) + " |"
+    print(hdr)
+    print("|" + "---|" * (hdr.count("|") - 1))
+    for row in results:
+        cells = ["%d KiB" % (row["size"] // 1024), str(row["sessions"])]
+        for n in names:
+            s = row[n]
+            cells.append("%.0f (%.0f-%.0f)" % (s["median"], s["min"], s["max"]))
+        if len(names) == 2:
+            cells.append("%.2fx" % (row[names[0]]["median"] / row[names[1]]["median"]))
+        for n in names:
+            cells.extend(f(row[n]) for _, f in extra)
+        print("| " + " | ".join(cells) + " |")

@@ -116,23 +116,8 @@ def main():
     print("\nmsgs/s accepted (median of %d runs of %d messages, min-max); peak PSS MiB"
           % (a.reps, a.count))
     names = [s.name for s in servers]
-    hdr = "| size | sessions | " + " | ".join("%s msg/s" % n for n in names)
-    if len(names) == 2:
-        hdr += " | ratio"
-    hdr += " | " + " | ".join("%s smtpd PSS | %s total PSS" % (n, n) for n in names) + " |"
-    print(hdr)
-    print("|" + "---|" * (hdr.count("|") - 1))
-    for row in results:
-        cells = ["%d KiB" % (row["size"] // 1024), str(row["sessions"])]
-        for n in names:
-            s = row[n]
-            cells.append("%.0f (%.0f-%.0f)" % (s["median"], s["min"], s["max"]))
-        if len(names) == 2:
-            cells.append("%.2fx" % (row[names[0]]["median"] / row[names[1]]["median"]))
-        for n in names:
-            cells.append("%.1f" % row[n]["pss_smtpd"])
-            cells.append("%.1f" % row[n]["pss_total"])
-        print("| " + " | ".join(cells) + " |")
+    B.print_table(results, names, [("%s smtpd PSS", lambda s: "%.1f" % s["pss_smtpd"]),
+                                   ("%s total PSS", lambda s: "%.1f" % s["pss_total"])])
 
 
 if __name__ == "__main__":

@@ -128,23 +128,8 @@ def main():
     names = [s.name for s in servers]
     print("\nmsgs/s end to end (median of %d runs of %d messages, min-max); CPU ms per message "
           "of the server's processes; peak PSS MiB of its process tree" % (a.reps, a.count))
-    hdr = "| size | sessions | " + " | ".join("%s msg/s" % n for n in names)
-    if len(names) == 2:
-        hdr += " | ratio"
-    hdr += " | " + " | ".join("%s CPU ms/msg | %s PSS" % (n, n) for n in names) + " |"
-    print(hdr)
-    print("|" + "---|" * (hdr.count("|") - 1))
-    for row in results:
-        cells = ["%d KiB" % (row["size"] // 1024), str(row["sessions"])]
-        for n in names:
-            s = row[n]
-            cells.append("%.0f (%.0f-%.0f)" % (s["median"], s["min"], s["max"]))
-        if len(names) == 2:
-            cells.append("%.2fx" % (row[names[0]]["median"] / row[names[1]]["median"]))
-        for n in names:
-            cells.append("%.2f" % row[n]["cpu"])
-            cells.append("%.0f" % row[n]["pss_total"])
-        print("| " + " | ".join(cells) + " |")
+    B.print_table(results, names, [("%s CPU ms/msg", lambda s: "%.2f" % s["cpu"]),
+                                   ("%s PSS", lambda s: "%.0f" % s["pss_total"])])
 
 
 if __name__ == "__main__":

@@ -329,6 +329,8 @@ def test_search(imap):
         (b"CHARSET UTF-8 FROM {6+}\r\nandr\xc3\xa9", b"2"),
         (b"BODY \"k\xc3\xb6ln\"", b"2"),  # quoted-printable in ISO-8859-1
         ("TEXT numbers", b"1"),
+        ("SUBJECT report BODY numbers", b"1"),  # header and body keys in one search
+        ("SUBJECT report BODY bigger", b""),
         ("HEADER X-Tag special", b"2"),
         ("HEADER X-Tag \"\"", b"2"),
         ("LARGER 4000", b"3"),

@@ -4,9 +4,11 @@
  * Table-driven where the inputs are many; the RFC examples (RFC 2047 8,
  * RFC 2231, RFC 5322 appendix A) are used as they are printed there.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "charset.h"
 #include "mem.h"
@@ -39,6 +41,51 @@ static void test_single_part_regions(void **state)
     assert_int_equal(a->nparts, 1);
     mime_free(a);
     mime_free(b);
+}
+
+/* the header-only parse: the same header region and fields as the whole parse, no body */
+static void test_open_fd_header(void **state)
+{
+    static const char *const cases[] = {
+        "Subject: one\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
+        "Subject: crlf\r\nFrom: a@b\r\n\r\nbody\r\n\r\nmore\r\n",
+        "Subject: no blank line\nX: y", "\nbody without header\n", "\r\nbody\r\n", "",
+        "Subject: folded\n continued\n\n",
+    };
+    char *dir = unit_tmpdir();
+    char *path = xasprintf("%s/msg", dir);
+    struct str err = STR_INIT, v1 = STR_INIT, v2 = STR_INIT;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unit_write_file(path, cases[i]);
+        int fd = open(path, O_RDONLY);
+        assert_true(fd >= 0);
+        struct mime_message *all = mime_open_fd(fd, NULL, &err);
+        struct mime_message *hdr = mime_open_fd_header(fd, NULL, &err);
+        close(fd);
+        assert_non_null(all);
+        assert_non_null(hdr);
+        assert_int_equal(hdr->root->hdr.off, all->root->hdr.off);
+        assert_int_equal(hdr->root->hdr.size, all->root->hdr.size);
+        assert_int_equal(hdr->root->hdr.lines, all->root->hdr.lines);
+        assert_int_equal(hdr->size, all->root->hdr.size);
+        assert_int_equal(hdr->root->body.size, 0);
+        assert_int_equal(hdr->map_size, strlen(cases[i]));
+        int f1 = mime_header_get(all, all->root, "Subject", &v1);
+        int f2 = mime_header_get(hdr, hdr->root, "Subject", &v2);
+        assert_int_equal(f1, f2);
+        assert_string_equal(str_c(&v1), str_c(&v2));
+        mime_free(all);
+        mime_free(hdr);
+        str_reset(&v1);
+        str_reset(&v2);
+    }
+    str_free(&v1);
+    str_free(&v2);
+    str_free(&err);
+    unit_rmtree(dir);
+    free(dir);
+    free(path);
 }
 
 static void test_empty_and_headerless(void **state)
@@ -726,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_open_file),
+        cmocka_unit_test(test_open_fd_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
