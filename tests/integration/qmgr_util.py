@@ -151,9 +151,9 @@ _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\x80-\U0010ffff-]+")
 def external(addr):
     """An internal-form address (local part unquoted) as an SMTP path: the local part
     (before the last '@') quoted when it is not a dot-atom, as RFC 5321 4.1.2."""
-    local, at, domain = addr.rpartition("@") if "@" in addr else (addr, "", "")
-    if local == "" and not at:
+    if addr == "" or addr.startswith(('"', "@")):  # null sender, or already external
         return addr
+    local, at, domain = addr.rpartition("@") if "@" in addr else (addr, "", "")
     if all(_ATEXT.fullmatch(p) for p in local.split(".")):
         return addr
     return '"%s"%s%s' % (local.replace("\\", "\\\\").replace('"', '\\"'), at, domain)

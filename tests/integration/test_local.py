@@ -73,8 +73,8 @@ def test_mbox_in_spool(instances, users):
     inst = Q.mail_instance(instances, main_cf={"home_mailbox": ""})
     body = "From the start\nline\n>From quoted\n"
     q1 = Q.submit(inst, "", ["ptbob@%s" % HOST], Q.message("one", body=body))
+    Q.wait_removed(inst, q1)  # two messages in flight may be delivered in either order
     q2 = Q.submit(inst, "sender@remote.test", ["ptbob@%s" % HOST], Q.message("two"))
-    Q.wait_removed(inst, q1)
     Q.wait_removed(inst, q2)
     assert "(delivered to mailbox)" in Q.wait_status(inst, q2, "ptbob@%s" % HOST, "sent")
     mbox = os.path.join(inst.spool, "ptbob")
