@@ -159,33 +159,40 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
     str_free(&v);
 }
 
-/* content - message bytes: the header or the body as asked, CRLF shown as LF */
+/* content - message bytes: the header or the body as asked, CRLF shown as LF (a CR at the
+ * end of one record may pair with the LF that starts the next) */
 struct content_state {
     int in_body;
     int line_start;
     int last_cr;
 };
 
+/* content_char - one byte of the content, CRLF already folded to LF */
+static void content_char(struct content_state *cs, char c)
+{
+    if (!cs->in_body && cs->line_start && c == '\n') {
+        cs->in_body = 1; /* the empty line ends the header */
+        if ((show & SHOW_HEADER) && (show & SHOW_BODY))
+            putchar('\n');
+        return;
+    }
+    if (cs->in_body ? (show & SHOW_BODY) : (show & SHOW_HEADER))
+        putchar(c);
+    cs->line_start = c == '\n';
+}
+
 static void content(struct content_state *cs, const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!cs->in_body && cs->line_start &&
-            (c == '\n' || (c == '\r' && i + 1 < n && p[i + 1] == '\n'))) {
-            cs->in_body = 1; /* the empty line ends the header */
-            if (c == '\r')
-                i++;
-            if ((show & SHOW_HEADER) && (show & SHOW_BODY))
-                putchar('\n');
-            cs->line_start = 1;
-            continue;
+        if (cs->last_cr) {
+            cs->last_cr = 0;
+            if (p[i] != '\n')
+                content_char(cs, '\r'); /* a bare CR is shown as it is */
         }
-        int wanted = cs->in_body ? (show & SHOW_BODY) : (show & SHOW_HEADER);
-        if (c == '\r' && i + 1 < n && p[i + 1] == '\n')
-            continue;
-        if (wanted)
-            putchar(c);
-        cs->line_start = c == '\n';
+        if (p[i] == '\r')
+            cs->last_cr = 1;
+        else
+            content_char(cs, p[i]);
     }
 }
 
@@ -241,6 +248,8 @@ static int cat_file(const char *path)
         } else if (h[0] == QREC_DATA && in_content) {
             content(&cs, p.s, p.len);
         } else if (h[0] == QREC_END && in_content) {
+            if (cs.last_cr)
+                content_char(&cs, '\r');
             if (pos + QFILE_HDR + len != data.len) {
                 printf("*** ERROR: data after the end record ***\n");
                 goto out;
