@@ -1,6 +1,7 @@
 """End-to-end tests of local submission: sendmail (every option), petrel-drop, pickup,
 mailq, newaliases; as root and as an unprivileged user."""
 
+import grp
 import os
 import pwd
 import re
@@ -385,3 +386,40 @@ def test_mailq_and_sendmail_bp(inst):
         assert re.search(r"(?m)^%s\s+\d+ \w{3} \w{3} .* root@%s$" % (qid, HOST), result.stdout)
         assert "someone@remote.test" in result.stdout
         assert "-- 0 Kbytes in 1 Request." in result.stdout
+
+
+def test_make_install_destdir(tmp_path):
+    """make install puts mailq and newaliases beside sendmail, the manual pages of the
+    submission and queue commands, and the set-gid bits (when the group exists)."""
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "-s", "install", "DESTDIR=%s" % dest], cwd=H.BUILD,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    files = {os.path.relpath(os.path.join(d, f), dest)
+             for d, _, fs in os.walk(dest) for f in fs}
+
+    def one(suffix):
+        hits = [f for f in files if f.endswith(suffix)]
+        assert len(hits) == 1, (suffix, hits)
+        return os.path.join(dest, hits[0])
+
+    sendmail = one("sbin/sendmail")
+    for link in ("bin/mailq", "bin/newaliases"):
+        path = one(link)
+        assert os.path.islink(path)
+        target = os.readlink(path)
+        assert sendmail.endswith(target.lstrip("/")) and target.endswith("/sbin/sendmail")
+    for page in ("man1/sendmail.1", "man1/mailq.1", "man1/newaliases.1", "man1/petrel-queue.1",
+                 "man1/petrel-cat.1", "man8/petrel-super.8", "man8/pickup.8"):
+        assert os.path.getsize(one(page)) > 0
+    for prog in ("sbin/petrel-super", "sbin/petrel-cat", "sbin/petrel-drop", "sbin/petrel-queue",
+                 "/pickup"):
+        assert os.access(one(prog), os.X_OK), prog
+    try:
+        grp.getgrnam("petreldrop")
+    except KeyError:
+        return
+    if H.IS_ROOT:
+        for prog in ("sbin/petrel-drop", "sbin/petrel-queue"):
+            st = os.stat(one(prog))
+            assert st.st_mode & 0o2000 and st.st_gid == grp.getgrnam("petreldrop").gr_gid
