@@ -37,6 +37,7 @@
 #define SHOW_ENV 1
 #define SHOW_HEADER 2
 #define SHOW_BODY 4
+#define CAT_FILE_MAX ((size_t)1 << 30) /* files are read whole: bigger ones are refused */
 
 static const char usage_text[] = "[-c config_dir] [-e] [-h] [-b] [-o] [-q] file|queue_id ...";
 
@@ -196,7 +197,7 @@ static void content(struct content_state *cs, const char *p, size_t n)
     }
 }
 
-/* read_all - the whole file (queue files are bounded by message_size_limit) */
+/* read_all - the whole file, at most CAT_FILE_MAX bytes (EFBIG beyond) */
 static int read_all(const char *path, struct str *out)
 {
     char buf[65536];
@@ -205,8 +206,14 @@ static int read_all(const char *path, struct str *out)
 
     if (fd < 0)
         return -1;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        if (out->len + (size_t)n > CAT_FILE_MAX) {
+            close(fd);
+            errno = EFBIG;
+            return -1;
+        }
         str_catn(out, buf, (size_t)n);
+    }
     close(fd);
     return n < 0 ? -1 : 0;
 }
