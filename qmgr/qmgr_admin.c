@@ -272,6 +272,8 @@ int qmgr_admin_finish(struct qmgr_msg *m, int all_done)
     struct str to = STR_INIT;
     int rc = 1;
 
+    if (all_done && !m->bounce_log)
+        return 0; /* delivered meanwhile (even when a delete was asked): removed as usual */
     if (m->admin == QA_DELETE) {
         if (unlink(m->path) < 0 && errno != ENOENT)
             log_warn("%s: remove %s: %s", m->id, m->path, strerror(errno));
@@ -279,8 +281,6 @@ int qmgr_admin_finish(struct qmgr_msg *m, int all_done)
         log_info("%s: removed (petrel-super)", m->id);
         return 1;
     }
-    if (all_done && !m->bounce_log)
-        return 0; /* delivered meanwhile: removed as usual */
     if (m->admin == QA_HOLD) {
         str_printf(&to, "hold/%s", m->id);
     } else if (m->bounce_log) {
