@@ -1,8 +1,9 @@
 /*
  * petrel.c - control the mail system: start, stop, reload, status, check, flush
  *
- * start runs master (which binds its listeners before it detaches, so bind
- * errors reach this terminal) and waits until master holds its pid file;
+ * start checks and repairs the queue (petrel-super -s), runs master (which
+ * binds its listeners before it detaches, so bind errors reach this
+ * terminal) and waits until master holds its pid file;
  * stop and reload signal master; status reports whether master runs, its
  * pid, and the processes of each master.cf service (from /proc); check
  * validates main.cf, master.cf, the programs and the queue directory and
@@ -124,6 +125,49 @@ static int check_all(int with_queue)
     return errors;
 }
 
+/* check_queue - petrel-super -s before master starts (a missing queue is master's job) */
+static void check_queue(void)
+{
+    struct stat st;
+    char self[4096];
+    ssize_t n;
+    pid_t pid;
+    int status;
+    char *path = xasprintf("%s/petrel-super", cfg_str(cfg_main, "command_directory"));
+
+    if (stat(cfg_str(cfg_main, "queue_directory"), &st) < 0) {
+        free(path);
+        return;
+    }
+    if (access(path, X_OK) < 0 && (n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+        /* a build tree or a moved installation: the petrel-super next to this program */
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            free(path);
+            path = xasprintf("%s/petrel-super", self);
+        }
+    }
+    if (access(path, X_OK) < 0) {
+        fprintf(stderr, "petrel: warning: %s: %s: the queue is not checked\n", path,
+                strerror(errno));
+        free(path);
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        execl(path, "petrel-super", "-c", confdir, "-s", (char *)NULL);
+        fprintf(stderr, "petrel: warning: exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0)
+        fprintf(stderr, "petrel: warning: the queue check left problems (see above and the mail "
+                        "log)\n");
+    free(path);
+}
+
 static int do_start(void)
 {
     pid_t pid, mpid;
@@ -133,6 +177,7 @@ static int do_start(void)
         tool_die("the configuration has errors: not started");
     if ((mpid = running()) > 0)
         tool_die("the mail system is already running (pid %ld)", (long)mpid);
+    check_queue();
     char *master = xasprintf("%s/master", cfg_str(cfg_main, "daemon_directory"));
     pid = fork();
     if (pid < 0)

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "dsnlog.h"
@@ -297,4 +299,63 @@ int showq_deliver(const char *queue_dir, const char *id, int timeout, struct str
     rc = simple(queue_dir, &req, timeout, err);
     attr_free(&req);
     return rc;
+}
+
+int showq_flush_site(const char *queue_dir, const char *site, int timeout, struct str *err)
+{
+    struct attr_list req = ATTR_LIST_INIT;
+    int rc;
+
+    attr_add(&req, "request", "flush_site");
+    attr_add(&req, "site", site);
+    rc = simple(queue_dir, &req, timeout, err);
+    attr_free(&req);
+    return rc;
+}
+
+/* for_site - whether a queue file has a recipient not yet done in site */
+static int for_site(const char *path, const char *site)
+{
+    struct qfile_env env;
+    struct str err = STR_INIT;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), hit = 0;
+
+    if (fd < 0)
+        return 0;
+    if (qfile_read_envelope(fd, &env, SHOWQ_RCPT_MAX, &err) == 0) {
+        for (size_t i = 0; i < env.nrcpts && !hit; i++) {
+            const char *at = strrchr(env.rcpts[i].addr, '@');
+            hit = !env.rcpts[i].done && at && strcasecmp(at + 1, site) == 0;
+        }
+        qfile_env_free(&env);
+    }
+    close(fd);
+    str_free(&err);
+    return hit;
+}
+
+long showq_site_due(const char *queue_dir, const char *site)
+{
+    struct str path = STR_INIT;
+    long n = 0;
+
+    for (int h = 0; h < 16; h++) {
+        DIR *d;
+        struct dirent *de;
+        str_reset(&path);
+        str_printf(&path, "%s/deferred/%x", queue_dir, h);
+        if ((d = opendir(path.s)) == NULL)
+            continue;
+        while ((de = readdir(d)) != NULL) {
+            if (!qfile_valid_id(de->d_name))
+                continue;
+            str_reset(&path);
+            str_printf(&path, "%s/deferred/%x/%s", queue_dir, h, de->d_name);
+            if (for_site(path.s, site) && utimes(path.s, NULL) == 0)
+                n++;
+        }
+        closedir(d);
+    }
+    str_free(&path);
+    return n;
 }

@@ -18,6 +18,8 @@
  *   request=flush               -> status=ok; qmgr retries all deferred mail now
  *   request=deliver queue_id=ID -> status=ok or status=notfound; that deferred
  *                                  message is due now and qmgr is woken
+ *   request=flush_site site=DOMAIN -> status=ok, count=N; the deferred messages with a
+ *                                  recipient in DOMAIN (or [address]) are due now
  * Errors: status=error, reason=TEXT.
  */
 #ifndef PETREL_SHOWQ_H
@@ -59,6 +61,11 @@ int showq_list(const char *queue_dir, const char *only_id, int timeout, showq_cb
 int showq_flush(const char *queue_dir, int timeout, struct str *err);
 /* showq_deliver - ask qmgr to retry one deferred message now: 0 ok, 1 not found, -1 error */
 int showq_deliver(const char *queue_dir, const char *id, int timeout, struct str *err);
+/* showq_flush_site - ask qmgr to retry the deferred mail for one domain now; -1 error */
+int showq_flush_site(const char *queue_dir, const char *site, int timeout, struct str *err);
+/* showq_site_due - make due now every deferred message under queue_dir with a recipient
+ * not yet done in site (compared without case); how many */
+long showq_site_due(const char *queue_dir, const char *site);
 
 /* wire form of an entry */
 void showq_entry_encode(const struct showq_entry *e, struct attr_list *l);

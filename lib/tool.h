@@ -9,6 +9,10 @@
 #ifndef PETREL_TOOL_H
 #define PETREL_TOOL_H
 
+#include <sys/types.h>
+
+#include "str.h"
+
 /* tool_init - program name for messages */
 void tool_init(const char *prog);
 /* tool_confdir - -c value, else $MAIL_CONFIG, else the default */
@@ -20,5 +24,18 @@ void tool_load(const char *confdir, int optional, int tolerant);
 _Noreturn void tool_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tool_usage_error - print a usage hint and exit 2 */
 _Noreturn void tool_usage(const char *usage);
+
+/* tool_confdir_trusted - whether a set-gid program may use confdir for its real user:
+ * always for root or when no privilege was gained; else the default directory, one
+ * listed in alternate_config_directories of the default main.cf, or a directory owned
+ * by root whose main.cf is owned by root, neither writable by group or others.
+ * 0 with why set when not. */
+int tool_confdir_trusted(const char *confdir, struct str *why);
+/* tool_user_allowed - whether the user uid passes the list parameter param
+ * (authorized_*_users: static:anyone, user names, tables keyed by user name);
+ * root and mail_owner always pass. 0 with why set when not. */
+int tool_user_allowed(const char *param, uid_t uid, struct str *why);
+/* tool_is_admin - the real user is root or mail_owner */
+int tool_is_admin(void);
 
 #endif

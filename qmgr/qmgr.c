@@ -282,6 +282,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
         log_fatal("qmgr needs its trigger socket");
     qmgr_ev = ev;
     server_set_busy(1); /* a long-running service: a later crash is not a startup failure */
+    qmgr_admin_init(ev); /* first: it takes the lock that keeps petrel-super out of active/ */
     tsrv = trigger_server(ev, fds[0], on_trigger, NULL);
     qmgr_showq_init(ev);
     recover();
@@ -302,6 +303,7 @@ static void on_exit_cb(void)
     if (tsrv)
         trigger_server_free(tsrv);
     qmgr_showq_free();
+    qmgr_admin_free();
     evloop_cancel(qmgr_ev, scan_timer);
     evloop_cancel(qmgr_ev, periodic_timer);
     if (incoming.dir)

@@ -5,7 +5,8 @@
  * active message: activation, expansion, results, completion),
  * qmgr_resolve.c (address rewriting and routing), qmgr_sched.c
  * (transports, destinations, delivery agents), qmgr_dsn.c (notifications),
- * qmgr_showq.c (the queue listing service).
+ * qmgr_showq.c (the queue listing service), qmgr_admin.c (the administrator's
+ * requests for active messages).
  */
 #ifndef PETREL_QMGR_H
 #define PETREL_QMGR_H
@@ -15,6 +16,7 @@
 #include "deliver.h"
 #include "dsnlog.h"
 #include "evloop.h"
+#include "qadmin.h"
 #include "qfile.h"
 #include "str.h"
 
@@ -22,6 +24,12 @@
 #define QM_FROM_INCOMING 0
 #define QM_FROM_DEFERRED 1
 #define QM_FROM_ACTIVE 2 /* recovery after a restart */
+
+/* the administrator's requests (qmgr_admin.c, lib/qadmin.h) */
+#define QA_NONE 0
+#define QA_REQUEUE QADMIN_REQUEUE
+#define QA_HOLD QADMIN_HOLD
+#define QA_DELETE QADMIN_DELETE
 
 /* recipient states within one pass */
 #define QR_WAIT 0  /* not settled yet */
@@ -52,6 +60,7 @@ struct qmgr_msg {
     int bounce_failed; /* bounce/ID could not be written: keep the file */
     long long active_us;
     int from; /* QM_FROM_ */
+    int admin; /* QA_: a request of the administrator waiting for the end of the pass */
     struct qmgr_msg *prev, *next;
 };
 
@@ -94,6 +103,8 @@ void qmgr_msg_entry_done(struct qmgr_msg *m);
 void qmgr_msg_request(const struct qmgr_entry *e, struct deliver_request *req);
 /* qmgr_msg_shutdown - release every active message (exit) */
 void qmgr_msg_shutdown(void);
+/* qmgr_msg_first - the first message of the active queue (then follow ->next) */
+struct qmgr_msg *qmgr_msg_first(void);
 
 /* qmgr_resolve.c */
 struct qmgr_route {
@@ -127,6 +138,9 @@ void qmgr_sched_add(struct qmgr_msg *m, const struct qmgr_route *rt, size_t rcpt
 int qmgr_sched_drain(void);
 /* qmgr_sched_revive - forget dead transports and destinations (flush) */
 void qmgr_sched_revive(void);
+/* qmgr_sched_cancel - take the waiting entries of messages with an administrator's request
+ * off their destinations (their recipients stay undone); may finish such messages */
+void qmgr_sched_cancel(void);
 
 /* qmgr_dsn.c */
 /* qmgr_dsn_flush - send the notifications that bounce/ID calls for: 0 done (bounce log
@@ -136,6 +150,14 @@ int qmgr_dsn_flush(struct qmgr_msg *m);
 int qmgr_dsn_delay(struct qmgr_msg *m);
 /* qmgr_rfc822_date - an RFC 5322 date of t into out */
 void qmgr_rfc822_date(long long t, struct str *out);
+
+/* qmgr_admin.c */
+/* qmgr_admin_init - take private/qmgr.lock, serve private/qadmin from the event loop */
+void qmgr_admin_init(struct evloop *ev);
+void qmgr_admin_free(void);
+/* qmgr_admin_finish - the pass of a message with a request (m->admin) is over: apply it;
+ * 1 when that took care of the file, 0 when the usual end (remove or defer) applies */
+int qmgr_admin_finish(struct qmgr_msg *m, int all_done);
 
 /* qmgr_showq.c */
 /* qmgr_showq_init - serve public/showq from the event loop */

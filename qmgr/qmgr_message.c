@@ -315,9 +315,11 @@ static void msg_finish(struct qmgr_msg *m)
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].state != QR_DONE)
             all_done = 0;
-    if (m->bounce_log && qmgr_dsn_flush(m) == 0)
+    if (m->bounce_log && m->admin != QA_DELETE && qmgr_dsn_flush(m) == 0)
         m->bounce_log = 0;
-    if (all_done && !m->bounce_log) {
+    if (m->admin != QA_NONE && qmgr_admin_finish(m, all_done)) {
+        /* the administrator's request took the file (qmgr_admin.c) */
+    } else if (all_done && !m->bounce_log) {
         if (m->from != QM_FROM_INCOMING)
             unlink_log("defer", m->id);
         if (unlink(m->path) < 0)
@@ -655,7 +657,14 @@ void qmgr_msg_shutdown(void)
     while (active_list) {
         struct qmgr_msg *m = active_list;
         active_list = m->next;
+        if (m->admin != QA_NONE) /* the deliveries in progress had their time */
+            qmgr_admin_finish(m, 0);
         msg_free(m);
     }
     qmgr_active_count = qmgr_active_rcpts = 0;
+}
+
+struct qmgr_msg *qmgr_msg_first(void)
+{
+    return active_list;
 }

@@ -879,6 +879,57 @@ void qmgr_sched_revive(void)
     }
 }
 
+void qmgr_sched_cancel(void)
+{
+    struct qmgr_entry *all = NULL, **tail = &all;
+    struct qmgr_dest **touched = NULL;
+    size_t ntouched = 0;
+
+    /* collect first: settling may finish messages */
+    for (struct qmgr_transport *tr = transports; tr; tr = tr->next) {
+        struct htab_iter it;
+        const char *key;
+        void *v;
+        htab_iter_init(&it);
+        while (htab_next(tr->dests, &it, &key, &v)) {
+            struct qmgr_dest *d = v;
+            struct qmgr_entry **pp = &d->head, *prev = NULL;
+            int hit = 0;
+            while (*pp) {
+                struct qmgr_entry *e = *pp;
+                if (e->msg->admin == QA_NONE) {
+                    prev = e;
+                    pp = &e->next;
+                    continue;
+                }
+                *pp = e->next;
+                e->next = NULL;
+                *tail = e;
+                tail = &e->next;
+                tr->waiting--;
+                hit = 1;
+            }
+            d->tail = prev;
+            if (hit) {
+                if (d->head == NULL)
+                    ring_del(d);
+                touched = xreallocarray(touched, ntouched + 1, sizeof(*touched));
+                touched[ntouched++] = d;
+            }
+        }
+    }
+    while (all) {
+        struct qmgr_entry *e = all;
+        struct qmgr_msg *m = e->msg;
+        all = e->next;
+        entry_free(e);
+        qmgr_msg_entry_done(m);
+    }
+    for (size_t i = 0; i < ntouched; i++)
+        dest_maybe_free(touched[i]);
+    free(touched);
+}
+
 void qmgr_sched_free(void)
 {
     struct qmgr_transport *tr;

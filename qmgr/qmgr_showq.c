@@ -100,6 +100,13 @@ static void serve_child(int fd)
             trigger_send("public/qmgr", "W", SHOWQ_TIMEOUT, &err);
             answer(s, "ok", NULL);
         }
+    } else if (what && strcmp(what, "flush_site") == 0 && attr_get(&req, "site")) {
+        struct attr_list ok = ATTR_LIST_INIT;
+        attr_add(&ok, "status", "ok");
+        attr_add_int(&ok, "count", showq_site_due(".", attr_get(&req, "site")));
+        trigger_send("public/qmgr", "W", SHOWQ_TIMEOUT, &err);
+        attr_write(s, &ok);
+        attr_free(&ok);
     } else {
         answer(s, "error", "unknown request");
     }
