@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cfg.h"
 #include "htab.h"
 #include "log.h"
@@ -122,20 +123,12 @@ static int check_attrs(const struct maildrop_env *env, const char **why)
 static void from_header(const char *sender, const char *fullname, struct str *out)
 {
     struct str addr = STR_INIT;
-    const char *at = strrchr(sender, '@');
 
     if (*sender == '\0') {
         str_cat(out, "MAILER-DAEMON");
         return;
     }
-    if (at) {
-        char *local = xstrndup(sender, (size_t)(at - sender));
-        smtp_quote_local(local, &addr);
-        str_cat(&addr, at);
-        free(local);
-    } else {
-        smtp_quote_local(sender, &addr);
-    }
+    addr_external(sender, &addr);
     if (fullname && *fullname) {
         int plain = 1;
         for (const char *p = fullname; *p && plain; p++)
