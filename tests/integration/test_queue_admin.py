@@ -15,6 +15,7 @@ import pytest
 import petrel_harness as H
 from petrel_harness import wait_for
 import qmgr_util as Q
+import smtp_util as R
 import smtpd_util as U
 import submit_util as S
 
@@ -226,6 +227,36 @@ def test_flush_delivers_once_the_destination_is_back(instances):
     assert len(S.wait_mail(inst, 2)) == 2 and len(S.wait_mail(inst, 1, user="other")) == 1
     r = S.cmd(inst, "petrel-queue", "-i", q2)
     assert r.returncode == 1 and "no such message" in r.stderr
+
+
+def test_flush_after_the_relayhost_comes_back(instances):
+    """A real relayhost that is down: mail stays deferred with the connection error, and
+    petrel-queue -f delivers it once a server listens there again."""
+    ip = "127.0.0.61"
+    port = R.shared_port([ip])
+    cfg = dict(DEFERRING)
+    cfg.update({"relayhost": "[%s]:%d" % (ip, port), "smtp_connect_timeout": "5s",
+                "smtp_tls_security_level": "none"})
+    inst = S.submit_instance(instances, main_cf=cfg,
+                             master_cf=Q.MASTER_CF + S.PICKUP + R.SMTP_MASTER)
+    q1 = deferred(inst, "user@virt.test")
+    q2 = deferred(inst, "-f", "<>", "user@virt.test")
+    entries = {e["queue_id"]: e for e in S.queue_json(inst)}
+    assert set(entries) == {q1, q2}
+    reason = entries[q1]["recipients"][0]["delay_reason"]
+    assert "%s" % ip in reason and "refused" in reason.lower(), reason
+    rcv = R.receiver(instances, ip, port)
+    time.sleep(1)
+    assert sorted(S.queue_ids(inst)) == sorted([q1, q2])  # nothing is due before the flush
+    r = S.cmd(inst, "petrel-queue", "-f")
+    assert r.returncode == 0, r.stderr
+    Q.wait_removed(inst, q1)
+    Q.wait_removed(inst, q2)
+    arrived = R.arrived(rcv, 2)
+    assert len(arrived) == 2 and sorted(q.sender for q in arrived) == ["", "root@%s" % HOST]
+    for qid in (q1, q2):
+        assert "relay=%s[%s]:%d" % (ip, ip, port) in Q.wait_status(inst, qid, "user@virt.test",
+                                                                 "sent")
 
 
 def test_flush_permissions(instances, user):
