@@ -75,9 +75,14 @@ static int cached(struct session *s, uint32_t seq, int field, struct msgdata *d,
     if ((r = parsed(s, seq, d)) != MSTORE_OK)
         return r;
     str_reset(out);
-    if (field == MSTORE_CACHE_ENVELOPE)
+    if (field == MSTORE_CACHE_ENVELOPE) {
+        /* the header is parsed now: keep what SEARCH compares too (cmd_search.c) */
+        struct str sum = STR_INIT;
+        imap_search_summary(d->mime, &sum);
+        mstore_cache_put(s->box, seq, MSTORE_CACHE_SEARCH, sum.s, sum.len);
+        str_free(&sum);
         imap_envelope(d->mime, d->mime->root, out);
-    else
+    } else
         imap_bodystructure(d->mime, d->mime->root, field == MSTORE_CACHE_BODYSTRUCTURE, out);
     mstore_cache_put(s->box, seq, field, out->s, out->len);
     return MSTORE_OK;

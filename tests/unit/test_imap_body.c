@@ -411,6 +411,94 @@ static void test_search_helpers(void **state)
     mime_free(m);
 }
 
+/* the search summary answers every covered key exactly as the header itself does */
+static void test_search_summary(void **state)
+{
+    static const char *const msgs[] = {
+        "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\n"
+        "Subject: =?UTF-8?B?w4l0w6kgMjAyNQ==?= report\n"
+        "To: Team: alice@example.com, \"Bob (B) Smith\" <bob@example.org>;,\n"
+        " carol@example.net (Carol in comment)\n"
+        "Cc: undisclosed-recipients:;\n"
+        "Date: Mon, 2 Jan 2006 23:30:00 -0800\n\n"
+        "body with report in it\n",
+        /* two Subject fields, two To fields, an empty Bcc, no Date */
+        "Subject: first\nSubject: =?utf-8?q?Zw=C3=A9ite_Betreff?=\n"
+        "To: x@example.com\nTO: \"Y\" <y@example.com>\nBcc:\n"
+        "X-Other: report\n\nhello\n",
+        /* a Date that does not parse, folded Subject, no From */
+        "Date: someday\nSubject: a folded\n\tline\n\nx\n",
+        "\n",
+    };
+    static const char *const fields[] = {"Subject", "From", "To", "Cc", "Bcc", "subject", "TO"};
+    static const char *const keys[] = {
+        "",
+        "report",
+        "ÉTÉ",
+        "andré",
+        "andre@example.com",
+        "team:",
+        "bob (b)",
+        "in comment",
+        ";",
+        "second",
+        "first",
+        "zwéite betreff",
+        "y@",
+        "x@",
+        "a folded\tline",
+        "a folded line",
+        "undisclosed",
+        "carol",
+        "nothing here",
+    };
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        struct mime_message *m = parse_text(msgs[i]);
+        struct str sum = STR_INIT;
+        long d1 = 0, d2 = 0;
+        imap_search_summary(m, &sum);
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            assert_true(imap_search_summary_covers(fields[f]));
+            for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                struct str key = STR_INIT;
+                imap_search_fold(keys[k], strlen(keys[k]), &key);
+                int want = imap_search_header(m, fields[f], &key);
+                int got = imap_search_summary_header(sum.s, sum.len, fields[f], &key);
+                if (got != want)
+                    fail_msg("message %zu, %s \"%s\": summary %d, header %d", i, fields[f], keys[k],
+                             got, want);
+                str_free(&key);
+            }
+        }
+        int want = imap_sent_day(m, &d1);
+        assert_int_equal(imap_search_summary_day(sum.s, sum.len, &d2), want);
+        if (want == 0)
+            assert_int_equal(d1, d2);
+        str_free(&sum);
+        mime_free(m);
+    }
+    /* the Date's own day (2006-01-02 in -0800), not the UTC one */
+    struct mime_message *m = parse_text(msgs[0]);
+    struct str sum = STR_INIT, key = STR_INIT;
+    long day = 0;
+    imap_search_summary(m, &sum);
+    assert_int_equal(imap_search_summary_day(sum.s, sum.len, &day), 0);
+    assert_int_equal(day, 13150);
+    /* fields it does not cover, and summaries it did not make */
+    imap_search_fold("x", 1, &key);
+    assert_false(imap_search_summary_covers("X-Other"));
+    assert_int_equal(imap_search_summary_header(sum.s, sum.len, "X-Other", &key), -1);
+    assert_int_equal(imap_search_summary_header("2s1:x", 5, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_header("1s9:x", 5, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_header("1s:x", 4, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_header("", 0, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_day("1d2:1x", 6, &day), -2);
+    assert_int_equal(imap_search_summary_day("1s1:x", 5, &day), -1);
+    str_free(&key);
+    str_free(&sum);
+    mime_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_section_names),
         cmocka_unit_test(test_write_strings),
         cmocka_unit_test(test_search_helpers),
+        cmocka_unit_test(test_search_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
