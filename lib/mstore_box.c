@@ -101,6 +101,7 @@ void ms_box_free(struct mstore_box *b)
     for (size_t i = 0; i < b->nputs; i++)
         free(b->puts[i].data);
     free(b->puts);
+    free(b->put_slots);
     if (b->lockfd >= 0)
         close(b->lockfd); /* drops every lock of this descriptor */
     if (b->watchfd >= 0)

@@ -732,6 +732,32 @@ static void test_many_messages(void **state)
     assert_int_equal(mstore_box_sync(b, MSTORE_SYNC_FORCE, &ch), MSTORE_OK);
     assert_int_equal(ch.nchanged + ch.nexpunged, 0);
     mstore_changes_free(&ch);
+    /* many buffered cache entries (the hash of the buffer grows), one put twice: gets see
+     * the latest of each, before and after the write-back */
+    struct str v = STR_INIT;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 1; i <= 2000 && pass == 0; i++) {
+            char e[32], s[32];
+            snprintf(e, sizeof(e), "(env %u)", i);
+            snprintf(s, sizeof(s), "1s%u", i);
+            mstore_cache_put(b, i, MSTORE_CACHE_ENVELOPE, e, strlen(e));
+            mstore_cache_put(b, i, MSTORE_CACHE_SEARCH, s, strlen(s));
+            if (i == 1000)
+                mstore_cache_put(b, 7, MSTORE_CACHE_ENVELOPE, "(again)", 7);
+        }
+        for (uint32_t i = 1; i <= 2000; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), i == 7 ? "(again)" : "(env %u)", i);
+            assert_int_equal(mstore_cache_get(b, i, MSTORE_CACHE_ENVELOPE, &v), 1);
+            assert_string_equal(str_c(&v), want);
+            snprintf(want, sizeof(want), "1s%u", i);
+            assert_int_equal(mstore_cache_get(b, i, MSTORE_CACHE_SEARCH, &v), 1);
+            assert_string_equal(str_c(&v), want);
+            assert_int_equal(mstore_cache_get(b, i, MSTORE_CACHE_BODY, &v), 0);
+        }
+        assert_int_equal(mstore_box_flush(b), MSTORE_OK);
+    }
+    str_free(&v);
     mstore_box_close(b);
     mstore_close(st);
     unit_rmtree(root);
