@@ -31,6 +31,7 @@ struct msgdata {
     time_t date;
     struct str envelope, body, bodystructure;
     struct mime_message *mime;
+    int header_only; /* only the header is needed: parse no further */
 };
 
 static void msgdata_free(struct msgdata *d)
@@ -52,7 +53,8 @@ static int parsed(struct session *s, uint32_t seq, struct msgdata *d)
     r = mstore_msg_open(s->box, seq, &fd);
     if (r != MSTORE_OK)
         return r;
-    d->mime = mime_open_fd(fd, &imapd_cfg.mime, &err);
+    d->mime = d->header_only ? mime_open_fd_header(fd, &imapd_cfg.mime, &err)
+                             : mime_open_fd(fd, &imapd_cfg.mime, &err);
     close(fd);
     if (d->mime == NULL) {
         log_warn("user=<%s>: message %u of %s: %s", str_c(&s->user), seq, mstore_box_name(s->box),
@@ -99,6 +101,8 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
 {
     int r = MSTORE_OK;
 
+    /* ENVELOPE (and the search summary made with it) reads only the header */
+    d->header_only = !needs_parse(f) && !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
     if (f->items & IMAP_FETCH_RFC822_SIZE)
         r = mstore_msg_size(s->box, seq, &d->size);
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_INTERNALDATE))

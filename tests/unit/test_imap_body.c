@@ -8,9 +8,11 @@
  * CRLF and back): every IMAP view must come out byte for byte the same.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imap_body.h"
 #include "imap_parse.h"
@@ -158,6 +160,34 @@ static void check_message(const char *name, const char *variant, const char *dat
     mime_free(m);
 }
 
+/* check_header_only - a file parsed only to the end of its header (as FETCH ENVELOPE and SEARCH
+ * do) gives the same ENVELOPE and search summary as the whole message parsed */
+static void check_header_only(const char *path)
+{
+    struct str err = STR_INIT, env[2] = {STR_INIT, STR_INIT}, sum[2] = {STR_INIT, STR_INIT};
+
+    for (int i = 0; i < 2; i++) {
+        int fd = open(path, O_RDONLY);
+        assert_true(fd >= 0);
+        struct mime_message *m =
+            i ? mime_open_fd_header(fd, NULL, &err) : mime_open_fd(fd, NULL, &err);
+        close(fd);
+        assert_non_null(m);
+        imap_envelope(m, m->root, &env[i]);
+        imap_search_summary(m, &sum[i]);
+        mime_free(m);
+    }
+    if (strcmp(str_c(&env[0]), str_c(&env[1])) != 0)
+        fail_msg("%s: ENVELOPE %s, header only %s", path, str_c(&env[0]), str_c(&env[1]));
+    assert_int_equal(sum[0].len, sum[1].len);
+    assert_memory_equal(sum[0].s, sum[1].s, sum[0].len);
+    for (int i = 0; i < 2; i++) {
+        str_free(&env[i]);
+        str_free(&sum[i]);
+    }
+    str_free(&err);
+}
+
 static void test_corpus(void **state)
 {
     DIR *d = opendir(MIME_CORPUS_DIR);
@@ -180,6 +210,7 @@ static void test_corpus(void **state)
         check_message(base, "as stored", msg, mlen, expected);
         check_message(base, "CRLF", crlf, clen, expected);
         check_message(base, "LF", lf, llen, expected);
+        check_header_only(mpath);
         count++;
         free(base), free(epath), free(mpath), free(expected), free(msg), free(crlf), free(lf);
     }
