@@ -575,7 +575,15 @@ static const struct {
 /* summary_entry - one entry: tag, decimal length, ':', bytes */
 static void summary_entry(struct str *out, char tag, const char *p, size_t n)
 {
-    str_printf(out, "%c%zu:", tag, n);
+    char head[32];
+    size_t i = sizeof(head), v = n;
+
+    head[--i] = ':';
+    do
+        head[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    head[--i] = tag;
+    str_catn(out, head + i, sizeof(head) - i);
     str_catn(out, p, n);
 }
 

@@ -98,7 +98,8 @@ void ms_cache_release(struct mstore_box *b)
 static size_t *put_slot(struct mstore_box *b, uint32_t uid, int field)
 {
     uint64_t h = ((uint64_t)uid << 8 | (unsigned char)field) * 0x9e3779b97f4a7c15ull;
-    size_t mask = b->nput_slots - 1, i = (size_t)(h >> 32) & mask;
+    size_t mask = b->nput_slots - 1;
+    size_t i = (size_t)(h >> (64 - __builtin_ctzll(b->nput_slots))); /* the best-mixed bits */
 
     while (b->put_slots[i] != 0) {
         const struct ms_cache_put *e = &b->puts[b->put_slots[i] - 1];
