@@ -127,8 +127,29 @@ static void test_new_user_and_inbox(void **state)
     /* RFC822.SIZE counts CRLF line ends */
     assert_int_equal(mstore_msg_size(b, 1, &size), MSTORE_OK);
     assert_int_equal(size, strlen("Subject: one\r\n\r\nline\r\n.dot\r\n"));
-    assert_int_equal(mstore_msg_size(b, 2, &size), MSTORE_OK);
+    /* through a descriptor: opened for the caller when not given, read without moving
+     * the offset of one given, untouched when the size is known */
+    int fd = -1;
+    assert_int_equal(mstore_msg_size_fd(b, 2, &fd, &size), MSTORE_OK);
     assert_int_equal(size, strlen("Subject: two\r\n\r\nalready crlf\r\n"));
+    assert_true(fd >= 0);
+    char head[9];
+    assert_int_equal(read(fd, head, 8), 8);
+    head[8] = '\0';
+    assert_string_equal(head, "Subject:");
+    close(fd);
+    fd = -1;
+    assert_int_equal(mstore_msg_size_fd(b, 2, &fd, &size), MSTORE_OK);
+    assert_int_equal(fd, -1);
+    assert_int_equal(size, strlen("Subject: two\r\n\r\nalready crlf\r\n"));
+    assert_int_equal(mstore_msg_open(b, 3, &fd), MSTORE_OK);
+    assert_int_equal(read(fd, head, 3), 3);
+    int given = fd;
+    assert_int_equal(mstore_msg_size_fd(b, 3, &fd, &size), MSTORE_OK);
+    assert_int_equal(fd, given);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 3);
+    close(fd);
+    assert_int_equal(size, strlen("Subject: three\r\n\r\nbare\rcr\r\n"));
     assert_int_equal(mstore_msg_size(b, 3, &size), MSTORE_OK);
     assert_int_equal(size, strlen("Subject: three\r\n\r\nbare\rcr\r\n"));
     text = read_all(b, 1, 1);
