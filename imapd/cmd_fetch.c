@@ -31,6 +31,8 @@ struct msgdata {
     time_t date;
     struct str envelope, body, bodystructure;
     struct mime_message *mime;
+    int header_only; /* only the header is needed: parse no further */
+    int fd;          /* the message file once opened, else -1 */
 };
 
 static void msgdata_free(struct msgdata *d)
@@ -39,21 +41,23 @@ static void msgdata_free(struct msgdata *d)
     str_free(&d->body);
     str_free(&d->bodystructure);
     mime_free(d->mime);
+    if (d->fd >= 0)
+        close(d->fd);
 }
 
 /* parsed - the message parsed (once per response); 0 or a store code */
 static int parsed(struct session *s, uint32_t seq, struct msgdata *d)
 {
     struct str err = STR_INIT;
-    int fd, r;
+    int r;
 
     if (d->mime)
         return MSTORE_OK;
-    r = mstore_msg_open(s->box, seq, &fd);
-    if (r != MSTORE_OK)
+    if (d->fd < 0 && (r = mstore_msg_open(s->box, seq, &d->fd)) != MSTORE_OK)
         return r;
-    d->mime = mime_open_fd(fd, &imapd_cfg.mime, &err);
-    close(fd);
+    d->mime = d->header_only ? mime_open_fd_header(d->fd, &imapd_cfg.mime, &err)
+                             : mime_open_fd(d->fd, &imapd_cfg.mime, &err);
+    r = MSTORE_OK;
     if (d->mime == NULL) {
         log_warn("user=<%s>: message %u of %s: %s", str_c(&s->user), seq, mstore_box_name(s->box),
                  str_c(&err));
@@ -75,9 +79,14 @@ static int cached(struct session *s, uint32_t seq, int field, struct msgdata *d,
     if ((r = parsed(s, seq, d)) != MSTORE_OK)
         return r;
     str_reset(out);
-    if (field == MSTORE_CACHE_ENVELOPE)
+    if (field == MSTORE_CACHE_ENVELOPE) {
+        /* the header is parsed now: keep what SEARCH compares too (cmd_search.c) */
+        struct str sum = STR_INIT;
+        imap_search_summary(d->mime, &sum);
+        mstore_cache_put(s->box, seq, MSTORE_CACHE_SEARCH, sum.s, sum.len);
+        str_free(&sum);
         imap_envelope(d->mime, d->mime->root, out);
-    else
+    } else
         imap_bodystructure(d->mime, d->mime->root, field == MSTORE_CACHE_BODYSTRUCTURE, out);
     mstore_cache_put(s->box, seq, field, out->s, out->len);
     return MSTORE_OK;
@@ -94,8 +103,10 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
 {
     int r = MSTORE_OK;
 
+    /* ENVELOPE (and the search summary made with it) reads only the header */
+    d->header_only = !needs_parse(f) && !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
     if (f->items & IMAP_FETCH_RFC822_SIZE)
-        r = mstore_msg_size(s->box, seq, &d->size);
+        r = mstore_msg_size_fd(s->box, seq, &d->fd, &d->size); /* opened once for both */
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_INTERNALDATE))
         r = mstore_msg_date(s->box, seq, &d->date);
     if (r == MSTORE_OK && needs_parse(f))
@@ -173,6 +184,7 @@ static int fetch_one(struct session *s, const struct imap_fetch *f, uint32_t seq
     if (m == NULL || m->expunged)
         return MSTORE_EEXPUNGED;
     memset(&d, 0, sizeof(d));
+    d.fd = -1;
     if ((r = gather(s, f, seq, &d)) != MSTORE_OK) {
         msgdata_free(&d);
         return r;

@@ -3,12 +3,16 @@
  *
  * The key tree from lib/imap_parse.h is evaluated message by message.
  * Keys the index answers (flags, numbers, UIDs, size, internal date) cost
- * nothing; the others parse the message file, once per message and only
- * when a key needs it (only its header unless BODY or TEXT is searched),
- * and match decoded text case-insensitively in UTF-8 (lib/imap_body.h:
- * RFC 2047 headers, quoted-printable and base64 text parts in their
- * charsets). AND lists are reordered cheap keys first so that most
- * messages are decided without opening their file. Dates
+ * nothing; SUBJECT, FROM, TO, CC, BCC, HEADER of those fields and the
+ * SENT* keys use the message's search summary (lib/imap_body.h), which the
+ * store's cache keeps from the first FETCH ENVELOPE or SEARCH that parsed
+ * the header; the others parse the message file, once per message and
+ * only when a key needs it (only its header unless BODY or TEXT is
+ * searched), and match decoded text case-insensitively in UTF-8
+ * (lib/imap_body.h: RFC 2047 headers, quoted-printable and base64 text
+ * parts in their charsets). Both ways give the same answers. AND lists are
+ * reordered cheap keys first so that most messages are decided without
+ * opening their file. Dates
  * compare days, disregarding time and zone: the internal date's day in the
  * server's zone, the Date: field's day in its own.
  */
@@ -31,32 +35,37 @@ struct ctx {
     const struct mstore_msg *m;
     struct mime_message *mime; /* parsed on demand */
     int mime_tried;
-    int need_body; /* some key reads the body: parse all, not only the header */
+    struct str sum; /* the search summary (lib/imap_body.h), on demand */
+    int sum_state;  /* 0 not tried, 1 in sum, -1 not available */
+    int need_body;  /* some key reads the body: parse all, not only the header */
     const char *const *keywords;
     size_t nkeywords;
 };
 
-/* cost - 0: the index answers; 1: needs the message file */
+/* cost - 0: the index answers; 1: the cached search summary; 2: needs the message file */
 static int cost(const struct imap_skey *k)
 {
+    int most = 0;
+
     switch (k->type) {
     case IMAP_SK_BCC:
-    case IMAP_SK_BODY:
     case IMAP_SK_CC:
     case IMAP_SK_FROM:
-    case IMAP_SK_HEADER:
     case IMAP_SK_SENTBEFORE:
     case IMAP_SK_SENTON:
     case IMAP_SK_SENTSINCE:
     case IMAP_SK_SUBJECT:
-    case IMAP_SK_TEXT:
     case IMAP_SK_TO: return 1;
+    case IMAP_SK_HEADER: return imap_search_summary_covers(k->field) ? 1 : 2;
+    case IMAP_SK_BODY:
+    case IMAP_SK_TEXT: return 2;
     default: break;
     }
-    for (size_t i = 0; i < k->nkids; i++)
-        if (cost(k->kids[i]))
-            return 1;
-    return 0;
+    for (size_t i = 0; i < k->nkids; i++) {
+        int c = cost(k->kids[i]);
+        most = c > most ? c : most;
+    }
+    return most;
 }
 
 /* needs_body - BODY or TEXT somewhere in the tree: the other keys read only the header */
@@ -107,6 +116,27 @@ static struct mime_message *message(struct ctx *c)
     return c->mime;
 }
 
+/* summary - the message's search summary from the cache, or made from its header and
+ * cached (a message whose ENVELOPE was fetched already has it); 0 when not available */
+static int summary(struct ctx *c)
+{
+    if (c->sum_state == 0) {
+        int r = mstore_cache_get(c->s->box, c->seq, MSTORE_CACHE_SEARCH, &c->sum);
+        struct mime_message *m;
+        if (r == 1) {
+            c->sum_state = 1;
+        } else if (r == 0 && (m = message(c)) != NULL) {
+            str_reset(&c->sum);
+            imap_search_summary(m, &c->sum);
+            mstore_cache_put(c->s->box, c->seq, MSTORE_CACHE_SEARCH, c->sum.s, c->sum.len);
+            c->sum_state = 1;
+        } else {
+            c->sum_state = -1;
+        }
+    }
+    return c->sum_state == 1;
+}
+
 static long internal_day(struct ctx *c)
 {
     time_t t;
@@ -125,10 +155,33 @@ static int has_keyword(struct ctx *c, const struct str *kw)
     return 0;
 }
 
+/* header - a header field contains the key: from the summary when it covers the field */
 static int header(struct ctx *c, const char *field, const struct imap_skey *k)
 {
+    if (imap_search_summary_covers(field) && summary(c)) {
+        int r = imap_search_summary_header(c->sum.s, c->sum.len, field, &k->folded);
+        if (r >= 0)
+            return r;
+    }
     struct mime_message *m = message(c);
     return m && imap_search_header(m, field, &k->folded);
+}
+
+/* sent_day - the day of the Date: field, or the internal date's when it has no usable one */
+static long sent_day(struct ctx *c)
+{
+    long day;
+    int r = -2;
+
+    if (summary(c))
+        r = imap_search_summary_day(c->sum.s, c->sum.len, &day);
+    if (r == -2) { /* no summary: the header itself */
+        struct mime_message *m = message(c);
+        if (m == NULL)
+            return -1;
+        r = imap_sent_day(m, &day);
+    }
+    return r == 0 ? day : internal_day(c);
 }
 
 static int day_cmp(long day, const struct imap_skey *k, int before, int on)
@@ -182,15 +235,8 @@ static int match(struct ctx *c, const struct imap_skey *k)
     case IMAP_SK_SINCE: return day_cmp(internal_day(c), k, 0, 0);
     case IMAP_SK_SENTBEFORE:
     case IMAP_SK_SENTON:
-    case IMAP_SK_SENTSINCE: {
-        struct mime_message *m = message(c);
-        long day;
-        if (m == NULL)
-            return 0;
-        if (imap_sent_day(m, &day) < 0)
-            day = internal_day(c); /* no usable Date: the internal date stands in */
-        return day_cmp(day, k, k->type == IMAP_SK_SENTBEFORE, k->type == IMAP_SK_SENTON);
-    }
+    case IMAP_SK_SENTSINCE: /* no usable Date: the internal date stands in */
+        return day_cmp(sent_day(c), k, k->type == IMAP_SK_SENTBEFORE, k->type == IMAP_SK_SENTON);
     case IMAP_SK_BCC: return header(c, "Bcc", k);
     case IMAP_SK_CC: return header(c, "Cc", k);
     case IMAP_SK_FROM: return header(c, "From", k);
@@ -232,10 +278,12 @@ void cmd_search(struct session *s)
         c.m = mstore_msg(s->box, seq);
         c.mime = NULL;
         c.mime_tried = 0;
+        c.sum_state = 0;
         if (c.m && !c.m->expunged && match(&c, keys))
             str_printf(&out, " %u", s->uid ? c.m->uid : seq);
         mime_free(c.mime);
     }
+    str_free(&c.sum);
     mstore_box_flush(s->box);
     imapd_untagged(s, "%s", str_c(&out));
     imapd_ok(s, NULL, "Search completed.");

@@ -7,6 +7,7 @@
  * Dovecot's, which clients are used to.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -561,6 +562,139 @@ int imap_search_body(const struct mime_message *m, const struct str *key)
 int imap_search_text(const struct mime_message *m, const struct str *key)
 {
     return imap_search_header(m, NULL, key) || imap_search_body(m, key);
+}
+
+/* the fields of the search summary: entry tag, field name */
+static const struct {
+    char tag;
+    const char *name;
+} summary_fields[] = {
+    {'s', "Subject"}, {'f', "From"}, {'t', "To"}, {'c', "Cc"}, {'b', "Bcc"},
+};
+
+/* summary_entry - one entry: tag, decimal length, ':', bytes */
+static void summary_entry(struct str *out, char tag, const char *p, size_t n)
+{
+    char head[32];
+    size_t i = sizeof(head), v = n;
+
+    head[--i] = ':';
+    do
+        head[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    head[--i] = tag;
+    str_catn(out, head + i, sizeof(head) - i);
+    str_catn(out, p, n);
+}
+
+void imap_search_summary(const struct mime_message *m, struct str *out)
+{
+    struct mime_field f;
+    size_t pos = 0;
+    struct str raw = STR_INIT, dec = STR_INIT, folded = STR_INIT;
+    long day;
+
+    str_catc(out, IMAP_SUMMARY_VERSION);
+    while (mime_field_next(m->data, &m->root->hdr, &pos, &f)) {
+        for (size_t i = 0; i < sizeof(summary_fields) / sizeof(summary_fields[0]); i++) {
+            if (strlen(summary_fields[i].name) != f.name_len ||
+                strncasecmp(summary_fields[i].name, f.name, f.name_len) != 0)
+                continue;
+            /* exactly what header_match compares: unfolded, decoded, folded */
+            str_reset(&raw);
+            str_reset(&dec);
+            str_reset(&folded);
+            mime_unfold(f.value, f.value_len, &raw);
+            mime_decode_header(str_c(&raw), raw.len, &dec);
+            utf8_fold(str_c(&dec), dec.len, &folded);
+            summary_entry(out, summary_fields[i].tag, folded.s ? folded.s : "", folded.len);
+            break;
+        }
+    }
+    if (imap_sent_day(m, &day) == 0) {
+        char num[32];
+        int n = snprintf(num, sizeof(num), "%ld", day);
+        summary_entry(out, 'd', num, (size_t)n);
+    }
+    str_free(&raw);
+    str_free(&dec);
+    str_free(&folded);
+}
+
+/* summary_next - the next entry of a summary at *pos: 1, 0 at the end, -1 malformed */
+static int summary_next(const char *p, size_t n, size_t *pos, char *tag, const char **v, size_t *vn)
+{
+    size_t i = *pos, len = 0;
+
+    if (i >= n)
+        return 0;
+    *tag = p[i++];
+    if (i >= n || p[i] < '0' || p[i] > '9')
+        return -1;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        if (len > n)
+            return -1;
+        len = len * 10 + (size_t)(p[i++] - '0');
+    }
+    if (i >= n || p[i++] != ':' || len > n - i)
+        return -1;
+    *v = p + i;
+    *vn = len;
+    *pos = i + len;
+    return 1;
+}
+
+int imap_search_summary_covers(const char *name)
+{
+    for (size_t i = 0; i < sizeof(summary_fields) / sizeof(summary_fields[0]); i++)
+        if (strcasecmp(name, summary_fields[i].name) == 0)
+            return 1;
+    return 0;
+}
+
+int imap_search_summary_header(const char *p, size_t n, const char *name, const struct str *key)
+{
+    char want = 0, tag;
+    const char *v;
+    size_t vn, pos = 1;
+    int r, found = 0;
+
+    for (size_t i = 0; i < sizeof(summary_fields) / sizeof(summary_fields[0]); i++)
+        if (name && strcasecmp(name, summary_fields[i].name) == 0)
+            want = summary_fields[i].tag;
+    if (want == 0 || n == 0 || p[0] != IMAP_SUMMARY_VERSION)
+        return -1;
+    while ((r = summary_next(p, n, &pos, &tag, &v, &vn)) == 1)
+        if (!found && tag == want)
+            found = key->len == 0 || (vn >= key->len && memmem(v, vn, key->s, key->len) != NULL);
+    return r < 0 ? -1 : found;
+}
+
+int imap_search_summary_day(const char *p, size_t n, long *days)
+{
+    char tag;
+    const char *v;
+    size_t vn, pos = 1;
+    int r, have = 0;
+
+    if (n == 0 || p[0] != IMAP_SUMMARY_VERSION)
+        return -2;
+    while ((r = summary_next(p, n, &pos, &tag, &v, &vn)) == 1) {
+        if (tag != 'd' || have)
+            continue;
+        char num[32], *end;
+        if (vn == 0 || vn >= sizeof(num))
+            return -2;
+        memcpy(num, v, vn);
+        num[vn] = '\0';
+        *days = strtol(num, &end, 10);
+        if (*end != '\0')
+            return -2;
+        have = 1;
+    }
+    if (r < 0)
+        return -2;
+    return have ? 0 : -1;
 }
 
 int imap_sent_day(const struct mime_message *m, long *days)

@@ -97,4 +97,22 @@ int imap_search_text(const struct mime_message *m, const struct str *key);
  * -1 when the message has no usable Date */
 int imap_sent_day(const struct mime_message *m, long *days);
 
+/* The search summary: what SUBJECT, FROM, TO, CC, BCC (and HEADER of those names) and
+ * SENTBEFORE/SENTON/SENTSINCE compare, made once from a parsed header and kept in the
+ * store's cache (MSTORE_CACHE_SEARCH) so that a search need not open the file. It keeps every
+ * field of those names (not only the first, as ENVELOPE does), unfolded, RFC 2047-decoded and
+ * folded exactly as imap_search_header compares it, and the day imap_sent_day gives, so both
+ * ways answer alike. An opaque byte string: a version byte, then entries. */
+#define IMAP_SUMMARY_VERSION '1'
+/* imap_search_summary - append the summary of the message's top-level header */
+void imap_search_summary(const struct mime_message *m, struct str *out);
+/* imap_search_summary_covers - whether the summary answers for header field name */
+int imap_search_summary_covers(const char *name);
+/* imap_search_summary_header - imap_search_header's answer (1/0) from a summary; -1 when the
+ * summary does not cover field name or is not one this code made */
+int imap_search_summary_header(const char *p, size_t n, const char *name, const struct str *key);
+/* imap_search_summary_day - imap_sent_day's answer from a summary: 0 (days set) or -1 (no
+ * usable Date); -2 when the summary is not one this code made */
+int imap_search_summary_day(const char *p, size_t n, long *days);
+
 #endif

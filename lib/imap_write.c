@@ -34,13 +34,18 @@ int imap_is_quotable(const char *s, size_t n)
 
 void imap_append_quoted(struct str *out, const char *s, size_t n)
 {
+    size_t run = 0; /* start of the bytes not yet copied */
+
     str_reserve(out, n + 2);
     str_catc(out, '"');
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
+        if (s[i] == '"' || s[i] == '\\') {
+            str_catn(out, s + run, i - run);
             str_catc(out, '\\');
-        str_catc(out, s[i]);
+            run = i;
+        }
     }
+    str_catn(out, s + run, n - run);
     str_catc(out, '"');
 }
 

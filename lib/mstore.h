@@ -234,6 +234,11 @@ uint32_t mstore_seq_ge(const struct mstore_box *b, uint32_t uid);
 /* mstore_msg_size - RFC822.SIZE: octets with CRLF line ends (computed once,
  * then kept in the index); MSTORE_EEXPUNGED when the file is gone */
 int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size);
+/* mstore_msg_size_fd - the same, reading the file through *fd when the size is not yet
+ * known: an open descriptor of the message (from mstore_msg_open; read with pread, its
+ * offset is left alone) or -1, and then the file is opened into *fd for the caller to
+ * use further and close; *fd stays -1 when the size was known */
+int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *size);
 /* mstore_msg_date - INTERNALDATE (the file's mtime; APPEND sets it) */
 int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date);
 /* mstore_msg_open - open the message file read-only (content as stored, LF or
@@ -371,6 +376,7 @@ void mstore_append_abort(struct mstore_append *a);
 #define MSTORE_CACHE_ENVELOPE 'E'
 #define MSTORE_CACHE_BODYSTRUCTURE 'B' /* with extension data */
 #define MSTORE_CACHE_BODY 'b'          /* BODY (no extension data) */
+#define MSTORE_CACHE_SEARCH 'S'        /* the search summary of lib/imap_body.h */
 #define MSTORE_CACHE_MAX 16            /* fields are bytes 'A'..'Z', 'a'..'z'; 16 in use at most */
 
 /* mstore_cache_get - a cached blob of message seq: 1 found (in out), 0 not cached,

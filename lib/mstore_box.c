@@ -101,6 +101,7 @@ void ms_box_free(struct mstore_box *b)
     for (size_t i = 0; i < b->nputs; i++)
         free(b->puts[i].data);
     free(b->puts);
+    free(b->put_slots);
     if (b->lockfd >= 0)
         close(b->lockfd); /* drops every lock of this descriptor */
     if (b->watchfd >= 0)
@@ -649,10 +650,20 @@ int mstore_msg_open(struct mstore_box *b, uint32_t seq, int *fd)
 
 int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
 {
+    int fd = -1, r = mstore_msg_size_fd(b, seq, &fd, size);
+
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
+int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *size)
+{
     struct mstore_msg *m;
     char buf[65536];
     uint64_t n = 0;
-    int fd, r, last = 0;
+    off_t off = 0;
+    int r, last = 0;
     ssize_t got;
 
     if (seq < 1 || seq > b->count)
@@ -662,11 +673,12 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
         *size = (uint64_t)m->size;
         return MSTORE_OK;
     }
-    if ((r = mstore_msg_open(b, seq, &fd)) != MSTORE_OK)
+    if (*fd < 0 && (r = mstore_msg_open(b, seq, fd)) != MSTORE_OK)
         return r;
-    while ((got = read(fd, buf, sizeof(buf))) > 0) {
+    while ((got = pread(*fd, buf, sizeof(buf), off)) > 0) {
         const char *p = buf, *e = buf + got, *nl;
         n += (uint64_t)got;
+        off += got;
         while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
             if (nl == buf ? last != '\r' : nl[-1] != '\r')
                 n++;
@@ -676,10 +688,8 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
     }
     if (got < 0) {
         log_warn("read message %u of %s: %s", m->uid, b->path, strerror(errno));
-        close(fd);
         return MSTORE_ETEMP;
     }
-    close(fd);
     m->size = (int64_t)n;
     m->dirty = 1;
     b->dirty = 1;

@@ -12,7 +12,8 @@
  * first get until the next flush, so that a command fetching many messages
  * opens the file once; puts are buffered and written in one exclusive
  * section (never while holding the shared lock: two upgrading readers
- * would deadlock).
+ * would deadlock). A get looks in the buffered puts first, through a hash
+ * of (UID, field), so that a FETCH of many messages stays linear.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +93,37 @@ void ms_cache_release(struct mstore_box *b)
     }
 }
 
+/* put_slot - the slot of (uid, field) in the puts' hash (open addressing, linear
+ * probing): the one that holds its latest put, or the empty one where it goes */
+static size_t *put_slot(struct mstore_box *b, uint32_t uid, int field)
+{
+    uint64_t h = ((uint64_t)uid << 8 | (unsigned char)field) * 0x9e3779b97f4a7c15ull;
+    size_t mask = b->nput_slots - 1;
+    size_t i = (size_t)(h >> (64 - __builtin_ctzll(b->nput_slots))); /* the best-mixed bits */
+
+    while (b->put_slots[i] != 0) {
+        const struct ms_cache_put *e = &b->puts[b->put_slots[i] - 1];
+        if (e->uid == uid && e->field == field)
+            return &b->put_slots[i];
+        i = (i + 1) & mask;
+    }
+    return &b->put_slots[i];
+}
+
+/* grow_puts - room for one more put; the hash is rebuilt at twice the capacity */
+static void grow_puts(struct mstore_box *b)
+{
+    if (b->nputs < b->capputs)
+        return;
+    b->capputs = b->capputs ? b->capputs * 2 : 64;
+    b->puts = xreallocarray(b->puts, b->capputs, sizeof(*b->puts));
+    free(b->put_slots);
+    b->nput_slots = b->capputs * 2;
+    b->put_slots = xcalloc(b->nput_slots, sizeof(*b->put_slots));
+    for (size_t i = 0; i < b->nputs; i++) /* in order: a later put of a key wins */
+        *put_slot(b, b->puts[i].uid, b->puts[i].field) = i + 1;
+}
+
 static void cache_key(unsigned char *k, uint32_t uid, int field)
 {
     ms_put32be(k, uid);
@@ -107,11 +139,13 @@ int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *
 
     if (m == NULL || m->expunged)
         return MSTORE_EEXPUNGED;
-    for (size_t i = b->nputs; i-- > 0;)
-        if (b->puts[i].uid == m->uid && b->puts[i].field == field) {
-            str_cpyn(out, b->puts[i].data, b->puts[i].len);
+    if (b->nputs) {
+        size_t at = *put_slot(b, m->uid, field);
+        if (at) {
+            str_cpyn(out, b->puts[at - 1].data, b->puts[at - 1].len);
             return 1;
         }
+    }
     if (!b->lock_cache) {
         if (ms_lock(b->lockfd, MS_LOCK_CACHE, F_RDLCK, 1) < 0)
             return 0;
@@ -146,15 +180,13 @@ void mstore_cache_put(struct mstore_box *b, uint32_t seq, int field, const void 
 
     if (m == NULL || m->expunged)
         return;
-    if (b->nputs == b->capputs) {
-        b->capputs = b->capputs ? b->capputs * 2 : 64;
-        b->puts = xreallocarray(b->puts, b->capputs, sizeof(*b->puts));
-    }
-    e = &b->puts[b->nputs++];
+    grow_puts(b);
+    e = &b->puts[b->nputs];
     e->uid = m->uid;
     e->field = field;
     e->data = xmemdup(p, n ? n : 1);
     e->len = n;
+    *put_slot(b, m->uid, field) = ++b->nputs;
     b->putbytes += n;
     if (b->putbytes >= PUTS_FLUSH_BYTES)
         ms_cache_write(b);
@@ -166,6 +198,8 @@ static void drop_puts(struct mstore_box *b)
         free(b->puts[i].data);
     b->nputs = 0;
     b->putbytes = 0;
+    if (b->put_slots)
+        memset(b->put_slots, 0, b->nput_slots * sizeof(*b->put_slots));
 }
 
 /* ms_cache_write - write the buffered entries; -1 when the cache is unusable

@@ -89,6 +89,8 @@ struct mstore_box {
     int dirty;          /* some message has a size/date to write back */
     struct ms_cache_put *puts;
     size_t nputs, capputs, putbytes;
+    size_t *put_slots; /* hash of (uid, field) -> index + 1 in puts, 0: empty */
+    size_t nput_slots; /* 2 * capputs, a power of two */
 };
 
 /* mstore_index.c: locks, the index database, directory scans */

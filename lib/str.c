@@ -71,8 +71,10 @@ void str_cat(struct str *sp, const char *s)
 
 void str_catc(struct str *sp, int c)
 {
-    char ch = (char)c;
-    str_catn(sp, &ch, 1);
+    if (sp->len + 2 > sp->cap) /* the byte and the NUL */
+        str_reserve(sp, 1);
+    sp->s[sp->len++] = (char)c;
+    sp->s[sp->len] = '\0';
 }
 
 void str_cpy(struct str *sp, const char *s)

@@ -370,6 +370,78 @@ def test_search(imap):
     assert c.cmd("w", "SEARCH FOO")[0] == b"w BAD Error in IMAP command SEARCH: unknown search key."
 
 
+def test_search_header_summary(imap):
+    """SUBJECT/FROM/TO/CC/BCC/SENT* answer from the cached search summary: the same answers
+    before anything is cached, from a cache without summaries, after FETCH ENVELOPE (which
+    makes them), and after the cache is lost, and the same as HEADER on the field."""
+    deliver(imap, "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\n"
+                  "Subject: =?UTF-8?B?w4l0w6kgMjAyNQ==?= report\n"
+                  "To: Team: alice@example.com, \"Bob (B) Smith\" <bob@example.org>;,\n"
+                  " carol@example.net (Carol in comment)\n"
+                  "Cc: undisclosed-recipients:;\n"
+                  "Date: Mon, 2 Jan 2006 23:30:00 -0800\n\nbody\n")
+    deliver(imap, "Subject: first\nSubject: =?utf-8?q?Zw=C3=A9ite_Betreff?=\n"
+                  "To: x@example.com\nTO: \"Y\" <y@example.com>\nBcc:\n"
+                  "X-Other: report\n\nhello\n")
+    deliver(imap, "Date: someday\nSubject: a folded\n\tline\nFrom: Zed <zed@example.com>\n"
+                  "Cc: =?utf-8?q?J=C3=BCrgen?= <j@example.de>, k@example.de\n\nx\n")
+    cases = [
+        ("SUBJECT report", b"1"),
+        (b"SUBJECT {5}\r\n\xc3\x89T\xc3\x89", b"1"),
+        (b"SUBJECT {7+}\r\nzw\xc3\xa9ite", b"2"),  # the second Subject field (ENVELOPE: the first)
+        ("SUBJECT first", b"2"),
+        ("SUBJECT \"a folded\" SUBJECT line", b"3"),  # unfolded
+        ("SUBJECT \"\"", b"1 2 3"),
+        (b"FROM {6+}\r\nandr\xc3\xa9", b"1"),
+        ("FROM \"zed <zed@\"", b"3"),  # display name and address as written
+        ("TO \"team:\"", b"1"),  # group syntax
+        ("TO \"bob (b) smith\"", b"1"),
+        ("TO \"in comment\"", b"1"),  # a comment
+        ("TO y@example", b"2"),  # the second To field
+        ("TO \"\"", b"1 2"),
+        ("CC undisclosed", b"1"),
+        (b"CC {7+}\r\nj\xc3\xbcrgen", b"3"),
+        ("CC \"k@example.de\"", b"3"),
+        ("BCC \"\"", b"2"),
+        (b"HEADER Subject {7+}\r\nzw\xc3\xa9ite", b"2"),
+        ("HEADER X-Other report", b"2"),
+        ("OR HEADER X-Other report SUBJECT report", b"1 2"),
+        ("SENTON 2-Jan-2006", b"1"),  # the Date's own day, not UTC's 3-Jan
+        ("SENTBEFORE 3-Jan-2006", b"1"),
+        ("SENTSINCE 1-Jan-2000", b"1 2 3"),  # no usable Date: the internal date stands in
+        ("NOT TO bob SUBJECT \"\"", b"2 3"),
+    ]
+
+    def run(c, when):
+        for i, (keys, want) in enumerate(cases):
+            tag = "q%d" % i
+            keys = keys.encode() if isinstance(keys, str) else keys
+            c.send(b"%s SEARCH CHARSET UTF-8 %s\r\n" % (tag.encode(), keys))
+            r = [l for l in c.until_tagged(tag) if l != b"+ OK"]
+            assert r == [b"* SEARCH" + (b" " + want if want else b""),
+                         tag.encode() + b" OK Search completed."], (when, keys, r)
+
+    cache = os.path.join(maildir(imap, JOE), "petrel.cache")
+    c = login(imap)
+    select(c)
+    run(c, "nothing cached")
+    c.cmd("l", "LOGOUT")
+    os.unlink(cache)
+    c = login(imap)
+    select(c)
+    assert c.cmd("b", "FETCH 1:* BODYSTRUCTURE")[-1] == b"b OK Fetch completed."
+    assert os.path.exists(cache)
+    run(c, "a cache without summaries")
+    run(c, "summaries from SEARCH")
+    c.cmd("l", "LOGOUT")
+    os.unlink(cache)
+    c = login(imap)
+    select(c)
+    assert c.cmd("e", "FETCH 1:* ENVELOPE")[-1] == b"e OK Fetch completed."
+    run(c, "summaries from FETCH ENVELOPE")
+    c.cmd("l", "LOGOUT")
+
+
 # ---- COPY, MOVE, EXPUNGE, CLOSE ---------------------------------------------------
 
 def test_copy_move_expunge_close(imap):

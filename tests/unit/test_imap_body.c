@@ -8,9 +8,11 @@
  * CRLF and back): every IMAP view must come out byte for byte the same.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "imap_body.h"
 #include "imap_parse.h"
@@ -158,6 +160,34 @@ static void check_message(const char *name, const char *variant, const char *dat
     mime_free(m);
 }
 
+/* check_header_only - a file parsed only to the end of its header (as FETCH ENVELOPE and SEARCH
+ * do) gives the same ENVELOPE and search summary as the whole message parsed */
+static void check_header_only(const char *path)
+{
+    struct str err = STR_INIT, env[2] = {STR_INIT, STR_INIT}, sum[2] = {STR_INIT, STR_INIT};
+
+    for (int i = 0; i < 2; i++) {
+        int fd = open(path, O_RDONLY);
+        assert_true(fd >= 0);
+        struct mime_message *m =
+            i ? mime_open_fd_header(fd, NULL, &err) : mime_open_fd(fd, NULL, &err);
+        close(fd);
+        assert_non_null(m);
+        imap_envelope(m, m->root, &env[i]);
+        imap_search_summary(m, &sum[i]);
+        mime_free(m);
+    }
+    if (strcmp(str_c(&env[0]), str_c(&env[1])) != 0)
+        fail_msg("%s: ENVELOPE %s, header only %s", path, str_c(&env[0]), str_c(&env[1]));
+    assert_int_equal(sum[0].len, sum[1].len);
+    assert_memory_equal(sum[0].s, sum[1].s, sum[0].len);
+    for (int i = 0; i < 2; i++) {
+        str_free(&env[i]);
+        str_free(&sum[i]);
+    }
+    str_free(&err);
+}
+
 static void test_corpus(void **state)
 {
     DIR *d = opendir(MIME_CORPUS_DIR);
@@ -180,6 +210,7 @@ static void test_corpus(void **state)
         check_message(base, "as stored", msg, mlen, expected);
         check_message(base, "CRLF", crlf, clen, expected);
         check_message(base, "LF", lf, llen, expected);
+        check_header_only(mpath);
         count++;
         free(base), free(epath), free(mpath), free(expected), free(msg), free(crlf), free(lf);
     }
@@ -411,6 +442,94 @@ static void test_search_helpers(void **state)
     mime_free(m);
 }
 
+/* the search summary answers every covered key exactly as the header itself does */
+static void test_search_summary(void **state)
+{
+    static const char *const msgs[] = {
+        "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.com>\n"
+        "Subject: =?UTF-8?B?w4l0w6kgMjAyNQ==?= report\n"
+        "To: Team: alice@example.com, \"Bob (B) Smith\" <bob@example.org>;,\n"
+        " carol@example.net (Carol in comment)\n"
+        "Cc: undisclosed-recipients:;\n"
+        "Date: Mon, 2 Jan 2006 23:30:00 -0800\n\n"
+        "body with report in it\n",
+        /* two Subject fields, two To fields, an empty Bcc, no Date */
+        "Subject: first\nSubject: =?utf-8?q?Zw=C3=A9ite_Betreff?=\n"
+        "To: x@example.com\nTO: \"Y\" <y@example.com>\nBcc:\n"
+        "X-Other: report\n\nhello\n",
+        /* a Date that does not parse, folded Subject, no From */
+        "Date: someday\nSubject: a folded\n\tline\n\nx\n",
+        "\n",
+    };
+    static const char *const fields[] = {"Subject", "From", "To", "Cc", "Bcc", "subject", "TO"};
+    static const char *const keys[] = {
+        "",
+        "report",
+        "ÉTÉ",
+        "andré",
+        "andre@example.com",
+        "team:",
+        "bob (b)",
+        "in comment",
+        ";",
+        "second",
+        "first",
+        "zwéite betreff",
+        "y@",
+        "x@",
+        "a folded\tline",
+        "a folded line",
+        "undisclosed",
+        "carol",
+        "nothing here",
+    };
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        struct mime_message *m = parse_text(msgs[i]);
+        struct str sum = STR_INIT;
+        long d1 = 0, d2 = 0;
+        imap_search_summary(m, &sum);
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            assert_true(imap_search_summary_covers(fields[f]));
+            for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+                struct str key = STR_INIT;
+                imap_search_fold(keys[k], strlen(keys[k]), &key);
+                int want = imap_search_header(m, fields[f], &key);
+                int got = imap_search_summary_header(sum.s, sum.len, fields[f], &key);
+                if (got != want)
+                    fail_msg("message %zu, %s \"%s\": summary %d, header %d", i, fields[f], keys[k],
+                             got, want);
+                str_free(&key);
+            }
+        }
+        int want = imap_sent_day(m, &d1);
+        assert_int_equal(imap_search_summary_day(sum.s, sum.len, &d2), want);
+        if (want == 0)
+            assert_int_equal(d1, d2);
+        str_free(&sum);
+        mime_free(m);
+    }
+    /* the Date's own day (2006-01-02 in -0800), not the UTC one */
+    struct mime_message *m = parse_text(msgs[0]);
+    struct str sum = STR_INIT, key = STR_INIT;
+    long day = 0;
+    imap_search_summary(m, &sum);
+    assert_int_equal(imap_search_summary_day(sum.s, sum.len, &day), 0);
+    assert_int_equal(day, 13150);
+    /* fields it does not cover, and summaries it did not make */
+    imap_search_fold("x", 1, &key);
+    assert_false(imap_search_summary_covers("X-Other"));
+    assert_int_equal(imap_search_summary_header(sum.s, sum.len, "X-Other", &key), -1);
+    assert_int_equal(imap_search_summary_header("2s1:x", 5, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_header("1s9:x", 5, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_header("1s:x", 4, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_header("", 0, "Subject", &key), -1);
+    assert_int_equal(imap_search_summary_day("1d2:1x", 6, &day), -2);
+    assert_int_equal(imap_search_summary_day("1s1:x", 5, &day), -1);
+    str_free(&key);
+    str_free(&sum);
+    mime_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_section_names),
         cmocka_unit_test(test_write_strings),
         cmocka_unit_test(test_search_helpers),
+        cmocka_unit_test(test_search_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

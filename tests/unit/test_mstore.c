@@ -127,8 +127,29 @@ static void test_new_user_and_inbox(void **state)
     /* RFC822.SIZE counts CRLF line ends */
     assert_int_equal(mstore_msg_size(b, 1, &size), MSTORE_OK);
     assert_int_equal(size, strlen("Subject: one\r\n\r\nline\r\n.dot\r\n"));
-    assert_int_equal(mstore_msg_size(b, 2, &size), MSTORE_OK);
+    /* through a descriptor: opened for the caller when not given, read without moving
+     * the offset of one given, untouched when the size is known */
+    int fd = -1;
+    assert_int_equal(mstore_msg_size_fd(b, 2, &fd, &size), MSTORE_OK);
     assert_int_equal(size, strlen("Subject: two\r\n\r\nalready crlf\r\n"));
+    assert_true(fd >= 0);
+    char head[9];
+    assert_int_equal(read(fd, head, 8), 8);
+    head[8] = '\0';
+    assert_string_equal(head, "Subject:");
+    close(fd);
+    fd = -1;
+    assert_int_equal(mstore_msg_size_fd(b, 2, &fd, &size), MSTORE_OK);
+    assert_int_equal(fd, -1);
+    assert_int_equal(size, strlen("Subject: two\r\n\r\nalready crlf\r\n"));
+    assert_int_equal(mstore_msg_open(b, 3, &fd), MSTORE_OK);
+    assert_int_equal(read(fd, head, 3), 3);
+    int given = fd;
+    assert_int_equal(mstore_msg_size_fd(b, 3, &fd, &size), MSTORE_OK);
+    assert_int_equal(fd, given);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 3);
+    close(fd);
+    assert_int_equal(size, strlen("Subject: three\r\n\r\nbare\rcr\r\n"));
     assert_int_equal(mstore_msg_size(b, 3, &size), MSTORE_OK);
     assert_int_equal(size, strlen("Subject: three\r\n\r\nbare\rcr\r\n"));
     text = read_all(b, 1, 1);
@@ -732,6 +753,32 @@ static void test_many_messages(void **state)
     assert_int_equal(mstore_box_sync(b, MSTORE_SYNC_FORCE, &ch), MSTORE_OK);
     assert_int_equal(ch.nchanged + ch.nexpunged, 0);
     mstore_changes_free(&ch);
+    /* many buffered cache entries (the hash of the buffer grows), one put twice: gets see
+     * the latest of each, before and after the write-back */
+    struct str v = STR_INIT;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 1; i <= 2000 && pass == 0; i++) {
+            char e[32], s[32];
+            snprintf(e, sizeof(e), "(env %u)", i);
+            snprintf(s, sizeof(s), "1s%u", i);
+            mstore_cache_put(b, i, MSTORE_CACHE_ENVELOPE, e, strlen(e));
+            mstore_cache_put(b, i, MSTORE_CACHE_SEARCH, s, strlen(s));
+            if (i == 1000)
+                mstore_cache_put(b, 7, MSTORE_CACHE_ENVELOPE, "(again)", 7);
+        }
+        for (uint32_t i = 1; i <= 2000; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), i == 7 ? "(again)" : "(env %u)", i);
+            assert_int_equal(mstore_cache_get(b, i, MSTORE_CACHE_ENVELOPE, &v), 1);
+            assert_string_equal(str_c(&v), want);
+            snprintf(want, sizeof(want), "1s%u", i);
+            assert_int_equal(mstore_cache_get(b, i, MSTORE_CACHE_SEARCH, &v), 1);
+            assert_string_equal(str_c(&v), want);
+            assert_int_equal(mstore_cache_get(b, i, MSTORE_CACHE_BODY, &v), 0);
+        }
+        assert_int_equal(mstore_box_flush(b), MSTORE_OK);
+    }
+    str_free(&v);
     mstore_box_close(b);
     mstore_close(st);
     unit_rmtree(root);
