@@ -105,9 +105,7 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
 
     /* ENVELOPE (and the search summary made with it) reads only the header */
     d->header_only = !needs_parse(f) && !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
-    if (f->items & IMAP_FETCH_RFC822_SIZE)
-        r = mstore_msg_size_fd(s->box, seq, &d->fd, &d->size); /* opened once for both */
-    if (r == MSTORE_OK && (f->items & IMAP_FETCH_INTERNALDATE))
+    if (f->items & IMAP_FETCH_INTERNALDATE)
         r = mstore_msg_date(s->box, seq, &d->date);
     if (r == MSTORE_OK && needs_parse(f))
         r = parsed(s, seq, d);
@@ -117,6 +115,11 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
         r = cached(s, seq, MSTORE_CACHE_BODY, d, &d->body);
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_BODYSTRUCTURE))
         r = cached(s, seq, MSTORE_CACHE_BODYSTRUCTURE, d, &d->bodystructure);
+    /* last: a size not yet known is counted over the mapping made for the parse, if any
+     * (mime maps the whole file even for the header alone), else read through d->fd */
+    if (r == MSTORE_OK && (f->items & IMAP_FETCH_RFC822_SIZE))
+        r = d->mime ? mstore_msg_size_map(s->box, seq, d->mime->map, d->mime->map_size, &d->size)
+                    : mstore_msg_size_fd(s->box, seq, &d->fd, &d->size);
     return r;
 }
 
