@@ -4,8 +4,10 @@
  * Maildir (the Maildir specification, as also served by popd and imapd):
  * a unique name "<sec>.M<usec>P<pid>Q<n>.<host>" is created in tmp/ with
  * O_EXCL, written and fsync'ed, then linked into new/ as
- * "<name>,S=<size>" and removed from tmp/; new/ is fsync'ed so the name
- * survives a crash before the delivery is reported. Nothing else in the
+ * "<name>,S=<size>,W=<size with CRLF line ends>" (Dovecot's form: imapd and
+ * popd take RFC822.SIZE from W without reading the file) and removed from
+ * tmp/; new/ is fsync'ed so the name survives a crash before the delivery
+ * is reported. Nothing else in the
  * Maildir is touched (readers keep their index files and cur/ there;
  * Maildir++ .Folder subdirectories are left alone). Missing directories
  * are created (mode 0700) and their parents fsync'ed.
@@ -40,6 +42,8 @@ struct writer {
     int fd;
     struct str buf;
     long long total;
+    long long crlf_total; /* total with every bare LF counted as CRLF (RFC822.SIZE) */
+    int prev;             /* the last byte put, '\0' before the first */
     long long limit;
     int err; /* errno of a failed write, or -2 over the limit */
 };
@@ -61,6 +65,21 @@ static void w_flush(struct writer *w)
     str_reset(&w->buf);
 }
 
+/* bare_lfs - the LFs among the n bytes at p without a CR before them (prev: the byte
+ * before p) */
+static long long bare_lfs(const char *p, size_t n, int prev)
+{
+    const char *e = p + n, *q = p, *nl;
+    long long k = 0;
+
+    while ((nl = memchr(q, '\n', (size_t)(e - q))) != NULL) {
+        if ((nl == p ? prev : nl[-1]) != '\r')
+            k++;
+        q = nl + 1;
+    }
+    return k;
+}
+
 /* w_put - buffer bytes, enforcing the limit */
 static void w_put(struct writer *w, const char *p, size_t n)
 {
@@ -71,6 +90,9 @@ static void w_put(struct writer *w, const char *p, size_t n)
         w->err = -2;
         return;
     }
+    w->crlf_total += (long long)n + bare_lfs(p, n, w->prev);
+    if (n > 0)
+        w->prev = (unsigned char)p[n - 1];
     str_catn(&w->buf, p, n);
     if (w->buf.len >= OUT_CHUNK)
         w_flush(w);
@@ -94,10 +116,10 @@ static void header_addr(struct str *out, const char *addr)
 }
 
 int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long long limit,
-               long long *written)
+               long long *written, long long *crlf_size)
 {
     const struct deliver_request *req = lr->req;
-    struct writer w = {fd, STR_INIT, 0, limit, 0};
+    struct writer w = {fd, STR_INIT, 0, 0, '\0', limit, 0};
     struct qfile_content c;
     struct str chunk = STR_INIT, err = STR_INIT, hdr = STR_INIT;
     static const char from_[] = "From ";
@@ -186,6 +208,8 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
     if (w.err == 0)
         w_flush(&w);
     *written = w.total;
+    if (crlf_size)
+        *crlf_size = w.crlf_total;
     str_free(&w.buf);
     str_free(&chunk);
     str_free(&hdr);
@@ -289,7 +313,7 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
 {
     struct str name = STR_INIT, tmp = STR_INIT, new = STR_INIT, sub = STR_INIT;
     struct stat sb;
-    long long size = 0;
+    long long size = 0, crlf_size = 0;
     int fd, r;
 
     str_printf(&sub, "%snew", dir);
@@ -312,7 +336,7 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
         fail_errno(lr, st, errno, "create maildir file", tmp.s);
         goto out;
     }
-    r = local_copy(lr, fd, rcpt, LC_DELIVERED_TO, limit, &size);
+    r = local_copy(lr, fd, rcpt, LC_DELIVERED_TO, limit, &size, &crlf_size);
     if (r == 0 && fsync(fd) < 0)
         r = -1;
     if (close(fd) < 0 && r == 0)
@@ -327,7 +351,7 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
             fail_errno(lr, st, e, "write maildir file", tmp.s);
         goto out;
     }
-    str_printf(&new, "%snew/%s,S=%lld", dir, name.s, size);
+    str_printf(&new, "%snew/%s,S=%lld,W=%lld", dir, name.s, size, crlf_size);
     if (link(tmp.s, new.s) < 0 && rename(tmp.s, new.s) < 0) {
         fail_errno(lr, st, errno, "link maildir file to", new.s);
         unlink(tmp.s);
@@ -505,7 +529,7 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
         goto out;
     }
     r = local_copy(lr, fd, rcpt, flags, limit > 0 ? (limit > sb.st_size ? limit - sb.st_size : 1)
-                                                  : 0, &size);
+                                                  : 0, &size, NULL);
     if (r == 0 && fsync(fd) < 0)
         r = -1;
     if (r < 0) {

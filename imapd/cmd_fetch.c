@@ -32,6 +32,7 @@ struct msgdata {
     struct str envelope, body, bodystructure;
     struct mime_message *mime;
     int header_only; /* only the header is needed: parse no further */
+    int whole;       /* the body sections are all the whole message: sent from the mapping */
     int fd;          /* the message file once opened, else -1 */
 };
 
@@ -98,16 +99,35 @@ static int needs_parse(const struct imap_fetch *f)
            (f->items & (IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT));
 }
 
+/* is_whole - the section is the whole message (BODY[], BODY.PEEK[], RFC822) */
+static int is_whole(const struct imap_section *sec)
+{
+    return sec->nparts == 0 && sec->text == IMAP_SECT_NONE;
+}
+
+/* whole_only - every body section asked for is the whole message: its bytes go out from
+ * the file's mapping as they are, so no part of the body needs parsing */
+static int whole_only(const struct imap_fetch *f)
+{
+    if (f->items & (IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT | IMAP_FETCH_BODY |
+                    IMAP_FETCH_BODYSTRUCTURE))
+        return 0;
+    for (size_t i = 0; i < f->nbodies; i++)
+        if (!is_whole(&f->bodies[i].section))
+            return 0;
+    return 1;
+}
+
 /* gather - everything that can fail, before the response starts */
 static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, struct msgdata *d)
 {
     int r = MSTORE_OK;
 
     /* ENVELOPE (and the search summary made with it) reads only the header */
-    d->header_only = !needs_parse(f) && !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
-    if (f->items & IMAP_FETCH_RFC822_SIZE)
-        r = mstore_msg_size_fd(s->box, seq, &d->fd, &d->size); /* opened once for both */
-    if (r == MSTORE_OK && (f->items & IMAP_FETCH_INTERNALDATE))
+    d->whole = needs_parse(f) && whole_only(f);
+    d->header_only = (!needs_parse(f) || d->whole) &&
+                     !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
+    if (f->items & IMAP_FETCH_INTERNALDATE)
         r = mstore_msg_date(s->box, seq, &d->date);
     if (r == MSTORE_OK && needs_parse(f))
         r = parsed(s, seq, d);
@@ -117,12 +137,29 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
         r = cached(s, seq, MSTORE_CACHE_BODY, d, &d->body);
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_BODYSTRUCTURE))
         r = cached(s, seq, MSTORE_CACHE_BODYSTRUCTURE, d, &d->bodystructure);
+    /* last: a size not yet known is counted over the mapping made for the parse, if any
+     * (mime maps the whole file even for the header alone), else read through d->fd */
+    if (r == MSTORE_OK && (f->items & IMAP_FETCH_RFC822_SIZE))
+        r = d->mime ? mstore_msg_size_map(s->box, seq, d->mime->map, d->mime->map_size, &d->size)
+                    : mstore_msg_size_fd(s->box, seq, &d->fd, &d->size);
     return r;
 }
 
 static void stream_sink(void *ctx, const void *p, size_t n)
 {
     stream_write(ctx, p, n);
+}
+
+/* whole_data - the whole message as a region of the mapping (a header-only parse still
+ * maps the whole file); its CRLF size counted over the bytes that will be sent, never taken
+ * from a file name, so that the literal's count is always what follows it */
+static void whole_data(const struct msgdata *d, struct imap_body_data *bd)
+{
+    memset(bd, 0, sizeof(*bd));
+    str_init(&bd->buf);
+    bd->off = 0;
+    bd->size = d->mime->map ? d->mime->map_size : 0;
+    bd->vsize = mime_vsize(d->mime->data, bd->size);
 }
 
 /* send_section - one "NAME[section]<origin> literal" item */
@@ -145,7 +182,10 @@ static void send_section(struct session *s, const char *name, const struct imap_
     stream_write(s->s, item->s, item->len);
     struct imap_section whole;
     imap_section_init(&whole);
-    if (imap_section_get(d->mime, sec ? sec : &whole, &bd) < 0)
+    if (d->whole && (sec == NULL || is_whole(sec))) {
+        whole_data(d, &bd);
+        imap_body_write(d->mime, &bd, partial, start, length, stream_sink, s->s);
+    } else if (imap_section_get(d->mime, sec ? sec : &whole, &bd) < 0)
         stream_puts(s->s, "NIL"); /* no such part (or not a message/rfc822 for HEADER/TEXT) */
     else
         imap_body_write(d->mime, &bd, partial, start, length, stream_sink, s->s);
@@ -165,7 +205,10 @@ static void send_rfc822(struct session *s, const char *name, enum imap_sect_text
     str_reset(item);
     str_printf(item, "%s ", name);
     stream_write(s->s, item->s, item->len);
-    if (imap_section_get(d->mime, &sec, &bd) == 0)
+    if (d->whole && text == IMAP_SECT_NONE) {
+        whole_data(d, &bd);
+        imap_body_write(d->mime, &bd, 0, 0, 0, stream_sink, s->s);
+    } else if (imap_section_get(d->mime, &sec, &bd) == 0)
         imap_body_write(d->mime, &bd, 0, 0, 0, stream_sink, s->s);
     else
         stream_puts(s->s, "NIL");

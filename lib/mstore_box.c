@@ -657,13 +657,36 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
     return r;
 }
 
+/* crlf_size - n plus the bare LFs among the n bytes at p: their size with CRLF line ends;
+ * prev is the byte before p ('\0' at the start of the file) */
+static uint64_t crlf_size(const char *p, size_t n, int prev)
+{
+    const char *e = p + n, *q = p, *nl;
+    uint64_t v = n;
+
+    while ((nl = memchr(q, '\n', (size_t)(e - q))) != NULL) {
+        if ((nl == p ? prev : nl[-1]) != '\r')
+            v++;
+        q = nl + 1;
+    }
+    return v;
+}
+
+/* size_learned - keep a size just counted, for the index to store */
+static void size_learned(struct mstore_box *b, struct mstore_msg *m, uint64_t n)
+{
+    m->size = (int64_t)n;
+    m->dirty = 1;
+    b->dirty = 1;
+}
+
 int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *size)
 {
     struct mstore_msg *m;
     char buf[65536];
     uint64_t n = 0;
     off_t off = 0;
-    int r, last = 0;
+    int r, last = '\0';
     ssize_t got;
 
     if (seq < 1 || seq > b->count)
@@ -676,24 +699,30 @@ int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *si
     if (*fd < 0 && (r = mstore_msg_open(b, seq, fd)) != MSTORE_OK)
         return r;
     while ((got = pread(*fd, buf, sizeof(buf), off)) > 0) {
-        const char *p = buf, *e = buf + got, *nl;
-        n += (uint64_t)got;
+        n += crlf_size(buf, (size_t)got, last);
         off += got;
-        while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-            if (nl == buf ? last != '\r' : nl[-1] != '\r')
-                n++;
-            p = nl + 1;
-        }
         last = buf[got - 1];
     }
     if (got < 0) {
         log_warn("read message %u of %s: %s", m->uid, b->path, strerror(errno));
         return MSTORE_ETEMP;
     }
-    m->size = (int64_t)n;
-    m->dirty = 1;
-    b->dirty = 1;
+    size_learned(b, m, n);
     *size = n;
+    return MSTORE_OK;
+}
+
+int mstore_msg_size_map(struct mstore_box *b, uint32_t seq, const void *map, size_t len,
+                        uint64_t *size)
+{
+    struct mstore_msg *m;
+
+    if (seq < 1 || seq > b->count)
+        return MSTORE_EEXPUNGED;
+    m = &b->msgs[seq - 1];
+    if (m->size < 0)
+        size_learned(b, m, len > 0 ? crlf_size(map, len, '\0') : 0);
+    *size = (uint64_t)m->size;
     return MSTORE_OK;
 }
 

@@ -236,3 +236,61 @@ def test_idle_sees_smtp_delivery_and_bounce_comes_home(instances):
     assert b'"report" ("report-type" "delivery-status" "boundary"' in data[0], data
     m.logout()
     Q.wait_quiet_queue(inst)
+
+
+def crlf_size(data):
+    """RFC822.SIZE of a stored file: every LF without a CR before it counts as CRLF."""
+    return len(data) + len(re.findall(rb"(?<!\r)\n", data))
+
+
+def test_rfc822_size_from_the_name_and_from_the_file(instances):
+    """Local delivery names a file ",S=<size>,W=<CRLF size>" and imapd and popd take W; a
+    file dropped into the Maildir without W is counted. Either way RFC822.SIZE, the POP3
+    LIST size and the octets of BODY[] / RETR agree."""
+    inst = system_instance(instances)
+    box = os.path.join(inst.vmail, "example.test/bob")
+    bodies = ["plain\n", "a bare\rCR inside\nand a last line\n", "." * 3000 + "\n\n\nend\n"]
+    for i, body in enumerate(bodies):
+        Q.submit(inst, "alice@example.test", ["bob@example.test"],
+                 Q.message("sized %d" % i, body=body))
+    files = Q.wait_maildir(box, count=len(bodies))
+    for f in files:
+        data = open(f, "rb").read()
+        assert re.search(r",S=%d,W=%d$" % (len(data), crlf_size(data)), f), f
+    # dropped in by another program: no W (and no S), CRLF or mixed line ends, a bare CR,
+    # no final newline
+    dropped = [b"Subject: crlf\r\n\r\nalready\r\nCRLF\r\n",
+               b"Subject: mixed\n\r\n\rbare CR\r\nLF\nno final newline",
+               b"Subject: lf\n\nonly\n\n"]
+    for i, data in enumerate(dropped):
+        path = os.path.join(box, "new", "1800000000.M%dP1.elsewhere" % i)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        if H.IS_ROOT:
+            os.chown(path, *H.vmail_ids())
+    n = len(bodies) + len(dropped)
+    m = imap_login(inst, "bob@example.test")
+    typ, data = m.select("INBOX")
+    assert data == [str(n).encode()]
+    # counted over the header parse's mapping (ENVELOPE), and read alone (RFC822.SIZE)
+    typ, data = m.fetch("%d" % (len(bodies) + 1), "(RFC822.SIZE ENVELOPE)")
+    assert typ == "OK"
+    typ, data = m.fetch("%d" % (len(bodies) + 2), "(RFC822.SIZE)")
+    assert typ == "OK"
+    imap_sizes = []
+    for seq in range(1, n + 1):
+        typ, data = m.fetch(str(seq), "(RFC822.SIZE BODY.PEEK[])")
+        meta, body = data[0]
+        size = int(re.search(rb"RFC822\.SIZE (\d+)", meta).group(1))
+        assert size == len(body), (seq, meta)
+        imap_sizes.append(size)
+    m.logout()
+    stored = [open(f, "rb").read() for f in files] + dropped
+    assert imap_sizes == [crlf_size(d) for d in stored]
+    p = poplib.POP3("127.0.0.1", inst.ports["pop3"], timeout=30)
+    p.stls(context=S.tls_context())
+    p.user("bob@example.test")
+    p.pass_(PASSWORDS["bob@example.test"])
+    resp, listing, octets = p.list()
+    assert [int(x.split()[1]) for x in listing] == imap_sizes
+    p.quit()

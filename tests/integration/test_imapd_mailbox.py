@@ -234,6 +234,56 @@ def test_mime_corpus_through_the_store(imap):
     assert again == fetch_value(c, "z2", 1, "BODYSTRUCTURE")
 
 
+def literal_of(resp, name):
+    """The bytes of the literal that follows name in one FETCH response."""
+    i = resp.index(name + b" {")
+    j = resp.index(b"}\r\n", i)
+    n = int(resp[i + len(name) + 2:j])
+    return resp[j + 3:j + 3 + n]
+
+
+def test_whole_message_fetches(imap):
+    """BODY[], BODY.PEEK[] (with partials) and RFC822 alone are sent from the file without
+    parsing its body: the same bytes as when a BODYSTRUCTURE in the same FETCH makes the
+    whole message parsed, and as the CRLF form computed here, for every corpus message and
+    for files with CRLF, bare CR, NUL, no final newline and nothing at all."""
+    contents = []
+    for path in sorted(glob.glob(os.path.join(MIME, "*.eml"))):
+        with open(path, "rb") as f:
+            contents.append(f.read())
+    contents += [b"Subject: crlf\r\n\r\nline\r\nline\r\n", b"Subject: cr\n\na\rb\n",
+                 b"Subject: nul\n\na\0b\n", b"Subject: open\n\nno newline",
+                 b"Subject: mixed\r\n\nx\r\ny\n", b""]
+    for content in contents:
+        deliver(imap, content)
+    c = login(imap)
+    select(c)
+    for seq, content in enumerate(contents, 1):
+        want = re.sub(rb"(?<!\r)\n", b"\r\n", content).replace(b"\0", b"\x80")
+        c.send("a%d FETCH %d BODY.PEEK[]\r\n" % (seq, seq))
+        r = c.responses("a%d" % seq)
+        if want:
+            assert literal_of(r[0], b"BODY[]") == want, seq
+        else:
+            assert r[0] == b'* %d FETCH (BODY[] "")' % seq, r
+        c.send("b%d FETCH %d (BODY.PEEK[] BODYSTRUCTURE RFC822.SIZE)\r\n" % (seq, seq))
+        r = c.responses("b%d" % seq)
+        if want:
+            assert literal_of(r[0], b"BODY[]") == want, seq
+        assert b"RFC822.SIZE %d " % len(want) in r[0], (seq, r[0][:200])
+        c.send("c%d FETCH %d (BODY.PEEK[]<3.40> RFC822)\r\n" % (seq, seq))
+        r = c.responses("c%d" % seq)
+        if want[3:43]:
+            assert literal_of(r[0], b"BODY[]<3>") == want[3:43], seq
+        if want:
+            assert literal_of(r[0], b"RFC822") == want, seq
+        # RFC822 is not a PEEK: it marks the message \Seen, as any body fetch does
+        assert b"FLAGS (\\Seen \\Recent)" in r[0], r[0][:100]
+    c.send("d FETCH 1 BODY[]\r\n")
+    r = c.responses("d")
+    assert literal_of(r[0], b"BODY[]") == re.sub(rb"(?<!\r)\n", b"\r\n", contents[0])
+
+
 def test_fetch_items_and_seen(imap):
     deliver(imap, message("first", "line one\nline two\n"))
     deliver(imap, message("second"))

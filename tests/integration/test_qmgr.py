@@ -28,7 +28,7 @@ def test_virtual_delivery_basic(instances):
     assert b"\r" not in data
     assert data.startswith(b"Return-Path: <sender@remote.test>\nDelivered-To: demo@example.test\n"
                            b"Received: from client.remote.test (unknown [127.0.0.1])\n\tby mail.petrel.test")
-    assert re.search(r",S=%d$" % len(data), files[0])
+    assert re.search(r",S=%d,W=%d$" % (len(data), len(data) + data.count(b"\n")), files[0])
     assert Q.queue_files(inst) == []
     assert "from=<sender@remote.test>, size=" in inst.log()
 

@@ -20,6 +20,7 @@
 
 #include "cfg.h"
 #include "mem.h"
+#include "mime.h"
 #include "mstore.h"
 #include "unit.h"
 
@@ -481,6 +482,105 @@ static void test_cache(void **state)
     mstore_close(st);
     unit_rmtree(root);
     free(root);
+}
+
+/* crlf_size_slow - the size of n bytes with CRLF line ends, a byte at a time */
+static uint64_t crlf_size_slow(const char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v += (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) ? 2 : 1;
+    return v;
+}
+
+/* check_sizes - RFC822.SIZE of n bytes at p, read through a descriptor and counted over
+ * the header parse's mapping, equals the slow count and the size of BODY[] */
+static void check_sizes(const char *p, size_t n)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    struct str err = STR_INIT;
+    uint64_t want = crlf_size_slow(p, n), size = 0;
+    int fd = -1;
+
+    for (int i = 0; i < 2; i++) {
+        char *path = xasprintf("%s/new/%d.M%dP1.test", root, 1700000000 + i, i);
+        int w = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        assert_true(w >= 0);
+        assert_int_equal(write(w, p, n), (ssize_t)n);
+        close(w);
+        free(path);
+    }
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_msg_size_fd(b, 1, &fd, &size), MSTORE_OK);
+    assert_int_equal(size, want);
+    close(fd);
+    assert_int_equal(mstore_msg_open(b, 2, &fd), MSTORE_OK);
+    struct mime_message *m = mime_open_fd_header(fd, NULL, &err);
+    assert_non_null(m);
+    assert_int_equal(m->map_size, n);
+    assert_int_equal(mstore_msg_size_map(b, 2, m->map, m->map_size, &size), MSTORE_OK);
+    assert_int_equal(size, want);
+    mime_free(m);
+    close(fd);
+    assert_int_equal(mime_vsize(p, n), want); /* the octets FETCH BODY[] sends */
+    /* known now: the mapping is not looked at again */
+    assert_int_equal(mstore_msg_size_map(b, 2, "", 0, &size), MSTORE_OK);
+    assert_int_equal(size, want);
+    mstore_box_close(b);
+    mstore_close(st);
+    str_free(&err);
+    unit_rmtree(root);
+    free(root);
+}
+
+static void test_size_forms(void **state)
+{
+    static const char *const texts[] = {
+        "", "\n", "\r", "\r\n", "\n\n", "\r\r\n\n", "Subject: a\n\nno final newline",
+        "Subject: b\r\n\r\ncrlf\r\n", "Subject: c\n\nbare\rcr\n\r", "\nstarts with LF\n",
+        "Subject: d\r\n\nmixed\r\nends\n\r\n",
+    };
+    DIR *d;
+    struct dirent *e;
+    int seen = 0;
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        check_sizes(texts[i], strlen(texts[i]));
+    /* a CR and its LF on the two sides of the 64 KiB read boundary, and a bare LF there */
+    for (size_t at = 65534; at <= 65536; at++) {
+        char *big = xmalloc(140000);
+        memset(big, 'x', 140000);
+        memcpy(big, "Subject: big\n\n", 15);
+        big[at - 1] = '\r';
+        big[at] = '\n';
+        big[at + 5000] = '\n';
+        check_sizes(big, 140000);
+        free(big);
+    }
+    assert_non_null(d = opendir(MIME_CORPUS_DIR));
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".eml") != 0)
+            continue;
+        char *path = xasprintf("%s/%s", MIME_CORPUS_DIR, e->d_name);
+        struct str text = STR_INIT;
+        char buf[4096];
+        ssize_t n;
+        int fd = open(path, O_RDONLY);
+        assert_true(fd >= 0);
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+            str_catn(&text, buf, (size_t)n);
+        close(fd);
+        check_sizes(text.s ? text.s : "", text.len);
+        str_free(&text);
+        free(path);
+        seen++;
+    }
+    closedir(d);
+    assert_true(seen >= 10);
 }
 
 static void test_append_copy_move(void **state)
@@ -970,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_status_and_session_lock),
         cmocka_unit_test(test_rebuild),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_size_forms),
         cmocka_unit_test(test_append_copy_move),
         cmocka_unit_test(test_folders),
         cmocka_unit_test(test_users),
