@@ -90,6 +90,7 @@ def test_no_mail_lost_when_qmgr_and_local_crash(instances, capsys):
                                  sum("status=deferred" in l for l in Q.status_lines(inst))))
     with capsys.disabled():
         sys.stdout.write("\n" + line)
-    assert os.listdir(os.path.join(box, "tmp")) == [] or True  # killed writers may leave tmp/
+    # a local killed while writing may leave its file in tmp/ (never in new/: it is renamed
+    # there complete); Maildir readers clean tmp/, as with any MDA, so tmp/ is not checked
     leftovers = [p for p in Q.queue_files(inst) if "/corrupt/" in p]
     assert leftovers == []
