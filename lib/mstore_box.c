@@ -881,14 +881,15 @@ static int open_msg_dirs(struct mstore_box *b, int dirfd[2])
 
 /* store_one - change one message (exclusive section); 1 changed, 0 unchanged,
  * MSTORE_EEXPUNGED, or 2 for an UNCHANGEDSINCE failure */
-static int store_one(struct mstore_box *b, const int dirfd[2], struct mstore_msg *m, int op,
-                     unsigned flags, uint64_t kw, uint64_t unchangedsince, uint64_t modseq)
+static int store_one(struct mstore_box *b, struct ms_rec_cursor *rc, const int dirfd[2],
+                     struct mstore_msg *m, int op, unsigned flags, uint64_t kw,
+                     uint64_t unchangedsince, uint64_t modseq)
 {
     struct mstore_msg rec;
     struct str name = STR_INIT;
     unsigned nf;
     uint64_t nk;
-    int r = ms_rec_get(b, m->uid, &rec);
+    int r = ms_recc_get(rc, m->uid, &rec);
 
     if (r != 1)
         return r == 0 ? MSTORE_EEXPUNGED : MSTORE_ETEMP;
@@ -921,7 +922,7 @@ static int store_one(struct mstore_box *b, const int dirfd[2], struct mstore_msg
     rec.flags = (uint8_t)nf;
     rec.keywords = nk;
     rec.modseq = modseq;
-    r = ms_rec_put(b, &rec);
+    r = ms_recc_put(rc, &rec);
     free(m->fname);
     m->fname = rec.fname;
     m->dir = rec.dir;
@@ -939,6 +940,7 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
     struct timespec nt, ct;
     uint64_t kw = 0, modseq;
     int any = 0, r = MSTORE_OK, dirfd[2];
+    struct ms_rec_cursor rc;
 
     if (res)
         memset(res, 0, sizeof(*res));
@@ -957,6 +959,13 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
         ms_idx_end(b, 0);
         return MSTORE_ETEMP;
     }
+    if (ms_recc_open(b, &rc) < 0) {
+        for (int d = 0; d < 2; d++)
+            if (dirfd[d] >= 0)
+                close(dirfd[d]);
+        ms_idx_end(b, 0);
+        return MSTORE_ETEMP;
+    }
     for (size_t i = 0; i < n; i++) {
         struct mstore_msg *m;
         int x;
@@ -964,7 +973,7 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
             continue;
         m = &b->msgs[seqs[i] - 1];
         x = m->expunged ? MSTORE_EEXPUNGED
-                        : store_one(b, dirfd, m, op, flags, kw, unchangedsince, modseq);
+                        : store_one(b, &rc, dirfd, m, op, flags, kw, unchangedsince, modseq);
         if (x == MSTORE_EEXPUNGED) {
             m->expunged = 1;
             if (res)
@@ -981,6 +990,7 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
             break;
         }
     }
+    ms_recc_close(&rc);
     if (any) {
         b->hdr.highestmodseq = modseq;
         ms_note_cur_change(b, &ct);
