@@ -858,16 +858,38 @@ static uint64_t apply_op64(uint64_t old, int op, uint64_t bits)
     }
 }
 
+/* open_msg_dirs - descriptors of new/ and cur/ for renameat (one path lookup
+ * per STORE, not two per message); a missing one is -1: its files are gone */
+static int open_msg_dirs(struct mstore_box *b, int dirfd[2])
+{
+    static const char *const sub[2] = {"new", "cur"};
+
+    for (int d = 0; d < 2; d++) {
+        char *p = xasprintf("%s/%s", b->path, sub[d]);
+        dirfd[d] = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd[d] < 0 && errno != ENOENT) {
+            log_warn("open %s: %s", p, strerror(errno));
+            free(p);
+            if (d == 1)
+                close(dirfd[0]);
+            return -1;
+        }
+        free(p);
+    }
+    return 0;
+}
+
 /* store_one - change one message (exclusive section); 1 changed, 0 unchanged,
  * MSTORE_EEXPUNGED, or 2 for an UNCHANGEDSINCE failure */
-static int store_one(struct mstore_box *b, struct mstore_msg *m, int op, unsigned flags,
-                     uint64_t kw, uint64_t unchangedsince, uint64_t modseq)
+static int store_one(struct mstore_box *b, struct ms_rec_cursor *rc, const int dirfd[2],
+                     struct mstore_msg *m, int op, unsigned flags, uint64_t kw,
+                     uint64_t unchangedsince, uint64_t modseq)
 {
     struct mstore_msg rec;
-    struct str from = STR_INIT, to = STR_INIT, name = STR_INIT;
+    struct str name = STR_INIT;
     unsigned nf;
     uint64_t nk;
-    int r = ms_rec_get(b, m->uid, &rec);
+    int r = ms_recc_get(rc, m->uid, &rec);
 
     if (r != 1)
         return r == 0 ? MSTORE_EEXPUNGED : MSTORE_ETEMP;
@@ -883,12 +905,9 @@ static int store_one(struct mstore_box *b, struct mstore_msg *m, int op, unsigne
     }
     if (nf != rec.flags) {
         ms_flags_fname(rec.fname, nf, &name);
-        ms_msg_path(b, rec.dir, rec.fname, &from);
-        ms_msg_path(b, 1, str_c(&name), &to);
-        if (rename(str_c(&from), str_c(&to)) < 0) {
-            int e = errno;
-            str_free(&from);
-            str_free(&to);
+        int from = dirfd[rec.dir ? 1 : 0];
+        if (from < 0 || dirfd[1] < 0 || renameat(from, rec.fname, dirfd[1], str_c(&name)) < 0) {
+            int e = from < 0 || dirfd[1] < 0 ? ENOENT : errno; /* a directory gone: the file too */
             str_free(&name);
             free(rec.fname);
             if (e == ENOENT)
@@ -903,15 +922,13 @@ static int store_one(struct mstore_box *b, struct mstore_msg *m, int op, unsigne
     rec.flags = (uint8_t)nf;
     rec.keywords = nk;
     rec.modseq = modseq;
-    r = ms_rec_put(b, &rec);
+    r = ms_recc_put(rc, &rec);
     free(m->fname);
     m->fname = rec.fname;
     m->dir = rec.dir;
     m->flags = (uint8_t)(nf | (m->flags & MSTORE_F_RECENT));
     m->keywords = nk;
     m->modseq = modseq;
-    str_free(&from);
-    str_free(&to);
     str_free(&name);
     return r < 0 ? MSTORE_ETEMP : 1;
 }
@@ -922,7 +939,8 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
 {
     struct timespec nt, ct;
     uint64_t kw = 0, modseq;
-    int any = 0, r = MSTORE_OK;
+    int any = 0, r = MSTORE_OK, dirfd[2];
+    struct ms_rec_cursor rc;
 
     if (res)
         memset(res, 0, sizeof(*res));
@@ -937,13 +955,25 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
         return r;
     }
     modseq = b->hdr.highestmodseq + 1;
+    if (open_msg_dirs(b, dirfd) < 0) {
+        ms_idx_end(b, 0);
+        return MSTORE_ETEMP;
+    }
+    if (ms_recc_open(b, &rc) < 0) {
+        for (int d = 0; d < 2; d++)
+            if (dirfd[d] >= 0)
+                close(dirfd[d]);
+        ms_idx_end(b, 0);
+        return MSTORE_ETEMP;
+    }
     for (size_t i = 0; i < n; i++) {
         struct mstore_msg *m;
         int x;
         if (seqs[i] < 1 || seqs[i] > b->count)
             continue;
         m = &b->msgs[seqs[i] - 1];
-        x = m->expunged ? MSTORE_EEXPUNGED : store_one(b, m, op, flags, kw, unchangedsince, modseq);
+        x = m->expunged ? MSTORE_EEXPUNGED
+                        : store_one(b, &rc, dirfd, m, op, flags, kw, unchangedsince, modseq);
         if (x == MSTORE_EEXPUNGED) {
             m->expunged = 1;
             if (res)
@@ -960,6 +990,7 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
             break;
         }
     }
+    ms_recc_close(&rc);
     if (any) {
         b->hdr.highestmodseq = modseq;
         ms_note_cur_change(b, &ct);
@@ -967,6 +998,9 @@ int mstore_store(struct mstore_box *b, const uint32_t *seqs, size_t n, int op, u
             r = MSTORE_ETEMP;
     }
     ms_idx_end(b, any);
+    for (int d = 0; d < 2; d++)
+        if (dirfd[d] >= 0)
+            close(dirfd[d]);
     return r;
 }
 

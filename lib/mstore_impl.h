@@ -110,6 +110,18 @@ int ms_hdr_put(struct mstore_box *b);
 int ms_rec_get(struct mstore_box *b, uint32_t uid, struct mstore_msg *m);
 int ms_rec_put(struct mstore_box *b, const struct mstore_msg *m);
 int ms_rec_del(struct mstore_box *b, uint32_t uid, uint64_t modseq);
+
+/* a walk over records in ascending UIDs (one exclusive section): a get
+ * steps to the next record when that is the one asked for, and a put
+ * rewrites the record of the last get in place (no second search) */
+struct ms_rec_cursor {
+    DBC *c;
+    uint32_t uid; /* of the record under the cursor; 0 when not on one */
+};
+int ms_recc_open(struct mstore_box *b, struct ms_rec_cursor *rc);
+int ms_recc_get(struct ms_rec_cursor *rc, uint32_t uid, struct mstore_msg *m);
+int ms_recc_put(struct ms_rec_cursor *rc, const struct mstore_msg *m);
+void ms_recc_close(struct ms_rec_cursor *rc);
 void ms_recs_free(struct mstore_msg *v, uint32_t n);
 void ms_xlog_prune(struct mstore_box *b);
 int ms_kw_read(struct mstore_box *b);

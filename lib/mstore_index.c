@@ -339,6 +339,86 @@ int ms_rec_put(struct mstore_box *b, const struct mstore_msg *m)
     return r;
 }
 
+int ms_recc_open(struct mstore_box *b, struct ms_rec_cursor *rc)
+{
+    rc->uid = 0;
+    if (b->db->cursor(b->db, NULL, &rc->c, 0) != 0) {
+        rc->c = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ms_recc_get - like ms_rec_get; DB_NEXT first when the cursor is on a
+ * smaller UID (a STORE over a range visits its records in order) */
+int ms_recc_get(struct ms_rec_cursor *rc, uint32_t uid, struct mstore_msg *m)
+{
+    unsigned char k[5];
+    DBT key, val;
+    int r = DB_NOTFOUND;
+
+    memset(&key, 0, sizeof(key));
+    memset(&val, 0, sizeof(val));
+    if (rc->uid && rc->uid < uid) {
+        r = rc->c->get(rc->c, &key, &val, DB_NEXT);
+        if (r == 0 && !(key.size == 5 && ((unsigned char *)key.data)[0] == 'U' &&
+                        ms_get32be((const unsigned char *)key.data + 1) == uid))
+            r = DB_NOTFOUND; /* not the one: search for it */
+        else if (r != 0 && r != DB_NOTFOUND)
+            goto fail;
+    }
+    if (r == DB_NOTFOUND) {
+        rec_key(k, uid);
+        memset(&key, 0, sizeof(key));
+        memset(&val, 0, sizeof(val));
+        key.data = k;
+        key.size = 5;
+        r = rc->c->get(rc->c, &key, &val, DB_SET);
+        if (r == DB_NOTFOUND) {
+            rc->uid = 0;
+            return 0;
+        }
+        if (r != 0)
+            goto fail;
+    }
+    rc->uid = uid;
+    if (rec_decode(m, uid, val.data, val.size) < 0)
+        goto fail;
+    return 1;
+fail:
+    rc->uid = 0;
+    return -1;
+}
+
+/* ms_recc_put - rewrite the record of the last successful ms_recc_get */
+int ms_recc_put(struct ms_rec_cursor *rc, const struct mstore_msg *m)
+{
+    struct str v = STR_INIT;
+    DBT key, val;
+    int r;
+
+    if (rc->uid != m->uid)
+        log_panic("ms_recc_put: cursor on UID %u, record of %u", rc->uid, m->uid);
+    rec_encode(m, &v);
+    memset(&key, 0, sizeof(key));
+    memset(&val, 0, sizeof(val));
+    val.data = v.s;
+    val.size = (u_int32_t)v.len;
+    r = rc->c->put(rc->c, &key, &val, DB_CURRENT);
+    str_free(&v);
+    if (r != 0)
+        rc->uid = 0;
+    return r == 0 ? 0 : -1;
+}
+
+void ms_recc_close(struct ms_rec_cursor *rc)
+{
+    if (rc->c)
+        rc->c->close(rc->c);
+    rc->c = NULL;
+    rc->uid = 0;
+}
+
 /* ms_rec_del - remove a record and note the expunge in the log ("X" modseq uid) */
 int ms_rec_del(struct mstore_box *b, uint32_t uid, uint64_t modseq)
 {

@@ -885,6 +885,91 @@ static void test_many_messages(void **state)
     free(root);
 }
 
+/* check_walked - flags of a view after test_store_walk: \Seen on UIDs 1..600,
+ * \Flagged also on 1, 4, 5 and 600, nothing on the later delivery */
+static void check_walked(struct mstore_box *v)
+{
+    assert_int_equal(mstore_box_count(v), 598);
+    for (uint32_t i = 1; i <= mstore_box_count(v); i++) {
+        const struct mstore_msg *m = mstore_msg(v, i);
+        unsigned want = m->uid > 600                                    ? 0
+                        : m->uid == 1 || m->uid == 4 || m->uid == 5 || m->uid == 600
+                            ? MSTORE_F_SEEN | MSTORE_F_FLAGGED
+                            : MSTORE_F_SEEN;
+        assert_int_equal(m->flags & MSTORE_F_SYSTEM, want);
+        assert_int_equal(m->keywords, m->uid > 600 ? 0 : 1);
+        assert_int_equal(m->dir, m->uid > 600 ? 0 : 1);
+    }
+}
+
+/* a STORE over many messages walks the index records in order: gaps left by
+ * another session's EXPUNGE, a record the view does not know yet, and a set
+ * in descending order all come out right, for the storing session, another
+ * one and a fresh open */
+static void test_store_walk(void **state)
+{
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *a, *b, *c;
+    struct mstore_changes ch;
+    struct mstore_store_result res;
+    uint32_t all[600], del[] = {10, 11, 300}, desc[] = {600, 5, 4, 1};
+    const char *kws[] = {"Work"};
+
+    for (int i = 0; i < 600; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &a), MSTORE_OK);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_store(b, del, 3, MSTORE_STORE_ADD, MSTORE_F_DELETED, NULL, 0, 0, NULL),
+                     MSTORE_OK);
+    assert_int_equal(mstore_expunge(b, NULL, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nexpunged, 3);
+    mstore_changes_free(&ch);
+    deliver(root, "Subject: later\n\nbody\n");
+    assert_int_equal(mstore_box_sync(b, MSTORE_SYNC_FORCE, &ch), MSTORE_OK);
+    assert_int_equal(ch.exists, 598);
+    mstore_changes_free(&ch);
+
+    /* a has not synced: its view still holds the three expunged messages */
+    for (uint32_t i = 0; i < 600; i++)
+        all[i] = i + 1;
+    assert_int_equal(mstore_store(a, all, 600, MSTORE_STORE_ADD, MSTORE_F_SEEN, kws, 1, 0, &res),
+                     MSTORE_OK);
+    assert_int_equal(res.nchanged, 597);
+    assert_int_equal(res.nvanished, 3);
+    assert_int_equal(res.vanished[0], 10);
+    assert_int_equal(res.vanished[1], 11);
+    assert_int_equal(res.vanished[2], 300);
+    mstore_store_result_free(&res);
+    assert_int_equal(mstore_store(a, desc, 4, MSTORE_STORE_ADD, MSTORE_F_FLAGGED, NULL, 0, 0, &res),
+                     MSTORE_OK);
+    assert_int_equal(res.nchanged, 4);
+    mstore_store_result_free(&res);
+    /* the same again changes nothing */
+    assert_int_equal(mstore_store(a, all, 600, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, &res),
+                     MSTORE_OK);
+    assert_int_equal(res.nchanged, 0);
+    mstore_store_result_free(&res);
+    assert_int_equal(count_files(root, "cur"), 597);
+    assert_int_equal(count_files(root, "new"), 1);
+
+    assert_int_equal(mstore_box_sync(a, 0, &ch), MSTORE_OK);
+    mstore_changes_free(&ch);
+    check_walked(a);
+    assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+    assert_int_equal(ch.nchanged, 597);
+    mstore_changes_free(&ch);
+    check_walked(b);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &c), MSTORE_OK);
+    check_walked(c);
+    mstore_box_close(a);
+    mstore_box_close(b);
+    mstore_box_close(c);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+}
+
 /* age_dirs - make new/ and cur/ look untouched for an hour (trusted mtimes) */
 static void age_dirs(const char *root)
 {
@@ -1075,6 +1160,7 @@ int main(void)
         cmocka_unit_test(test_folders),
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_many_messages),
+        cmocka_unit_test(test_store_walk),
         cmocka_unit_test(test_processes_and_shared_locks),
         cmocka_unit_test(test_concurrent_sessions_and_delivery),
     };
