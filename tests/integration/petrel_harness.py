@@ -113,12 +113,23 @@ def mail_owner_ids():
     return os.geteuid(), os.getegid()
 
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
+    """A port free now on host, never one this process handed out before (the kernel may
+    give the same ephemeral port to two calls in a row, and then two services of one
+    instance would collide)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no unused free port on %s" % host)
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):

@@ -50,8 +50,19 @@ class Dns:
     """dnsmasq serving the test's records on 127.0.0.1:<port>."""
 
     def __init__(self, mx=(), hosts=(), txt=(), extra=()):
-        self.port = self._free_udp_port()
         self.dir = tempfile.mkdtemp(prefix="petrel-dns-")
+        # dnsmasq listens on UDP and TCP: a port free for both, and another one if the port
+        # was taken in between (a resolver's ephemeral socket, another test's listener)
+        for attempt in range(5):
+            self.port = self._free_udp_tcp_port()
+            try:
+                self._start(mx, hosts, txt, extra)
+                return
+            except AssertionError as e:
+                if "Address already in use" not in str(e) or attempt == 4:
+                    raise
+
+    def _start(self, mx, hosts, txt, extra):
         args = ["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                 "--no-poll", "--port=%d" % self.port, "--listen-address=127.0.0.1",
                 "--bind-interfaces", "--local=/test/", "--pid-file=", "--cache-size=0",
@@ -70,10 +81,19 @@ class Dns:
         wait_for(self._answers, timeout=10, what="dnsmasq to answer")
 
     @staticmethod
-    def _free_udp_port():
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+    def _free_udp_tcp_port():
+        for _ in range(100):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    t.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+        raise AssertionError("no port free for both UDP and TCP")
 
     def _answers(self):
         if self.proc.poll() is not None:

@@ -129,7 +129,7 @@ def test_null_mx_and_nxdomain_bounce(instances, dns):
 
 
 def test_dns_server_down_defers(instances):
-    dead = U.Dns._free_udp_port()
+    dead = U.Dns._free_udp_tcp_port()
     snd = U.sender(instances, main_cf={"smtp_dns_servers": "127.0.0.1:%d" % dead})
     qid = Q.submit(snd, SENDER, ["a@remote.test"])
     line = Q.wait_status(snd, qid, "a@remote.test", "deferred")
