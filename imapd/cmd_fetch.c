@@ -127,9 +127,7 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
     d->whole = needs_parse(f) && whole_only(f);
     d->header_only = (!needs_parse(f) || d->whole) &&
                      !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
-    if (f->items & IMAP_FETCH_INTERNALDATE)
-        r = mstore_msg_date(s->box, seq, &d->date);
-    if (r == MSTORE_OK && needs_parse(f))
+    if (needs_parse(f))
         r = parsed(s, seq, d);
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_ENVELOPE))
         r = cached(s, seq, MSTORE_CACHE_ENVELOPE, d, &d->envelope);
@@ -142,6 +140,10 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_RFC822_SIZE))
         r = d->mime ? mstore_msg_size_map(s->box, seq, d->mime->map, d->mime->map_size, &d->size)
                     : mstore_msg_size_fd(s->box, seq, &d->fd, &d->size);
+    /* last too: a date not yet known comes from the file if it is open by now */
+    if (r == MSTORE_OK && (f->items & IMAP_FETCH_INTERNALDATE))
+        r = d->fd >= 0 ? mstore_msg_date_fd(s->box, seq, d->fd, &d->date)
+                       : mstore_msg_date(s->box, seq, &d->date);
     return r;
 }
 
@@ -232,40 +234,50 @@ static int fetch_one(struct session *s, const struct imap_fetch *f, uint32_t seq
         msgdata_free(&d);
         return r;
     }
-    str_printf(&head, "* %u FETCH (", seq);
+    str_cat(&head, "* ");
+    str_catu(&head, seq);
+    str_cat(&head, " FETCH (");
     const char *sp = "";
     if (s->uid || (f->items & IMAP_FETCH_UID)) {
-        str_printf(&head, "UID %u", m->uid);
+        str_cat(&head, "UID ");
+        str_catu(&head, m->uid);
         sp = " ";
     }
     if (with_flags || (f->items & IMAP_FETCH_FLAGS)) {
-        str_printf(&head, "%sFLAGS (", sp);
+        str_cat(&head, sp);
+        str_cat(&head, "FLAGS (");
         imapd_msg_flags(s, m, &head);
         str_catc(&head, ')');
         sp = " ";
     }
     if (f->items & IMAP_FETCH_INTERNALDATE) {
-        str_printf(&head, "%sINTERNALDATE \"", sp);
+        str_cat(&head, sp);
+        str_cat(&head, "INTERNALDATE \"");
         imap_format_date_time(d.date, imapd_zone(d.date), &head);
         str_catc(&head, '"');
         sp = " ";
     }
     if (f->items & IMAP_FETCH_RFC822_SIZE) {
-        str_printf(&head, "%sRFC822.SIZE %llu", sp, (unsigned long long)d.size);
+        str_cat(&head, sp);
+        str_cat(&head, "RFC822.SIZE ");
+        str_catu(&head, d.size);
         sp = " ";
     }
     if (f->items & IMAP_FETCH_ENVELOPE) {
-        str_printf(&head, "%sENVELOPE ", sp);
+        str_cat(&head, sp);
+        str_cat(&head, "ENVELOPE ");
         str_catn(&head, d.envelope.s, d.envelope.len);
         sp = " ";
     }
     if (f->items & IMAP_FETCH_BODY) {
-        str_printf(&head, "%sBODY ", sp);
+        str_cat(&head, sp);
+        str_cat(&head, "BODY ");
         str_catn(&head, d.body.s, d.body.len);
         sp = " ";
     }
     if (f->items & IMAP_FETCH_BODYSTRUCTURE) {
-        str_printf(&head, "%sBODYSTRUCTURE ", sp);
+        str_cat(&head, sp);
+        str_cat(&head, "BODYSTRUCTURE ");
         str_catn(&head, d.bodystructure.s, d.bodystructure.len);
         sp = " ";
     }

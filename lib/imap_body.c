@@ -249,7 +249,8 @@ static void write_body(const struct mime_message *m, const struct mime_part *p, 
     imap_append_cnstring(out, p->description);
     str_catc(out, ' ');
     imap_append_cstring(out, p->encoding ? p->encoding : "7BIT");
-    str_printf(out, " %zu", p->body.vsize);
+    str_catc(out, ' ');
+    str_catu(out, p->body.vsize);
     if (mime_is_type(p, "message", "rfc822")) {
         /* body-type-msg: envelope, body and lines of the encapsulated message */
         str_catc(out, ' ');
@@ -262,9 +263,11 @@ static void write_body(const struct mime_message *m, const struct mime_part *p, 
             str_cat(out, EMPTY_ENVELOPE " ");
             str_cat(out, ext ? EMPTY_BODY_EXT : EMPTY_BODY);
         }
-        str_printf(out, " %zu", p->body.lines);
+        str_catc(out, ' ');
+        str_catu(out, p->body.lines);
     } else if (strcasecmp(p->type, "text") == 0) {
-        str_printf(out, " %zu", p->body.lines);
+        str_catc(out, ' ');
+        str_catu(out, p->body.lines);
     }
     if (ext) {
         str_catc(out, ' ');

@@ -827,7 +827,22 @@ void imap_format_date_time(time_t t, int tz_minutes, struct str *out)
 
     gmtime_r(&local, &tm);
     int a = tz_minutes < 0 ? -tz_minutes : tz_minutes;
-    str_printf(out, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", tm.tm_mday, month_names[tm.tm_mon],
-               tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, tz_minutes < 0 ? '-' : '+',
-               a / 60, a % 60);
+    if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 || a >= 100 * 60) {
+        str_printf(out, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", tm.tm_mday,
+                   month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   tz_minutes < 0 ? '-' : '+', a / 60, a % 60);
+        return;
+    }
+    /* "dd-Mon-yyyy hh:mm:ss +hhmm" without printf: a FETCH of INTERNALDATE formats one each */
+    int y = tm.tm_year + 1900, h = a / 60, mi = a % 60;
+    char b[26] = {(char)('0' + tm.tm_mday / 10), (char)('0' + tm.tm_mday % 10), '-',
+                  month_names[tm.tm_mon][0], month_names[tm.tm_mon][1],
+                  month_names[tm.tm_mon][2], '-', (char)('0' + y / 1000),
+                  (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10), (char)('0' + y % 10),
+                  ' ', (char)('0' + tm.tm_hour / 10), (char)('0' + tm.tm_hour % 10), ':',
+                  (char)('0' + tm.tm_min / 10), (char)('0' + tm.tm_min % 10), ':',
+                  (char)('0' + tm.tm_sec / 10), (char)('0' + tm.tm_sec % 10), ' ',
+                  tz_minutes < 0 ? '-' : '+', (char)('0' + h / 10), (char)('0' + h % 10),
+                  (char)('0' + mi / 10), (char)('0' + mi % 10)};
+    str_catn(out, b, sizeof(b));
 }

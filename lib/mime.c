@@ -11,6 +11,9 @@
  * requires the delimiters of nested multiparts to differ, so this cannot
  * steal a line that belongs to an inner part of a valid message).
  */
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdalign.h>
@@ -476,20 +479,52 @@ static size_t header_end(const char *d, size_t n)
     return n;
 }
 
-/* open_map - map fd and parse all of it, or only its top-level header */
+/* read_all - read the size bytes of fd into buf; the count read (less only if the file
+ * shrank), -1 on errors */
+static ssize_t read_all(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+/* open_map - read or map fd and parse all of it, or only its top-level header. A file of
+ * up to MIME_READ_MAX bytes is read into memory: for small files one copy costs less
+ * than a mapping's page faults and unmapping (its TLB flush); bigger ones are mapped. */
 static struct mime_message *open_map(int fd, int header_only, const struct mime_limits *lim,
                                      struct str *err)
 {
     struct stat sb;
     void *map = NULL;
     size_t size;
+    int heap = 0;
 
     if (fstat(fd, &sb) < 0) {
         str_printf(err, "fstat: %s", strerror(errno));
         return NULL;
     }
     size = (size_t)sb.st_size;
-    if (size > 0) {
+    if (size > 0 && size <= MIME_READ_MAX) {
+        ssize_t n;
+        map = xmalloc(size);
+        if ((n = read_all(fd, map, size)) < 0) {
+            str_printf(err, "read: %s", strerror(errno));
+            free(map);
+            return NULL;
+        }
+        size = (size_t)n;
+        heap = 1;
+    } else if (size > 0) {
         map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
             str_printf(err, "mmap: %s", strerror(errno));
@@ -502,6 +537,7 @@ static struct mime_message *open_map(int fd, int header_only, const struct mime_
         mime_parse(map, header_only && map ? header_end(map, size) : size, lim);
     m->map = map;
     m->map_size = size;
+    m->map_heap = heap;
     return m;
 }
 
@@ -533,7 +569,9 @@ void mime_free(struct mime_message *m)
 {
     if (m == NULL)
         return;
-    if (m->map)
+    if (m->map_heap)
+        free(m->map);
+    else if (m->map)
         munmap(m->map, m->map_size);
     mime_pool_free(m->pool);
     free(m);
@@ -642,11 +680,40 @@ void mime_unfold(const char *v, size_t n, struct str *out)
 
 /* virtual form ------------------------------------------------------------- */
 
+/* count_lf - the LFs among the n bytes at p (16 at a time where SSE2 is there: a
+ * message's lines are short, so a memchr per line costs more than this) */
+static size_t count_lf(const char *p, size_t n)
+{
+    size_t k = 0;
+    size_t i = 0;
+
+#ifdef __SSE2__
+    const __m128i lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (n - i >= 16) {
+        /* up to 255 rounds into byte counters (a match is -1), then summed into k */
+        __m128i acc = zero;
+        size_t rounds = (n - i) / 16 > 255 ? 255 : (n - i) / 16;
+        for (size_t r = 0; r < rounds; r++, i += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), lf));
+        __m128i sum = _mm_sad_epu8(acc, zero);
+        k += (size_t)_mm_cvtsi128_si64(sum) +
+             (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+    }
+#endif
+    for (; i < n; i++)
+        k += p[i] == '\n';
+    return k;
+}
+
 size_t mime_vsize(const char *p, size_t n)
 {
     size_t v = n;
     const char *e = p + n, *q = p;
 
+    if (n == 0)
+        return 0;
+    if (memchr(p, '\r', n) == NULL) /* no CR (the usual stored form): every LF is bare */
+        return n + count_lf(p, n);
     while ((q = memchr(q, '\n', (size_t)(e - q))) != NULL) {
         if (q == p || q[-1] != '\r')
             v++;

@@ -104,21 +104,26 @@ struct mime_message {
     unsigned nparts;
     unsigned flags;
     struct mime_pool *pool;
-    void *map; /* mmap'ed by mime_open_file */
+    void *map; /* the file's bytes: read (map_heap) or mmap'ed by mime_open_fd/_file */
     size_t map_size;
+    int map_heap;
 };
 
 /* mime_parse - parse size bytes at data (not copied: data must outlive the result);
  * lim may be NULL for the defaults. Never fails. */
 struct mime_message *mime_parse(const void *data, size_t size, const struct mime_limits *lim);
-/* mime_open_file - map a message file read-only and parse it; NULL with err on I/O errors */
+/* files of up to this size are read into memory by mime_open_*, bigger ones mapped */
+#define MIME_READ_MAX (128u << 10)
+
+/* mime_open_file - read or map a message file and parse it; NULL with err on I/O errors */
 struct mime_message *mime_open_file(const char *path, const struct mime_limits *lim,
                                     struct str *err);
 /* mime_open_fd - the same for an open descriptor (not closed) */
 struct mime_message *mime_open_fd(int fd, const struct mime_limits *lim, struct str *err);
 /* mime_open_fd_header - parse only the top-level header (up to and including its
- * blank line): the root's body is empty and m->size is the header's size; the pages
- * of the body are never read. For callers that look at header fields only. */
+ * blank line): the root's body is empty and m->size is the header's size; the body is
+ * never parsed, and the pages of a mapped one are never touched (m->map still holds the
+ * whole file). For callers that look at header fields only. */
 struct mime_message *mime_open_fd_header(int fd, const struct mime_limits *lim,
                                          struct str *err);
 void mime_free(struct mime_message *m);

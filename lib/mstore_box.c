@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "mime.h"
 #include "mstore_impl.h"
 
 const char *mstore_strerror(int code)
@@ -85,6 +86,7 @@ int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_
     b->path = str_steal(&path);
     b->flags = flags;
     b->watchfd = -1;
+    b->msgdir[0] = b->msgdir[1] = -1;
     if ((b->lockfd = ms_open_lockfile(b->path)) < 0) {
         ms_box_free(b);
         return MSTORE_ETEMP;
@@ -98,6 +100,7 @@ void ms_box_free(struct mstore_box *b)
     if (b == NULL)
         return;
     ms_cache_release(b);
+    ms_msgdirs_close(b);
     for (size_t i = 0; i < b->nputs; i++)
         free(b->puts[i].data);
     free(b->puts);
@@ -436,6 +439,7 @@ int mstore_box_flush(struct mstore_box *b)
     if (b->nputs && ms_cache_write(b) < 0)
         r = MSTORE_ETEMP;
     ms_cache_release(b);
+    ms_msgdirs_close(b);
     return r;
 }
 
@@ -617,10 +621,30 @@ static int resolve(struct mstore_box *b, struct mstore_msg *m)
     return MSTORE_OK;
 }
 
+void ms_msgdirs_close(struct mstore_box *b)
+{
+    for (int d = 0; d < 2; d++) {
+        if (b->msgdir[d] >= 0)
+            close(b->msgdir[d]);
+        b->msgdir[d] = -1;
+    }
+}
+
+/* msgdir - the descriptor of new/ (dir 0) or cur/ (1), opened on first use; -1 with errno */
+static int msgdir(struct mstore_box *b, int dir)
+{
+    if (b->msgdir[dir] < 0) {
+        struct str p = STR_INIT;
+        str_printf(&p, "%s/%s", b->path, dir ? "cur" : "new");
+        b->msgdir[dir] = open(str_c(&p), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        str_free(&p);
+    }
+    return b->msgdir[dir];
+}
+
 int mstore_msg_open(struct mstore_box *b, uint32_t seq, int *fd)
 {
     struct mstore_msg *m;
-    struct str path = STR_INIT;
     int r = MSTORE_OK;
 
     *fd = -1;
@@ -630,12 +654,13 @@ int mstore_msg_open(struct mstore_box *b, uint32_t seq, int *fd)
     if (m->expunged)
         return MSTORE_EEXPUNGED;
     for (int tries = 0; tries < 3; tries++) {
-        ms_msg_path(b, m->dir, m->fname, &path);
-        *fd = open(str_c(&path), O_RDONLY | O_CLOEXEC);
-        if (*fd >= 0)
+        /* by name in a descriptor of its directory: one lookup instead of the whole path's */
+        int dfd = msgdir(b, m->dir ? 1 : 0);
+        if (dfd >= 0 && (*fd = openat(dfd, m->fname, O_RDONLY | O_CLOEXEC)) >= 0)
             break;
         if (errno != ENOENT) {
-            log_warn("open %s: %s", str_c(&path), strerror(errno));
+            log_warn("open %s/%s/%s: %s", b->path, m->dir ? "cur" : "new", m->fname,
+                     strerror(errno));
             r = MSTORE_ETEMP;
             break;
         }
@@ -644,7 +669,6 @@ int mstore_msg_open(struct mstore_box *b, uint32_t seq, int *fd)
     }
     if (*fd < 0 && r == MSTORE_OK)
         r = MSTORE_EEXPUNGED;
-    str_free(&path);
     return r;
 }
 
@@ -661,15 +685,7 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
  * prev is the byte before p ('\0' at the start of the file) */
 static uint64_t crlf_size(const char *p, size_t n, int prev)
 {
-    const char *e = p + n, *q = p, *nl;
-    uint64_t v = n;
-
-    while ((nl = memchr(q, '\n', (size_t)(e - q))) != NULL) {
-        if ((nl == p ? prev : nl[-1]) != '\r')
-            v++;
-        q = nl + 1;
-    }
-    return v;
+    return mime_vsize(p, n) - (n > 0 && p[0] == '\n' && prev == '\r');
 }
 
 /* size_learned - keep a size just counted, for the index to store */
@@ -726,6 +742,16 @@ int mstore_msg_size_map(struct mstore_box *b, uint32_t seq, const void *map, siz
     return MSTORE_OK;
 }
 
+/* date_learned - keep an INTERNALDATE just read (the file's mtime), for the index to store */
+static void date_learned(struct mstore_box *b, struct mstore_msg *m, const struct stat *st,
+                         time_t *date)
+{
+    m->date = st->st_mtim.tv_sec;
+    m->dirty = 1;
+    b->dirty = 1;
+    *date = (time_t)m->date;
+}
+
 int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date)
 {
     struct mstore_msg *m;
@@ -756,10 +782,27 @@ int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date)
         }
     }
     str_free(&path);
-    m->date = st.st_mtim.tv_sec;
-    m->dirty = 1;
-    b->dirty = 1;
-    *date = (time_t)m->date;
+    date_learned(b, m, &st, date);
+    return MSTORE_OK;
+}
+
+int mstore_msg_date_fd(struct mstore_box *b, uint32_t seq, int fd, time_t *date)
+{
+    struct mstore_msg *m;
+    struct stat st;
+
+    if (seq < 1 || seq > b->count)
+        return MSTORE_EEXPUNGED;
+    m = &b->msgs[seq - 1];
+    if (m->date >= 0) {
+        *date = (time_t)m->date;
+        return MSTORE_OK;
+    }
+    if (fstat(fd, &st) < 0) {
+        log_warn("fstat message %u of %s: %s", m->uid, b->path, strerror(errno));
+        return MSTORE_ETEMP;
+    }
+    date_learned(b, m, &st, date);
     return MSTORE_OK;
 }
 

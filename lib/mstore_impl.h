@@ -73,6 +73,8 @@ struct mstore_box {
     int lock_cache;
     int session;
     int watchfd; /* inotify, -1 until mstore_box_watch */
+    int msgdir[2]; /* O_PATH descriptors of new/ and cur/ for opening messages, -1: not
+                    * open; held from the first open of a message to the next flush */
     DB *db;      /* open only inside a locked section */
     DB *cache;   /* open while lock_cache is held */
     struct ms_hdr hdr;
@@ -137,6 +139,7 @@ void ms_note_cur_change(struct mstore_box *b, const struct timespec *before);
 int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_box **out);
 void ms_box_free(struct mstore_box *b);
 void ms_msg_path(const struct mstore_box *b, int dir, const char *fname, struct str *out);
+void ms_msgdirs_close(struct mstore_box *b);
 int ms_kw_mask(struct mstore_box *b, const char *const *names, size_t n, uint64_t *mask);
 void ms_flags_fname(const char *old, unsigned flags, struct str *out);
 void ms_changes_expunged(struct mstore_box *b, const uint32_t *gone, size_t n,

@@ -77,6 +77,16 @@ void str_catc(struct str *sp, int c)
     sp->s[sp->len] = '\0';
 }
 
+void str_catu(struct str *sp, unsigned long long v)
+{
+    char buf[24], *p = buf + sizeof(buf);
+
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    str_catn(sp, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 void str_cpy(struct str *sp, const char *s)
 {
     str_reset(sp);
@@ -94,13 +104,18 @@ void str_vprintf(struct str *sp, const char *fmt, va_list ap)
     va_list ap2;
     int n;
 
+    /* one formatting pass when the result fits the room there is (at least 64 bytes),
+     * a second one only for a longer result */
+    str_reserve(sp, 64);
     va_copy(ap2, ap);
-    n = vsnprintf(NULL, 0, fmt, ap2);
+    n = vsnprintf(sp->s + sp->len, sp->cap - sp->len, fmt, ap2);
     va_end(ap2);
     if (n < 0)
         log_panic("str_vprintf: bad format '%s'", fmt);
-    str_reserve(sp, (size_t)n);
-    vsnprintf(sp->s + sp->len, (size_t)n + 1, fmt, ap);
+    if ((size_t)n >= sp->cap - sp->len) {
+        str_reserve(sp, (size_t)n);
+        vsnprintf(sp->s + sp->len, (size_t)n + 1, fmt, ap);
+    }
     sp->len += (size_t)n;
 }
 

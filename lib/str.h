@@ -29,6 +29,8 @@ void str_reserve(struct str *sp, size_t extra);
 void str_catn(struct str *sp, const void *p, size_t n);
 void str_cat(struct str *sp, const char *s);
 void str_catc(struct str *sp, int c);
+/* str_catu - v in decimal */
+void str_catu(struct str *sp, unsigned long long v);
 void str_cpy(struct str *sp, const char *s);
 void str_cpyn(struct str *sp, const void *p, size_t n);
 /* str_printf - append formatted text */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -598,6 +599,26 @@ static void test_dates(void **state)
         imap_parser_free(&p);
         imap_cmd_free(&c);
         str_free(&out);
+    }
+    /* the formatting against snprintf over the years 1970-2100 and zones -12:59..+14:45 */
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    for (long long t = 0; t < 4102444800ll; t += 7654321) {
+        for (int tz = -779; tz <= 885; tz += 83) {
+            struct str out = STR_INIT;
+            struct tm tm;
+            time_t local = (time_t)t + tz * 60;
+            char want[40];
+            int a = tz < 0 ? -tz : tz;
+            gmtime_r(&local, &tm);
+            snprintf(want, sizeof(want), "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", tm.tm_mday,
+                     mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     tz < 0 ? '-' : '+', a / 60, a % 60);
+            str_cat(&out, "x");
+            imap_format_date_time((time_t)t, tz, &out);
+            assert_string_equal(str_c(&out) + 1, want);
+            str_free(&out);
+        }
     }
     static const char *bad_dt[] = {"17-Jul-1996 02:44:25 -0700",     "\"17-Jul-1996 02:44 -0700\"",
                                    "\"17-Jul-1996 24:00:00 -0700\"", "\"17-Jul-1996 02:44:25\"",

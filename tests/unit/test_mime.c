@@ -134,6 +134,39 @@ static void str_write(void *ctx, const void *p, size_t n)
     str_catn(ctx, p, n);
 }
 
+/* mime_vsize against a byte-at-a-time count: LF-only input (the counted fast path, every
+ * length and start offset around its 16-byte steps and 255-step rounds), CRs anywhere */
+static size_t vsize_slow(const char *p, size_t n)
+{
+    size_t v = n;
+    for (size_t i = 0; i < n; i++)
+        v += p[i] == '\n' && (i == 0 || p[i - 1] != '\r');
+    return v;
+}
+
+static void test_vsize(void **state)
+{
+    size_t cap = 16 * 255 * 2 + 100;
+    char *buf = malloc(cap);
+    unsigned seed = 7;
+
+    for (int with_cr = 0; with_cr < 2; with_cr++) {
+        for (size_t i = 0; i < cap; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = (seed >> 16) % 23;
+            buf[i] = r == 0 ? '\n' : r == 1 && with_cr ? '\r' : r == 2 ? '\0' : (char)(0x20 + r);
+        }
+        buf[cap - 1] = '\n';
+        for (size_t off = 0; off < 17; off += 5)
+            for (size_t n = 0; off + n <= cap; n += n < 300 ? 1 : 61)
+                assert_int_equal(mime_vsize(buf + off, n), vsize_slow(buf + off, n));
+    }
+    memset(buf, '\n', cap); /* every byte counts: no byte counter may wrap */
+    assert_int_equal(mime_vsize(buf, cap), 2 * cap);
+    free(buf);
+    (void)state;
+}
+
 static void test_write_crlf(void **state)
 {
     struct str out = STR_INIT;
@@ -756,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_single_part_regions),
         cmocka_unit_test(test_empty_and_headerless),
         cmocka_unit_test(test_nul_and_bare_cr),
+        cmocka_unit_test(test_vsize),
         cmocka_unit_test(test_write_crlf),
         cmocka_unit_test(test_multipart_boundaries),
         cmocka_unit_test(test_boundary_prefix_and_outer),

@@ -510,14 +510,21 @@ static void check_sizes(const char *p, size_t n)
         int w = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
         assert_true(w >= 0);
         assert_int_equal(write(w, p, n), (ssize_t)n);
+        struct timespec mt[2] = {{1600000000 + i, 0}, {1600000000 + i, 0}};
+        assert_int_equal(futimens(w, mt), 0);
         close(w);
         free(path);
     }
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    time_t date;
+    assert_int_equal(mstore_msg_date(b, 1, &date), MSTORE_OK); /* INTERNALDATE by name */
+    assert_int_equal((long long)date, 1600000000);
     assert_int_equal(mstore_msg_size_fd(b, 1, &fd, &size), MSTORE_OK);
     assert_int_equal(size, want);
     close(fd);
     assert_int_equal(mstore_msg_open(b, 2, &fd), MSTORE_OK);
+    assert_int_equal(mstore_msg_date_fd(b, 2, fd, &date), MSTORE_OK); /* and by descriptor */
+    assert_int_equal((long long)date, 1600000001);
     struct mime_message *m = mime_open_fd_header(fd, NULL, &err);
     assert_non_null(m);
     assert_int_equal(m->map_size, n);

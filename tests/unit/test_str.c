@@ -1,6 +1,7 @@
 /*
  * test_str.c - unit tests of str.c (dynamic strings, lists, helpers)
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,51 @@ static void test_str_basic(void **state)
     assert_null(s.s);
     free(p);
     str_free(&s);
+}
+
+/* str_printf formats once into the room there is and again when the result is longer:
+ * results around the room's size come out whole, appended, terminated */
+static void test_printf_lengths(void **state)
+{
+    char want[1200];
+
+    for (size_t n = 0; n < 1100; n += (n < 140 ? 1 : 97)) {
+        for (size_t pre = 0; pre < 70; pre += 23) {
+            struct str s = STR_INIT;
+            char *arg = malloc(n + 1);
+            memset(arg, 'x', n);
+            arg[n] = '\0';
+            for (size_t i = 0; i < pre; i++)
+                str_catc(&s, 'p');
+            str_printf(&s, "<%s|%zu>", arg, n);
+            int w = snprintf(want, sizeof(want), "%.*s<%s|%zu>", (int)pre,
+                             "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp", arg, n);
+            assert_int_equal(s.len, (size_t)w);
+            assert_string_equal(s.s, want);
+            assert_true(s.cap > s.len);
+            free(arg);
+            str_free(&s);
+        }
+    }
+    (void)state;
+}
+
+static void test_catu(void **state)
+{
+    static const unsigned long long v[] = {0, 1, 9, 10, 99, 100, 4294967295ull,
+                                           4294967296ull, 18446744073709551615ull};
+    char want[32];
+
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct str s = STR_INIT;
+        str_cat(&s, "n=");
+        str_catu(&s, v[i]);
+        snprintf(want, sizeof(want), "n=%llu", v[i]);
+        assert_string_equal(str_c(&s), want);
+        assert_int_equal(s.len, strlen(want));
+        str_free(&s);
+    }
+    (void)state;
 }
 
 static void test_reserve_terminates(void **state)
@@ -112,7 +158,8 @@ static void test_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_str_basic), cmocka_unit_test(test_str_growth),
+        cmocka_unit_test(test_str_basic),
+        cmocka_unit_test(test_printf_lengths), cmocka_unit_test(test_catu), cmocka_unit_test(test_str_growth),
         cmocka_unit_test(test_reserve_terminates),
         cmocka_unit_test(test_chomp),     cmocka_unit_test(test_strlist),
         cmocka_unit_test(test_helpers),
