@@ -320,6 +320,7 @@ static void serve(struct server_conn *conn)
     memset(&s, 0, sizeof(s));
     s.conn = conn;
     s.state = IMAPD_NOTAUTH;
+    server_conn_nodelay(conn);
     s.s = stream_new(conn->fd, conn->wfd, (int)imapd_cfg.login_timeout);
     s.trusted_net = !conn->is_inet || netmatch_param("plaintext_auth_networks", conn->addr) == 1;
     imap_cmd_init(&s.cmd);

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,4 +245,12 @@ int server_main(int argc, char **argv, const struct server_def *def)
         serve_loop(def, nsock);
     }
     return 0;
+}
+
+void server_conn_nodelay(const struct server_conn *c)
+{
+    int one = 1;
+
+    if (c->is_inet && setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+        log_warn("TCP_NODELAY: %s", strerror(errno));
 }

@@ -42,6 +42,10 @@ struct server_def {
 };
 
 int server_main(int argc, char **argv, const struct server_def *def);
+/* server_conn_nodelay - TCP_NODELAY on an inet connection, for servers whose replies
+ * go out as whole buffered responses (POP3, IMAP): Nagle would only hold back the end
+ * of a response (often its tagged status line) until the client's delayed ACK */
+void server_conn_nodelay(const struct server_conn *c);
 /* server_service - the master.cf service name ("smtp", "127.0.0.1:2525", ...) */
 const char *server_service(void);
 /* server_stopping - SIGHUP/SIGTERM seen or master gone: finish up and exit */

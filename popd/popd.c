@@ -15,8 +15,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -448,11 +446,7 @@ static void serve(struct server_conn *c)
 
     memset(&p, 0, sizeof(p));
     p.conn = c;
-    if (c->is_inet) {
-        /* replies are whole buffered responses: no reason to let Nagle hold the last bit */
-        int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    server_conn_nodelay(c);
     p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_timeout"));
     if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
         struct str err = STR_INIT;

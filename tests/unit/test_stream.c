@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "server.h"
 #include "stream.h"
 #include "tls.h"
 #include "unit.h"
@@ -218,6 +221,33 @@ static void test_starttls(void **state)
     free(dir);
 }
 
+/* server_conn_nodelay sets TCP_NODELAY on an inet connection, and leaves others alone */
+static void test_conn_nodelay(void **state)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(l, 2), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+    for (int inet = 0; inet < 2; inet++) {
+        int c = socket(AF_INET, SOCK_STREAM, 0), v = -1;
+        socklen_t vlen = sizeof(v);
+        assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+        struct server_conn conn = {.fd = accept(l, NULL, NULL), .is_inet = inet};
+        assert_true(conn.fd >= 0);
+        conn.wfd = conn.fd;
+        server_conn_nodelay(&conn);
+        assert_int_equal(getsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen), 0);
+        assert_int_equal(v != 0, inet);
+        close(conn.fd);
+        close(c);
+    }
+    close(l);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +257,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_write_buffering, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_starttls, setup_pair, close_pair),
+        cmocka_unit_test(test_conn_nodelay),
     };
     return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }
