@@ -876,12 +876,23 @@ int ms_scan_needed(const struct ms_hdr *h, const struct timespec *nt, const stru
            !ts_eq(ct, h->cur_sec, h->cur_nsec);
 }
 
-/* mtimes_trustworthy - a directory mtime proves "unchanged" only when the
- * clock has moved on since (file times come from a coarse clock) */
-static int mtimes_trustworthy(const struct timespec *nt, const struct timespec *ct)
+/* mtime_old - whether a directory mtime m read at t0 (taken just before) can prove
+ * "unchanged" later: file times come from the kernel's coarse clock, so a change in the
+ * same tick as m, after our scan, would leave the mtime as it is. Once the clock was
+ * past m by more than two ticks when the scan began, every later change gets a later
+ * time. A tick is at most 10 ms (HZ >= 100): 100 ms is the margin. An mtime of whole
+ * seconds may come from a file system that keeps no more: two seconds there. */
+static int mtime_old(const struct timespec *m, const struct timespec *t0)
 {
-    time_t now = time(NULL);
-    return nt->tv_sec < now - 1 && ct->tv_sec < now - 1;
+    int64_t ns = ((int64_t)t0->tv_sec - m->tv_sec) * 1000000000 + (t0->tv_nsec - m->tv_nsec);
+    return ns >= (m->tv_nsec == 0 ? 2000000000 : 100000000);
+}
+
+/* mtimes_trustworthy - both directories' mtimes can prove "unchanged" */
+static int mtimes_trustworthy(const struct timespec *nt, const struct timespec *ct,
+                              const struct timespec *t0)
+{
+    return mtime_old(nt, t0) && mtime_old(ct, t0);
 }
 
 static void rec_from_ent(struct mstore_msg *m, const struct scan_ent *e)
@@ -898,7 +909,7 @@ static void rec_from_ent(struct mstore_msg *m, const struct scan_ent *e)
 int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
 {
     struct scan sc;
-    struct timespec nt, ct;
+    struct timespec t0, nt, ct;
     struct mstore_msg *v = *recs;
     uint32_t out = 0;
     uint64_t modseq = b->hdr.highestmodseq + 1;
@@ -907,6 +918,7 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
     int rn, rc;
 
     memset(&sc, 0, sizeof(sc));
+    clock_gettime(CLOCK_REALTIME, &t0); /* before the mtimes: see mtime_old */
     if (ms_dir_mtimes(b, &nt, &ct) < 0) {
         log_warn("mailbox %s: new/ or cur/ is missing", b->path);
         return -1;
@@ -995,7 +1007,7 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
     b->hdr.new_nsec = (int32_t)nt.tv_nsec;
     b->hdr.cur_sec = ct.tv_sec;
     b->hdr.cur_nsec = (int32_t)ct.tv_nsec;
-    b->hdr.trusted = (uint8_t)mtimes_trustworthy(&nt, &ct);
+    b->hdr.trusted = (uint8_t)mtimes_trustworthy(&nt, &ct, &t0);
     if (ms_hdr_put(b) < 0)
         goto dberr;
     scan_free(&sc);

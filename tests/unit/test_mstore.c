@@ -992,6 +992,84 @@ static void age_dirs(const char *root)
     }
 }
 
+/* set_dir_times - new/ and cur/ modified at t */
+static void set_dir_times(const char *root, const struct timespec *t)
+{
+    static const char *subs[] = {"new", "cur"};
+    struct timespec tt[2] = {*t, *t};
+
+    for (int i = 0; i < 2; i++) {
+        char *p = xasprintf("%s/%s", root, subs[i]);
+        assert_int_equal(utimensat(AT_FDCWD, p, tt, 0), 0);
+        free(p);
+    }
+}
+
+/* A change in the same clock tick as the directories' last one leaves their mtimes as
+ * they were. A sync finds it anyway when the scan before it began less than 100 ms after
+ * that mtime (2 s for an mtime of whole seconds, which may come from a file system that
+ * keeps no more); after a scan that began later, unchanged mtimes are trusted. Each case
+ * scans, removes a file behind the store's back, puts the mtimes back and syncs. */
+static void test_mtime_trust(void **state)
+{
+    static const struct {
+        int64_t off_ms; /* the mtimes against now: a scan right away sees them this old */
+        int whole;      /* whole seconds (off_ms rounded down to a second) */
+        int trusted;
+    } cases[] = {{300, 0, 0}, {0, 0, 0}, {-400, 0, 1}, {0, 1, 0}, {-3000, 1, 1}};
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *root = unit_tmpdir();
+        struct mstore *st = open_store(root);
+        struct mstore_box *b;
+        struct mstore_changes ch;
+        struct timespec t;
+        DIR *d;
+        struct dirent *e;
+
+        deliver(root, "Subject: a\n\none\n");
+        deliver(root, "Subject: b\n\ntwo\n");
+        clock_gettime(CLOCK_REALTIME, &t);
+        if (cases[i].whole) {
+            t.tv_sec += cases[i].off_ms / 1000;
+            t.tv_nsec = 0;
+        } else {
+            int64_t ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + cases[i].off_ms * 1000000;
+            t.tv_sec = (time_t)(ns / 1000000000);
+            t.tv_nsec = (long)(ns % 1000000000);
+            if (t.tv_nsec == 0)
+                t.tv_nsec = 1;
+        }
+        set_dir_times(root, &t);
+        assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+        assert_int_equal(mstore_box_count(b), 2);
+        char *nd = xasprintf("%s/new", root);
+        assert_non_null(d = opendir(nd));
+        while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
+            ;
+        assert_non_null(e);
+        char *f = xasprintf("%s/%s", nd, e->d_name);
+        assert_int_equal(unlink(f), 0);
+        closedir(d);
+        set_dir_times(root, &t);
+        assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
+        if (ch.nexpunged != (cases[i].trusted ? 0u : 1u))
+            fail_msg("case %zu: %zu expunged, trusted %d", i, ch.nexpunged, cases[i].trusted);
+        mstore_changes_free(&ch);
+        /* a forced sync always looks */
+        assert_int_equal(mstore_box_sync(b, MSTORE_SYNC_FORCE, &ch), MSTORE_OK);
+        assert_int_equal(mstore_box_count(b), 1);
+        mstore_changes_free(&ch);
+        mstore_box_close(b);
+        mstore_close(st);
+        free(f);
+        free(nd);
+        unit_rmtree(root);
+        free(root);
+    }
+    (void)state;
+}
+
 static void test_processes_and_shared_locks(void **state)
 {
     char *root = unit_tmpdir();
@@ -1168,6 +1246,7 @@ int main(void)
         cmocka_unit_test(test_users),
         cmocka_unit_test(test_many_messages),
         cmocka_unit_test(test_store_walk),
+        cmocka_unit_test(test_mtime_trust),
         cmocka_unit_test(test_processes_and_shared_locks),
         cmocka_unit_test(test_concurrent_sessions_and_delivery),
     };
