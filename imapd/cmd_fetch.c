@@ -4,9 +4,9 @@
  * FETCH answers from the index where it can (FLAGS, UID, RFC822.SIZE,
  * INTERNALDATE) and from the store's cache of ENVELOPE/BODY/BODYSTRUCTURE
  * strings, which are made by lib/imap_body.c the first time and kept; body
- * sections parse the message file (mmap, one pass) and go out as literals
- * written straight to the connection, so a big message is never copied in
- * memory. A body fetch without PEEK sets \Seen first, and the new FLAGS go
+ * sections parse the message file (read into memory, mapped when big; one
+ * pass) and go out as literals written straight to the connection from
+ * those bytes. A body fetch without PEEK sets \Seen first, and the new FLAGS go
  * out with that message's response. A message that vanished meanwhile
  * (another session expunged it) is left out and the command ends with NO
  * [EXPUNGEISSUED], as RFC 2180 4.1.2 allows.
@@ -32,7 +32,7 @@ struct msgdata {
     struct str envelope, body, bodystructure;
     struct mime_message *mime;
     int header_only; /* only the header is needed: parse no further */
-    int whole;       /* the body sections are all the whole message: sent from the mapping */
+    int whole;       /* the body sections are all the whole message: sent from mime->map */
     int fd;          /* the message file once opened, else -1 */
 };
 
@@ -106,7 +106,7 @@ static int is_whole(const struct imap_section *sec)
 }
 
 /* whole_only - every body section asked for is the whole message: its bytes go out from
- * the file's mapping as they are, so no part of the body needs parsing */
+ * the file's bytes in memory (mime->map) as they are, so no part of the body needs parsing */
 static int whole_only(const struct imap_fetch *f)
 {
     if (f->items & (IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT | IMAP_FETCH_BODY |
@@ -135,8 +135,8 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
         r = cached(s, seq, MSTORE_CACHE_BODY, d, &d->body);
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_BODYSTRUCTURE))
         r = cached(s, seq, MSTORE_CACHE_BODYSTRUCTURE, d, &d->bodystructure);
-    /* last: a size not yet known is counted over the mapping made for the parse, if any
-     * (mime maps the whole file even for the header alone), else read through d->fd */
+    /* last: a size not yet known is counted over the file's bytes read for the parse, if any
+     * (mime holds the whole file even for the header alone), else read through d->fd */
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_RFC822_SIZE))
         r = d->mime ? mstore_msg_size_map(s->box, seq, d->mime->map, d->mime->map_size, &d->size)
                     : mstore_msg_size_fd(s->box, seq, &d->fd, &d->size);
@@ -152,8 +152,8 @@ static void stream_sink(void *ctx, const void *p, size_t n)
     stream_write(ctx, p, n);
 }
 
-/* whole_data - the whole message as a region of the mapping (a header-only parse still
- * maps the whole file); its CRLF size counted over the bytes that will be sent, never taken
+/* whole_data - the whole message as a region of mime->map (a header-only parse still
+ * holds the whole file); its CRLF size counted over the bytes that will be sent, never taken
  * from a file name, so that the literal's count is always what follows it */
 static void whole_data(const struct msgdata *d, struct imap_body_data *bd)
 {

@@ -11,7 +11,7 @@
  * requires the delimiters of nested multiparts to differ, so this cannot
  * steal a line that belongs to an inner part of a valid message).
  */
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
 #include <errno.h>
@@ -687,7 +687,7 @@ static size_t count_lf(const char *p, size_t n)
     size_t k = 0;
     size_t i = 0;
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__)
     const __m128i lf = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
     while (n - i >= 16) {
         /* up to 255 rounds into byte counters (a match is -1), then summed into k */

@@ -239,8 +239,8 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size);
  * offset is left alone) or -1, and then the file is opened into *fd for the caller to
  * use further and close; *fd stays -1 when the size was known */
 int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *size);
-/* mstore_msg_size_map - the same, counting over the caller's mapping of the whole file
- * (len bytes at map, as mime_open_fd makes it) when the size is not yet known: no
+/* mstore_msg_size_map - the same, counting over the caller's copy of the whole file
+ * (len bytes at map, as mime_open_fd reads or maps it) when the size is not yet known: no
  * second read of a file that is parsed anyway */
 int mstore_msg_size_map(struct mstore_box *b, uint32_t seq, const void *map, size_t len,
                         uint64_t *size);
