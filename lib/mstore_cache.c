@@ -2,8 +2,10 @@
  * mstore_cache.c - cached blobs per message (ENVELOPE, BODYSTRUCTURE, ...)
  *
  * petrel.cache is a Berkeley DB btree beside the index: key "V" holds the
- * UIDVALIDITY the entries belong to, key UID (4 bytes big-endian) + field
- * byte holds a blob. A message's content never changes, so an entry never
+ * UIDVALIDITY the entries belong to and the layout's version, key field
+ * byte + UID (4 bytes big-endian) holds a blob: the entries of one field
+ * lie together in UID order, so that a FETCH of one field for many
+ * messages reads only that field's pages, in order. A message's content never changes, so an entry never
  * goes stale while its UID lives; entries of expunged UIDs are removed with
  * them. The cache is only an optimisation: a corrupt or foreign file is
  * simply replaced, and every failure reads as "not cached".
@@ -67,18 +69,28 @@ static DB *cache_open(struct mstore_box *b, int mode)
     return db;
 }
 
-/* cache_valid - whether the file belongs to the current UIDVALIDITY */
+/* the value of key "V": UIDVALIDITY (u32) and the layout's version (u32; version 1, keys
+ * UID + field, had no version and a 4-byte value) */
+#define CACHE_VERSION 2
+
+static void cache_stamp(unsigned char *v, uint32_t uidvalidity)
+{
+    ms_put32(v, uidvalidity);
+    ms_put32(v + 4, CACHE_VERSION);
+}
+
+/* cache_valid - whether the file belongs to the current UIDVALIDITY and layout */
 static int cache_valid(DB *db, uint32_t uidvalidity)
 {
     DBT k, v;
-    unsigned char want[4];
+    unsigned char want[8];
 
     memset(&k, 0, sizeof(k));
     memset(&v, 0, sizeof(v));
     k.data = "V";
     k.size = 1;
-    ms_put32(want, uidvalidity);
-    return db->get(db, NULL, &k, &v, 0) == 0 && v.size == 4 && memcmp(v.data, want, 4) == 0;
+    cache_stamp(want, uidvalidity);
+    return db->get(db, NULL, &k, &v, 0) == 0 && v.size == 8 && memcmp(v.data, want, 8) == 0;
 }
 
 void ms_cache_release(struct mstore_box *b)
@@ -126,8 +138,8 @@ static void grow_puts(struct mstore_box *b)
 
 static void cache_key(unsigned char *k, uint32_t uid, int field)
 {
-    ms_put32be(k, uid);
-    k[4] = (unsigned char)field;
+    k[0] = (unsigned char)field;
+    ms_put32be(k + 1, uid);
 }
 
 int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *out)
@@ -219,7 +231,7 @@ int ms_cache_write(struct mstore_box *b)
     db = cache_open(b, 2);
     if (db && !cache_valid(db, b->hdr.uidvalidity)) {
         /* a new file, or one for an older UIDVALIDITY, or damaged: start over */
-        unsigned char v[4];
+        unsigned char v[8];
         DBT k, d;
         db->close(db, 0);
         ms_cache_reset(b->path);
@@ -227,11 +239,11 @@ int ms_cache_write(struct mstore_box *b)
         if (db) {
             memset(&k, 0, sizeof(k));
             memset(&d, 0, sizeof(d));
-            ms_put32(v, b->hdr.uidvalidity);
+            cache_stamp(v, b->hdr.uidvalidity);
             k.data = "V";
             k.size = 1;
             d.data = v;
-            d.size = 4;
+            d.size = 8;
             if (db->put(db, NULL, &k, &d, 0) != 0) {
                 db->close(db, 0);
                 db = NULL;
@@ -279,22 +291,30 @@ void ms_cache_drop_uids(struct mstore_box *b, const uint32_t *uids, size_t n)
     if (ms_lock(b->lockfd, MS_LOCK_CACHE, F_WRLCK, 1) < 0)
         return;
     if ((db = cache_open(b, 1)) != NULL && db->cursor(db, NULL, &c, 0) == 0) {
-        for (size_t i = 0; i < n; i++) {
+        /* each field there is (the first key at or after (field, 0)), then its entries */
+        for (int field = 1; field <= 0xff; field++) {
             unsigned char key[5];
             DBT k, v;
-            int r, flag = DB_SET_RANGE;
-            cache_key(key, uids[i], 0);
-            for (;;) {
+            int r;
+            cache_key(key, 0, field);
+            memset(&k, 0, sizeof(k));
+            memset(&v, 0, sizeof(v));
+            k.data = key;
+            k.size = 5;
+            r = c->get(c, &k, &v, DB_SET_RANGE);
+            while (r == 0 && k.size != 5) /* "V" */
+                r = c->get(c, &k, &v, DB_NEXT);
+            if (r != 0)
+                break;
+            field = ((const unsigned char *)k.data)[0];
+            for (size_t i = 0; i < n; i++) {
+                cache_key(key, uids[i], field);
                 memset(&k, 0, sizeof(k));
                 memset(&v, 0, sizeof(v));
                 k.data = key;
                 k.size = 5;
-                if ((r = c->get(c, &k, &v, (u_int32_t)flag)) != 0)
-                    break;
-                flag = DB_NEXT;
-                if (k.size != 5 || ms_get32be(k.data) != uids[i])
-                    break;
-                c->del(c, 0);
+                if (c->get(c, &k, &v, DB_SET) == 0)
+                    c->del(c, 0);
             }
         }
         c->close(c);

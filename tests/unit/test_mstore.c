@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <db.h>
+
 #include "cfg.h"
 #include "mem.h"
 #include "mime.h"
@@ -482,6 +484,93 @@ static void test_cache(void **state)
     mstore_close(st);
     unit_rmtree(root);
     free(root);
+}
+
+/* An EXPUNGE drops the cache entries of every field of the expunged UIDs and keeps the
+ * others'; a file in the old layout (UID + field keys, a 4-byte "V") is not used, and
+ * the next write replaces it. */
+static void test_cache_expunge_and_layout(void **state)
+{
+    static const int fields[] = {MSTORE_CACHE_ENVELOPE, MSTORE_CACHE_BODYSTRUCTURE,
+                                 MSTORE_CACHE_BODY, MSTORE_CACHE_SEARCH};
+    char *root = unit_tmpdir();
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    struct str v = STR_INIT;
+    uint32_t gone[] = {2, 5, 6};
+
+    for (int i = 0; i < 7; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    for (uint32_t seq = 1; seq <= 7; seq++)
+        for (size_t f = 0; f < 4; f++) {
+            char e[16];
+            snprintf(e, sizeof(e), "%c%u", fields[f], seq);
+            mstore_cache_put(b, seq, fields[f], e, strlen(e));
+        }
+    assert_int_equal(mstore_box_flush(b), MSTORE_OK);
+    assert_int_equal(mstore_expunge_uids(b, gone, 3, NULL), MSTORE_OK);
+    mstore_box_close(b);
+    /* UIDs are never reused, so a stale entry could not be found through the store: the
+     * file itself must hold the entries of UIDs 1, 3, 4 and 7 only */
+    char *path = xasprintf("%s/petrel.cache", root);
+    DB *db;
+    DBC *c;
+    DBT k, d;
+    int n = 0;
+    assert_int_equal(db_create(&db, NULL, 0), 0);
+    assert_int_equal(db->open(db, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0), 0);
+    assert_int_equal(db->cursor(db, NULL, &c, 0), 0);
+    memset(&k, 0, sizeof(k));
+    memset(&d, 0, sizeof(d));
+    while (c->get(c, &k, &d, DB_NEXT) == 0) {
+        if (k.size == 1)
+            continue; /* "V" */
+        assert_int_equal(k.size, 5);
+        const unsigned char *kp = k.data;
+        uint32_t uid = (uint32_t)kp[1] << 24 | (uint32_t)kp[2] << 16 | kp[3] << 8 | kp[4];
+        char want[16];
+        snprintf(want, sizeof(want), "%c%u", kp[0], uid);
+        assert_true(uid != 2 && uid != 5 && uid != 6);
+        assert_int_equal(d.size, strlen(want));
+        assert_memory_equal(d.data, want, d.size);
+        n++;
+    }
+    assert_int_equal(n, 4 * 4);
+    c->close(c);
+    /* the old layout's "V": the UIDVALIDITY alone */
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 1);
+    assert_string_equal(str_c(&v), "E1");
+    unsigned char old[4];
+    mstore_box_close(b);
+    db->close(db, 0);
+    assert_int_equal(db_create(&db, NULL, 0), 0);
+    assert_int_equal(db->open(db, NULL, path, NULL, DB_BTREE, 0, 0), 0);
+    memset(&k, 0, sizeof(k));
+    memset(&d, 0, sizeof(d));
+    k.data = "V";
+    k.size = 1;
+    assert_int_equal(db->get(db, NULL, &k, &d, 0), 0);
+    memcpy(old, d.data, 4); /* the first four bytes as the old layout had them */
+    d.data = old;
+    d.size = 4;
+    assert_int_equal(db->put(db, NULL, &k, &d, 0), 0);
+    db->close(db, 0);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
+    mstore_cache_put(b, 2, MSTORE_CACHE_BODY, "new", 3);
+    assert_int_equal(mstore_box_flush(b), MSTORE_OK);
+    assert_int_equal(mstore_cache_get(b, 2, MSTORE_CACHE_BODY, &v), 1);
+    assert_string_equal(str_c(&v), "new");
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0); /* replaced */
+    mstore_box_close(b);
+    free(path);
+    str_free(&v);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+    (void)state;
 }
 
 /* crlf_size_slow - the size of n bytes with CRLF line ends, a byte at a time */
@@ -1240,6 +1329,7 @@ int main(void)
         cmocka_unit_test(test_status_and_session_lock),
         cmocka_unit_test(test_rebuild),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cache_expunge_and_layout),
         cmocka_unit_test(test_size_forms),
         cmocka_unit_test(test_append_copy_move),
         cmocka_unit_test(test_folders),
