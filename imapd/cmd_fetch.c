@@ -142,8 +142,7 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
                     : mstore_msg_size_fd(s->box, seq, &d->fd, &d->size);
     /* last too: a date not yet known comes from the file if it is open by now */
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_INTERNALDATE))
-        r = d->fd >= 0 ? mstore_msg_date_fd(s->box, seq, d->fd, &d->date)
-                       : mstore_msg_date(s->box, seq, &d->date);
+        r = mstore_msg_date_fd(s->box, seq, d->fd, &d->date);
     return r;
 }
 

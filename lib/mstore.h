@@ -247,7 +247,7 @@ int mstore_msg_size_map(struct mstore_box *b, uint32_t seq, const void *map, siz
 /* mstore_msg_date - INTERNALDATE (the file's mtime; APPEND sets it) */
 int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date);
 /* mstore_msg_date_fd - the same from fd, the message's open file (mstore_msg_open), when
- * not yet known: no lookup by name */
+ * not yet known: no lookup by name; by name when fd is -1 */
 int mstore_msg_date_fd(struct mstore_box *b, uint32_t seq, int fd, time_t *date);
 /* mstore_msg_open - open the message file read-only (content as stored, LF or
  * CRLF line ends); the caller closes fd. MSTORE_EEXPUNGED when gone. */

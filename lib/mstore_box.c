@@ -754,6 +754,11 @@ static void date_learned(struct mstore_box *b, struct mstore_msg *m, const struc
 
 int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date)
 {
+    return mstore_msg_date_fd(b, seq, -1, date);
+}
+
+int mstore_msg_date_fd(struct mstore_box *b, uint32_t seq, int fd, time_t *date)
+{
     struct mstore_msg *m;
     struct str path = STR_INIT;
     struct stat st;
@@ -763,6 +768,14 @@ int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date)
     m = &b->msgs[seq - 1];
     if (m->date >= 0) {
         *date = (time_t)m->date;
+        return MSTORE_OK;
+    }
+    if (fd >= 0) {
+        if (fstat(fd, &st) < 0) {
+            log_warn("fstat message %u of %s: %s", m->uid, b->path, strerror(errno));
+            return MSTORE_ETEMP;
+        }
+        date_learned(b, m, &st, date);
         return MSTORE_OK;
     }
     for (int tries = 0;; tries++) {
@@ -782,26 +795,6 @@ int mstore_msg_date(struct mstore_box *b, uint32_t seq, time_t *date)
         }
     }
     str_free(&path);
-    date_learned(b, m, &st, date);
-    return MSTORE_OK;
-}
-
-int mstore_msg_date_fd(struct mstore_box *b, uint32_t seq, int fd, time_t *date)
-{
-    struct mstore_msg *m;
-    struct stat st;
-
-    if (seq < 1 || seq > b->count)
-        return MSTORE_EEXPUNGED;
-    m = &b->msgs[seq - 1];
-    if (m->date >= 0) {
-        *date = (time_t)m->date;
-        return MSTORE_OK;
-    }
-    if (fstat(fd, &st) < 0) {
-        log_warn("fstat message %u of %s: %s", m->uid, b->path, strerror(errno));
-        return MSTORE_ETEMP;
-    }
     date_learned(b, m, &st, date);
     return MSTORE_OK;
 }
