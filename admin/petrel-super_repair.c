@@ -47,22 +47,36 @@ struct repair {
     time_t stale; /* files last changed before this are stale */
 };
 
-/* fix - one repair done: the mail log (and standard error with -v) */
+/* vreport - a repair done (the mail log, and standard error with -v) or a problem that
+ * could not be fixed (warning in both), counted */
+static void vreport(struct repair *r, int fixed, const char *fmt, va_list ap)
+{
+    struct str line = STR_INIT;
+
+    str_vprintf(&line, fmt, ap);
+    if (fixed) {
+        log_info("%s", line.s);
+        if (r->verbose)
+            fprintf(stderr, "petrel-super: %s\n", line.s);
+        r->fixed++;
+    } else {
+        log_warn("%s", line.s);
+        fprintf(stderr, "petrel-super: warning: %s\n", line.s);
+        r->left++;
+    }
+    str_free(&line);
+}
+
+/* fix - one repair done */
 static void fix(struct repair *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void fix(struct repair *r, const char *fmt, ...)
 {
-    struct str line = STR_INIT;
     va_list ap;
 
     va_start(ap, fmt);
-    str_vprintf(&line, fmt, ap);
+    vreport(r, 1, fmt, ap);
     va_end(ap);
-    log_info("%s", line.s);
-    if (r->verbose)
-        fprintf(stderr, "petrel-super: %s\n", line.s);
-    r->fixed++;
-    str_free(&line);
 }
 
 /* trouble - a problem that could not be fixed */
@@ -70,16 +84,11 @@ static void trouble(struct repair *r, const char *fmt, ...) __attribute__((forma
 
 static void trouble(struct repair *r, const char *fmt, ...)
 {
-    struct str line = STR_INIT;
     va_list ap;
 
     va_start(ap, fmt);
-    str_vprintf(&line, fmt, ap);
+    vreport(r, 0, fmt, ap);
     va_end(ap);
-    log_warn("%s", line.s);
-    fprintf(stderr, "petrel-super: warning: %s\n", line.s);
-    r->left++;
-    str_free(&line);
 }
 
 /* move_noreplace - rename without replacing; 0 ok */
