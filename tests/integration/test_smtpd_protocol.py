@@ -65,6 +65,7 @@ def test_error_replies(srv):
         ("", 500, "5.5.2 Error: command not recognized"),
         ("EXPN list", 502, "5.5.1 Error: command not implemented"),
         ("ETRN example.org", 502, "5.5.1 Error: command not implemented"),
+        ("TURN", 502, "5.5.1 Error: command not implemented"),
         ("EHLO", 501, "5.5.4 Syntax: EHLO hostname"),
         ("HELO two words", 501, "5.5.4 Syntax: HELO hostname"),
         ("RCPT TO:<user@virt.test>", 503, "5.5.1 Error: need MAIL command"),
