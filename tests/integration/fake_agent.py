@@ -6,7 +6,8 @@ master.cf: fake unix - n n - N fakeagent LOGFILE
 Behaviour by next hop: "slow*" answers after 0.3 s, "down*" after 0.3 s
 with every recipient deferred and dest=fail, "hold*" once LOGFILE.release
 exists, anything else at once with every recipient sent. Each request is appended to LOGFILE as a JSON line
-(start, end, pid, nexthop, queue_id, recipients) for the tests to analyse.
+(start, end, pid, nexthop, queue_id, recipients) for the tests to analyse;
+LOGFILE.started gets a line as soon as a request arrives.
 """
 
 import json
@@ -62,6 +63,8 @@ def serve(conn, logfile):
         rcpts = [v for k, v in req if k == "rcpt"]
         start = time.time()
         hop = d.get("nexthop", "")
+        with open(logfile + ".started", "a") as lf:  # for tests that wait for a request
+            lf.write(json.dumps({"start": start, "pid": os.getpid(), "nexthop": hop}) + "\n")
         if hop.startswith("slow") or hop.startswith("down"):
             time.sleep(0.3)
         while "hold" in hop and not os.path.exists(logfile + ".release"):

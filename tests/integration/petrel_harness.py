@@ -259,6 +259,16 @@ class Instance:
     def reload(self):
         self.signal(signal.SIGHUP)
 
+    def reload_and_wait(self, service="qmgr"):
+        """Reload, then wait until master has read the configuration and a child of service
+        that started after the reload runs (so that it works with the new configuration)."""
+        before = {p["pid"] for p in self.children(service)}
+        seen = self.log().count("reload -- version")
+        self.reload()
+        wait_for(lambda: self.log().count("reload -- version") > seen, what="master to reload")
+        wait_for(lambda: [p for p in self.children(service) if p["pid"] not in before],
+                 timeout=20, what="a new %s after the reload" % service)
+
     def stop(self, timeout=20):
         pid = self.master_pid()
         if self.proc is not None and self.proc.poll() is None:

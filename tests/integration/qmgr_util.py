@@ -322,5 +322,14 @@ def wait_quiet_queue(inst, timeout=20):
     wait_for(empty, timeout, what="an empty queue")
 
 
+def wait_settled(inst, timeout=20):
+    """Wait until nothing is in progress: incoming/ and active/ are empty (what is left
+    waits in deferred/ or hold/)."""
+    def settled():
+        return not any(glob.glob(os.path.join(inst.queue, q, "[0-9A-F]*"))
+                       for q in ("incoming", "active"))
+    wait_for(settled, timeout, what="incoming/ and active/ to be empty")
+
+
 def now():
     return time.time()

@@ -1,5 +1,6 @@
 """End-to-end tests of qmgr: routing, scheduling, retries, DSNs, expiry, showq."""
 
+import glob
 import os
 import re
 import subprocess
@@ -141,8 +142,8 @@ def test_ret_hdrs_and_notify(instances):
                    Q.message("hdrs", body="secret body\n"), ret="HDRS",
                    notify={"other@example.test": "SUCCESS"})
     Q.wait_removed(inst, qid)
-    files = Q.wait_maildir(os.path.join(inst.vmail, "example.test/demo"), 1)
-    time.sleep(0.3)
+    Q.wait_maildir(os.path.join(inst.vmail, "example.test/demo"), 1)
+    Q.wait_quiet_queue(inst)  # every report that was queued has been delivered
     files = Q.maildir_files(os.path.join(inst.vmail, "example.test/demo"))
     assert len(files) == 1  # NOTIFY=NEVER sent nothing; one report for the second message
     dsn = Q.parse(files[0])
@@ -218,7 +219,6 @@ def test_double_bounce_goes_to_postmaster_once(instances):
     inst.wait_log(r"%s: postmaster non-delivery notification: " % qid2)
     inst.wait_log(r"double bounce to <void@example.test> dropped")
     Q.wait_quiet_queue(inst)
-    time.sleep(0.5)
     assert "sender non-delivery notification" not in inst.log()
     assert Q.queue_files(inst) == []
 
@@ -239,8 +239,10 @@ def test_virtual_alias_one_to_many_and_catchall(instances):
     Q.wait_status(inst, qid, "other@example.test", "sent")
     line = Q.wait_status(inst, qid, "far@remote.example", "deferred")
     assert "orig_to=<list@example.test>" in line
-    # demo appears once although two originals expand to it
-    time.sleep(0.3)
+    # demo appears once although two originals expand to it; once the message waits in
+    # deferred/ for far@, this round of deliveries is over
+    wait_for(lambda: glob.glob(os.path.join(inst.queue, "deferred", "*", qid)),
+             what="%s in deferred/" % qid)
     assert len(Q.maildir_files(os.path.join(inst.vmail, "example.test/demo"))) == 1
     assert len(Q.status_lines(inst, qid)) == 3
     # a loop ends at the address that repeats, which has no mailbox
@@ -391,11 +393,15 @@ def test_dead_destination_defers_waiting_mail(instances):
     ids = [Q.submit(inst, "sender@remote.test", ["u%d@down.test" % i]) for i in range(5)]
     inst.wait_log(r"fake destination down.test: marked dead for 30s: connect to down.test: "
                   r"Connection refused")
-    for qid in ids[1:]:
-        pass
-    wait_for(lambda: sum("delivery temporarily suspended: connect to down.test" in l
-                         for l in Q.status_lines(inst)) >= 3, what="suspended deferrals")
-    time.sleep(2.5)  # retries within the dead time do not reach the agent
+    def suspended():
+        return sum("delivery temporarily suspended: connect to down.test" in l
+                   for l in Q.status_lines(inst))
+    wait_for(lambda: suspended() >= 3, what="suspended deferrals")
+    Q.wait_status(inst, ids[-1], "u4@down.test", "deferred")
+    # a flush within the dead time retries every message; none reaches the agent
+    before = suspended()
+    inst.run("petrel-queue", "-f", check=True)
+    wait_for(lambda: suspended() >= before + 4, what="suspended deferrals after the flush")
     reqs = fake_requests(inst, 1)
     assert len(reqs) <= 2, reqs
     assert "status=bounced" not in inst.log()
@@ -506,15 +512,14 @@ def test_many_active_messages_need_few_descriptors(instances):
 def test_reload_waits_for_deliveries_in_progress(instances):
     inst = fake_instance(instances)
     qid = Q.submit(inst, "sender@remote.test", ["u@a.hold.test"])
-    wait_for(lambda: inst.children("fake"), what="a fake agent")
-    time.sleep(0.5)  # the request is with the agent
+    wait_for(lambda: os.path.exists(inst.fake_log + ".started"), what="the request at the agent")
     old = inst.children("qmgr")[0]["pid"]
     inst.reload()
-    time.sleep(0.5)
+    inst.wait_log(r"reload -- version")
     with open(inst.fake_log + ".release", "w"):
         pass
     Q.wait_removed(inst, qid)
     wait_for(lambda: inst.children("qmgr") and inst.children("qmgr")[0]["pid"] != old,
              what="a new qmgr")
-    time.sleep(1)
+    Q.wait_quiet_queue(inst)
     assert len(fake_requests(inst, 1)) == 1  # delivered once, not again after the reload

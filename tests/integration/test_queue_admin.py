@@ -131,13 +131,17 @@ def test_petrel_queue_usage_and_help(instances):
 def test_hold_release_delete_requeue(instances):
     inst = deferred_instance(instances)
     qid = deferred(inst, "someone@remote.test")
+    witness = deferred(inst, "witness@remote.test")
     # hold: qmgr leaves it alone, whatever the flushes
     r = super_(inst, "-h", qid)
     assert r.returncode == 0 and "Placed on hold: 1 message" in r.stderr
     S.wait_queue(inst, qid, "hold")
+    n_held, n_witness = len(Q.status_lines(inst, qid)), len(Q.status_lines(inst, witness))
     assert S.cmd(inst, "petrel-queue", "-f").returncode == 0
-    time.sleep(1)
+    # the flush's pass is over once the other deferred message was tried again
+    wait_for(lambda: len(Q.status_lines(inst, witness)) > n_witness, what="the flush")
     assert S.queue_ids(inst, "hold") == [qid]
+    assert len(Q.status_lines(inst, qid)) == n_held
     assert re.search(r"petrel-super\[\d+\]: %s: placed on hold" % qid, inst.log())
     # release: back to deferred, due now (qmgr tries it at once and defers it again)
     n_deferred = len(Q.status_lines(inst, qid))
@@ -148,8 +152,7 @@ def test_hold_release_delete_requeue(instances):
     # requeue after a configuration change: the recipient is rewritten and routed anew
     inst.main_cf["virtual_alias_maps"] = "inline:{someone@remote.test=demo@example.test}"
     inst.write_config()
-    inst.reload()
-    time.sleep(0.5)
+    inst.reload_and_wait()
     r = super_(inst, "-r", qid)
     assert r.returncode == 0 and "Requeued: 1 message" in r.stderr
     S.wait_mail(inst)
@@ -171,7 +174,8 @@ def test_hold_release_delete_requeue(instances):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "invalid queue ID" in r.stderr
     r = super_(inst, "-h", q3, "-d", "-", input="%s\nbad!\n" % q3)
     assert r.returncode == 1 and "invalid queue ID on standard input" in r.stderr
-    assert S.queue_ids(inst, "deferred/*") == [q3] and S.queue_ids(inst) == [q3]
+    assert S.queue_ids(inst, "deferred/*") == sorted([q3, witness])
+    assert S.queue_ids(inst) == sorted([q3, witness])
     assert super_(inst, "-d", qid, "nosuchqueue").returncode == 2
 
 
@@ -210,8 +214,7 @@ def test_flush_delivers_once_the_destination_is_back(instances):
     q3 = deferred(inst, "demo@far.test")
     inst.main_cf["transport_maps"] = ""
     inst.write_config()
-    inst.reload()
-    time.sleep(1)
+    inst.reload_and_wait()  # the new qmgr has scanned deferred/ at its start
     assert sorted(S.queue_ids(inst)) == sorted([q1, q2, q3])  # nothing is due yet
     r = S.cmd(inst, "petrel-queue", "-i", q1)  # one message
     assert r.returncode == 0, r.stderr
@@ -246,8 +249,11 @@ def test_flush_after_the_relayhost_comes_back(instances):
     reason = entries[q1]["recipients"][0]["delay_reason"]
     assert "%s" % ip in reason and "refused" in reason.lower(), reason
     rcv = R.receiver(instances, ip, port)
-    time.sleep(1)
-    assert sorted(S.queue_ids(inst)) == sorted([q1, q2])  # nothing is due before the flush
+    # nothing is due before the flush: the next attempt (a deferred file's mtime) is ahead
+    for qid in (q1, q2):
+        assert os.path.getmtime(glob.glob(os.path.join(inst.queue, "deferred/*", qid))[0]) > \
+            time.time() + 30
+    assert sorted(S.queue_ids(inst)) == sorted([q1, q2])
     r = S.cmd(inst, "petrel-queue", "-f")
     assert r.returncode == 0, r.stderr
     Q.wait_removed(inst, q1)
@@ -312,11 +318,11 @@ def test_request_while_a_delivery_is_in_progress(instances, op):
              what="the message to be active")
     wait_for(lambda: any(p["cmdline"][:1] and "fakeagent" in " ".join(p["cmdline"])
                          for p in inst.children()), what="the agent to run")
-    time.sleep(0.5)  # qmgr has handed a@ to the agent, which waits for the release file
-    r = super_(inst, "-v", op, qid)
+    # qmgr has handed a@ to the agent, which waits for the release file
+    wait_for(lambda: os.path.exists(inst.fake_log + ".started"), what="a@ at the agent")
+    r = super_(inst, "-v", op, qid)  # returns once qmgr has taken the request
     assert r.returncode == 0, r.stderr
     assert "by qmgr when its deliveries in progress are over" in r.stderr
-    time.sleep(0.3)
     assert os.path.exists(os.path.join(inst.queue, "active", qid))  # still at the agent
     open(inst.fake_log + ".release", "w").close()
     wait_for(lambda: delivered(inst, "a@hold1.hold.test"), what="a's delivery")
@@ -330,7 +336,6 @@ def test_request_while_a_delivery_is_in_progress(instances, op):
     elif op == "-d":
         wait_for(lambda: not Q.queue_files(inst, qid), what="the message to go")
         assert re.search(r"qmgr\[\d+\]: %s: removed \(petrel-super\)" % qid, inst.log())
-        time.sleep(0.3)
         assert delivered(inst, "b@fast.test") == []
     else:
         wait_for(lambda: delivered(inst, "b@fast.test"), what="b after the requeue")
@@ -349,15 +354,12 @@ def test_request_for_a_message_whose_last_delivery_is_in_progress(instances, op)
     qid = send(inst, "a@hold1.hold.test")
     wait_for(lambda: any(p["cmdline"][:1] and "fakeagent" in " ".join(p["cmdline"])
                          for p in inst.children()), what="the agent to run")
-    wait_for(lambda: any(r["queue_id"] == qid for r in fake_requests(inst)) or
-             os.path.exists(os.path.join(inst.queue, "active", qid)), what="the delivery")
-    time.sleep(0.5)
+    wait_for(lambda: os.path.exists(inst.fake_log + ".started"), what="the delivery")
     r = super_(inst, "-v", op, qid)
     assert r.returncode == 0, r.stderr
     assert "by qmgr when its deliveries in progress are over" in r.stderr
     open(inst.fake_log + ".release", "w").close()
-    Q.wait_removed(inst, qid)
-    time.sleep(0.3)
+    Q.wait_removed(inst, qid)  # the agent logged the delivery before it answered
     assert len(delivered(inst, "a@hold1.hold.test")) == 1
     assert re.search(r"qmgr\[\d+\]: %s: removed$" % qid, inst.log(), re.M)
     assert "%s: removed (petrel-super)" % qid not in inst.log()
@@ -524,8 +526,7 @@ def test_storm(instances):
     def settled():
         return not any(glob.glob(os.path.join(inst.queue, q, "[0-9A-F]*"))
                        for q in ("incoming", "active", "deferred/*"))
-    wait_for(settled, 60, what="the queue to settle")
-    time.sleep(0.3)
+    wait_for(settled, 60, what="the queue to settle")  # agents log a delivery before they report it
     counts = {}
     for req in fake_requests(inst):
         counts[req["queue_id"]] = counts.get(req["queue_id"], 0) + 1
@@ -584,16 +585,14 @@ def test_storm_real_delivery_by_message_id(instances):
     storm(3)
     inst.main_cf["transport_maps"] = ""
     inst.write_config()
-    inst.reload()
-    time.sleep(0.5)
+    inst.reload_and_wait()
     assert S.cmd(inst, "petrel-queue", "-f").returncode == 0
     storm(12)
 
     def settled():
         return not any(glob.glob(os.path.join(inst.queue, q, "[0-9A-F]*"))
                        for q in ("maildrop", "incoming", "active", "deferred/*"))
-    wait_for(settled, 120, what="the queue to settle")
-    time.sleep(0.5)
+    wait_for(settled, 120, what="the queue to settle")  # agents log a delivery before they report it
     rx = re.compile(rb"(?im)^Message-ID: (<storm-\d+@petrel\.test>)\r?$")
     in_box = {}
     for p in Q.maildir_files(S.vbox(inst, "demo")):

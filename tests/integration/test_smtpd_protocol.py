@@ -9,6 +9,7 @@ import pytest
 
 import petrel_harness as H
 import smtpd_util as U
+from petrel_harness import wait_for
 from smtpd_util import Raw
 
 
@@ -192,8 +193,7 @@ def test_smuggling_patterns_never_end_data(srv, end):
     else:
         assert code == 550 and re.match(r"5\.5\.2 Error: bare <(LF|CR)> received", text)
     assert r.cmd("NOOP")[0] == 250  # in sync: the smuggled DATA was never a command
-    r.cmd("QUIT")
-    time.sleep(0.1)
+    r.cmd("QUIT")  # after its reply nothing more is committed
     assert len(U.committed_files(inst)) == before
 
 
@@ -337,8 +337,7 @@ def test_timeout_idle_and_mid_data(limits):
     assert r.reply()[0] == 421
     assert r.closed()
     inst.wait_log(r"timeout after DATA \(\d+ bytes\) from unknown\[127.0.0.1\]")
-    time.sleep(0.1)
-    assert U.queue_files(inst) == []  # the incomplete file is gone
+    wait_for(lambda: U.queue_files(inst) == [], what="the incomplete file to go")
 
 
 def test_error_limits(limits):
@@ -377,9 +376,14 @@ def test_connection_count_limit(limits):
     assert mine.greeting[0] == 220
     a.cmd("QUIT")
     assert a.closed()
-    time.sleep(0.1)
-    d = Raw(port, internet=True)
-    assert d.greeting[0] == 220
+
+    def greeted():  # the slot is free once smtpd has counted a's end
+        x = Raw(port, internet=True)
+        if x.greeting[0] == 220:
+            return x
+        x.sock.close()
+        return None
+    d = wait_for(greeted, what="a free connection slot for 127.0.0.2")
     for x in (b, d, mine):
         x.cmd("QUIT")
 
