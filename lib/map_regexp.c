@@ -7,7 +7,8 @@
  * Postfix's defaults: 'i' case-insensitive (on), 'x' extended syntax (on),
  * 'm' multi-line. $1..$9 and ${n} in a result are replaced by the
  * matched sub-expressions ($$ is a '$'). Lines with errors are logged and
- * skipped. The file is read again when it changes.
+ * skipped; so are patterns that would make regcomp() build a huge automaton
+ * (stacked repetition operators, nested bounds whose product passes 1000). The file is read again when it changes.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -47,6 +48,95 @@ static void rx_free_rules(struct rx_map *x)
     x->n = 0;
 }
 
+
+#define RX_WORK_MAX 1000 /* product of nested repetition bounds a pattern may ask for */
+
+/* bound_at - the upper bound of a duplication operator at p ('*', '+', '?' or "{n,m}"):
+ * 0 when p holds none; *len gets its length */
+static long bound_at(const char *p, size_t *len)
+{
+    *len = 1;
+    if (*p == '*' || *p == '+')
+        return 2;
+    if (*p == '?')
+        return 1;
+    if (*p != '{' || !isdigit((unsigned char)p[1]))
+        return 0;
+    char *end;
+    long lo = strtol(p + 1, &end, 10), hi = lo;
+    if (*end == ',')
+        hi = isdigit((unsigned char)end[1]) ? strtol(end + 1, &end, 10) : lo + 1;
+    while (*end && *end != '}')
+        end++;
+    *len = (size_t)(end - p) + (*end == '}');
+    return hi > lo ? hi : lo;
+}
+
+/* pattern_too_costly - refuse what makes the C library's regcomp() build a huge
+ * automaton: a duplication operator right after another (undefined in POSIX 9.4.6)
+ * and nested repetition bounds whose product passes RX_WORK_MAX (each bound copies
+ * the sub-expression); a table is a file, but a table line must not take a daemon
+ * down */
+static const char *pattern_too_costly(const char *p)
+{
+    long work[64]; /* per open group: the largest product inside it */
+    int depth = 0, after_dup = 0;
+    work[0] = 1;
+    while (*p) {
+        size_t len;
+        long b = bound_at(p, &len);
+        if (b > 0) {
+            if (after_dup)
+                return "a repetition operator follows another";
+            after_dup = 1;
+            p += len;
+            continue;
+        }
+        after_dup = 0;
+        if (*p == '\\' && p[1]) {
+            p += 2;
+        } else if (*p == '[') { /* a bracket expression: ']' first is literal */
+            p += (p[1] == '^') ? 2 : 1;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']')
+                p++;
+            if (*p)
+                p++;
+        } else if (*p == '(') {
+            if (++depth >= 64)
+                return "groups nested too deeply";
+            work[depth] = 1;
+            p++;
+        } else if (*p == ')' && depth > 0) {
+            long g = work[depth--];
+            p++;
+            b = bound_at(p, &len);
+            if (b > RX_WORK_MAX || (b > 1 && g * b > RX_WORK_MAX))
+                return "nested repetition bounds too large";
+            if (b > 1)
+                g *= b;
+            if (g > work[depth])
+                work[depth] = g;
+            if (b > 0) {
+                after_dup = 1;
+                p += len;
+            }
+        } else {
+            p++;
+            b = bound_at(p, &len);
+            if (b > RX_WORK_MAX)
+                return "repetition bound too large";
+            if (b > work[depth])
+                work[depth] = b;
+            if (b > 0) {
+                after_dup = 1;
+                p += len;
+            }
+        }
+    }
+    return NULL;
+}
 /* rx_parse_line - compile one logical line; -1 (logged) when malformed */
 static int rx_parse_line(struct map *m, struct rx_map *x, char *p, int line)
 {
@@ -84,6 +174,12 @@ static int rx_parse_line(struct map *m, struct rx_map *x, char *p, int line)
             str_free(&pat);
             return -1;
         }
+    }
+    const char *costly = pattern_too_costly(str_c(&pat));
+    if (costly != NULL) {
+        log_warn("%s, line %d: bad regular expression: %s", m->name, line, costly);
+        str_free(&pat);
+        return -1;
     }
     memset(&rule, 0, sizeof(rule));
     if ((r = regcomp(&rule.re, str_c(&pat), cflags)) != 0) {

@@ -5,7 +5,10 @@
 #
 # Configures a clang build of lib/ with AddressSanitizer, UBSan and
 # libFuzzer's coverage instrumentation, then links each tests/fuzz/fuzz_*.c
-# against it: DIR/fuzz_mime, DIR/fuzz_imap_cmd. Running: tests/fuzz/README.
+# against it into DIR/fuzz_NAME. A target that needs a source file outside
+# lib/ names it on a "fuzz-sources:" line of its opening comment (paths from
+# the top of the tree); that directory is added to the include path.
+# Running: tests/fuzz/run (and tests/fuzz/README).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${1:-build-fuzz}
@@ -14,7 +17,7 @@ cd "$top"
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-if [ ! -f "$dir/Makefile" ]; then
+if [ ! -f "$dir/Makefile" ] || [ "$dir/Makefile" -ot "$top/configure" ]; then
     (cd "$dir" && "$top/configure" -q --disable-werror CC=clang \
         CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $san")
 fi
@@ -22,8 +25,17 @@ make -C "$dir" -j"$(nproc)" lib/libpetrel.a >/dev/null
 libs=$(sed -n 's/^LIBS = //p' "$dir/Makefile")
 for src in "$top"/tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
+    extra=$(sed -n 's/^ \* fuzz-sources: *//p' "$src")
+    srcs="" incs=""
+    for e in $extra; do
+        srcs="$srcs $top/$e"
+        incs="$incs -I$top/$(dirname "$e")"
+    done
+    if [ "$dir/$name" -nt "$src" ] && [ "$dir/$name" -nt "$dir/lib/libpetrel.a" ]; then
+        continue
+    fi
     # shellcheck disable=SC2086
-    clang -g -O1 -fsanitize=fuzzer $san -include "$dir/config.h" -I"$top/lib" \
-        "$src" "$dir/lib/libpetrel.a" $libs -o "$dir/$name"
+    clang -g -O1 -fsanitize=fuzzer $san -include "$dir/config.h" -I"$top/lib" $incs \
+        "$src" $srcs "$dir/lib/libpetrel.a" $libs -o "$dir/$name"
     echo "built $dir/$name"
 done

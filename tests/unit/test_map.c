@@ -160,6 +160,43 @@ static void test_regexp(void **state)
     free(dir);
 }
 
+/* test_regexp_costly - patterns that would make regcomp() build a huge automaton are
+ * skipped like other bad lines (found by fuzz_regexp_map: "a++++..." took 2 GB) */
+static void test_regexp_costly(void **state)
+{
+    char *dir = unit_tmpdir();
+    char *path = xasprintf("%s/re", dir);
+    char *spec = xasprintf("regexp:%s", path);
+    struct str err = STR_INIT, v = STR_INIT;
+
+    unit_write_file(path, "/^a++++++++++++++++++++++++$/ stacked\n"
+                          "/^b*{2}$/ stacked-bound\n"
+                          "/^((c{100}){100})$/ nested\n"
+                          "/^d{5000}$/ huge\n"
+                          "/^(e{10}){10}$/ fine\n"
+                          "/^[+*]+\\+?$/ literal\n"
+                          "/^f{2,3}g?$/ bounds\n");
+    struct map *m = map_open(spec, &err);
+    assert_non_null(m);
+    assert_int_equal(map_lookup(m, "aaa", &v), MAP_NOTFOUND);
+    assert_int_equal(map_lookup(m, "bb", &v), MAP_NOTFOUND);
+    assert_int_equal(map_lookup(m, "dddd", &v), MAP_NOTFOUND);
+    assert_int_equal(map_lookup(m, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+                                   "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", &v), MAP_FOUND);
+    assert_string_equal(str_c(&v), "fine");
+    assert_int_equal(map_lookup(m, "+*+", &v), MAP_FOUND);
+    assert_string_equal(str_c(&v), "literal");
+    assert_int_equal(map_lookup(m, "fffg", &v), MAP_FOUND);
+    assert_string_equal(str_c(&v), "bounds");
+    map_close(m);
+    str_free(&err);
+    str_free(&v);
+    unit_rmtree(dir);
+    free(spec);
+    free(path);
+    free(dir);
+}
+
 static void test_maps_list(void **state)
 {
     struct strlist specs = STRLIST_INIT;
@@ -186,7 +223,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_db_tables), cmocka_unit_test(test_text_formats),
-        cmocka_unit_test(test_simple_tables), cmocka_unit_test(test_regexp),
+        cmocka_unit_test(test_simple_tables), cmocka_unit_test(test_regexp), cmocka_unit_test(test_regexp_costly),
         cmocka_unit_test(test_maps_list),
     };
     return cmocka_run_group_tests_name("map", tests, NULL, NULL);

@@ -1,0 +1,93 @@
+/*
+ * fuzz_smtp_cmd - libFuzzer target: the grammar behind smtpd's commands
+ *
+ * The input is one command line as a client sends it. Like smtpd, the
+ * target splits the verb from its argument, parses MAIL FROM / RCPT TO
+ * paths (with and without "<>" allowed, SMTPUTF8 on and off), the ESMTP
+ * parameters after the path, decodes xtext values (ENVID, ORCPT) and checks
+ * the domain and address-literal validators. Invariants: an accepted path
+ * splits (addr_split) into the domain the parser saw, xtext round-trips,
+ * and a parameter list never exceeds SMTP_PARAMS_MAX. Also links:
+ * smtpd/smtpd_parse.c (see build.sh: the "fuzz-sources:" line below).
+ *
+ * fuzz-sources: smtpd/smtpd_parse.c
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addr.h"
+#include "smtp_text.h"
+#include "str.h"
+#include "smtpd_parse.h"
+
+#include "fuzz_util.h"
+
+/* path_and_params - what smtpd does with the argument of MAIL FROM: or RCPT TO: */
+static void path_and_params(const char *arg, int flags)
+{
+    const char *p = arg, *why = NULL;
+    struct smtp_path path;
+    smtp_path_init(&path);
+    if (smtp_parse_path(&p, flags, &path, &why) == 0) {
+        if (path.raw.len > 4096)
+            abort();
+        /* every program splits the internal form as the parser did (one canonical form) */
+        if (path.domain.len > 0) {
+            struct str local = STR_INIT, domain = STR_INIT;
+            addr_split(str_c(&path.addr), &local, &domain);
+            if (strcasecmp(str_c(&domain), str_c(&path.domain)) != 0)
+                abort();
+            str_free(&local);
+            str_free(&domain);
+        }
+        struct smtp_params params;
+        memset(&params, 0, sizeof(params));
+        if (smtp_parse_params(p, &params, &why) == 0) {
+            if (params.n > SMTP_PARAMS_MAX)
+                abort();
+            for (size_t i = 0; i < params.n; i++) {
+                if (params.v[i].value == NULL)
+                    continue;
+                struct str dec = STR_INIT, enc = STR_INIT, back = STR_INIT;
+                if (smtp_xtext_decode(params.v[i].value, &dec) == 0) {
+                    smtp_xtext_encode(str_c(&dec), dec.len, &enc);
+                    if (smtp_xtext_decode(str_c(&enc), &back) != 0 ||
+                        back.len != dec.len ||
+                        memcmp(str_c(&back), str_c(&dec), dec.len) != 0)
+                        abort();
+                }
+                str_free(&dec);
+                str_free(&enc);
+                str_free(&back);
+            }
+        }
+        smtp_params_free(&params);
+    }
+    smtp_path_free(&path);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 8192)
+        return 0;
+    char *line = fuzz_cstr(data, size);
+    size_t n = strlen(line);
+    if (strncasecmp(line, "MAIL FROM:", 10) == 0) {
+        path_and_params(line + 10, SMTP_PATH_NULL_OK);
+        path_and_params(line + 10, SMTP_PATH_NULL_OK | SMTP_PATH_UTF8_OK);
+    } else if (strncasecmp(line, "RCPT TO:", 8) == 0) {
+        path_and_params(line + 8, 0);
+        path_and_params(line + 8, SMTP_PATH_UTF8_OK);
+    } else {
+        path_and_params(line, SMTP_PATH_NULL_OK);
+        path_and_params(line, SMTP_PATH_UTF8_OK);
+    }
+    smtp_valid_domain(line, n, 0);
+    smtp_valid_domain(line, n, 1);
+    smtp_valid_address_literal(line, n);
+    smtp_utf8_valid(line, n);
+    free(line);
+    return 0;
+}
