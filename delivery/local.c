@@ -27,6 +27,15 @@
  * recipient (a later retry may duplicate what succeeded: better twice
  * than lost), else any success makes it sent and failed members become
  * extra DSN entries, else it bounced.
+ *
+ * Files opened on someone's behalf (.forward, :include:, /file, mailboxes)
+ * are opened once, as that identity, with O_NOFOLLOW, and judged by fstat
+ * of that descriptor; the path is never looked up again and root stats
+ * no user-controlled path. The identity given to a file's contents is the
+ * owner of the descriptor they were read from: an :include: file's text
+ * runs as that file's owner, an alias as the owner of the table that
+ * answered (maps_found_owner). A destination with a control byte bounces
+ * (5.1.3) before anything is resubmitted or run (doc/internals.md).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -18,6 +18,14 @@
  * removal), appended with a "From " line, ">From " escaping and a final
  * empty line, fsync'ed; on any error the file is truncated back to its
  * old size. Stored files use LF line ends.
+ *
+ * Both run with the recipient's effective uid/gid (local_become), so every
+ * path component is traversed with the recipient's rights and a symlink in
+ * their Maildir or home gives them nothing they could not reach anyway.
+ * Root acts only in a spool directory the recipient cannot write: it
+ * creates the mbox with O_CREAT|O_EXCL|O_NOFOLLOW and gives that
+ * descriptor away with fchown, and makes or removes the dotlock; nothing
+ * is ever chmod'ed or chown'ed by name.
  */
 #include <errno.h>
 #include <fcntl.h>
