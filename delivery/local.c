@@ -254,7 +254,7 @@ static int allowed(const char *param, const char *cls)
 static int read_small_file(const char *path, uid_t want_owner, int check_owner, struct str *out,
                            struct stat *sb)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     char buf[8192];
     ssize_t n;
 

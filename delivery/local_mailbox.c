@@ -464,14 +464,19 @@ static void dotunlock(const char *lock)
     }
 }
 
+/* how an mbox (or /file destination) is opened: never through a final symlink, never
+ * waiting (a FIFO without a reader fails with ENXIO instead of hanging the agent), never
+ * becoming a controlling terminal; the caller judges the descriptor by fstat */
+#define MBOX_OPEN (O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
 /* open_mbox - open or create the mbox file; -1 with errno */
 static int open_mbox(const char *path, const struct local_priv *owner, int in_spool)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, MBOX_OPEN);
 
     if (fd >= 0 || errno != ENOENT)
         return fd;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(path, MBOX_OPEN | O_CREAT | O_EXCL, 0600);
     if (fd >= 0 || errno != EACCES || !in_spool || !local_is_root() || owner == NULL)
         return fd;
     /* a spool directory writable by root only: create as root, then give it away */
@@ -479,7 +484,7 @@ static int open_mbox(const char *path, const struct local_priv *owner, int in_sp
     gid_t eg = getegid();
     if (seteuid(0) < 0)
         return -1;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(path, MBOX_OPEN | O_CREAT | O_EXCL, 0600);
     int e = errno;
     if (fd >= 0 && fchown(fd, owner->uid, owner->gid) < 0) {
         e = errno;
@@ -517,6 +522,11 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
                  lr->req->queue_id, path);
         local_status_set(st, DELIVER_DEFERRED, "4.2.0", "mailbox %s: bad file type or owner",
                          path);
+        close(fd);
+        return;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        fail_errno(lr, st, errno, "open mailbox", path);
         close(fd);
         return;
     }

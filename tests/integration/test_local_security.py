@@ -187,3 +187,24 @@ def test_control_bytes_in_forwarded_addresses_bounce(instances, users):
     assert not any(ch in log for ch in "\x1b\x07\x7f")
     # no forwarded copy is left in the queue either
     Q.wait_quiet_queue(inst)
+
+
+def test_fifo_as_a_file_destination_defers_without_hanging_the_agent(instances, users):
+    # A /file destination (or mbox) that is a FIFO: open used to wait for a reader forever,
+    # holding a local process (and the message) hostage; now the open fails at once, the
+    # delivery is deferred and the agent goes on with the next recipient.
+    ahome = home(ATTACKER)
+    subprocess.run(["sh", "-c", "rm -rf %s/Maildir %s/.forward* %s/fifo" % (ahome, ahome, ahome)])
+    fifo = os.path.join(ahome, "fifo")
+    os.mkfifo(fifo, 0o600)
+    os.chown(fifo, *ids(ATTACKER))
+    put(os.path.join(ahome, ".forward"), "%s\n" % fifo, ATTACKER)
+    inst = Q.mail_instance(instances, main_cf={"local_destination_concurrency_limit": "1"})
+    rcpt = "%s@%s" % (ATTACKER, HOST)
+    qid = Q.submit(inst, "sender@remote.test", [rcpt, "demo@example.test"])
+    line = Q.wait_status(inst, qid, rcpt, "deferred")
+    assert "dsn=4.2.0" in line and fifo in line, line
+    Q.wait_status(inst, qid, "demo@example.test", "sent")
+    # the same agent is free for the next message
+    qid = Q.submit(inst, "sender@remote.test", ["%s@%s" % (VICTIM, HOST)])
+    Q.wait_status(inst, qid, "%s@%s" % (VICTIM, HOST), "sent")
