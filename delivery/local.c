@@ -945,6 +945,29 @@ static int fail_all(struct stream *s, struct deliver_request *req, const char *r
     return rc;
 }
 
+/* open_queue_file - active/ID for reading. The queue directory belongs to mail_owner and
+ * root follows no path that a less privileged user can change: neither active/ nor the
+ * file may be a symlink, and the file must be a regular one; -1 with errno */
+static int open_queue_file(const char *id)
+{
+    int dfd = open("active", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    int fd, e;
+
+    if (dfd < 0)
+        return -1;
+    fd = openat(dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    e = errno;
+    close(dfd);
+    if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+        e = EINVAL;
+    }
+    errno = e;
+    return fd;
+}
+
 /* handle_request - one delivery request */
 static int handle_request(struct stream *s, struct deliver_request *req)
 {
@@ -961,7 +984,7 @@ static int handle_request(struct stream *s, struct deliver_request *req)
         rc = fail_all(s, req, "bad queue file name in the delivery request");
         goto out;
     }
-    lr.qfd = open(want.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    lr.qfd = open_queue_file(req->queue_id);
     if (lr.qfd < 0 || qfile_read_envelope(lr.qfd, &lr.env, 1000000, &err) < 0) {
         if (lr.qfd < 0)
             str_printf(&err, "open %s: %s", want.s, strerror(errno));

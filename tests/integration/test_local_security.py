@@ -7,6 +7,8 @@ bytes bounce (5.1.3) instead of being resubmitted."""
 import os
 import pwd
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -208,3 +210,62 @@ def test_fifo_as_a_file_destination_defers_without_hanging_the_agent(instances, 
     # the same agent is free for the next message
     qid = Q.submit(inst, "sender@remote.test", ["%s@%s" % (VICTIM, HOST)])
     Q.wait_status(inst, qid, "%s@%s" % (VICTIM, HOST), "sent")
+
+
+def deliver_request(inst, qid, rcpt):
+    """One raw lib/deliver.h request to private/local, as qmgr sends it; the results."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(os.path.join(inst.queue, "private", "local"))
+    f = s.makefile("rb")
+
+    def message():
+        out = {}
+        for line in iter(f.readline, b""):
+            if line == b"\n":
+                return out
+            k, _, v = line.rstrip(b"\n").decode().partition("=")
+            out.setdefault(k, re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)),
+                                     v))
+        return out
+
+    assert message().get("status") == "ready"
+    now = int(time.time() * 1e6)
+    pairs = [("request", "deliver"), ("queue_id", qid), ("queue_file", "active/" + qid),
+             ("transport", "virtual"), ("nexthop", "example.test"), ("sender", "s@remote.test"),
+             ("envid", ""), ("ret", ""), ("arrival", now), ("active", now), ("sent", now),
+             ("size", 100), ("rcpt_count", 1), ("rcpt", rcpt), ("offset", 0)]
+    s.sendall("".join("%s=%s\n" % kv for kv in pairs).encode() + b"\n")
+    results = []
+    while True:
+        m = message()
+        if not m or m.get("status") == "done":
+            break
+        results.append(m)
+    s.close()
+    return results
+
+
+def test_queue_file_is_not_read_through_a_symlinked_active_directory(instances, users):
+    # The queue directory belongs to mail_owner; local (root) must not follow active/ if it
+    # was made a symlink, e.g. to a directory only root can read
+    inst = Q.mail_instance(instances)
+    qid = Q.submit(inst, "s@remote.test", ["far@remote.example"], Q.message("root only"))
+    path = wait_for(lambda: [p for p in Q.queue_files(inst, qid) if "/deferred/" in p],
+                    what="the message in deferred/")[0]
+    secret = os.path.join(inst.root, "rootonly")
+    os.makedirs(secret, 0o700)
+    shutil.copy(path, os.path.join(secret, qid))
+    active = os.path.join(inst.queue, "active")
+    os.rename(active, active + ".real")
+    try:
+        os.symlink(secret, active)
+        results = deliver_request(inst, qid, "demo@example.test")
+    finally:
+        if os.path.islink(active):
+            os.unlink(active)
+        os.rename(active + ".real", active)
+    assert [r.get("status") for r in results] == ["deferred"], results
+    assert results[0].get("reason") == "cannot read the queue file", results
+    assert Q.maildir_files(os.path.join(inst.vmail, "example.test/demo")) == []
+    assert re.search(r"warning: %s: open active/%s: " % (qid, qid), inst.log())
