@@ -1,8 +1,9 @@
 """End-to-end tests of local(8)'s handling of files it opens on someone's behalf and of what
 it expands from them (issue #13): the identity given to :include: text comes from fstat of
 the descriptor it was read through (a symlink swapped in afterwards lends it nothing), the
-identity of an alias from the table that answered, and forwarded addresses with control
-bytes bounce (5.1.3) instead of being resubmitted."""
+identity of an alias from the table that answered, forwarded addresses with control bytes
+bounce (5.1.3) instead of being resubmitted, a FIFO destination does not hang the agent, and
+root does not read the queue file through a symlinked active/ (doc/internals.md)."""
 
 import os
 import pwd
@@ -189,6 +190,11 @@ def test_control_bytes_in_forwarded_addresses_bounce(instances, users):
     assert not any(ch in log for ch in "\x1b\x07\x7f")
     # no forwarded copy is left in the queue either
     Q.wait_quiet_queue(inst)
+    # a CR that ends a line (a .forward written with CRLF) is white space, not refused
+    put(os.path.join(ahome, ".forward"), b"\\%s\r\n" % ATTACKER.encode(), ATTACKER)
+    qid = Q.submit(inst, "demo@example.test", ["%s@%s" % (ATTACKER, HOST)])
+    line = Q.wait_status(inst, qid, "%s@%s" % (ATTACKER, HOST), "sent")
+    assert "delivered to maildir" in line
 
 
 def test_fifo_as_a_file_destination_defers_without_hanging_the_agent(instances, users):
