@@ -27,6 +27,15 @@
  * recipient (a later retry may duplicate what succeeded: better twice
  * than lost), else any success makes it sent and failed members become
  * extra DSN entries, else it bounced.
+ *
+ * Files opened on someone's behalf (.forward, :include:, /file, mailboxes)
+ * are opened once, as that identity, with O_NOFOLLOW, and judged by fstat
+ * of that descriptor; the path is never looked up again and root stats
+ * no user-controlled path. The identity given to a file's contents is the
+ * owner of the descriptor they were read from: an :include: file's text
+ * runs as that file's owner, an alias as the owner of the table that
+ * answered (maps_found_owner). A destination with a control byte bounces
+ * (5.1.3) before anything is resubmitted or run (doc/internals.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -171,40 +180,22 @@ static int default_privs(struct local_priv *p)
     return 0;
 }
 
-/* file_owner_privs - the owner of path (or default_privs when root owns it) */
-static int file_owner_privs(const char *path, struct local_priv *p, struct str *name)
+/* owner_privs - the identity of a file's owner, as taken from fstat of the descriptor its
+ * contents were read through (default_privs when root owns it or we are not root) */
+static int owner_privs(uid_t uid, gid_t gid, struct local_priv *p, struct str *name)
 {
-    struct stat sb;
     struct passwd *pw;
 
-    if (path == NULL || stat(path, &sb) < 0 || sb.st_uid == 0 || !local_is_root())
+    if (uid == 0 || !local_is_root())
         return default_privs(p);
-    pw = getpwuid(sb.st_uid);
-    p->uid = sb.st_uid;
-    p->gid = sb.st_gid;
+    pw = getpwuid(uid);
+    p->uid = uid;
+    p->gid = gid;
     str_cpy(name, pw ? pw->pw_name : "nobody");
     p->user = name->s;
     p->home = "";
     p->shell = "";
     return 0;
-}
-
-/* alias_file - the file behind the first alias table (for its owner) */
-static void alias_file(struct str *out)
-{
-    struct strlist l = STRLIST_INIT;
-
-    cfg_list(cfg_main, "alias_maps", &l);
-    str_reset(out);
-    for (size_t i = 0; i < l.n && out->len == 0; i++) {
-        const char *colon = strchr(l.v[i], ':');
-        if (colon == NULL || colon[1] != '/')
-            continue;
-        str_cpy(out, colon + 1);
-        if (strncmp(l.v[i], "hash:", 5) == 0 || strncmp(l.v[i], "btree:", 6) == 0)
-            str_cat(out, ".db");
-    }
-    strlist_free(&l);
 }
 
 /* split_targets - the destinations of an alias value or a .forward/:include: file */
@@ -257,20 +248,21 @@ static int allowed(const char *param, const char *cls)
     return r;
 }
 
-/* read_small_file - up to INCLUDE_MAX bytes of a file opened as the current identity;
- * 1 read, 0 does not exist, -1 error (errno) */
-static int read_small_file(const char *path, uid_t want_owner, int check_owner, struct str *out)
+/* read_small_file - up to INCLUDE_MAX bytes of a file opened once, without following a
+ * final symlink, as the current identity; *sb is fstat of that descriptor (the only
+ * identity the text may be given); 1 read, 0 does not exist, -1 error (errno) */
+static int read_small_file(const char *path, uid_t want_owner, int check_owner, struct str *out,
+                           struct stat *sb)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    struct stat sb;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     char buf[8192];
     ssize_t n;
 
     if (fd < 0)
         return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-        (check_owner && sb.st_uid != want_owner && sb.st_uid != 0) ||
-        (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+    if (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode) ||
+        (check_owner && sb->st_uid != want_owner && sb->st_uid != 0) ||
+        (sb->st_mode & (S_IWGRP | S_IWOTH))) {
         close(fd);
         errno = EPERM;
         return -1;
@@ -279,6 +271,19 @@ static int read_small_file(const char *path, uid_t want_owner, int check_owner, 
         str_catn(out, buf, (size_t)n);
     close(fd);
     return 1;
+}
+
+/* bad_target_bytes - whether a destination holds control bytes (ESC, BEL, CR, ...); an
+ * address may hold none at all, a command or file name a TAB at most (RFC 5321 4.1.2:
+ * no address has them; nothing is resubmitted or run with them) */
+static int bad_target_bytes(const char *t, int is_address)
+{
+    for (; *t; t++) {
+        unsigned char ch = (unsigned char)*t;
+        if ((ch < 0x20 && (ch != '\t' || is_address)) || ch == 0x7f)
+            return 1;
+    }
+    return 0;
 }
 
 static void deliver_address(struct rctx *c, const char *addr, int depth, int no_alias,
@@ -341,6 +346,11 @@ static void expand_list(struct rctx *c, const char *text, const char *cls,
     for (size_t i = 0; i < items.n; i++) {
         const char *it = items.v[i];
         str_reset(&key);
+        if (bad_target_bytes(it, it[0] != '|' && it[0] != '/' && !has_prefix_ci(it, ":include:"))) {
+            settle(c, to, DELIVER_BOUNCED, "5.1.3",
+                   "bad address syntax: control character in forwarded address");
+            continue;
+        }
         if (it[0] == '|') {
             str_printf(&key, "cmd:%s", it + 1);
             if (seen_before(c, key.s))
@@ -374,7 +384,8 @@ static void expand_list(struct rctx *c, const char *text, const char *cls,
                 continue;
             }
             str_reset(&buf);
-            int r = local_become(p) < 0 ? -1 : read_small_file(path, p->uid, 0, &buf);
+            struct stat isb;
+            int r = local_become(p) < 0 ? -1 : read_small_file(path, p->uid, 0, &buf, &isb);
             int e = errno;
             local_unbecome();
             if (r <= 0) {
@@ -383,8 +394,10 @@ static void expand_list(struct rctx *c, const char *text, const char *cls,
                        r == 0 ? "no such file" : strerror(e));
                 continue;
             }
-            /* the include file's owner (not root) runs what it lists */
-            if (file_owner_privs(path, &ip, &oname) < 0)
+            /* the include file's owner (not root) runs what it lists: the owner of the
+             * descriptor the text came through; the path is never looked up again (a
+             * symlink swapped in after the read would lend the text another identity) */
+            if (owner_privs(isb.st_uid, isb.st_gid, &ip, &oname) < 0)
                 ip = *p;
             expand_list(c, buf.s, "include", &ip, depth + 1, to);
         } else if (it[0] == '\\') {
@@ -547,13 +560,15 @@ static void add_forward(struct rctx *c, const char *addr)
     c->nfwd++;
 }
 
-/* deliver_alias - expand alias name (found as value); owner-name becomes the error address */
+/* deliver_alias - expand alias name (found as value, in a table owned by owner_uid/gid, or
+ * owner_uid -1 for a table that is not a file); owner-name becomes the error address */
 static void deliver_alias(struct rctx *c, const char *name, const char *value, int depth,
-                          const char *to)
+                          const char *to, long long owner_uid, gid_t owner_gid)
 {
-    struct str owner = STR_INIT, key = STR_INIT, file = STR_INIT, oname = STR_INIT;
+    struct str owner = STR_INIT, key = STR_INIT, oname = STR_INIT;
     struct local_priv p;
     const char *saved = c->owner;
+    int r;
 
     if (cfg_bool(cfg_main, "owner_request_special") && strncmp(name, "owner-", 6) != 0) {
         struct str v = STR_INIT;
@@ -564,8 +579,10 @@ static void deliver_alias(struct rctx *c, const char *name, const char *value, i
         }
         str_free(&v);
     }
-    alias_file(&file);
-    if (file_owner_privs(file.len ? file.s : NULL, &p, &oname) < 0) {
+    /* commands and files run as the owner of the table the alias came from (Postfix
+     * local(8)); a table that is not a file, or root's, gives default_privs */
+    r = owner_uid < 0 ? default_privs(&p) : owner_privs((uid_t)owner_uid, owner_gid, &p, &oname);
+    if (r < 0) {
         settle(c, to, DELIVER_DEFERRED, "4.3.0", "no usable default_privs user");
     } else {
         strlist_add(&c->alias_stack, name);
@@ -576,7 +593,6 @@ static void deliver_alias(struct rctx *c, const char *name, const char *value, i
     c->owner = saved;
     str_free(&owner);
     str_free(&key);
-    str_free(&file);
     str_free(&oname);
 }
 
@@ -630,7 +646,8 @@ static int deliver_forward_file(struct rctx *c, const struct passwd *pw, const c
         if (skip)
             continue;
         str_reset(&buf);
-        int r = local_become(&p) < 0 ? -1 : read_small_file(path.s, pw->pw_uid, 1, &buf);
+        struct stat fsb;
+        int r = local_become(&p) < 0 ? -1 : read_small_file(path.s, pw->pw_uid, 1, &buf, &fsb);
         int e = errno;
         local_unbecome();
         if (r == 0)
@@ -696,7 +713,12 @@ static void deliver_address(struct rctx *c, const char *addr, int depth, int no_
             goto out;
         }
         if (r == MAP_FOUND) {
-            deliver_alias(c, base.s, val.s, depth + 1, addr);
+            /* the owner of the table that answered, by fstat of its descriptor */
+            uid_t ou;
+            gid_t og;
+            int known = maps_found_owner(alias_maps, &ou, &og) == 0;
+            deliver_alias(c, base.s, val.s, depth + 1, addr, known ? (long long)ou : -1,
+                          known ? og : 0);
             goto out;
         }
     }
@@ -923,6 +945,29 @@ static int fail_all(struct stream *s, struct deliver_request *req, const char *r
     return rc;
 }
 
+/* open_queue_file - active/ID for reading. The queue directory belongs to mail_owner and
+ * root follows no path that a less privileged user can change: neither active/ nor the
+ * file may be a symlink, and the file must be a regular one; -1 with errno */
+static int open_queue_file(const char *id)
+{
+    int dfd = open("active", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    int fd, e;
+
+    if (dfd < 0)
+        return -1;
+    fd = openat(dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    e = errno;
+    close(dfd);
+    if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+        e = EINVAL;
+    }
+    errno = e;
+    return fd;
+}
+
 /* handle_request - one delivery request */
 static int handle_request(struct stream *s, struct deliver_request *req)
 {
@@ -939,7 +984,7 @@ static int handle_request(struct stream *s, struct deliver_request *req)
         rc = fail_all(s, req, "bad queue file name in the delivery request");
         goto out;
     }
-    lr.qfd = open(want.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    lr.qfd = open_queue_file(req->queue_id);
     if (lr.qfd < 0 || qfile_read_envelope(lr.qfd, &lr.env, 1000000, &err) < 0) {
         if (lr.qfd < 0)
             str_printf(&err, "open %s: %s", want.s, strerror(errno));

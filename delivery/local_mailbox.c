@@ -18,6 +18,14 @@
  * removal), appended with a "From " line, ">From " escaping and a final
  * empty line, fsync'ed; on any error the file is truncated back to its
  * old size. Stored files use LF line ends.
+ *
+ * Both run with the recipient's effective uid/gid (local_become), so every
+ * path component is traversed with the recipient's rights and a symlink in
+ * their Maildir or home gives them nothing they could not reach anyway.
+ * Root acts only in a spool directory the recipient cannot write: it
+ * creates the mbox with O_CREAT|O_EXCL|O_NOFOLLOW and gives that
+ * descriptor away with fchown, and makes or removes the dotlock; nothing
+ * is ever chmod'ed or chown'ed by name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -456,14 +464,19 @@ static void dotunlock(const char *lock)
     }
 }
 
+/* how an mbox (or /file destination) is opened: never through a final symlink, never
+ * waiting (a FIFO without a reader fails with ENXIO instead of hanging the agent), never
+ * becoming a controlling terminal; the caller judges the descriptor by fstat */
+#define MBOX_OPEN (O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
 /* open_mbox - open or create the mbox file; -1 with errno */
 static int open_mbox(const char *path, const struct local_priv *owner, int in_spool)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, MBOX_OPEN);
 
     if (fd >= 0 || errno != ENOENT)
         return fd;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(path, MBOX_OPEN | O_CREAT | O_EXCL, 0600);
     if (fd >= 0 || errno != EACCES || !in_spool || !local_is_root() || owner == NULL)
         return fd;
     /* a spool directory writable by root only: create as root, then give it away */
@@ -471,7 +484,7 @@ static int open_mbox(const char *path, const struct local_priv *owner, int in_sp
     gid_t eg = getegid();
     if (seteuid(0) < 0)
         return -1;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(path, MBOX_OPEN | O_CREAT | O_EXCL, 0600);
     int e = errno;
     if (fd >= 0 && fchown(fd, owner->uid, owner->gid) < 0) {
         e = errno;
@@ -509,6 +522,11 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
                  lr->req->queue_id, path);
         local_status_set(st, DELIVER_DEFERRED, "4.2.0", "mailbox %s: bad file type or owner",
                          path);
+        close(fd);
+        return;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        fail_errno(lr, st, errno, "open mailbox", path);
         close(fd);
         return;
     }

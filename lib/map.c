@@ -102,13 +102,13 @@ static void inline_close(struct map *m)
 }
 
 static const struct map_ops map_types[] = {
-    {"hash", MAP_OPS_FOLD, map_db_open, map_db_lookup, map_db_close},
-    {"btree", MAP_OPS_FOLD, map_db_open, map_db_lookup, map_db_close},
-    {"static", 0, static_open, static_lookup, free_data},
-    {"inline", MAP_OPS_FOLD, inline_open, inline_lookup, inline_close},
-    {"regexp", 0, map_regexp_open, map_regexp_lookup, map_regexp_close},
-    {"unix", MAP_OPS_FOLD, map_unix_open, map_unix_lookup, map_unix_close},
-    {NULL, 0, NULL, NULL, NULL},
+    {"hash", MAP_OPS_FOLD, map_db_open, map_db_lookup, map_db_close, map_db_owner},
+    {"btree", MAP_OPS_FOLD, map_db_open, map_db_lookup, map_db_close, map_db_owner},
+    {"static", 0, static_open, static_lookup, free_data, NULL},
+    {"inline", MAP_OPS_FOLD, inline_open, inline_lookup, inline_close, NULL},
+    {"regexp", 0, map_regexp_open, map_regexp_lookup, map_regexp_close, map_regexp_owner},
+    {"unix", MAP_OPS_FOLD, map_unix_open, map_unix_lookup, map_unix_close, NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL},
 };
 
 int map_type_is_db(const char *type)
@@ -186,6 +186,7 @@ struct maps {
     struct map **v;
     size_t n;
     struct map *failed;
+    struct map *found; /* the table that answered the last MAP_FOUND */
 };
 
 struct maps *maps_open(const struct strlist *specs, struct str *err)
@@ -223,10 +224,13 @@ struct maps *maps_open_param(const char *param, struct str *err)
 int maps_lookup(struct maps *ms, const char *key, struct str *value)
 {
     ms->failed = NULL;
+    ms->found = NULL;
     for (size_t i = 0; i < ms->n; i++) {
         int r = map_lookup(ms->v[i], key, value);
-        if (r == MAP_FOUND)
+        if (r == MAP_FOUND) {
+            ms->found = ms->v[i];
             return r;
+        }
         if (r == MAP_ERROR) {
             ms->failed = ms->v[i];
             return r;
@@ -238,6 +242,16 @@ int maps_lookup(struct maps *ms, const char *key, struct str *value)
 size_t maps_count(const struct maps *ms)
 {
     return ms->n;
+}
+
+int map_owner(const struct map *m, uid_t *uid, gid_t *gid)
+{
+    return m->ops->owner ? m->ops->owner(m, uid, gid) : -1;
+}
+
+int maps_found_owner(const struct maps *ms, uid_t *uid, gid_t *gid)
+{
+    return ms->found ? map_owner(ms->found, uid, gid) : -1;
 }
 
 const char *maps_error_text(const struct maps *ms)

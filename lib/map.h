@@ -20,6 +20,8 @@
 #ifndef PETREL_MAP_H
 #define PETREL_MAP_H
 
+#include <sys/types.h>
+
 #include "str.h"
 
 #define MAP_FOUND 0
@@ -36,6 +38,10 @@ void map_close(struct map *m);
 const char *map_spec(const struct map *m);
 /* map_error_text - why the last lookup failed */
 const char *map_error_text(const struct map *m);
+/* map_owner - the owner of the file the table's data was read from (hash, btree, regexp),
+ * taken by fstat of the descriptor it was read through, never by a second lookup of the
+ * path; -1 for tables that are not a file or not opened yet */
+int map_owner(const struct map *m, uid_t *uid, gid_t *gid);
 
 /* a list of tables searched in order (alias_maps, virtual_mailbox_maps, ...) */
 struct maps;
@@ -46,6 +52,9 @@ struct maps *maps_open(const struct strlist *specs, struct str *err);
 struct maps *maps_open_param(const char *param, struct str *err);
 /* maps_lookup - first table that has key; MAP_ERROR as soon as one fails first */
 int maps_lookup(struct maps *ms, const char *key, struct str *value);
+/* maps_found_owner - map_owner of the table that answered the last MAP_FOUND of
+ * maps_lookup (who an alias runs as: local(8)); -1 when none or not a file */
+int maps_found_owner(const struct maps *ms, uid_t *uid, gid_t *gid);
 /* maps_count - number of tables (0: the parameter was empty) */
 size_t maps_count(const struct maps *ms);
 void maps_close(struct maps *ms);

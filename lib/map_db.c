@@ -6,7 +6,9 @@
  * a file in place but build a new one and rename it over the old, so
  * readers need no locks. Each lookup compares the file's identity (device,
  * inode, modification time) with the open handle's and reopens when the
- * file was replaced.
+ * file was replaced. The identity kept (and the owner that map_owner()
+ * reports, e.g. who a local(8) alias runs as) is fstat of the descriptor
+ * Berkeley DB reads through, never the earlier stat() of the path.
  */
 #include <db.h>
 #include <errno.h>
@@ -60,7 +62,7 @@ int map_db_open(struct map *m, struct str *err)
 static int db_reopen(struct map *m, struct dbmap *d)
 {
     struct stat st;
-    int r;
+    int r, fd;
 
     if (stat(d->path, &st) < 0) {
         str_printf(&m->error, "open database %s: %s", d->path, strerror(errno));
@@ -85,7 +87,14 @@ static int db_reopen(struct map *m, struct dbmap *d)
         d->db = NULL;
         goto fail;
     }
-    d->st = st;
+    /* the file just opened, which may not be the one stat() saw */
+    if ((r = d->db->fd(d->db, &fd)) != 0 || fstat(fd, &d->st) < 0) {
+        str_printf(&m->error, "open database %s: %s", d->path,
+                   r ? db_strerror(r) : strerror(errno));
+        d->db->close(d->db, 0);
+        d->db = NULL;
+        goto fail;
+    }
     return 0;
 fail:
     return -1;
@@ -115,6 +124,17 @@ int map_db_lookup(struct map *m, const char *key, struct str *value)
     }
     str_cpyn(value, v.data, v.size);
     return MAP_FOUND;
+}
+
+int map_db_owner(const struct map *m, uid_t *uid, gid_t *gid)
+{
+    const struct dbmap *d = m->data;
+
+    if (d->db == NULL)
+        return -1;
+    *uid = d->st.st_uid;
+    *gid = d->st.st_gid;
+    return 0;
 }
 
 void map_db_close(struct map *m)

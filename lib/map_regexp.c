@@ -214,10 +214,13 @@ static int rx_load(struct map *m, struct rx_map *x)
     if (x->loaded && st.st_ino == x->st.st_ino && st.st_mtim.tv_sec == x->st.st_mtim.tv_sec &&
         st.st_mtim.tv_nsec == x->st.st_mtim.tv_nsec && st.st_size == x->st.st_size)
         return 0;
-    if ((fd = open(m->name, O_RDONLY | O_CLOEXEC)) < 0) {
+    if ((fd = open(m->name, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
         str_printf(&m->error, "open %s: %s", m->name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
+    /* st is now the file read (its owner: map_owner), not the one stat() saw */
     while ((n = read(fd, buf, sizeof(buf))) > 0)
         str_catn(&text, buf, (size_t)n);
     close(fd);
@@ -248,6 +251,17 @@ static int rx_load(struct map *m, struct rx_map *x)
     str_free(&logical);
     x->st = st;
     x->loaded = 1;
+    return 0;
+}
+
+int map_regexp_owner(const struct map *m, uid_t *uid, gid_t *gid)
+{
+    const struct rx_map *x = m->data;
+
+    if (!x->loaded)
+        return -1;
+    *uid = x->st.st_uid;
+    *gid = x->st.st_gid;
     return 0;
 }
 

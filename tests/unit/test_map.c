@@ -219,12 +219,62 @@ static void test_maps_list(void **state)
     str_free(&v);
 }
 
+/* test_owner - who a table belongs to: the file its data was read through, by fstat */
+static void test_owner(void **state)
+{
+    char *dir = unit_tmpdir();
+    char *path = xasprintf("%s/aliases", dir), *db = xasprintf("%s.db", path);
+    char *rx = xasprintf("%s/rx", dir), *spec = xasprintf("regexp:%s", rx);
+    struct strlist specs = STRLIST_INIT;
+    struct str err = STR_INIT, v = STR_INIT;
+    uid_t u = 0;
+    gid_t g = 0;
+    uid_t want = geteuid() == 0 ? 4242 : geteuid();
+
+    (void)state;
+    strlist_add(&specs, "inline:{a=1}");
+    strlist_adopt(&specs, xasprintf("hash:%s", path));
+    build("hash", path, "b 2\n", MAP_TEXT_POSTMAP);
+    if (geteuid() == 0)
+        assert_int_equal(chown(db, want, 4343), 0);
+    struct maps *ms = maps_open(&specs, &err);
+    assert_non_null(ms);
+    assert_int_equal(maps_found_owner(ms, &u, &g), -1); /* nothing found yet */
+    assert_int_equal(maps_lookup(ms, "a", &v), MAP_FOUND);
+    assert_int_equal(maps_found_owner(ms, &u, &g), -1); /* inline: not a file */
+    assert_int_equal(maps_lookup(ms, "b", &v), MAP_FOUND);
+    assert_int_equal(maps_found_owner(ms, &u, &g), 0);
+    assert_int_equal(u, want);
+    assert_int_equal(maps_lookup(ms, "absent", &v), MAP_NOTFOUND);
+    assert_int_equal(maps_found_owner(ms, &u, &g), -1);
+    maps_close(ms);
+
+    struct map *m = map_open(spec, &err);
+    assert_non_null(m);
+    assert_int_equal(map_owner(m, &u, &g), -1); /* not read yet */
+    unit_write_file(rx, "/x/ OK\n");
+    assert_int_equal(map_lookup(m, "x", &v), MAP_FOUND);
+    assert_int_equal(map_owner(m, &u, &g), 0);
+    assert_int_equal(u, geteuid());
+    map_close(m);
+    strlist_free(&specs);
+    str_free(&err);
+    str_free(&v);
+    unit_rmtree(dir);
+    free(spec);
+    free(rx);
+    free(db);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_db_tables), cmocka_unit_test(test_text_formats),
-        cmocka_unit_test(test_simple_tables), cmocka_unit_test(test_regexp), cmocka_unit_test(test_regexp_costly),
-        cmocka_unit_test(test_maps_list),
+        cmocka_unit_test(test_simple_tables), cmocka_unit_test(test_regexp),
+        cmocka_unit_test(test_regexp_costly), cmocka_unit_test(test_maps_list),
+        cmocka_unit_test(test_owner),
     };
     return cmocka_run_group_tests_name("map", tests, NULL, NULL);
 }
