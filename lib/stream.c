@@ -141,18 +141,17 @@ static long long cap(long long until, long long limit)
     return limit && (until == 0 || limit < until) ? limit : until;
 }
 
-/* deadline - absolute ms for a new operation (0: none): the stream timeout from now,
- * the stress timeout when the server is overloaded, never past a request deadline */
+/* deadline - absolute ms for a new operation (0: none): the stream timeout from now, never
+ * past a request deadline. Whether the server is overloaded is learnt only when the
+ * operation has to wait (await), so that an operation served from the buffer or by an
+ * immediate read costs no system call more. */
 static long long deadline(struct stream *s)
 {
-    long long now = evloop_now_ms(), until;
+    long long now = evloop_now_ms();
 
     s->op_start = now;
-    s->stressed = s->stress_fd >= 0 && stress_seen(s->stress_fd);
-    until = s->timeout > 0 ? now + (long long)s->timeout * 1000 : 0;
-    if (s->stressed && s->stress_timeout > 0)
-        until = cap(until, now + (long long)s->stress_timeout * 1000);
-    return cap(until, s->req_deadline);
+    s->stressed = 0;
+    return cap(s->timeout > 0 ? now + (long long)s->timeout * 1000 : 0, s->req_deadline);
 }
 
 /* await - wait until fd is ready for events or the deadline passes; with a stream, the
@@ -186,12 +185,12 @@ static int await(struct stream *s, int fd, short events, long long until)
             n = 2;
         }
         r = poll(p, (nfds_t)n, wait);
+        if (r > 0 && n == 2 && p[1].revents) /* the stress signal: recompute the deadline */
+            s->stressed = 1;
         if (r > 0 && p[0].revents)
             return STREAM_OK;
-        if (r > 0) { /* only the stress signal: recompute the deadline */
-            s->stressed = 1;
+        if (r > 0)
             continue;
-        }
         if (r == 0)
             return STREAM_TIMEOUT;
         if (errno != EINTR)

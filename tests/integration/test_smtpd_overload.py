@@ -289,3 +289,24 @@ def test_abandoned_incoming_removed_at_qmgr_start(instances):
     code, text, _ = live.reply()
     assert code == 250 and live_id in text
     live.cmd("QUIT")
+
+
+def test_pop3_prelogin_stress(instances):
+    """popd with 2 processes held by 2 silent clients that never log in: stress mode cuts
+    them after stress_login_timeout (2 s, not popd_timeout), then a third client logs in."""
+    import popd_util as P
+    ps = P.PopSetup(instances, main_cf={"stress_login_timeout": "2s"}, start=False)
+    ps.inst.set_master_cf(ps.inst.master_cf.replace("inet n n n - - popd", "inet n n n - 2 popd",
+                                                    1))
+    ps.inst.start()
+    ps.make_maildir()
+    U.wait_listening([ps.port])
+    a, b = P.Raw(ps.port), P.Raw(ps.port)
+    assert a.line().startswith("+OK") and b.line().startswith("+OK")
+    ps.inst.wait_log(r"all 2 processes are busy: stress mode")
+    assert a.closed(10) and b.closed(10)
+    c = P.Raw(ps.port)
+    assert c.line().startswith("+OK")
+    c.login()
+    assert c.cmd("STAT").startswith("+OK")
+    c.cmd("QUIT")
