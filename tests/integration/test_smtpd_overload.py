@@ -310,3 +310,23 @@ def test_pop3_prelogin_stress(instances):
     c.login()
     assert c.cmd("STAT").startswith("+OK")
     c.cmd("QUIT")
+
+
+def test_imap_prelogin_stress(instances):
+    """IMAP logins are not locked out by clients that connect and never log in: with both
+    imapd processes held, stress mode cuts them after stress_login_timeout (2 s, not
+    imapd_login_timeout) and a real client logs in."""
+    import imaplib
+    from imapd_util import USERS, RawIMAP, imapd_instance
+    inst = imapd_instance(instances, tls=False, main_cf={"default_process_limit": "2",
+                                                         "stress_login_timeout": "2s"})
+    a, b = RawIMAP(inst.imap_port), RawIMAP(inst.imap_port)
+    assert a.line().startswith(b"* OK") and b.line().startswith(b"* OK")
+    inst.wait_log(r"all 2 processes are busy: stress mode")
+    assert a.closed(10) and b.closed(10)
+    start = time.monotonic()
+    c = imaplib.IMAP4("127.0.0.1", inst.imap_port, timeout=20)
+    user = sorted(USERS)[0]
+    assert c.login(user, USERS[user])[0] == "OK"
+    c.logout()
+    assert time.monotonic() - start < 10
