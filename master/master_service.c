@@ -319,7 +319,7 @@ static int spawn(struct service *s)
         return -1;
     }
     if (pid == 0) {
-        int high[64 + 2], n = 0;
+        int high[64 + 3], n = 0; /* status, liveness, stress, listeners */
         sigset_t none;
         /* children start with default signal handling, except that a reload
          * signal before the daemon is ready is ignored: the daemon reads the
