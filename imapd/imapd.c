@@ -171,6 +171,9 @@ void imapd_set_timeout(struct session *s)
     long long t =
         s->state == IMAPD_NOTAUTH ? imapd_cfg.login_timeout : imapd_cfg.autologout_timeout;
     stream_set_timeout(s->s, (int)t);
+    /* before login, an overloaded service (master's stress signal) cuts clients sooner */
+    stream_set_stress(s->s, s->state == IMAPD_NOTAUTH ? server_stress_fd() : -1,
+                      (int)cfg_time(cfg_main, "stress_login_timeout"));
 }
 
 void imapd_capability(const struct session *s, struct str *out)
@@ -322,6 +325,7 @@ static void serve(struct server_conn *conn)
     s.state = IMAPD_NOTAUTH;
     server_conn_nodelay(conn);
     s.s = stream_new(conn->fd, conn->wfd, (int)imapd_cfg.login_timeout);
+    imapd_set_timeout(&s);
     s.trusted_net = !conn->is_inet || netmatch_param("plaintext_auth_networks", conn->addr) == 1;
     imap_cmd_init(&s.cmd);
     imap_parser_init(&s.p, &s.cmd, imapd_cfg.lim.depth_max);

@@ -69,6 +69,10 @@ const struct cfg_param cfg_common_params[] = {
     {"recipient_delimiter", CFG_STR, "+", 0, 0, 0,
      "The separator between a user name and an address extension (user+ext). Empty "
      "disables extensions."},
+    {"stress_login_timeout", CFG_TIME, "10s", 1, 3600, 0,
+     "While a POP3 or IMAP service is overloaded (every process busy at its limit: master's "
+     "stress mode), the longest a client that has not logged in yet may take over each "
+     "command, also one it is sending already."},
     {"message_size_limit", CFG_SIZE, "10485760", 0, 1LL << 40, 0,
      "The largest message accepted, in bytes, envelope and headers included."},
     {"alias_maps", CFG_LIST, "hash:$config_directory/aliases", 0, 0, 0,

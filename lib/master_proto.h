@@ -5,7 +5,10 @@
  * [-u] [-o name=value]... [-v]... [ARGS...], with
  *   fd 3: the status pipe (write end), shared by the service's children;
  *   fd 4: the liveness pipe (read end): EOF means master is gone;
- *   fd 5 .. 5+N-1: the service's listening sockets.
+ *   fd 5: the stress pipe (read end) of the service: readable while every process of an
+ *         inet service is busy at its process limit (master writes one byte when that
+ *         starts and reads it back when it ends; children only poll it);
+ *   fd 6 .. 6+N-1: the service's listening sockets.
  * -u asks the child to drop to mail_owner (master.cf unpriv=y) when root.
  * Children report each busy/idle transition as one struct master_status
  * (smaller than PIPE_BUF, so writes from many children never interleave).
@@ -17,7 +20,8 @@
 
 #define MASTER_STATUS_FD 3
 #define MASTER_LIVE_FD 4
-#define MASTER_LISTEN_FD 5
+#define MASTER_STRESS_FD 5
+#define MASTER_LISTEN_FD 6
 
 #define MASTER_STAT_IDLE 0
 #define MASTER_STAT_BUSY 1

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -115,6 +117,10 @@ struct qfile_writer *qfile_create(const char *dir, struct str *err)
         free(tmp);
         return NULL;
     }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) { /* held until commit or death (qfile.h) */
+        str_printf(err, "lock %s: %s", tmp, strerror(errno));
+        goto bad;
+    }
     if (fstat(fd, &st) < 0) {
         str_printf(err, "fstat %s: %s", tmp, strerror(errno));
         goto bad;
@@ -146,6 +152,13 @@ struct qfile_writer *qfile_create_as(const char *dir, const char *id, struct str
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         str_printf(err, "create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) { /* held until commit or death (qfile.h) */
+        str_printf(err, "lock %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        close(fd);
         free(tmp);
         return NULL;
     }
@@ -289,6 +302,27 @@ int qfile_commit(struct qfile_writer *w, struct str *err)
     w->fd = -1;
     w->committed = 1;
     return 0;
+}
+
+int qfile_remove_abandoned(int dfd, const char *name)
+{
+    struct stat st, again;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), r = 0;
+
+    if (fd < 0)
+        return errno == ENOENT || errno == ELOOP ? 0 : -1;
+    if (fstat(fd, &st) < 0) {
+        r = -1;
+    } else if (S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600 &&
+               time(NULL) - st.st_mtime >= QFILE_ABANDONED_AGE &&
+               flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        /* no writer: remove it, provided the name still means this very file */
+        if (fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == st.st_ino &&
+            again.st_dev == st.st_dev)
+            r = unlinkat(dfd, name, 0) == 0 ? 1 : -1;
+    }
+    close(fd);
+    return r;
 }
 
 void qfile_abort(struct qfile_writer *w)

@@ -24,6 +24,10 @@
  * Commit order (ARCHITECTURE.md 2): write all (mode 0600 = incomplete),
  * end record, fchmod 0700 (complete), fsync, then tell qmgr, then 250.
  * A file that is not mode 0700 or lacks the end record is not taken.
+ * Every writer holds an exclusive flock(2) on its file from the moment it
+ * creates it (under its temporary name) until it commits or dies, so that
+ * an incomplete file nobody holds locked is provably abandoned
+ * (qfile_remove_abandoned).
  *
  * Queue IDs are 13 upper-case hex digits of arrival time (seconds and
  * microseconds, so IDs sort by time) followed by the file's inode number
@@ -89,6 +93,12 @@ int qfile_write(struct qfile_writer *w, const void *data, size_t len);
 uint64_t qfile_content_size(const struct qfile_writer *w);
 /* qfile_commit - end record, size record, fchmod 0700, fsync; the file is then durable */
 int qfile_commit(struct qfile_writer *w, struct str *err);
+/* qfile_remove_abandoned - remove dir entry name (relative to dfd) when it is an incomplete
+ * file (a regular file of mode 0600, never committed) whose writer is gone: nobody holds
+ * its lock, and it is older than QFILE_ABANDONED_AGE seconds (covering the instant between
+ * a writer's create and its flock). 1 removed, 0 kept, -1 with errno on failure */
+#define QFILE_ABANDONED_AGE 60
+int qfile_remove_abandoned(int dfd, const char *name);
 /* qfile_abort - remove the incomplete file */
 void qfile_abort(struct qfile_writer *w);
 /* qfile_writer_free - release a committed (or aborted) writer */

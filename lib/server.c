@@ -4,6 +4,11 @@
  * Accepting is herd-free: every idle child of a service waits on the same
  * listening sockets with EPOLLEXCLUSIVE, so the kernel wakes one of them
  * per connection; a loser of a race sees EAGAIN and waits again.
+ *
+ * Overload: master keeps a byte in the service's stress pipe while all of
+ * its processes are busy (master_proto.h); servers hand server_stress_fd()
+ * to their client streams (stream_set_stress), which then shorten their
+ * deadlines, also those of reads already waiting.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +33,7 @@ static const char *service_name = "-";
 static int stopping;
 static struct evloop *server_ev;
 static int status_ok = 1;
+static int stress_fd = -1;
 
 const char *server_service(void)
 {
@@ -37,6 +43,11 @@ const char *server_service(void)
 int server_stopping(void)
 {
     return stopping;
+}
+
+int server_stress_fd(void)
+{
+    return stress_fd;
 }
 
 struct evloop *server_event_loop(void)
@@ -222,6 +233,7 @@ int server_main(int argc, char **argv, const struct server_def *def)
         return 0;
     }
     server_ev = evloop_new();
+    stress_fd = MASTER_STRESS_FD;
     /* a single-connection server dies at once on SIGTERM (master's stop), as in
      * Postfix: nothing is acknowledged before it is durable, so nothing is lost */
     if (def->event_loop)

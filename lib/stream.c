@@ -29,6 +29,13 @@ struct stream {
     int rfd, wfd;
     int timeout;
     int err;
+    int stress_fd;            /* readable: the server is overloaded (-1: none) */
+    int stress_timeout;       /* the timeout that applies then, in seconds */
+    int stressed;             /* stress_fd was readable during this operation */
+    long long op_start;       /* start of the current operation (ms) */
+    long long req_deadline;   /* deadline of a request of many operations (0: none) */
+    int min_rate;             /* bytes/s that push req_deadline back (0: none) */
+    long long rate_credit_ms; /* fractions carried between reads */
     SSL *ssl;
     char *rbuf;
     size_t rpos, rlen;
@@ -43,6 +50,7 @@ struct stream *stream_new(int rfd, int wfd, int timeout)
     s->rfd = rfd;
     s->wfd = wfd;
     s->timeout = timeout;
+    s->stress_fd = -1;
     s->rbuf = xmalloc(RBUF_SIZE);
     proc_nonblock(rfd, 1);
     if (wfd != rfd)
@@ -120,37 +128,114 @@ uint64_t stream_bytes_out(const struct stream *s)
     return s->out;
 }
 
-/* deadline - absolute ms for a new operation (0: none) */
-static long long deadline(const struct stream *s)
+/* stress_seen - whether the stress descriptor is readable now */
+static int stress_seen(int fd)
 {
-    return s->timeout > 0 ? evloop_now_ms() + (long long)s->timeout * 1000 : 0;
+    struct pollfd p = {fd, POLLIN, 0};
+    return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP)) != 0;
 }
 
-/* await - wait until fd is ready for events or the deadline passes */
-static int await(int fd, short events, long long until)
+/* cap - the earlier of a deadline and a limit (0 means none for both) */
+static long long cap(long long until, long long limit)
 {
-    struct pollfd p;
+    return limit && (until == 0 || limit < until) ? limit : until;
+}
+
+/* deadline - absolute ms for a new operation (0: none): the stream timeout from now, never
+ * past a request deadline. Whether the server is overloaded is learnt only when the
+ * operation has to wait (await), so that an operation served from the buffer or by an
+ * immediate read costs no system call more. */
+static long long deadline(struct stream *s)
+{
+    long long now = evloop_now_ms();
+
+    s->op_start = now;
+    s->stressed = 0;
+    return cap(s->timeout > 0 ? now + (long long)s->timeout * 1000 : 0, s->req_deadline);
+}
+
+/* await - wait until fd is ready for events or the deadline passes; with a stream, the
+ * stress descriptor is watched too, and once it is readable the operation's deadline
+ * shrinks to the stress timeout from its start; a request deadline applies as well */
+static int await(struct stream *s, int fd, short events, long long until)
+{
+    struct pollfd p[2];
     int r;
 
     for (;;) {
-        int wait = -1;
+        int wait = -1, n = 1;
+        if (s) {
+            if (s->stressed && s->stress_timeout > 0)
+                until = cap(until, s->op_start + (long long)s->stress_timeout * 1000);
+            until = cap(until, s->req_deadline);
+        }
         if (until) {
             long long left = until - evloop_now_ms();
             if (left <= 0)
                 return STREAM_TIMEOUT;
             wait = left > 0x7fffffff ? 0x7fffffff : (int)left;
         }
-        p.fd = fd;
-        p.events = events;
-        p.revents = 0;
-        r = poll(&p, 1, wait);
-        if (r > 0)
+        p[0].fd = fd;
+        p[0].events = events;
+        p[0].revents = 0;
+        if (s && s->stress_fd >= 0 && !s->stressed) {
+            p[1].fd = s->stress_fd;
+            p[1].events = POLLIN;
+            p[1].revents = 0;
+            n = 2;
+        }
+        r = poll(p, (nfds_t)n, wait);
+        if (r > 0 && n == 2 && p[1].revents) /* the stress signal: recompute the deadline */
+            s->stressed = 1;
+        if (r > 0 && p[0].revents)
             return STREAM_OK;
+        if (r > 0)
+            continue;
         if (r == 0)
             return STREAM_TIMEOUT;
         if (errno != EINTR)
             return STREAM_ERR;
     }
+}
+
+void stream_set_stress(struct stream *s, int fd, int stress_timeout)
+{
+    s->stress_fd = fd;
+    s->stress_timeout = stress_timeout;
+    s->stressed = 0;
+}
+
+int stream_stressed(const struct stream *s)
+{
+    return s->stress_fd >= 0 && stress_seen(s->stress_fd);
+}
+
+void stream_start_deadline(struct stream *s, int timeout, int min_rate)
+{
+    long long now = evloop_now_ms();
+
+    if (s->stress_fd >= 0 && s->stress_timeout > 0 && stress_seen(s->stress_fd) &&
+        (timeout <= 0 || s->stress_timeout < timeout))
+        timeout = s->stress_timeout;
+    s->req_deadline = timeout > 0 ? now + (long long)timeout * 1000 : 0;
+    s->min_rate = min_rate;
+    s->rate_credit_ms = 0;
+}
+
+void stream_stop_deadline(struct stream *s)
+{
+    s->req_deadline = 0;
+    s->min_rate = 0;
+}
+
+/* rate_credit - n more bytes arrived: push the request deadline back by n / min_rate s */
+static void rate_credit(struct stream *s, size_t n)
+{
+    if (s->req_deadline == 0 || s->min_rate <= 0)
+        return;
+    s->rate_credit_ms += (long long)n * 1000;
+    s->req_deadline += s->rate_credit_ms / s->min_rate;
+    s->rate_credit_ms %= s->min_rate;
 }
 
 /* ssl_wait - after an SSL call returned ret, wait for what it wants; STREAM_OK to retry */
@@ -160,9 +245,9 @@ static int ssl_wait(struct stream *s, int ret, long long until)
 
     switch (e) {
     case SSL_ERROR_WANT_READ:
-        return await(s->rfd, POLLIN, until);
+        return await(s, s->rfd, POLLIN, until);
     case SSL_ERROR_WANT_WRITE:
-        return await(s->wfd, POLLOUT, until);
+        return await(s, s->wfd, POLLOUT, until);
     case SSL_ERROR_ZERO_RETURN:
         return STREAM_EOF;
     case SSL_ERROR_SYSCALL:
@@ -195,6 +280,7 @@ static int fill(struct stream *s, long long until)
             if (n > 0) {
                 s->rlen += (size_t)n;
                 s->in += (uint64_t)n;
+                rate_credit(s, (size_t)n);
                 return STREAM_OK;
             }
             r = ssl_wait(s, n, until);
@@ -203,12 +289,13 @@ static int fill(struct stream *s, long long until)
             if (n > 0) {
                 s->rlen += (size_t)n;
                 s->in += (uint64_t)n;
+                rate_credit(s, (size_t)n);
                 return STREAM_OK;
             }
             if (n == 0)
                 r = STREAM_EOF;
             else if (errno == EAGAIN || errno == EINTR)
-                r = await(s->rfd, POLLIN, until);
+                r = await(s, s->rfd, POLLIN, until);
             else
                 r = STREAM_ERR;
         }
@@ -338,7 +425,7 @@ int stream_wait_input(struct stream *s, int timeout_ms)
         int n = poll(&p, 1, 0);
         return n > 0 ? 1 : n == 0 || errno == EINTR ? 0 : STREAM_ERR;
     }
-    int r = await(s->rfd, POLLIN, timeout_ms >= 0 ? evloop_now_ms() + timeout_ms : 0);
+    int r = await(NULL, s->rfd, POLLIN, timeout_ms >= 0 ? evloop_now_ms() + timeout_ms : 0);
     if (r == STREAM_OK)
         return 1;
     return r == STREAM_TIMEOUT ? 0 : r;
@@ -367,7 +454,7 @@ static int write_raw(struct stream *s, const char *p, size_t n, long long until)
                 continue;
             }
             if (w < 0 && (errno == EAGAIN || errno == EINTR))
-                r = await(s->wfd, POLLOUT, until);
+                r = await(s, s->wfd, POLLOUT, until);
             else
                 r = STREAM_ERR;
         }

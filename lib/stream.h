@@ -34,6 +34,18 @@ struct stream *stream_new(int rfd, int wfd, int timeout);
 /* stream_free - free the stream; close_fds also closes the descriptors */
 void stream_free(struct stream *s, int close_fds);
 void stream_set_timeout(struct stream *s, int timeout);
+/* stream_set_stress - fd becomes readable while the server is overloaded (master's stress
+ * signal, lib/server.h); meanwhile every operation, including one already waiting, ends
+ * stress_timeout seconds after its start at the latest. fd -1 turns this off. */
+void stream_set_stress(struct stream *s, int fd, int stress_timeout);
+/* stream_stressed - the stress descriptor is readable now */
+int stream_stressed(const struct stream *s);
+/* stream_start_deadline - one deadline for a request made of many operations (a whole
+ * DATA transfer): timeout seconds from now (the stress timeout when shorter and the server
+ * is overloaded), pushed back by n / min_rate seconds whenever n bytes are read (min_rate
+ * 0: not pushed back); until stream_stop_deadline. Each operation keeps its own timeout. */
+void stream_start_deadline(struct stream *s, int timeout, int min_rate);
+void stream_stop_deadline(struct stream *s);
 int stream_timeout(const struct stream *s);
 int stream_rfd(const struct stream *s);
 int stream_wfd(const struct stream *s);

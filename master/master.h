@@ -20,6 +20,10 @@ struct service {
     int *listen_fds;
     int nlisten;
     int status_rd, status_wr;
+    int stress_rd, stress_wr; /* the stress pipe (master_proto.h) */
+    int stress;               /* a byte is in the stress pipe */
+    long long busy_ms;        /* when every process was last seen busy at the limit */
+    unsigned long stress_timer;
     int maxproc;  /* INT_MAX when unlimited */
     int min_idle; /* idle processes kept ready */
     int min_procs; /* processes kept running (wakeup services) */

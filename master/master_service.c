@@ -7,6 +7,13 @@
  * more per pending connection, never exceeding maxproc processes of any
  * generation. A process that exits abnormally before it ever reported
  * "busy" throttles its service for service_throttle_time.
+ *
+ * Stress (Postfix's overload mode): while every process of an inet service
+ * is busy and the service is at its process limit, a byte waits in the
+ * service's stress pipe; its children poll the pipe and shorten their time
+ * limits (smtpd_stress_timeout, stress_login_timeout). The byte is taken
+ * back once the service has had a free process for STRESS_HOLD_MS, so that
+ * one finished session does not end stress only for the next to begin it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +44,8 @@ struct child {
     int busy;
     int served;
 };
+
+#define STRESS_HOLD_MS 5000
 
 static struct htab *children;
 static char **child_env;
@@ -242,6 +251,10 @@ struct service *service_create(const struct mcf_service *def, struct str *err)
         log_fatal("pipe: %s", strerror(errno));
     s->status_rd = p[0];
     s->status_wr = p[1];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        log_fatal("pipe: %s", strerror(errno));
+    s->stress_rd = p[0];
+    s->stress_wr = p[1];
     evloop_watch(master_ev, s->status_rd, EV_READ, on_status, s);
     if (s->def.wakeup > 0)
         s->wakeup_timer = evloop_timer(master_ev, (long long)s->def.wakeup * 1000, on_wakeup, s);
@@ -306,7 +319,7 @@ static int spawn(struct service *s)
         return -1;
     }
     if (pid == 0) {
-        int high[64 + 2], n = 0;
+        int high[64 + 3], n = 0; /* status, liveness, stress, listeners */
         sigset_t none;
         /* children start with default signal handling, except that a reload
          * signal before the daemon is ready is ignored: the daemon reads the
@@ -319,6 +332,7 @@ static int spawn(struct service *s)
         /* move every descriptor out of the way first, then into place */
         high[n++] = fcntl(s->status_wr, F_DUPFD_CLOEXEC, 100);
         high[n++] = fcntl(master_live_rd, F_DUPFD_CLOEXEC, 100);
+        high[n++] = fcntl(s->stress_rd, F_DUPFD_CLOEXEC, 100);
         for (int i = 0; i < s->nlisten && i < 64; i++)
             high[n++] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, 100);
         for (int i = 0; i < n; i++) {
@@ -327,6 +341,7 @@ static int spawn(struct service *s)
             proc_cloexec(MASTER_STATUS_FD + i, 0);
         }
         proc_nonblock(MASTER_STATUS_FD, 0);
+        proc_nonblock(MASTER_STRESS_FD, 0);
         proc_close_from(MASTER_STATUS_FD + n);
         execve(s->path, argv.v, child_env);
         log_error("exec %s: %s", s->path, strerror(errno));
@@ -359,8 +374,58 @@ static void watch(struct service *s, int on)
     s->watching = on;
 }
 
+static void stress_check(struct service *s);
+
+/* on_stress_timer - the hold time after the last all-busy moment has passed */
+static void on_stress_timer(void *ctx)
+{
+    struct service *s = ctx;
+
+    s->stress_timer = 0;
+    stress_check(s);
+}
+
+/* stress_set - put the byte into the stress pipe or take it back, and say so */
+static void stress_set(struct service *s, int on)
+{
+    char b = 'S';
+    const char *type = s->def.type == MCF_INET ? "inet" : "unix";
+
+    if (s->stress == on)
+        return;
+    if (on ? write(s->stress_wr, &b, 1) != 1 : read(s->stress_rd, &b, 1) != 1) {
+        log_warn("%s/%s: stress pipe: %s", s->def.name, type, strerror(errno));
+        return;
+    }
+    s->stress = on;
+    if (on)
+        log_warn("%s/%s: all %d processes are busy: stress mode, shorter time limits for "
+                 "clients", s->def.name, type, s->maxproc);
+    else
+        log_info("%s/%s: end of stress mode", s->def.name, type);
+}
+
+/* stress_check - stress while every process of an inet service is busy at the limit */
+static void stress_check(struct service *s)
+{
+    long long now = evloop_now_ms();
+
+    if (s->def.type != MCF_INET || s->removed)
+        return;
+    if (s->idle == 0 && s->children >= s->maxproc && !master_stopping) {
+        s->busy_ms = now;
+        stress_set(s, 1);
+    } else if (s->stress && now - s->busy_ms >= STRESS_HOLD_MS) {
+        stress_set(s, 0);
+    } else if (s->stress && s->stress_timer == 0) {
+        s->stress_timer = evloop_timer(master_ev, s->busy_ms + STRESS_HOLD_MS - now,
+                                       on_stress_timer, s);
+    }
+}
+
 void service_adjust(struct service *s)
 {
+    stress_check(s);
     if (s->removed || s->throttled || master_stopping) {
         watch(s, 0);
         return;
@@ -442,6 +507,9 @@ static void free_service(struct service *s)
     evloop_unwatch(master_ev, s->status_rd);
     close(s->status_rd);
     close(s->status_wr);
+    evloop_cancel(master_ev, s->stress_timer);
+    close(s->stress_rd);
+    close(s->stress_wr);
     mcf_service_free(&s->def);
     free(s->path);
     free(s);

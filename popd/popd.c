@@ -152,6 +152,7 @@ static int logged_in(struct popd *p)
         return 0;
     }
     log_login(p, "login");
+    stream_set_stress(p->s, -1, 0); /* the stress limit is for clients not logged in */
     return 1;
 }
 
@@ -448,6 +449,7 @@ static void serve(struct server_conn *c)
     p.conn = c;
     server_conn_nodelay(c);
     p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_timeout"));
+    stream_set_stress(p.s, server_stress_fd(), (int)cfg_time(cfg_main, "stress_login_timeout"));
     if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
         struct str err = STR_INIT;
         if (tls_ctx == NULL || stream_starttls(p.s, tls_ctx, 1, NULL, &err) < 0) {

@@ -11,7 +11,8 @@
  * alternating so that neither starves the other, and pause while the
  * active queue is at $qmgr_message_active_limit or
  * $qmgr_message_recipient_limit. A lost trigger only delays mail until
- * the next scan.
+ * the next scan. At start, incomplete files in incoming/ whose writer died
+ * are removed (qfile_remove_abandoned).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -261,6 +262,36 @@ static void recover(void)
     strlist_free(&names);
 }
 
+/* sweep_incoming - remove the incomplete files of writers that died (an smtpd or pickup
+ * killed before its commit, so never acknowledged): at start, not stale_queue_file_time
+ * later. A file a live writer holds locked is never touched (qfile_remove_abandoned). */
+static void sweep_incoming(void)
+{
+    DIR *d = opendir("incoming");
+    struct dirent *de;
+    long temps = 0;
+
+    if (d == NULL) {
+        log_warn("open incoming/: %s", strerror(errno));
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        int id = qfile_valid_id(de->d_name);
+        if (!id && strncmp(de->d_name, ".tmp.", 5) != 0 && strncmp(de->d_name, ".rw.", 4) != 0)
+            continue;
+        int r = qfile_remove_abandoned(dirfd(d), de->d_name);
+        if (r < 0)
+            log_warn("incoming/%s: %s", id ? de->d_name : "(temporary file)", strerror(errno));
+        else if (r > 0 && id)
+            log_info("%s: removed from incoming/: incomplete, its writer is gone", de->d_name);
+        else if (r > 0)
+            temps++;
+    }
+    closedir(d);
+    if (temps)
+        log_info("removed %ld abandoned temporary file(s) from incoming/", temps);
+}
+
 /* pre_init - nothing to do while still root: qmgr needs no privileged files */
 static void pre_init(int argc, char **argv)
 {
@@ -286,6 +317,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
     tsrv = trigger_server(ev, fds[0], on_trigger, NULL);
     qmgr_showq_init(ev);
     recover();
+    sweep_incoming();
     incoming.again = deferred.again = 1;
     periodic_timer =
         evloop_timer(ev, cfg_time(cfg_main, "queue_run_delay") * 1000, on_periodic, NULL);

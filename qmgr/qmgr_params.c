@@ -37,6 +37,11 @@ const struct cfg_param qmgr_params[] = {
     {"bounce_size_limit", CFG_SIZE, "50000", 0, 1LL << 30, 0,
      "The largest original message returned whole in a non-delivery notification; a larger "
      "one is returned as its headers only."},
+    {"postmaster_recipient", CFG_STR, "postmaster", 0, 0, 0,
+     "Where mail to postmaster@ any local or virtual domain (any case; RFC 5321 4.5.1) goes "
+     "when virtual_alias_maps (and, for a virtual domain, virtual_mailbox_maps) does not "
+     "list it. A bare name gets @$myorigin, so the default reaches the local alias "
+     "postmaster (aliases: postmaster: root)."},
     {"2bounce_notice_recipient", CFG_STR, "postmaster", 0, 0, 0,
      "Who receives a notification that itself could not be delivered (a double bounce); "
      "after that it is dropped."},

@@ -4,7 +4,8 @@
  * Three steps, in the order of Postfix's cleanup and trivial-rewrite:
  * canonical form (a bare local part gets @$myorigin, the domain is folded
  * to lower case), virtual_alias_maps expansion (one-to-many, recursive,
- * catch-all @domain, unmatched extensions propagated), then routing: a
+ * catch-all @domain, unmatched extensions propagated; postmaster@ our
+ * domains that no table lists goes to $postmaster_recipient), then routing: a
  * transport_maps match, else the class of the domain (lib/addr.h) picks
  * local_transport, virtual_transport, relay_transport or
  * default_transport, with $relayhost as the next hop of remote mail. A
@@ -24,6 +25,7 @@
 
 static struct maps *virtual_alias;
 static struct maps *transport_maps;
+static struct maps *virtual_mailbox;
 
 void qmgr_resolve_init(void)
 {
@@ -35,6 +37,9 @@ void qmgr_resolve_init(void)
     transport_maps = maps_open_param("transport_maps", &err);
     if (transport_maps == NULL)
         log_fatal("transport_maps: %s", str_c(&err));
+    virtual_mailbox = maps_open_param("virtual_mailbox_maps", &err);
+    if (virtual_mailbox == NULL)
+        log_fatal("virtual_mailbox_maps: %s", str_c(&err));
     str_free(&err);
 }
 
@@ -42,7 +47,8 @@ void qmgr_resolve_free(void)
 {
     maps_close(virtual_alias);
     maps_close(transport_maps);
-    virtual_alias = transport_maps = NULL;
+    maps_close(virtual_mailbox);
+    virtual_alias = transport_maps = virtual_mailbox = NULL;
 }
 
 void qmgr_route_init(struct qmgr_route *rt)
@@ -231,17 +237,65 @@ static int expand_rec(const char *addr, struct strlist *path, struct strlist *ou
     return rc;
 }
 
+/* postmaster_route - RFC 5321 4.5.1: postmaster@ one of our local or virtual domains, in any
+ * case, that virtual_alias_maps did not rewrite and (virtual domain) virtual_mailbox_maps
+ * does not list goes to $postmaster_recipient: 1 with out set, 0 as is, -1 table failure */
+static int postmaster_route(const char *addr, struct str *out, struct str *reason)
+{
+    const char *at = strrchr(addr, '@');
+    struct str key = STR_INIT, val = STR_INIT;
+    int cls, r;
+
+    if (at == NULL || at - addr != 10 || strncasecmp(addr, "postmaster", 10) != 0)
+        return 0;
+    cls = addr_domain_class(at + 1);
+    if (cls == ADDR_TEMPFAIL) {
+        str_printf(reason, "domain lists lookup failure for %s", addr);
+        return -1;
+    }
+    if (cls != ADDR_LOCAL && cls != ADDR_VIRTUAL)
+        return 0;
+    if (cls == ADDR_VIRTUAL) {
+        str_printf(&key, "postmaster%s", at);
+        r = maps_lookup(virtual_mailbox, key.s, &val);
+        str_free(&key);
+        str_free(&val);
+        if (r == MAP_ERROR) {
+            str_printf(reason, "virtual_mailbox_maps lookup failure: %s",
+                       maps_error_text(virtual_mailbox));
+            return -1;
+        }
+        if (r == MAP_FOUND)
+            return 0;
+    }
+    qmgr_canon(cfg_str(cfg_main, "postmaster_recipient"), out);
+    return strcasecmp(out->s, addr) != 0;
+}
+
 int qmgr_expand(const char *addr, struct strlist *out, struct str *reason)
 {
-    struct strlist path = STRLIST_INIT;
-    int rc;
+    struct strlist path = STRLIST_INIT, first = STRLIST_INIT;
+    struct str pm = STR_INIT;
+    int rc = 0;
 
-    if (maps_count(virtual_alias) == 0) {
-        strlist_add(out, addr);
-        return 0;
+    if (maps_count(virtual_alias) == 0)
+        strlist_add(&first, addr);
+    else
+        rc = expand_rec(addr, &path, &first, reason);
+    for (size_t i = 0; i < first.n && rc == 0; i++) {
+        int r = postmaster_route(first.v[i], &pm, reason);
+        if (r < 0)
+            rc = -1;
+        else if (r == 0)
+            add_unique(out, first.v[i]);
+        else if (maps_count(virtual_alias) == 0)
+            add_unique(out, pm.s);
+        else /* the postmaster's address may be an alias itself, once */
+            rc = expand_rec(pm.s, &path, out, reason);
     }
-    rc = expand_rec(addr, &path, out, reason);
     strlist_free(&path);
+    strlist_free(&first);
+    str_free(&pm);
     return rc;
 }
 

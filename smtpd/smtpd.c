@@ -7,7 +7,10 @@
  * incoming/ (smtpd_data.c), so the 250 after DATA means "on disk". Replies
  * are buffered and flushed only when the client's input is drained, which
  * is what RFC 2920 PIPELINING asks of a server; every other read and write
- * has the smtpd_timeout deadline. Every 4xx/5xx reply counts as an error:
+ * has the smtpd_timeout deadline (a whole DATA transfer one deadline with
+ * smtpd_per_request_deadline, stretched by smtpd_min_data_rate; all of them
+ * smtpd_stress_timeout while master says the service is overloaded). Every
+ * 4xx/5xx reply counts as an error:
  * past smtpd_soft_error_limit replies are delayed, at
  * smtpd_hard_error_limit the connection is closed with 421.
  *
@@ -318,17 +321,29 @@ static int mail_param(struct session *ss, const struct smtp_param *p)
     return r;
 }
 
-/* free_space_ok - queue_minfree plus the declared size fit into the queue file system */
+/* free_space_ok - the queue file system has room for a message (Postfix smtpd_check_queue):
+ * at least max(queue_minfree, 1.5 * message_size_limit) free, and a declared SIZE fits
+ * 1.5 times above queue_minfree (RFC 1870 6.1: 452 when storage is short for now) */
 static int free_space_ok(unsigned long long size)
 {
+    unsigned long long need = smtpd_cf.queue_minfree, avail;
+    unsigned long long lim = smtpd_cf.size_limit + smtpd_cf.size_limit / 2;
     struct statvfs sv;
 
-    if (smtpd_cf.queue_minfree == 0 && size == 0)
+    if (lim > need)
+        need = lim;
+    if (size && smtpd_cf.queue_minfree + size + size / 2 > need)
+        need = smtpd_cf.queue_minfree + size + size / 2;
+    if (need == 0)
         return 1;
     if (statvfs("incoming", &sv) < 0)
         return 1; /* unknown: the write will tell */
-    unsigned long long avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
-    return avail >= smtpd_cf.queue_minfree + size + size / 2;
+    avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+    if (avail >= need)
+        return 1;
+    log_warn("not enough free space in the queue file system: %llu bytes < %llu needed", avail,
+             need);
+    return 0;
 }
 
 /* qualify - append @$myorigin to an address without domain (Postfix append_at_myorigin) */
@@ -409,8 +424,8 @@ static void cmd_mail(struct session *ss, const char *args)
         return;
     }
     if (!free_space_ok((unsigned long long)ss->size_declared)) {
-        log_warn("not enough free space in the queue file system for %s", ss->namaddr);
         reply(ss, "452 4.3.1 Insufficient system storage");
+        log_reject(ss, "MAIL", "452 4.3.1 Insufficient system storage", NULL);
         return;
     }
     qualify(&ss->sender);
@@ -781,7 +796,8 @@ static void command_loop(struct session *ss)
         }
         int r = stream_getline(ss->s, &line, limit + 2);
         if (r == STREAM_TIMEOUT) {
-            log_info("timeout after %s from %s", ss->where, ss->namaddr);
+            log_info("timeout after %s from %s%s", ss->where, ss->namaddr,
+                     stream_stressed(ss->s) ? " (stress)" : "");
             ss->quit = 1;
             reply(ss, "421 4.4.2 %s Error: timeout exceeded", smtpd_cf.myhostname);
             break;
@@ -864,6 +880,7 @@ static void serve(struct server_conn *c)
 
     memset(&ss, 0, sizeof(ss));
     ss.s = stream_new(c->fd, c->wfd, smtpd_cf.timeout);
+    stream_set_stress(ss.s, server_stress_fd(), smtpd_cf.stress_timeout);
     ss.where = "CONNECT";
     if (c->is_inet) {
         snprintf(ss.addr, sizeof(ss.addr), "%s", c->addr);
@@ -968,6 +985,9 @@ static void post_init(void)
     smtpd_cf.myorigin = cfg_str(c, "myorigin");
     smtpd_cf.banner = cfg_str(c, "smtpd_banner");
     smtpd_cf.timeout = (int)cfg_time(c, "smtpd_timeout");
+    smtpd_cf.per_request_deadline = cfg_bool(c, "smtpd_per_request_deadline");
+    smtpd_cf.min_data_rate = (int)cfg_int(c, "smtpd_min_data_rate");
+    smtpd_cf.stress_timeout = (int)cfg_time(c, "smtpd_stress_timeout");
     smtpd_cf.line_limit = (size_t)cfg_int(c, "smtpd_line_length_limit");
     smtpd_cf.recipient_limit = (size_t)cfg_int(c, "smtpd_recipient_limit");
     smtpd_cf.hard_error_limit = (int)cfg_int(c, "smtpd_hard_error_limit");

@@ -46,6 +46,9 @@ struct smtpd_conf {
     const char *myorigin;
     const char *banner;
     int timeout;
+    int per_request_deadline;
+    int min_data_rate;
+    int stress_timeout;
     size_t line_limit;
     size_t recipient_limit;
     int hard_error_limit;

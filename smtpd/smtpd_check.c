@@ -551,8 +551,8 @@ static int validate(struct rctx *c, const struct smtp_path *a, const char *what,
         str_cpy(&why, "domain lists");
     } else if (cls == ADDR_OTHER) {
         r = MAP_FOUND;
-    } else if (cls == ADDR_LOCAL && strcasecmp(local, "postmaster") == 0) {
-        r = MAP_FOUND; /* RFC 5321 4.5.1 */
+    } else if ((cls == ADDR_LOCAL || cls == ADDR_VIRTUAL) && strcasecmp(local, "postmaster") == 0) {
+        r = MAP_FOUND; /* RFC 5321 4.5.1; qmgr routes it (postmaster_recipient) */
     } else if (cls != ADDR_RELAY) {
         r = lookup_local(valias_maps, local, domain.s, 1, &why);
         if (r == MAP_NOTFOUND && cls == ADDR_LOCAL)

@@ -503,7 +503,10 @@ void cmd_data(struct session *ss, const char *args)
         lost(ss, STREAM_ERR, "DATA");
         return;
     }
+    if (smtpd_cf.per_request_deadline)
+        stream_start_deadline(ss->s, smtpd_cf.timeout, smtpd_cf.min_data_rate);
     r = read_data(ss);
+    stream_stop_deadline(ss->s);
     if (r != 0) {
         lost(ss, r, "DATA");
         return;
@@ -562,8 +565,12 @@ void cmd_bdat(struct session *ss, const char *args)
         refuse = "554 5.5.1 Error: no valid recipients";
     else if (ss->bdat_failed)
         refuse = "503 5.5.1 Error: the transaction failed; send RSET";
+    if (smtpd_cf.per_request_deadline) /* each chunk is one request */
+        stream_start_deadline(ss->s, smtpd_cf.timeout, smtpd_cf.min_data_rate);
     if (refuse) {
-        if ((r = skip_chunk(ss, n)) < 0) {
+        r = skip_chunk(ss, n);
+        stream_stop_deadline(ss->s);
+        if (r < 0) {
             lost(ss, r, "BDAT");
             return;
         }
@@ -578,6 +585,7 @@ void cmd_bdat(struct session *ss, const char *args)
         char buf[PIECE_MAX];
         ssize_t got = stream_read_some(ss->s, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf));
         if (got < 0) {
+            stream_stop_deadline(ss->s);
             lost(ss, (int)got, "BDAT");
             return;
         }
@@ -585,6 +593,7 @@ void cmd_bdat(struct session *ss, const char *args)
         ss->content->chunked += (uint64_t)got;
         n -= (unsigned long long)got;
     }
+    stream_stop_deadline(ss->s);
     if (last) {
         feed_end(ss);
         finish(ss, "END-OF-MESSAGE");

@@ -14,6 +14,18 @@ const struct cfg_param smtpd_params[] = {
     {"smtpd_timeout", CFG_TIME, "300s", 1, 3600, 0,
      "Time limit for reading one command or piece of message content from an SMTP client, "
      "and for sending it a reply; after it the client gets 421 4.4.2 and is disconnected."},
+    {"smtpd_per_request_deadline", CFG_BOOL, "yes", 0, 0, 0,
+     "With yes, a whole DATA transfer (and each BDAT chunk) must arrive within "
+     "$smtpd_timeout, pushed back by the time $smtpd_min_data_rate allows for the bytes "
+     "received, so that a client sending a line now and then cannot hold a process; with no "
+     "each content line has its own $smtpd_timeout. A command line always has one deadline."},
+    {"smtpd_min_data_rate", CFG_INT, "500", 0, 1000000000, 0,
+     "The slowest DATA/BDAT transfer in bytes per second that smtpd_per_request_deadline "
+     "tolerates: each N bytes received add N / this many seconds to the deadline (0: none)."},
+    {"smtpd_stress_timeout", CFG_TIME, "10s", 1, 3600, 0,
+     "$smtpd_timeout while the service is overloaded (every process busy at its limit; "
+     "master logs the start and end of this stress mode), also for reads already waiting: "
+     "Postfix's smtpd_timeout = ${stress?{10}:{300}}."},
     {"smtpd_line_length_limit", CFG_INT, "2048", 512, 1048576, 0,
      "The longest SMTP command line accepted, CRLF not counted (RFC 5321 allows 512 plus "
      "extensions); a longer one gets 500 5.5.2."},
@@ -133,7 +145,8 @@ const struct cfg_param smtpd_params[] = {
     {"always_add_missing_headers", CFG_BOOL, "no", 0, 0, 0,
      "Add missing Date:, Message-Id: and From: headers to mail from every client."},
     {"queue_minfree", CFG_SIZE, "0", 0, 1LL << 50, 0,
-     "Free space the queue file system must keep; MAIL FROM gets 452 4.3.1 when the declared "
-     "SIZE (times 1.5) plus this does not fit."},
+     "Free space the queue file system must keep: MAIL FROM gets 452 4.3.1 while less than "
+     "max($queue_minfree, 1.5 x $message_size_limit) is free, or when the declared SIZE "
+     "(times 1.5) plus $queue_minfree does not fit (as Postfix)."},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };

@@ -19,7 +19,7 @@ import struct
 import sys
 import time
 
-STATUS_FD, LIVE_FD, LISTEN_FD = 3, 4, 5
+STATUS_FD, LIVE_FD, LISTEN_FD = 3, 4, 6  # lib/master_proto.h (5: stress pipe)
 
 
 def unescape(v):

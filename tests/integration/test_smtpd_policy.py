@@ -98,7 +98,8 @@ def test_recipient_validation(srv):
         ("<user+tag@virt.test>", 250, None),
         ("<alias@virt.test>", 250, None),               # virtual alias
         ("<nobody@virt.test>", 550, "User unknown in virtual mailbox table"),
-        ("<postmaster@virt.test>", 550, "User unknown in virtual mailbox table"),
+        ("<postmaster@virt.test>", 250, None),          # RFC 5321 4.5.1: every domain of ours
+        ("<POSTMASTER@virt.test>", 250, None),
         ("<anyone@relay.test>", 250, None),             # relay_domains, no recipient table
         ("<user@[127.0.0.1]>", 550, "User unknown in local recipient table"),
         ("<petreltest@[127.0.0.1]>", 250, None),

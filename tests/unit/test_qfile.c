@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -195,12 +197,75 @@ static void test_ids(void **state)
     free(pb);
 }
 
+/* age - set a file's times back by an hour */
+static void age(const char *path)
+{
+    struct timespec ts[2];
+
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec -= 3600;
+    ts[1] = ts[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* an incomplete file is removed only when its writer is gone and it is old enough;
+ * a committed one never */
+static void test_remove_abandoned(void **state)
+{
+    struct str err = STR_INIT;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    char *live_id, *done_id, *dead_id = NULL;
+    int pipefd[2];
+    char buf[QFILE_ID_MAX] = "";
+
+    assert_true(dfd >= 0);
+    /* a live writer: locked, so kept even when old */
+    struct qfile_writer *w = qfile_create(dir, &err);
+    assert_non_null(w);
+    live_id = xstrdup(qfile_writer_id(w));
+    age(qfile_writer_path(w));
+    assert_int_equal(qfile_remove_abandoned(dfd, live_id), 0);
+    /* a writer that died without committing: removed once old, not before */
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct qfile_writer *cw = qfile_create(dir, &err);
+        if (cw == NULL || write(pipefd[1], qfile_writer_id(cw), strlen(qfile_writer_id(cw))) < 0)
+            _exit(1);
+        _exit(0); /* dies with the file incomplete */
+    }
+    assert_true(pid > 0);
+    close(pipefd[1]);
+    assert_true(read(pipefd[0], buf, sizeof(buf) - 1) > 0);
+    close(pipefd[0]);
+    waitpid(pid, NULL, 0);
+    dead_id = xstrdup(buf);
+    assert_int_equal(qfile_remove_abandoned(dfd, dead_id), 0); /* too young */
+    char *dead_path = xasprintf("%s/%s", dir, dead_id);
+    age(dead_path);
+    assert_int_equal(qfile_remove_abandoned(dfd, dead_id), 1);
+    assert_int_equal(access(dead_path, F_OK), -1);
+    /* committed: never */
+    free(make(10, &done_id));
+    char *done_path = xasprintf("%s/%s", dir, done_id);
+    age(done_path);
+    assert_int_equal(qfile_remove_abandoned(dfd, done_id), 0);
+    assert_int_equal(access(done_path, F_OK), 0);
+    /* the live writer still commits */
+    assert_int_equal(qfile_commit(w, &err), 0);
+    qfile_writer_free(w);
+    close(dfd);
+    str_free(&err);
+    free(live_id), free(done_id), free(dead_id), free(dead_path), free(done_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_abandoned, setup, teardown),
     };
     return cmocka_run_group_tests_name("qfile", tests, NULL, NULL);
 }

@@ -107,6 +107,89 @@ static void test_timeout(void **state)
     stream_free(s, 0);
 }
 
+/* now_ms - a monotonic clock for the timing tests */
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* a request deadline spans operations: lines every 300 ms each arrive in time, but the
+ * sequence is cut 1 s after the start; min_rate bytes push it back */
+static void test_request_deadline(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 30);
+    struct str line = STR_INIT;
+    pid_t pid = fork();
+    int r = STREAM_OK, lines = 0;
+
+    if (pid == 0) {
+        for (int i = 0; i < 20; i++) {
+            usleep(300000);
+            if (write(sp[1], "a line of text\n", 15) != 15)
+                _exit(0);
+        }
+        _exit(0);
+    }
+    long long start = now_ms();
+    stream_start_deadline(s, 1, 0);
+    while ((r = stream_getline(s, &line, 100)) == STREAM_OK)
+        lines++;
+    long long took = now_ms() - start;
+    stream_stop_deadline(s);
+    assert_int_equal(r, STREAM_TIMEOUT);
+    assert_true(lines >= 1 && lines <= 4);
+    assert_true(took >= 900 && took < 2500);
+    /* with 10 bytes/s, each 15-byte line adds 1.5 s: the sequence is not cut */
+    stream_start_deadline(s, 1, 10);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(stream_getline(s, &line, 100), STREAM_OK);
+    stream_stop_deadline(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    str_free(&line);
+    stream_free(s, 0);
+}
+
+/* the stress descriptor turning readable shortens an operation already waiting */
+static void test_stress_wakes_waiting_read(void **state)
+{
+    struct stream *s = stream_new(sp[0], sp[0], 30);
+    struct str line = STR_INIT;
+    int pfd[2];
+
+    assert_int_equal(pipe(pfd), 0);
+    stream_set_stress(s, pfd[0], 1);
+    assert_false(stream_stressed(s));
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(300000);
+        _exit(write(pfd[1], "S", 1) == 1 ? 0 : 1);
+    }
+    long long start = now_ms();
+    assert_int_equal(stream_getline(s, &line, 100), STREAM_TIMEOUT);
+    long long took = now_ms() - start;
+    assert_true(took >= 900 && took < 3000); /* 1 s from the start, not 30 s */
+    assert_true(stream_stressed(s));
+    waitpid(pid, NULL, 0);
+    /* stress over: the normal timeout again (a line that comes after 1.2 s is read) */
+    char b;
+    assert_int_equal(read(pfd[0], &b, 1), 1);
+    pid = fork();
+    if (pid == 0) {
+        usleep(1200000);
+        _exit(write(sp[1], "late\n", 5) == 5 ? 0 : 1);
+    }
+    assert_int_equal(stream_getline(s, &line, 100), STREAM_OK);
+    assert_string_equal(line.s, "late\n");
+    waitpid(pid, NULL, 0);
+    close(pfd[0]);
+    close(pfd[1]);
+    str_free(&line);
+    stream_free(s, 0);
+}
+
 static void test_wait_input_without_waiting(void **state)
 {
     struct stream *s = stream_new(sp[0], sp[0], 1);
@@ -255,6 +338,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_getline_part_and_read, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_wait_input_without_waiting, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_timeout, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_request_deadline, setup_pair, close_pair),
+        cmocka_unit_test_setup_teardown(test_stress_wakes_waiting_read, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_write_buffering, setup_pair, close_pair),
         cmocka_unit_test_setup_teardown(test_starttls, setup_pair, close_pair),
         cmocka_unit_test(test_conn_nodelay),
