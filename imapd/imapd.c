@@ -12,6 +12,7 @@
  * (autologout, limits, LOGOUT).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,16 @@ void imapd_bye(struct session *s, const char *reason, const char *text)
 int imapd_flush(struct session *s)
 {
     return stream_flush(s->s);
+}
+
+int imapd_client_gone(const struct session *s)
+{
+    struct pollfd pfd = {.fd = stream_rfd(s->s), .events = POLLRDHUP};
+
+    /* a FIN (POLLRDHUP), a reset or an error; input that is merely waiting is not */
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 int imapd_plaintext_ok(const struct session *s)
@@ -403,6 +414,8 @@ static void post_init(void)
     imapd_cfg.auth_failure_delay = cfg_time(cfg_main, "imapd_login_failure_delay");
     imapd_cfg.auth_failure_limit = cfg_int(cfg_main, "imapd_login_failure_limit");
     imapd_cfg.bad_command_limit = cfg_int(cfg_main, "imapd_error_limit");
+    imapd_cfg.search_key_limit = cfg_int(cfg_main, "imapd_search_key_limit");
+    imapd_cfg.search_cpu_limit = cfg_time(cfg_main, "imapd_search_cpu_limit");
     imapd_cfg.banner = cfg_str(cfg_main, "imapd_banner");
     imapd_cfg.version = cfg_str(cfg_main, "mail_version");
     str_free(&err);

@@ -27,6 +27,9 @@ JOE, JOE_PW = "joe@example.com", USERS["joe@example.com"]
 
 # ---- helpers ---------------------------------------------------------------------
 
+_seq = [0]
+
+
 def fill(inst, n, body=b"hello\n", folder=None, subject="m"):
     """n messages written straight into new/ (as local delivery leaves them)."""
     vuid, vgid = H.vmail_ids()
@@ -38,7 +41,8 @@ def fill(inst, n, body=b"hello\n", folder=None, subject="m"):
     new = os.path.join(path, "new")
     t = int(time.time())
     for i in range(n):
-        name = os.path.join(new, "%d.M%07dP%d.fill" % (t, i, os.getpid()))
+        _seq[0] += 1
+        name = os.path.join(new, "%d.M%07dP%d.fill" % (t, _seq[0], os.getpid()))
         with open(name, "wb") as f:
             f.write(b"From: ann@example.com\nTo: joe@example.com\nSubject: %s %d\n\n"
                     % (subject.encode(), i) + body)
@@ -239,3 +243,119 @@ def test_sets_copy_move_expunge(big):
     assert c.cmd("e", "UID FETCH 4294967295:* UID") == [
         b"* 10 FETCH (UID 14)", b"e OK Fetch completed."]
     c.close()
+
+
+# ---- SEARCH ------------------------------------------------------------------------
+
+def filler(size, seed=0):
+    """size bytes of text lines that contain none of the tests' keys."""
+    line = b"lorem ipsum dolor sit amet, consectetur adipiscing elit %07d\n"
+    out, i = [], seed
+    n = 0
+    while n < size:
+        s = line % i
+        out.append(s)
+        n += len(s)
+        i += 1
+    return b"".join(out)
+
+
+def search_keys(n, fmt="BODY needle%d"):
+    return " ".join(fmt % i for i in range(n))
+
+
+@pytest.fixture
+def searchbox(instances):
+    """An instance with the default limits and one 5 MB message whose first line holds
+    needle0 ... needle999."""
+    inst = imapd_instance(instances, tls=False)
+    first = b"needles: " + b" ".join(b"needle%d" % i for i in range(1000)) + b"\n"
+    fill(inst, 1, body=first + filler(5 << 20))
+    return inst
+
+
+def test_search_many_body_keys_decode_once(searchbox):
+    """1,000 BODY keys (imapd_search_key_limit, the default) on a 5 MB message: the message
+    is decoded once, not once per key (that took a CPU-minute)."""
+    c = login(searchbox)
+    select(c)
+    pid = serving_pid(c)
+    cpu0, t0 = cpu_s(pid), time.monotonic()
+    r = c.cmd("s", "SEARCH " + search_keys(1000))
+    wall, cpu = time.monotonic() - t0, cpu_s(pid) - cpu0
+    assert r == [b"* SEARCH 1", b"s OK Search completed."]
+    print("1000 BODY keys on 5 MB: %.2f s wall, %.2f s CPU" % (wall, cpu))
+    assert cpu < 2.0
+    # TEXT and BODY together, and a key that does not match: still one decode
+    cpu0 = cpu_s(pid)
+    r = c.cmd("t", "SEARCH " + search_keys(500, "TEXT needle%d") + " "
+              + search_keys(498, "BODY needle%d") + " NOT BODY nowhere-to-be-found")
+    assert r == [b"* SEARCH 1", b"t OK Search completed."]
+    assert cpu_s(pid) - cpu0 < 2.0
+    c.close()
+
+
+def test_search_key_limit(searchbox):
+    """One key more than imapd_search_key_limit: NO [LIMIT], nothing searched, and the session
+    goes on. NOT, OR and parenthesised lists count as keys."""
+    c = login(searchbox)
+    select(c)
+    assert c.cmd("a", "SEARCH " + search_keys(1001)) == [
+        b"a NO [LIMIT] Too many search keys (1001, at most 1000)."]
+    assert c.cmd("b", "SEARCH " + search_keys(499, "NOT BODY x%d") + " (ALL SEEN)") == [
+        b"b NO [LIMIT] Too many search keys (1001, at most 1000)."]
+    assert c.cmd("c", "SEARCH " + search_keys(499, "NOT BODY x%d") + " (ALL)") == [
+        b"* SEARCH 1", b"c OK Search completed."]
+    assert c.cmd("d", "NOOP") == [b"d OK NOOP completed."]
+    assert c.cmd("e", "SEARCH BODY needle999") == [b"* SEARCH 1", b"e OK Search completed."]
+    c.close()
+
+
+def heavy_mailbox(inst, messages=30, size=1 << 20):
+    for i in range(messages):
+        fill(inst, 1, body=filler(size, seed=i * 100000))
+
+
+def test_search_cpu_limit(instances):
+    """A SEARCH that needs more CPU time than imapd_search_cpu_limit stops with NO [LIMIT]
+    soon after the limit, and the session goes on."""
+    inst = imapd_instance(instances, tls=False, main_cf={"imapd_search_cpu_limit": "1s"})
+    heavy_mailbox(inst)
+    c = login(inst)
+    select(c)
+    pid = serving_pid(c)
+    cpu0 = cpu_s(pid)
+    r = c.cmd("s", "SEARCH " + search_keys(500, "NOT BODY zq%dxj"))
+    cpu = cpu_s(pid) - cpu0
+    print("SEARCH over the CPU limit stopped after %.2f s CPU" % cpu)
+    assert r == [b"s NO [LIMIT] Search too costly, stopped (more CPU time than allowed)."]
+    assert 1.0 <= cpu < 4.0
+    inst.wait_log(r"SEARCH stopped after 1 s of CPU time \(imapd_search_cpu_limit\)")
+    assert c.cmd("n", "NOOP") == [b"n OK NOOP completed."]
+    assert c.cmd("t", "SEARCH BODY \"amet, consectetur adipiscing elit 0000042\"") == [
+        b"* SEARCH 1", b"t OK Search completed."]
+    c.close()
+
+
+def test_search_stops_when_client_goes(instances):
+    """A client sends a heavy SEARCH and closes the connection: the imapd process serving
+    it stops searching at once (its CPU time stops growing), and ends the session."""
+    inst = imapd_instance(instances, tls=False)
+    heavy_mailbox(inst)
+    c = login(inst)
+    select(c)
+    pid = serving_pid(c)
+    cpu0 = cpu_s(pid)
+    c.send("s SEARCH " + search_keys(500, "NOT BODY zq%dxj") + "\r\n")
+    H.wait_for(lambda: cpu_s(pid) - cpu0 > 0.5, timeout=30, what="imapd searching")
+    c.sock.close()
+    closed = time.monotonic()
+    inst.wait_log(r"reason=connection closed by client during SEARCH", timeout=10)
+    took = time.monotonic() - closed
+    spent = cpu_s(pid)
+    print("stopped %.2f s after the close, %.2f s CPU in all" % (took, spent - cpu0))
+    # the process is idle again (back in the pool, or gone): no more CPU time
+    time.sleep(1.0)  # a measurement window, not a synchronisation
+    after = cpu_s(pid)
+    assert after is None or after - spent < 0.1
+    assert "SEARCH stopped: the client has gone" in inst.log()
