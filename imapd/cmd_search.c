@@ -39,7 +39,7 @@
 
 #include "imapd.h"
 
-#define SEARCH_MSG_WORK 1024             /* the work of looking at one message in the index */
+#define SEARCH_MSG_WORK 1024                /* the work of looking at one message in the index */
 #define SEARCH_CHECK_WORK (8 * 1024 * 1024) /* look at the clock and the socket this often */
 
 /* why a search stopped early */
@@ -59,9 +59,9 @@ struct ctx {
     int need_body;              /* some key reads the body: parse all, not only the header */
     const char *const *keywords;
     size_t nkeywords;
-    size_t work;            /* since the last check */
+    size_t work;             /* since the last check */
     struct timespec cpu_end; /* process CPU time at which the search stops */
-    int stop;               /* SEARCH_* */
+    int stop;                /* SEARCH_* */
 };
 
 static void cpu_now(struct timespec *t)

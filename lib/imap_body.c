@@ -599,8 +599,8 @@ static int pieces_match(const struct imap_search_pieces *ps, const char *name, i
         if (name && !(pc->name && pc->name_len == nl && strncasecmp(pc->name, name, nl) == 0))
             continue;
         size_t from = value ? pc->value : pc->start;
-        if (key->len == 0 ||
-            (pc->end - from >= key->len && memmem(ps->text.s + from, pc->end - from, key->s, key->len)))
+        if (key->len == 0 || (pc->end - from >= key->len &&
+                              memmem(ps->text.s + from, pc->end - from, key->s, key->len)))
             return 1;
     }
     return 0;
