@@ -162,14 +162,26 @@ int imapd_flush(struct session *s)
     return stream_flush(s->s);
 }
 
-int imapd_client_gone(const struct session *s)
+int imapd_client_gone(struct session *s)
 {
     struct pollfd pfd = {.fd = stream_rfd(s->s), .events = POLLRDHUP};
 
-    /* a FIN (POLLRDHUP), a reset or an error; input that is merely waiting is not */
+    /* input that is merely waiting (pipelining) is not a sign */
     if (poll(&pfd, 1, 0) <= 0)
         return 0;
-    return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+    if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
+        return 1;
+    if ((pfd.revents & POLLRDHUP) && !s->eof_probed) {
+        /* a FIN: the client has closed, or has only finished sending (a half-close, as
+         * "nc -N" does) and still reads. A write tells them apart: a closed socket answers
+         * it with a reset, seen at the next look (RFC 3501 7.1.1: an untagged OK may come at
+         * any time) */
+        s->eof_probed = 1;
+        imapd_untagged(s, "OK Still working.");
+        if (imapd_flush(s) != STREAM_OK)
+            return 1;
+    }
+    return 0;
 }
 
 int imapd_plaintext_ok(const struct session *s)

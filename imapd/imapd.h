@@ -65,6 +65,7 @@ struct session {
     int readonly;           /* selected with EXAMINE */
     size_t nkeywords;       /* keywords announced in FLAGS so far */
     int in_sync;            /* imapd_sync is writing untagged updates */
+    int eof_probed;         /* imapd_client_gone wrote after the client's FIN */
     /* the command being run */
     struct imap_cmd cmd;
     struct imap_parser p;
@@ -91,9 +92,11 @@ void imapd_bye(struct session *s, const char *reason, const char *text);
 void imapd_capability(const struct session *s, struct str *out);
 /* imapd_flush - send what is buffered */
 int imapd_flush(struct session *s);
-/* imapd_client_gone - whether the client has closed the connection (or half-closed it: it
- * will send nothing more), for a long command to stop working for nobody; cheap (one poll) */
-int imapd_client_gone(const struct session *s);
+/* imapd_client_gone - whether the client has closed the connection, for a long command to
+ * stop working for nobody; cheap (one poll). After the client's FIN the first call sends an
+ * untagged OK and says no: a client that only half-closed reads it, a closed socket resets,
+ * which the next call sees */
+int imapd_client_gone(struct session *s);
 /* imapd_plaintext_ok - whether a password may be sent now */
 int imapd_plaintext_ok(const struct session *s);
 /* imapd_set_timeout - the inactivity timeout of the current state */

@@ -379,3 +379,25 @@ def test_search_stops_when_client_goes(instances):
     after = cpu_s(pid)
     assert after is None or after - spent < 0.1
     assert "SEARCH stopped: the client has gone" in inst.log()
+
+
+def test_search_half_closed_client_gets_its_answer(searchbox):
+    """A client that sends a long SEARCH and then only half-closes (shutdown(SHUT_WR), as
+    "nc -N" does) still reads: the search is not taken for abandoned. imapd sees the FIN,
+    writes an untagged OK to find out, and, no reset coming back, finishes and answers."""
+    c = login(searchbox)
+    select(c)
+    c.send("s SEARCH " + search_keys(500, "NOT BODY zq%dxj") + "\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    data = b""
+    c.sock.settimeout(60)
+    while True:
+        chunk = c.sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert (c.buf + data).split(b"\r\n") == [
+        b"* OK Still working.", b"* SEARCH 1", b"s OK Search completed.", b""]
+    searchbox.wait_log(r"reason=connection closed by client")
+    assert "SEARCH stopped" not in searchbox.log()
+    c.close()
