@@ -15,10 +15,20 @@
  * opening their file. Dates
  * compare days, disregarding time and zone: the internal date's day in the
  * server's zone, the Date: field's day in its own.
+ *
+ * The work of one SEARCH is bounded (issue #13): a message is parsed and its
+ * text decoded at most once however many keys read it (struct
+ * imap_search_doc); imapd_search_key_limit bounds the keys and
+ * imapd_search_cpu_limit the CPU time (NO [LIMIT], the session goes on); and
+ * a search stops when its client has gone. The clock and the socket are
+ * looked at after every SEARCH_CHECK_WORK bytes of work (messages count
+ * SEARCH_MSG_WORK each, decoded text and every scan of it its size), not per
+ * message.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "imap_body.h"
@@ -29,18 +39,63 @@
 
 #include "imapd.h"
 
+#define SEARCH_MSG_WORK 1024                /* the work of looking at one message in the index */
+#define SEARCH_CHECK_WORK (8 * 1024 * 1024) /* look at the clock and the socket this often */
+
+/* why a search stopped early */
+#define SEARCH_GO_ON 0
+#define SEARCH_OVER_CPU 1 /* imapd_search_cpu_limit */
+#define SEARCH_GONE 2     /* the client closed the connection */
+
 struct ctx {
     struct session *s;
     uint32_t seq;
     const struct mstore_msg *m;
     struct mime_message *mime; /* parsed on demand */
     int mime_tried;
-    struct str sum; /* the search summary (lib/imap_body.h), on demand */
-    int sum_state;  /* 0 not tried, 1 in sum, -1 not available */
-    int need_body;  /* some key reads the body: parse all, not only the header */
+    struct imap_search_doc doc; /* its decoded text, on demand */
+    struct str sum;             /* the search summary (lib/imap_body.h), on demand */
+    int sum_state;              /* 0 not tried, 1 in sum, -1 not available */
+    int need_body;              /* some key reads the body: parse all, not only the header */
     const char *const *keywords;
     size_t nkeywords;
+    size_t work;             /* since the last check */
+    struct timespec cpu_end; /* process CPU time at which the search stops */
+    int stop;                /* SEARCH_* */
 };
+
+static void cpu_now(struct timespec *t)
+{
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, t) < 0)
+        t->tv_sec = t->tv_nsec = 0;
+}
+
+/* work - count work done; now and then, stop when over the CPU budget or the client has gone */
+static void work(struct ctx *c, size_t n)
+{
+    struct timespec now;
+
+    c->work += n;
+    if (c->work < SEARCH_CHECK_WORK || c->stop)
+        return;
+    c->work = 0;
+    cpu_now(&now);
+    if (now.tv_sec > c->cpu_end.tv_sec ||
+        (now.tv_sec == c->cpu_end.tv_sec && now.tv_nsec >= c->cpu_end.tv_nsec))
+        c->stop = SEARCH_OVER_CPU;
+    else if (imapd_client_gone(c->s))
+        c->stop = SEARCH_GONE;
+}
+
+/* count_keys - the keys of a tree, each NOT, OR and parenthesised list included */
+static size_t count_keys(const struct imap_skey *k)
+{
+    size_t n = 1;
+
+    for (size_t i = 0; i < k->nkids; i++)
+        n += count_keys(k->kids[i]);
+    return n;
+}
 
 /* cost - 0: the index answers; 1: the cached search summary; 2: needs the message file */
 static int cost(const struct imap_skey *k)
@@ -112,6 +167,8 @@ static struct mime_message *message(struct ctx *c)
     close(fd);
     if (c->mime == NULL)
         log_warn("user=<%s>: search: %s", str_c(&c->s->user), str_c(&err));
+    else
+        work(c, c->mime->size);
     str_free(&err);
     return c->mime;
 }
@@ -155,6 +212,27 @@ static int has_keyword(struct ctx *c, const struct str *kw)
     return 0;
 }
 
+/* doc_match - a BODY (field NULL, k BODY), TEXT or HEADER key against the message's
+ * decoded text, made once; its work is what was decoded and what the key scans */
+static int doc_match(struct ctx *c, const struct mime_message *m, const struct imap_skey *k,
+                     const char *field)
+{
+    size_t before = imap_search_doc_size(&c->doc);
+    int r;
+
+    if (c->stop)
+        return 0;
+    if (k->type == IMAP_SK_BODY)
+        r = imap_search_doc_body(m, &c->doc, &k->folded);
+    else if (k->type == IMAP_SK_TEXT)
+        r = imap_search_doc_text(m, &c->doc, &k->folded);
+    else
+        r = imap_search_doc_header(m, &c->doc, field, &k->folded);
+    size_t after = imap_search_doc_size(&c->doc);
+    work(c, (after - before) + (k->type == IMAP_SK_BODY ? c->doc.body.text.len : after));
+    return r;
+}
+
 /* header - a header field contains the key: from the summary when it covers the field */
 static int header(struct ctx *c, const char *field, const struct imap_skey *k)
 {
@@ -164,7 +242,7 @@ static int header(struct ctx *c, const char *field, const struct imap_skey *k)
             return r;
     }
     struct mime_message *m = message(c);
-    return m && imap_search_header(m, field, &k->folded);
+    return m && doc_match(c, m, k, field);
 }
 
 /* sent_day - the day of the Date: field, or the internal date's when it has no usable one */
@@ -243,13 +321,10 @@ static int match(struct ctx *c, const struct imap_skey *k)
     case IMAP_SK_SUBJECT: return header(c, "Subject", k);
     case IMAP_SK_TO: return header(c, "To", k);
     case IMAP_SK_HEADER: return header(c, k->field, k);
-    case IMAP_SK_BODY: {
-        struct mime_message *m = message(c);
-        return m && imap_search_body(m, &k->folded);
-    }
+    case IMAP_SK_BODY:
     case IMAP_SK_TEXT: {
         struct mime_message *m = message(c);
-        return m && imap_search_text(m, &k->folded);
+        return m && doc_match(c, m, k, NULL);
     }
     }
     return 0;
@@ -259,9 +334,16 @@ void cmd_search(struct session *s)
 {
     struct imap_skey *keys = NULL;
     struct str out = STR_INIT;
+    size_t nkeys;
 
     if (imap_p_sp(&s->p) < 0 || imap_p_search(&s->p, &keys) < 0) {
         imapd_bad_syntax(s);
+        goto out;
+    }
+    /* the top level is an AND of what the client sent: it is not a key of its own */
+    if ((nkeys = count_keys(keys) - 1) > (size_t)imapd_cfg.search_key_limit) {
+        imapd_no(s, "LIMIT", "Too many search keys (%zu, at most %lld).", nkeys,
+                 imapd_cfg.search_key_limit);
         goto out;
     }
     uint32_t count = mstore_box_count(s->box);
@@ -273,20 +355,39 @@ void cmd_search(struct session *s)
     c.s = s;
     c.keywords = mstore_box_keywords(s->box, &c.nkeywords);
     c.need_body = needs_body(keys);
-    for (uint32_t seq = 1; seq <= count; seq++) {
+    imap_search_doc_init(&c.doc);
+    cpu_now(&c.cpu_end);
+    c.cpu_end.tv_sec += (time_t)imapd_cfg.search_cpu_limit;
+    for (uint32_t seq = 1; seq <= count && !c.stop; seq++) {
         c.seq = seq;
         c.m = mstore_msg(s->box, seq);
         c.mime = NULL;
         c.mime_tried = 0;
         c.sum_state = 0;
-        if (c.m && !c.m->expunged && match(&c, keys))
+        work(&c, SEARCH_MSG_WORK);
+        if (c.m && !c.m->expunged && match(&c, keys) && !c.stop)
             str_printf(&out, " %u", s->uid ? c.m->uid : seq);
-        mime_free(c.mime);
+        if (c.mime) {
+            imap_search_doc_reset(&c.doc);
+            mime_free(c.mime);
+        }
     }
+    imap_search_doc_free(&c.doc);
     str_free(&c.sum);
     mstore_box_flush(s->box);
-    imapd_untagged(s, "%s", str_c(&out));
-    imapd_ok(s, NULL, "Search completed.");
+    if (c.stop == SEARCH_GONE) {
+        /* nobody to answer: end the session as a read of EOF would */
+        log_info("user=<%s>: SEARCH stopped: the client has gone", str_c(&s->user));
+        s->state = IMAPD_LOGOUT;
+        s->end_reason = "connection closed by client during SEARCH";
+    } else if (c.stop == SEARCH_OVER_CPU) {
+        log_warn("user=<%s>: SEARCH stopped after %lld s of CPU time (imapd_search_cpu_limit)",
+                 str_c(&s->user), imapd_cfg.search_cpu_limit);
+        imapd_no(s, "LIMIT", "Search too costly, stopped (more CPU time than allowed).");
+    } else {
+        imapd_untagged(s, "%s", str_c(&out));
+        imapd_ok(s, NULL, "Search completed.");
+    }
 out:
     imap_skey_free(keys);
     str_free(&out);

@@ -12,6 +12,7 @@
  * (autologout, limits, LOGOUT).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,28 @@ void imapd_bye(struct session *s, const char *reason, const char *text)
 int imapd_flush(struct session *s)
 {
     return stream_flush(s->s);
+}
+
+int imapd_client_gone(struct session *s)
+{
+    struct pollfd pfd = {.fd = stream_rfd(s->s), .events = POLLRDHUP};
+
+    /* input that is merely waiting (pipelining) is not a sign */
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
+        return 1;
+    if ((pfd.revents & POLLRDHUP) && !s->eof_probed) {
+        /* a FIN: the client has closed, or has only finished sending (a half-close, as
+         * "nc -N" does) and still reads. A write tells them apart: a closed socket answers
+         * it with a reset, seen at the next look (RFC 3501 7.1.1: an untagged OK may come at
+         * any time) */
+        s->eof_probed = 1;
+        imapd_untagged(s, "OK Still working.");
+        if (imapd_flush(s) != STREAM_OK)
+            return 1;
+    }
+    return 0;
 }
 
 int imapd_plaintext_ok(const struct session *s)
@@ -407,6 +430,8 @@ static void post_init(void)
     imapd_cfg.auth_failure_delay = cfg_time(cfg_main, "imapd_login_failure_delay");
     imapd_cfg.auth_failure_limit = cfg_int(cfg_main, "imapd_login_failure_limit");
     imapd_cfg.bad_command_limit = cfg_int(cfg_main, "imapd_error_limit");
+    imapd_cfg.search_key_limit = cfg_int(cfg_main, "imapd_search_key_limit");
+    imapd_cfg.search_cpu_limit = cfg_time(cfg_main, "imapd_search_cpu_limit");
     imapd_cfg.banner = cfg_str(cfg_main, "imapd_banner");
     imapd_cfg.version = cfg_str(cfg_main, "mail_version");
     str_free(&err);

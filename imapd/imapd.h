@@ -42,6 +42,7 @@ struct imapd_config {
     long long login_timeout, autologout_timeout, idle_notify, idle_check;
     long long auth_failure_delay;
     long long auth_failure_limit, bad_command_limit;
+    long long search_key_limit, search_cpu_limit; /* keys; seconds of CPU time */
     const char *banner;
     const char *version;
 };
@@ -64,6 +65,7 @@ struct session {
     int readonly;           /* selected with EXAMINE */
     size_t nkeywords;       /* keywords announced in FLAGS so far */
     int in_sync;            /* imapd_sync is writing untagged updates */
+    int eof_probed;         /* imapd_client_gone wrote after the client's FIN */
     /* the command being run */
     struct imap_cmd cmd;
     struct imap_parser p;
@@ -90,6 +92,11 @@ void imapd_bye(struct session *s, const char *reason, const char *text);
 void imapd_capability(const struct session *s, struct str *out);
 /* imapd_flush - send what is buffered */
 int imapd_flush(struct session *s);
+/* imapd_client_gone - whether the client has closed the connection, for a long command to
+ * stop working for nobody; cheap (one poll). After the client's FIN the first call sends an
+ * untagged OK and says no: a client that only half-closed reads it, a closed socket resets,
+ * which the next call sees */
+int imapd_client_gone(struct session *s);
 /* imapd_plaintext_ok - whether a password may be sent now */
 int imapd_plaintext_ok(const struct session *s);
 /* imapd_set_timeout - the inactivity timeout of the current state */

@@ -133,70 +133,49 @@ void imapd_send_flags(struct session *s)
     str_free(&flags);
 }
 
-static void add_seq(uint32_t **v, size_t *n, size_t *cap, uint32_t seq)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        *v = xreallocarray(*v, *cap, sizeof(**v));
-    }
-    (*v)[(*n)++] = seq;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
+/* imapd_seqs - the set is normalised first (imap_seqset_resolve: sorted, merged), each of
+ * its ranges turned into a range of message numbers, and only then expanded: memory and
+ * time O(messages + ranges log ranges) however the ranges overlap ("1:*,1:*,..." costs
+ * what "1:*" does) */
 int imapd_seqs(struct session *s, struct imap_seqset *set, int uid, uint32_t **out, size_t *n)
 {
     uint32_t count = mstore_box_count(s->box);
-    size_t cap = 0;
+    size_t total = 0, k = 0;
 
     *out = NULL;
     *n = 0;
-    if (!uid) {
+    if (uid) {
+        /* RFC 3501 6.4.8: "*" is the highest UID in use; UIDs not in the mailbox are
+         * ignored */
+        const struct mstore_msg *last = count ? mstore_msg(s->box, count) : NULL;
+        imap_seqset_resolve(set, last ? last->uid : 0);
         for (size_t i = 0; i < set->n; i++) {
-            struct imap_range r = set->v[i];
-            int star = r.lo == IMAP_STAR || r.hi == IMAP_STAR;
-            uint32_t lo = r.lo == IMAP_STAR ? count : r.lo, hi = r.hi == IMAP_STAR ? count : r.hi;
-            if (lo > hi) {
-                uint32_t t = lo;
-                lo = hi;
-                hi = t;
-            }
-            /* a number past the end is an error; a range to "*" ends at the last message */
-            if (!star && hi > count) {
-                free(*out);
-                *out = NULL;
-                *n = 0;
-                return -1;
-            }
-            if (hi > count)
-                hi = count;
-            for (uint32_t q = lo ? lo : 1; q <= hi; q++)
-                add_seq(out, n, &cap, q);
+            struct imap_range *r = &set->v[i];
+            uint32_t lo = mstore_seq_ge(s->box, r->lo);
+            r->hi = r->hi == UINT32_MAX ? count : mstore_seq_ge(s->box, r->hi + 1) - 1;
+            r->lo = lo; /* may now exceed hi: no message in the range */
         }
-        if (*n > 1)
-            qsort(*out, *n, sizeof(**out), cmp_u32);
-        size_t k = 0;
-        for (size_t i = 0; i < *n; i++)
-            if (k == 0 || (*out)[k - 1] != (*out)[i])
-                (*out)[k++] = (*out)[i];
-        *n = k;
+    } else {
+        /* RFC 3501 9: a number past the end is an error; "*" is the last message */
+        if (imap_seqset_max_number(set) > count)
+            return -1;
+        imap_seqset_resolve(set, count);
+        for (size_t i = 0; i < set->n; i++) /* "1:*" in an empty mailbox resolves to 0:1 */
+            if (set->v[i].lo == 0)
+                set->v[i].lo = 1;
+    }
+    for (size_t i = 0; i < set->n; i++)
+        if (set->v[i].lo <= set->v[i].hi && set->v[i].lo <= count)
+            total += (size_t)(set->v[i].hi < count ? set->v[i].hi : count) - set->v[i].lo + 1;
+    if (total == 0)
         return 0;
-    }
-    /* RFC 3501 6.4.8: "*" is the highest UID in use; UIDs not in the mailbox are ignored */
-    const struct mstore_msg *last = count ? mstore_msg(s->box, count) : NULL;
-    imap_seqset_resolve(set, last ? last->uid : 0);
+    *out = xreallocarray(NULL, total, sizeof(**out));
     for (size_t i = 0; i < set->n; i++) {
-        for (uint32_t q = mstore_seq_ge(s->box, set->v[i].lo); q <= count; q++) {
-            const struct mstore_msg *m = mstore_msg(s->box, q);
-            if (m->uid > set->v[i].hi)
-                break;
-            add_seq(out, n, &cap, q);
-        }
+        uint32_t hi = set->v[i].hi < count ? set->v[i].hi : count;
+        for (uint32_t q = set->v[i].lo; q <= hi; q++)
+            (*out)[k++] = q;
     }
+    *n = k;
     return 0;
 }
 

@@ -39,6 +39,12 @@ const struct cfg_param imapd_params[] = {
      "Literals at least this big are kept in an unlinked temporary file, not in memory."},
     {"imapd_nesting_limit", CFG_INT, "32", 2, 1000, 0,
      "Deepest nesting of parenthesised lists and SEARCH keys in a command."},
+    {"imapd_search_key_limit", CFG_INT, "1000", 1, 1000000, 0,
+     "Search keys in one SEARCH command (each key, NOT, OR and parenthesised list counts "
+     "one). More: NO [LIMIT], and the session goes on."},
+    {"imapd_search_cpu_limit", CFG_TIME, "60s", 1, 86400, 0,
+     "CPU time one SEARCH command may use (BODY and TEXT keys read every message). More: "
+     "the search stops with NO [LIMIT], and the session goes on."},
     {"imapd_login_timeout", CFG_TIME, "60s", 1, 3600, 0,
      "Time allowed without input before authentication; then BYE."},
     {"imapd_autologout_timeout", CFG_TIME, "30m", 1800, 86400, 0,

@@ -480,91 +480,182 @@ void imap_search_fold(const char *key, size_t n, struct str *folded)
     utf8_fold(key, n, folded);
 }
 
-/* contains - whether the folded form of UTF-8 text contains the folded key */
-static int contains(const char *text, size_t n, const struct str *key)
-{
-    struct str f = STR_INIT;
-    int found;
+/* The search document: pieces of folded UTF-8 text in one buffer -------------------- */
 
-    if (key->len == 0)
-        return 1;
-    utf8_fold(text, n, &f);
-    found = f.len >= key->len && memmem(f.s, f.len, key->s, key->len) != NULL;
-    str_free(&f);
-    return found;
+void imap_search_doc_init(struct imap_search_doc *d)
+{
+    memset(d, 0, sizeof(*d));
 }
 
-/* header_match - a field of a header region (any when name is NULL) contains the key */
-static int header_match(const struct mime_message *m, const struct mime_part *msg, const char *name,
-                        const struct str *key)
+void imap_search_doc_reset(struct imap_search_doc *d)
+{
+    str_reset(&d->header.text);
+    str_reset(&d->body.text);
+    d->header.n = d->body.n = 0;
+    d->header.made = d->body.made = 0;
+}
+
+void imap_search_doc_free(struct imap_search_doc *d)
+{
+    str_free(&d->header.text);
+    str_free(&d->body.text);
+    str_free(&d->scratch);
+    str_free(&d->scratch2);
+    free(d->header.v);
+    free(d->body.v);
+    memset(d, 0, sizeof(*d));
+}
+
+/* piece_add - the text folded since start is one piece (value: where a field's value starts) */
+static void piece_add(struct imap_search_pieces *ps, size_t start, size_t value, const char *name,
+                      size_t name_len)
+{
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? ps->cap * 2 : 16;
+        ps->v = xreallocarray(ps->v, ps->cap, sizeof(*ps->v));
+    }
+    ps->v[ps->n++] = (struct imap_search_piece){start, value, ps->text.len, name, name_len};
+}
+
+/* add_fields - each field of a header region as the piece "name: value", the value unfolded
+ * and RFC 2047-decoded; utf8_fold goes code point by code point, so folding the name and the
+ * value apart gives the fold of the whole line */
+static void add_fields(const struct mime_message *m, const struct mime_part *msg,
+                       struct imap_search_doc *d, struct imap_search_pieces *ps)
 {
     struct mime_field f;
     size_t pos = 0;
-    int found = 0;
-    struct str raw = STR_INIT, dec = STR_INIT;
 
-    while (!found && mime_field_next(m->data, &msg->hdr, &pos, &f)) {
-        if (name && !(strlen(name) == f.name_len && strncasecmp(name, f.name, f.name_len) == 0))
-            continue;
-        str_reset(&raw);
-        str_reset(&dec);
-        mime_unfold(f.value, f.value_len, &raw);
-        mime_decode_header(str_c(&raw), raw.len, &dec);
-        if (name == NULL) {
-            /* TEXT: the field's name belongs to the header text too */
-            struct str line = STR_INIT;
-            str_catn(&line, f.name, f.name_len);
-            str_cat(&line, ": ");
-            str_catn(&line, str_c(&dec), dec.len);
-            found = contains(str_c(&line), line.len, key);
-            str_free(&line);
-        } else {
-            found = contains(str_c(&dec), dec.len, key);
-        }
+    while (mime_field_next(m->data, &msg->hdr, &pos, &f)) {
+        size_t start = ps->text.len;
+        str_reset(&d->scratch);
+        str_reset(&d->scratch2);
+        mime_unfold(f.value, f.value_len, &d->scratch);
+        mime_decode_header(str_c(&d->scratch), d->scratch.len, &d->scratch2);
+        utf8_fold(f.name, f.name_len, &ps->text);
+        str_cat(&ps->text, ": ");
+        size_t value = ps->text.len;
+        utf8_fold(d->scratch2.s ? d->scratch2.s : "", d->scratch2.len, &ps->text);
+        piece_add(ps, start, value, f.name, f.name_len);
     }
-    str_free(&raw);
-    str_free(&dec);
-    return found;
 }
 
-int imap_search_header(const struct mime_message *m, const char *name, const struct str *key)
-{
-    return header_match(m, m->root, name, key);
-}
-
-/* body_match - walk the parts below p */
-static int body_match(const struct mime_message *m, const struct mime_part *p,
-                      const struct str *key)
+/* add_body - the pieces of the parts below p: the text of each text part, and the header
+ * fields and parts of each attached message (RFC 3501 6.4.4 BODY: "the body of the message") */
+static void add_body(const struct mime_message *m, const struct mime_part *p,
+                     struct imap_search_doc *d)
 {
     if (p->flags & MIME_PART_MULTIPART) {
         for (const struct mime_part *c = p->children; c; c = c->next)
-            if (body_match(m, c, key))
-                return 1;
-        return 0;
+            add_body(m, c, d);
+        return;
     }
     if (p->flags & MIME_PART_RFC822) {
-        const struct mime_part *msg = p->children;
-        return header_match(m, msg, NULL, key) || body_match(m, msg, key);
+        add_fields(m, p->children, d, &d->body);
+        add_body(m, p->children, d);
+        return;
     }
     if (strcasecmp(p->type, "text") != 0)
-        return 0;
-    struct str text = STR_INIT;
-    mime_part_text(m, p, &text);
-    int found = contains(str_c(&text), text.len, key);
-    str_free(&text);
-    return found;
+        return;
+    size_t start = d->body.text.len;
+    str_reset(&d->scratch);
+    mime_part_text(m, p, &d->scratch);
+    utf8_fold(d->scratch.s ? d->scratch.s : "", d->scratch.len, &d->body.text);
+    piece_add(&d->body, start, start, NULL, 0);
+}
+
+/* doc_header, doc_body - make the pieces once per message */
+static const struct imap_search_pieces *doc_header(const struct mime_message *m,
+                                                   struct imap_search_doc *d)
+{
+    if (!d->header.made) {
+        add_fields(m, m->root, d, &d->header);
+        d->header.made = 1;
+        d->builds++;
+    }
+    return &d->header;
+}
+
+static const struct imap_search_pieces *doc_body(const struct mime_message *m,
+                                                 struct imap_search_doc *d)
+{
+    if (!d->body.made) {
+        add_body(m, m->root, d);
+        d->body.made = 1;
+        d->builds++;
+    }
+    return &d->body;
+}
+
+/* pieces_match - a piece (from its value on when value is set; only fields named name when
+ * name is not NULL) contains the folded key; an empty key matches when there is such a piece */
+static int pieces_match(const struct imap_search_pieces *ps, const char *name, int value,
+                        const struct str *key)
+{
+    size_t nl = name ? strlen(name) : 0;
+
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct imap_search_piece *pc = &ps->v[i];
+        if (name && !(pc->name && pc->name_len == nl && strncasecmp(pc->name, name, nl) == 0))
+            continue;
+        size_t from = value ? pc->value : pc->start;
+        if (key->len == 0 || (pc->end - from >= key->len &&
+                              memmem(ps->text.s + from, pc->end - from, key->s, key->len)))
+            return 1;
+    }
+    return 0;
+}
+
+int imap_search_doc_header(const struct mime_message *m, struct imap_search_doc *d,
+                           const char *name, const struct str *key)
+{
+    return pieces_match(doc_header(m, d), name, name != NULL, key);
+}
+
+int imap_search_doc_body(const struct mime_message *m, struct imap_search_doc *d,
+                         const struct str *key)
+{
+    if (key->len == 0)
+        return 1;
+    return pieces_match(doc_body(m, d), NULL, 0, key);
+}
+
+int imap_search_doc_text(const struct mime_message *m, struct imap_search_doc *d,
+                         const struct str *key)
+{
+    return imap_search_doc_header(m, d, NULL, key) || imap_search_doc_body(m, d, key);
+}
+
+/* the one-key forms: a document for one question */
+
+int imap_search_header(const struct mime_message *m, const char *name, const struct str *key)
+{
+    struct imap_search_doc d;
+
+    imap_search_doc_init(&d);
+    int r = imap_search_doc_header(m, &d, name, key);
+    imap_search_doc_free(&d);
+    return r;
 }
 
 int imap_search_body(const struct mime_message *m, const struct str *key)
 {
-    if (key->len == 0)
-        return 1;
-    return body_match(m, m->root, key);
+    struct imap_search_doc d;
+
+    imap_search_doc_init(&d);
+    int r = imap_search_doc_body(m, &d, key);
+    imap_search_doc_free(&d);
+    return r;
 }
 
 int imap_search_text(const struct mime_message *m, const struct str *key)
 {
-    return imap_search_header(m, NULL, key) || imap_search_body(m, key);
+    struct imap_search_doc d;
+
+    imap_search_doc_init(&d);
+    int r = imap_search_doc_text(m, &d, key);
+    imap_search_doc_free(&d);
+    return r;
 }
 
 /* the fields of the search summary: entry tag, field name */

@@ -92,6 +92,48 @@ int imap_search_header(const struct mime_message *m, const char *name, const str
 int imap_search_body(const struct mime_message *m, const struct str *key);
 /* imap_search_text - header or body */
 int imap_search_text(const struct mime_message *m, const struct str *key);
+
+/* The search document of one message: what BODY, TEXT and HEADER keys look in, decoded,
+ * converted to UTF-8 and folded once however many keys ask (a SEARCH with thousands of
+ * BODY keys decodes each message once), in pieces: each field of the top-level header as
+ * "name: value" (TEXT, HEADER), and for BODY the text of each text part and each header
+ * field of an attached message. A key matches within one piece, never across two. Made
+ * on demand, the header and the body apart; reset between messages, which keeps the
+ * buffers. */
+struct imap_search_piece {
+    size_t start, value, end; /* offsets in the text: the piece, a field's value, the end */
+    const char *name;         /* a field's name in the message's data (NULL: a body text) */
+    size_t name_len;
+};
+
+struct imap_search_pieces {
+    struct str text;
+    struct imap_search_piece *v;
+    size_t n, cap;
+    int made;
+};
+
+struct imap_search_doc {
+    struct imap_search_pieces header, body;
+    struct str scratch, scratch2;
+    unsigned builds; /* how often a header or a body was decoded, for tests */
+};
+
+void imap_search_doc_init(struct imap_search_doc *d);
+/* imap_search_doc_reset - forget the message (the next one uses the same buffers) */
+void imap_search_doc_reset(struct imap_search_doc *d);
+void imap_search_doc_free(struct imap_search_doc *d);
+/* imap_search_doc_header, _body, _text - imap_search_header, _body, _text of the message the
+ * document is about (m must be the same message until the next reset) */
+int imap_search_doc_header(const struct mime_message *m, struct imap_search_doc *d,
+                           const char *name, const struct str *key);
+int imap_search_doc_body(const struct mime_message *m, struct imap_search_doc *d,
+                         const struct str *key);
+int imap_search_doc_text(const struct mime_message *m, struct imap_search_doc *d,
+                         const struct str *key);
+/* imap_search_doc_size - the bytes the document holds now (what a key may scan) */
+#define imap_search_doc_size(d) ((d)->header.text.len + (d)->body.text.len)
+
 /* imap_sent_day - the day of the Date: field in its own zone, as days since 1970-01-01
  * (RFC 3501 6.4.4 SENTBEFORE/SENTON/SENTSINCE: "disregarding time and timezone");
  * -1 when the message has no usable Date */

@@ -468,7 +468,7 @@ void imap_seqset_free(struct imap_seqset *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void seqset_add(struct imap_seqset *s, uint32_t lo, uint32_t hi)
+static void seqset_add(struct imap_seqset *s, uint32_t lo, uint32_t hi, unsigned star)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 4;
@@ -476,39 +476,41 @@ static void seqset_add(struct imap_seqset *s, uint32_t lo, uint32_t hi)
     }
     s->v[s->n].lo = lo;
     s->v[s->n].hi = hi;
+    s->v[s->n].star = star;
     s->n++;
 }
 
-/* seq_number - nz-number / "*" */
-static int seq_number(struct imap_parser *p, uint32_t *out)
+/* seq_number - nz-number / "*"; *star set for "*" */
+static int seq_number(struct imap_parser *p, uint32_t *out, int *star)
 {
+    *star = 0;
     if (imap_peek(p) == '*') {
         p->pos++;
         *out = IMAP_STAR;
+        *star = 1;
         return 0;
     }
     if (imap_peek(p) < '0' || imap_peek(p) > '9')
         return imap_perror(p, "invalid message set");
-    if (imap_p_nz_number(p, out) < 0)
-        return -1;
-    if (*out == IMAP_STAR)
-        return imap_perror(p, "message number too big");
-    return 0;
+    return imap_p_nz_number(p, out);
 }
 
 int imap_p_seqset(struct imap_parser *p, struct imap_seqset *out)
 {
     for (;;) {
         uint32_t lo, hi;
-        if (seq_number(p, &lo) < 0)
+        int star_lo, star_hi;
+        if (seq_number(p, &lo, &star_lo) < 0)
             return -1;
         hi = lo;
+        star_hi = star_lo;
         if (imap_peek(p) == ':') {
             p->pos++;
-            if (seq_number(p, &hi) < 0)
+            if (seq_number(p, &hi, &star_hi) < 0)
                 return -1;
         }
-        seqset_add(out, lo, hi);
+        seqset_add(out, lo, hi,
+                   (star_lo ? IMAP_RANGE_STAR_LO : 0) | (star_hi ? IMAP_RANGE_STAR_HI : 0));
         if (imap_peek(p) != ',')
             break;
         p->pos++;
@@ -525,14 +527,30 @@ static int cmp_range(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+uint32_t imap_seqset_max_number(const struct imap_seqset *s)
+{
+    uint32_t most = 0;
+
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].star)
+            continue;
+        if (s->v[i].lo > most)
+            most = s->v[i].lo;
+        if (s->v[i].hi > most)
+            most = s->v[i].hi;
+    }
+    return most;
+}
+
 void imap_seqset_resolve(struct imap_seqset *s, uint32_t max)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct imap_range *r = &s->v[i];
-        if (r->lo == IMAP_STAR)
+        if (r->star & IMAP_RANGE_STAR_LO)
             r->lo = max;
-        if (r->hi == IMAP_STAR)
+        if (r->star & IMAP_RANGE_STAR_HI)
             r->hi = max;
+        r->star = 0;
         if (r->lo > r->hi) {
             uint32_t t = r->lo;
             r->lo = r->hi;

@@ -135,8 +135,12 @@ int imap_utf7_encode(const char *in, size_t n, struct str *out);
 /* sequence sets (RFC 3501 9 sequence-set) ------------------------------------ */
 #define IMAP_STAR UINT32_MAX /* "*": the largest number in use */
 
+#define IMAP_RANGE_STAR_LO 0x1 /* before resolving: lo was "*" */
+#define IMAP_RANGE_STAR_HI 0x2 /* before resolving: hi was "*" */
+
 struct imap_range {
     uint32_t lo, hi; /* lo <= hi once resolved */
+    unsigned star;   /* IMAP_RANGE_STAR_*: which ends were "*" (0 once resolved) */
 };
 
 struct imap_seqset {
@@ -146,10 +150,16 @@ struct imap_seqset {
 
 void imap_seqset_init(struct imap_seqset *s);
 void imap_seqset_free(struct imap_seqset *s);
-/* imap_p_seqset - sequence-set, "*" kept as IMAP_STAR; with allow_search, "$" too is
- * accepted... (reserved: not in RFC 3501) */
+/* imap_p_seqset - sequence-set, "*" kept as IMAP_STAR with its IMAP_RANGE_STAR_* bit (the
+ * number 4294967295 is a number like any other, RFC 3501 9 nz-number) */
 int imap_p_seqset(struct imap_parser *p, struct imap_seqset *out);
-/* imap_seqset_resolve - replace "*" by max, order each range, sort and merge */
+/* imap_seqset_max_number - the largest number of the ranges of an unresolved set that have no
+ * "*" (0 when none): a message number past the end is an error, but a range to or from "*"
+ * ends at the last message whatever its other end (RFC 3501 9 seq-range) */
+uint32_t imap_seqset_max_number(const struct imap_seqset *s);
+/* imap_seqset_resolve - replace "*" by max, order each range, sort and merge: the result
+ * is ascending, disjoint and non-adjacent, at most as many ranges as given, whatever the
+ * overlaps (O(n log n) in ranges, independent of the numbers they span) */
 void imap_seqset_resolve(struct imap_seqset *s, uint32_t max);
 /* imap_seqset_contains - after resolving */
 int imap_seqset_contains(const struct imap_seqset *s, uint32_t n);

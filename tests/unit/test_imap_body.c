@@ -439,6 +439,48 @@ static void test_search_helpers(void **state)
             fail_msg("case %zu (%c %s)", i, cases[i].kind, cases[i].key);
         str_free(&key);
     }
+    /* one document answers every key alike, and decodes the header and the body once each
+     * however many keys ask (issue #13: SEARCH with thousands of BODY keys) */
+    struct imap_search_doc doc;
+    imap_search_doc_init(&doc);
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct str key = STR_INIT;
+            int got;
+            imap_search_fold(cases[i].key, strlen(cases[i].key), &key);
+            if (cases[i].kind == 'h')
+                got = imap_search_doc_header(m, &doc, cases[i].field, &key);
+            else if (cases[i].kind == 'b')
+                got = imap_search_doc_body(m, &doc, &key);
+            else
+                got = imap_search_doc_text(m, &doc, &key);
+            if (got != cases[i].want)
+                fail_msg("doc case %zu (%c %s)", i, cases[i].kind, cases[i].key);
+            str_free(&key);
+        }
+    }
+    assert_int_equal(doc.builds, 2);
+    /* a key matches within one piece, never across two (the end of one text part and the
+     * start of the next, a field and the next) */
+    struct str key = STR_INIT;
+    imap_search_fold("-broken secret", 14, &key);
+    assert_false(imap_search_doc_body(m, &doc, &key));
+    str_reset(&key);
+    imap_search_fold("special content-type", 20, &key);
+    assert_false(imap_search_doc_text(m, &doc, &key));
+    str_free(&key);
+    /* reset: the next message, the same buffers */
+    imap_search_doc_reset(&doc);
+    struct mime_message *m2 = parse_text("Subject: other\n\nquokka\n");
+    imap_search_fold("QUOKKA", 6, &key);
+    assert_true(imap_search_doc_body(m2, &doc, &key));
+    str_reset(&key);
+    imap_search_fold("köln", strlen("köln"), &key);
+    assert_false(imap_search_doc_text(m2, &doc, &key));
+    assert_int_equal(doc.builds, 4);
+    str_free(&key);
+    imap_search_doc_free(&doc);
+    mime_free(m2);
     mime_free(m);
 }
 

@@ -422,6 +422,24 @@ static void test_seqset(void **state)
         {"*:20", 15, "15:20"},
         {"4294967294:*", 3, "3:4294967294"},
         {"1:*", 0, "0:1"},
+        /* the normaliser: overlapping, adjacent, descending, duplicated ranges */
+        {"1:5,3:8", 10, "1:8"},
+        {"8:3,1:5", 10, "1:8"},
+        {"1:3,4:6,8,9", 10, "1:6,8:9"},
+        {"5:2", 10, "2:5"},
+        {"7,5:2,3", 10, "2:5,7"},
+        {"1:*,1:*,1:*,*,*:1", 10, "1:10"},
+        {"*,*", 10, "10"},
+        {"3,2,1", 10, "1:3"},
+        {"10,1:2,6:7,4", 10, "1:2,4,6:7,10"},
+        /* the largest number (RFC 3501 9: nz-number is 32 bits), with no overflow */
+        {"4294967295", 10, "4294967295"},
+        {"1:4294967295", 10, "1:4294967295"},
+        {"4294967295:1", 10, "1:4294967295"},
+        {"4294967294,4294967295", 10, "4294967294:4294967295"},
+        {"4294967295,1:*", 4294967295u, "1:4294967295"},
+        {"4294967295:*,2", 10, "2,10:4294967295"},
+        {"4294967295:*", 4294967295u, "4294967295"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct imap_cmd c;
@@ -446,7 +464,7 @@ static void test_seqset(void **state)
         str_free(&out);
     }
     static const char *bad[] = {"",     "0",          "1:0",  "a",  "1,", ",1",
-                                "1::2", "4294967295", "1:2x", "01", "-1", "1:*:2"};
+                                "1::2", "4294967296", "1:2x", "01", "-1", "1:*:2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct imap_cmd c;
         struct imap_parser p;
@@ -457,6 +475,55 @@ static void test_seqset(void **state)
         imap_seqset_init(&set);
         if (imap_p_seqset(&p, &set) == 0 && imap_p_end(&p) == 0)
             fail_msg("accepted %s", bad[i]);
+        imap_seqset_free(&set);
+        imap_parser_free(&p);
+        imap_cmd_free(&c);
+    }
+    /* the largest number of the ranges without "*": what a set of message numbers may not
+     * exceed */
+    static const struct {
+        const char *in;
+        uint32_t max;
+    } most[] = {{"*", 0},
+                {"1:*", 0},
+                {"*:4", 0},
+                {"3,*,7:*", 3},
+                {"9:2,5:*", 9},
+                {"4294967295", 4294967295u},
+                {"2,*:4294967295", 2},
+                {"4294967295:1", 4294967295u}};
+    for (size_t i = 0; i < sizeof(most) / sizeof(most[0]); i++) {
+        struct imap_cmd c;
+        struct imap_parser p;
+        struct imap_seqset set;
+        imap_cmd_init(&c);
+        str_printf(&c.text, "%s\r\n", most[i].in);
+        imap_parser_init(&p, &c, 0);
+        imap_seqset_init(&set);
+        assert_int_equal(imap_p_seqset(&p, &set), 0);
+        if (imap_seqset_max_number(&set) != most[i].max)
+            fail_msg("%s: %u", most[i].in, imap_seqset_max_number(&set));
+        imap_seqset_free(&set);
+        imap_parser_free(&p);
+        imap_cmd_free(&c);
+    }
+    {
+        /* 16,000 copies of "1:*" (the command-length attack): one range, whatever max */
+        struct imap_cmd c;
+        struct imap_parser p;
+        struct imap_seqset set;
+        imap_cmd_init(&c);
+        for (int i = 0; i < 16000; i++)
+            str_cat(&c.text, i ? ",1:*" : "1:*");
+        str_cat(&c.text, "\r\n");
+        imap_parser_init(&p, &c, 0);
+        imap_seqset_init(&set);
+        assert_int_equal(imap_p_seqset(&p, &set), 0);
+        assert_int_equal(set.n, 16000);
+        imap_seqset_resolve(&set, 20000);
+        assert_int_equal(set.n, 1);
+        assert_int_equal(set.v[0].lo, 1);
+        assert_int_equal(set.v[0].hi, 20000);
         imap_seqset_free(&set);
         imap_parser_free(&p);
         imap_cmd_free(&c);
