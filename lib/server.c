@@ -9,10 +9,12 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,29 +46,83 @@ struct evloop *server_event_loop(void)
     return server_ev;
 }
 
-void server_set_busy(int busy)
+/* report - one status message to master; a failed write means master is gone */
+static void report(int status)
 {
     struct master_status st;
 
     if (!status_ok)
         return;
     st.pid = getpid();
-    st.status = busy ? MASTER_STAT_BUSY : MASTER_STAT_IDLE;
+    st.status = status;
     if (write(MASTER_STATUS_FD, &st, sizeof(st)) != (ssize_t)sizeof(st)) {
         status_ok = 0;
         stopping = 1; /* master is gone */
     }
 }
 
-/* load_config - main.cf plus the -o overrides; fatal on errors */
-static void load_config(const char *confdir, struct strlist *onames, struct strlist *ovalues)
+void server_set_busy(int busy)
+{
+    report(busy ? MASTER_STAT_BUSY : MASTER_STAT_IDLE);
+}
+
+/* watch_master - die with master: SIGTERM when it exits, even in the middle of a session.
+ * The kernel clears this setting when the effective uid or gid changes, so it is set
+ * again after every connection; a master that died before it was set is seen as a
+ * readable (EOF) liveness pipe. Children must not keep master's listeners after its
+ * death: a new master could not bind them. */
+static void watch_master(void)
+{
+    struct pollfd p = {MASTER_LIVE_FD, POLLIN, 0};
+
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        log_warn("prctl PR_SET_PDEATHSIG: %s", strerror(errno));
+    if (poll(&p, 1, 0) > 0) {
+        stopping = 1;
+        raise(SIGTERM);
+    }
+}
+
+/* read_master_config - the main.cf text master validated (fd MASTER_CONFIG_FD); -1 if none */
+static int read_master_config(struct str *text)
+{
+    char buf[8192];
+    struct stat st;
+    off_t off = 0;
+    ssize_t n;
+
+    if (fstat(MASTER_CONFIG_FD, &st) < 0 || !S_ISREG(st.st_mode))
+        return -1;
+    /* pread: the descriptor's offset is shared with every other child */
+    while ((n = pread(MASTER_CONFIG_FD, buf, sizeof(buf), off)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            log_fatal("read the configuration from master: %s", strerror(errno));
+        str_catn(text, buf, (size_t)n);
+        off += n;
+        if (text->len > CFG_TEXT_LIMIT)
+            log_fatal("the configuration from master is too large");
+    }
+    close(MASTER_CONFIG_FD);
+    return 0;
+}
+
+/* load_config - main.cf (as master validated it, else from disk) plus the -o overrides;
+ * fatal on errors */
+static void load_config(const char *confdir, int from_master, struct strlist *onames,
+                        struct strlist *ovalues)
 {
     struct cfg_diag diag;
+    struct str text = STR_INIT;
 
     cfg_diag_init(&diag);
     cfg_main = cfg_new(confdir);
-    if (cfg_load(cfg_main, &diag) < 0)
+    if (from_master && read_master_config(&text) == 0)
+        cfg_load_text(cfg_main, str_c(&text), text.len, &diag);
+    else if (cfg_load(cfg_main, &diag) < 0)
         log_fatal("open %s/main.cf: %s", confdir, strerror(errno));
+    str_free(&text);
     for (size_t i = 0; i < onames->n; i++)
         cfg_set(cfg_main, onames->v[i], ovalues->v[i], "-o");
     cfg_check(cfg_main, &diag);
@@ -158,6 +214,7 @@ static void serve_loop(const struct server_def *def, int nfds)
         def->serve(&c);
         close(c.fd);
         used++;
+        watch_master();
         server_set_busy(0);
     }
 }
@@ -197,7 +254,9 @@ int server_main(int argc, char **argv, const struct server_def *def)
      * is lost between reading it and serving */
     if (!standalone)
         sig_catch(SIGHUP, 1);
-    load_config(confdir, &onames, &ovalues);
+    if (confdir[0] != '/')
+        log_fatal("-c requires absolute pathname: %s", confdir);
+    load_config(confdir, !standalone && nsock > 0, &onames, &ovalues);
     strlist_free(&onames);
     strlist_free(&ovalues);
     setup_logging(standalone);
@@ -231,17 +290,20 @@ int server_main(int argc, char **argv, const struct server_def *def)
     evloop_watch(server_ev, sig_fd(), EV_READ, on_signal, def->event_loop ? server_ev : NULL);
     evloop_watch(server_ev, MASTER_LIVE_FD, EV_READ, on_master_gone,
                  def->event_loop ? server_ev : NULL);
+    watch_master();
     if (def->event_loop) {
         int *fds = xcalloc((size_t)nsock, sizeof(int));
         for (int i = 0; i < nsock; i++)
             fds[i] = MASTER_LISTEN_FD + i;
         def->run(server_ev, fds, nsock);
         free(fds);
+        report(MASTER_STAT_READY);
         if (!stopping)
             evloop_run(server_ev);
         if (def->on_exit)
             def->on_exit();
     } else {
+        report(MASTER_STAT_READY);
         serve_loop(def, nsock);
     }
     return 0;
