@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "cfg_validate.h"
 #include "log.h"
 #include "master_proto.h"
 #include "mem.h"
@@ -125,7 +126,7 @@ static void load_config(const char *confdir, int from_master, struct strlist *on
     str_free(&text);
     for (size_t i = 0; i < onames->n; i++)
         cfg_set(cfg_main, onames->v[i], ovalues->v[i], "-o");
-    cfg_check(cfg_main, &diag);
+    cfg_validate(cfg_main, &diag);
     for (size_t i = 0; i < diag.lines.n; i++)
         if (diag.errors)
             log_error("%s", diag.lines.v[i]);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "cfg_validate.h"
 #include "log.h"
 #include "mcf.h"
 #include "mem.h"
@@ -64,10 +65,12 @@ static int read_config(struct cfg **cp, struct mcf *m)
     cfg_diag_init(&diag);
     if (cfg_load(c, &diag) < 0)
         cfg_diag_add(&diag, 1, master_confdir, 0, "cannot read main.cf: %s", strerror(errno));
-    cfg_check(c, &diag);
+    cfg_validate(c, &diag);
     mcf_init(m);
     if (mcf_load(mpath, m, &diag) < 0)
         cfg_diag_add(&diag, 1, mpath, 0, "cannot read: %s", strerror(errno));
+    else if (diag.errors == 0)
+        cfg_validate_services(c, m, &diag);
     for (size_t i = 0; i < diag.lines.n; i++)
         log_warn("%s", diag.lines.v[i]);
     if (diag.errors) {

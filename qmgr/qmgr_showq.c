@@ -33,6 +33,7 @@
 #include "qmgr.h"
 
 #define SHOWQ_TIMEOUT 60
+#define SHOWQ_ACCEPT_BATCH 16
 
 static int showq_fd = -1;
 
@@ -124,7 +125,9 @@ static void on_accept(int lfd, int events, void *ctx)
 {
     (void)events;
     (void)ctx;
-    for (;;) {
+    /* a bounded batch: under a flood of clients the loop must still see its signals
+     * (a reload) and triggers */
+    for (int n = 0; n < SHOWQ_ACCEPT_BATCH; n++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         pid_t pid;
         if (fd < 0) {
