@@ -49,6 +49,24 @@ static const char *const unsupported_filters[] = {
     "header_checks", "mime_header_checks", "nested_header_checks", "body_checks", NULL,
 };
 
+/* string parameters with a fixed set of values (the daemon that reads one dies on
+ * anything else); "" means the empty value is accepted */
+static const struct {
+    const char *name;
+    const char *values[6];
+} enum_params[] = {
+    {"smtpd_tls_security_level", {"", "none", "may", "encrypt", NULL}},
+    {"smtpd_forbid_bare_newline", {"reject", "normalize", "yes", NULL}},
+};
+
+/* implicit TLS without a certificate: the daemon cannot serve at all */
+static const struct {
+    const char *wrapper, *cert;
+} tls_needs_cert[] = {
+    {"popd_tls_wrappermode", "popd_tls_cert_file"},
+    {"imapd_tls_wrappermode", "imapd_tls_cert_file"},
+};
+
 int cfg_restriction_known(const char *name)
 {
     for (int i = 0; known_restrictions[i]; i++)
@@ -197,6 +215,27 @@ static void check_unsupported(const struct cfg *c, struct cfg_diag *d)
     }
 }
 
+/* check_values - enumerated values, and settings that only work together */
+static void check_values(const struct cfg *c, struct cfg_diag *d)
+{
+    for (size_t i = 0; i < sizeof(enum_params) / sizeof(enum_params[0]); i++) {
+        const char *v;
+        int ok = 0;
+
+        if (cfg_find_param(enum_params[i].name) == NULL)
+            continue;
+        v = cfg_str(c, enum_params[i].name);
+        for (int j = 0; enum_params[i].values[j]; j++)
+            ok |= strcasecmp(v, enum_params[i].values[j]) == 0;
+        if (!ok)
+            add(c, d, enum_params[i].name, "unknown value '%s'", v);
+    }
+    for (size_t i = 0; i < sizeof(tls_needs_cert) / sizeof(tls_needs_cert[0]); i++)
+        if (cfg_find_param(tls_needs_cert[i].wrapper) && cfg_bool(c, tls_needs_cert[i].wrapper) &&
+            *cfg_str(c, tls_needs_cert[i].cert) == '\0')
+            add(c, d, tls_needs_cert[i].wrapper, "yes needs %s", tls_needs_cert[i].cert);
+}
+
 int cfg_validate(struct cfg *c, struct cfg_diag *diag)
 {
     int before = diag->errors;
@@ -206,6 +245,7 @@ int cfg_validate(struct cfg *c, struct cfg_diag *diag)
     check_tables(c, diag);
     check_restrictions(c, diag);
     check_unsupported(c, diag);
+    check_values(c, diag);
     return diag->errors - before;
 }
 

@@ -25,6 +25,10 @@
 #define MASTER_CONFIG_FD 5
 #define MASTER_LISTEN_FD 6
 
+/* the exit status of a child that could not start and answered clients with a
+ * temporary error meanwhile (lib/server.c): not a start-up failure that throttles */
+#define MASTER_EXIT_UNAVAILABLE 75
+
 #define MASTER_STAT_IDLE 0
 #define MASTER_STAT_BUSY 1
 #define MASTER_STAT_READY 2

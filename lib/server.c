@@ -150,6 +150,54 @@ static void setup_logging(int standalone)
     }
 }
 
+static const struct server_def *startup_def;
+static int startup_nsock, startup_unpriv;
+
+/* unavailable_mode - start-up failed (log_fatal hook): answer clients with a temporary
+ * error instead of leaving them in the listen queue, until service_throttle_time has
+ * passed, a reload or stop is asked, or master is gone */
+static void unavailable_mode(void)
+{
+    long long end = evloop_now_ms() + cfg_time(cfg_main, "service_throttle_time") * 1000;
+    struct pollfd p[2 + 64];
+    struct str line = STR_INIT;
+    int n = 0, sig;
+
+    if (startup_unpriv && geteuid() == 0)
+        proc_drop_to_user(cfg_str(cfg_main, "mail_owner"));
+    str_printf(&line, "%s %s Service not available: the server cannot start (see the mail "
+                      "log), try again later\r\n",
+               startup_def->unavailable, cfg_str(cfg_main, "myhostname"));
+    p[n++] = (struct pollfd){MASTER_LIVE_FD, POLLIN, 0};
+    p[n++] = (struct pollfd){sig_fd(), POLLIN, 0};
+    for (int i = 0; i < startup_nsock && i < 64; i++)
+        p[n++] = (struct pollfd){MASTER_LISTEN_FD + i, POLLIN, 0};
+    log_warn("answering clients with \"%s\" for %llds", startup_def->unavailable,
+             cfg_time(cfg_main, "service_throttle_time"));
+    for (long long left; (left = end - evloop_now_ms()) > 0;) {
+        if (poll(p, (nfds_t)n, (int)(left > 1000 ? 1000 : left)) < 0)
+            continue;
+        if (p[0].revents)
+            break; /* master is gone */
+        if (p[1].revents) {
+            while ((sig = sig_next()) != 0)
+                if (sig == SIGHUP || sig == SIGTERM)
+                    end = 0;
+        }
+        for (int i = 2; i < n; i++) {
+            int fd;
+            if (!p[i].revents || (fd = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+                continue;
+            if (send(fd, line.s, line.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_debug("send: %s", strerror(errno));
+            shutdown(fd, SHUT_WR);
+            close(fd);
+        }
+    }
+    str_free(&line);
+    exit(MASTER_EXIT_UNAVAILABLE);
+}
+
 /* on_signal - single-connection servers: note the request, wake the wait */
 static void on_signal(int fd, int events, void *ctx)
 {
@@ -264,6 +312,12 @@ int server_main(int argc, char **argv, const struct server_def *def)
     log_set_verbose(verbose);
     if (!standalone && nsock <= 0)
         log_fatal("no listening socket: this program is started by master (or use -S)");
+    if (!standalone && nsock > 0 && !def->event_loop && def->unavailable) {
+        startup_def = def;
+        startup_nsock = nsock;
+        startup_unpriv = unpriv;
+        log_on_fatal(unavailable_mode);
+    }
     if (def->pre_init)
         def->pre_init(argc - optind, argv + optind);
     if (unpriv && geteuid() == 0)
@@ -272,6 +326,7 @@ int server_main(int argc, char **argv, const struct server_def *def)
         log_fatal("chdir %s: %s", cfg_str(cfg_main, "queue_directory"), strerror(errno));
     if (def->post_init)
         def->post_init();
+    log_on_fatal(NULL); /* started: from now on a fatal error just ends this process */
 
     if (standalone) {
         struct server_conn conn;

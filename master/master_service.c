@@ -564,7 +564,10 @@ void service_reap(pid_t pid, int status)
         else
             log_warn("process %s pid %ld exit status %d", s->path, (long)pid,
                      WEXITSTATUS(status));
-        if (!c->ready && c->gen == s->generation && !killed_from_outside(status))
+        /* a child that answered clients with a temporary error for the throttle time
+         * was no tight loop: the next attempt starts at once */
+        if (!c->ready && c->gen == s->generation && !killed_from_outside(status) &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == MASTER_EXIT_UNAVAILABLE))
             startup_failed(s);
     }
     free(c);

@@ -112,7 +112,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
 
 int main(int argc, char **argv)
 {
-    struct server_def def = {"testsvc", 0, pre_init, NULL, serve, NULL, NULL};
+    struct server_def def = {"testsvc", 0, pre_init, NULL, serve, NULL, NULL, NULL};
 
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "triggers") == 0)

@@ -331,11 +331,19 @@ import smtpd_util  # noqa: E402
 import imapd_util  # noqa: E402
 
 
-def smtp_served(port, timeout=5):
+def smtp_served(port, timeout=10):
     """A new SMTP client gets its 220 greeting and a 250 to NOOP (raises otherwise)."""
     with smtplib.SMTP("127.0.0.1", port, timeout=timeout) as s:
         assert s.noop()[0] == 250
     return True
+
+
+def smtp_answers(port):
+    """smtp_served for wait_for: False instead of an exception."""
+    try:
+        return smtp_served(port, timeout=3)
+    except (OSError, smtplib.SMTPException):
+        return False
 
 
 def ready_smtpd(inst, port):
@@ -353,13 +361,13 @@ def test_killed_smtpd_does_not_throttle(instances):
         os.kill(k["pid"], signal.SIGKILL)
     wait_for(lambda: all(H.proc_info(k["pid"]) is None for k in idle), timeout=5,
              what="the killed smtpd to be reaped")
-    assert smtp_served(port, timeout=3)
+    assert smtp_served(port, timeout=5)
     # one in the middle of a session, and every idle one with it
     busy = smtplib.SMTP("127.0.0.1", port, timeout=5)
     busy.ehlo("client.test")
     for k in inst.children("127.0.0.1:%d" % port):
         os.kill(k["pid"], signal.SIGKILL)
-    assert wait_for(lambda: smtp_served(port, timeout=3), timeout=5, what="a new session")
+    assert wait_for(lambda: smtp_answers(port), timeout=5, what="a new session")
     busy.close()
     assert "throttling" not in inst.log()
 
@@ -378,7 +386,7 @@ def test_broken_main_cf_on_disk_does_not_stop_service(instances):
         assert smtp_served(port)
     for k in inst.children("127.0.0.1:%d" % port):
         os.kill(k["pid"], signal.SIGKILL)
-    assert wait_for(lambda: smtp_served(port, timeout=3), timeout=5, what="a new session")
+    assert wait_for(lambda: smtp_answers(port), timeout=5, what="a new session")
     assert "throttling" not in inst.log()
     assert "error(s) in the configuration" not in inst.log()
     # a reload is refused, with file:line, and the old configuration stays in force
@@ -469,3 +477,29 @@ def test_reload_refuses_no_connection_unix_or_inet(instances):
             t.join()
     assert errors == []
     assert counts["unix"] > 10 and counts["inet"] > 5
+
+
+def test_smtpd_that_cannot_start_answers_421(instances):
+    if not H.IS_ROOT:
+        pytest.skip("needs root to take the queue directory away from mail_owner")
+    inst, ports = smtpd_util.smtpd_instance(instances, users=())
+    port = ports["smtp"]
+    smtp_served(port)
+    # the environment breaks: mail_owner can no longer enter the queue directory
+    os.chmod(inst.queue, 0o700)
+    try:
+        for k in inst.children("127.0.0.1:%d" % port):
+            os.kill(k["pid"], signal.SIGKILL)
+        inst.wait_log(r"smtpd\[\d+\]: fatal: chdir")
+        # clients get a temporary error at once instead of waiting in the listen queue
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            reply = c.makefile("rb").readline().decode()
+            c.close()
+            assert reply.startswith("421 4.3.0 mail.petrel.test Service not available"), reply
+    finally:
+        os.chmod(inst.queue, 0o755)
+    assert "throttling" not in inst.log()
+    # once the cause is fixed, a reload brings the service back at once
+    inst.reload()
+    assert wait_for(lambda: smtp_answers(port), timeout=10, what="smtpd to serve again")
