@@ -84,6 +84,18 @@ static void watch_master(void)
     }
 }
 
+/* early_logging - the configuration has errors: still say why in the mail log, not
+ * only on a stderr that master sends nowhere (raw values: expansion may be broken) */
+static void early_logging(void)
+{
+    const char *file = cfg_raw(cfg_main, "maillog_file");
+
+    if (file && *file && strchr(file, '$') == NULL && log_set_file(file) == 0)
+        log_set_dests(LOG_DEST_FILE | LOG_DEST_STDERR);
+    else
+        log_set_dests(LOG_DEST_SYSLOG | LOG_DEST_STDERR);
+}
+
 /* read_master_config - the main.cf text master validated (fd MASTER_CONFIG_FD); -1 if none */
 static int read_master_config(struct str *text)
 {
@@ -127,6 +139,8 @@ static void load_config(const char *confdir, int from_master, struct strlist *on
     for (size_t i = 0; i < onames->n; i++)
         cfg_set(cfg_main, onames->v[i], ovalues->v[i], "-o");
     cfg_validate(cfg_main, &diag);
+    if (diag.errors)
+        early_logging();
     for (size_t i = 0; i < diag.lines.n; i++)
         if (diag.errors)
             log_error("%s", diag.lines.v[i]);
