@@ -503,3 +503,39 @@ def test_smtpd_that_cannot_start_answers_421(instances):
     # once the cause is fixed, a reload brings the service back at once
     inst.reload()
     assert wait_for(lambda: smtp_answers(port), timeout=10, what="smtpd to serve again")
+
+
+def test_failing_starts_with_healthy_children_do_not_throttle(instances):
+    port = H.free_port()
+    inst = instances(start=False)
+    flag = os.path.join(inst.shared, "crash")
+    inst.set_master_cf("127.0.0.1:%d inet n - n - - testsvc -o default_process_min_idle=2 "
+                       "crashif %s\n" % (port, flag))
+    inst.start()
+    wait_for(lambda: len(inst.children()) == 2, what="2 children")
+    c = LineClient(port)
+    assert c.line().startswith("HELLO")
+    c.ask("QUIT")
+    c.close()
+    open(flag, "w").close()
+    # keep one healthy child, kill the others: their replacements cannot start
+    kids = inst.children()
+    for k in kids[1:]:
+        os.kill(k["pid"], signal.SIGKILL)
+    # replacements fail, more than service_throttle_failures (3) in a row, paced a second
+    # apart, while the healthy child keeps serving: no throttle
+    inst.wait_log(r"(?s)(crashing at start-up.*){4}", timeout=20)
+    c = LineClient(port)
+    assert c.line().startswith("HELLO")
+    c.close()
+    log = inst.log()
+    assert "throttling" not in log
+    assert log.count("crashing at start-up") <= 8  # no tight respawn loop
+    # once start-up works again the pool is whole again
+    os.unlink(flag)
+    first = LineClient(port)
+    assert first.line().startswith("HELLO")
+    second = LineClient(port)  # served by a new child: start-up works again
+    assert second.line().startswith("HELLO")
+    first.close()
+    second.close()
