@@ -25,28 +25,46 @@
 
 /* the restrictions smtpd implements (smtpd/smtpd_check.c evaluates them) */
 static const char *const known_restrictions[] = {
-    "permit", "reject", "defer", "dunno", "permit_mynetworks", "permit_sasl_authenticated",
-    "reject_unauth_destination", "defer_unauth_destination", "permit_auth_destination",
-    "reject_unknown_recipient_domain", "reject_unknown_sender_domain",
-    "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "reject_non_fqdn_helo_hostname",
-    "reject_invalid_helo_hostname", "reject_unlisted_recipient", "reject_unlisted_sender",
-    "check_client_access", "check_helo_access", "check_sender_access",
-    "check_recipient_access", "reject_unauth_pipelining", "reject_sender_login_mismatch",
+    "permit",
+    "reject",
+    "defer",
+    "dunno",
+    "permit_mynetworks",
+    "permit_sasl_authenticated",
+    "reject_unauth_destination",
+    "defer_unauth_destination",
+    "permit_auth_destination",
+    "reject_unknown_recipient_domain",
+    "reject_unknown_sender_domain",
+    "reject_non_fqdn_sender",
+    "reject_non_fqdn_recipient",
+    "reject_non_fqdn_helo_hostname",
+    "reject_invalid_helo_hostname",
+    "reject_unlisted_recipient",
+    "reject_unlisted_sender",
+    "check_client_access",
+    "check_helo_access",
+    "check_sender_access",
+    "check_recipient_access",
+    "reject_unauth_pipelining",
+    "reject_sender_login_mismatch",
     "reject_authenticated_sender_login_mismatch",
-    "reject_unauthenticated_sender_login_mismatch", NULL,
+    "reject_unauthenticated_sender_login_mismatch",
+    NULL,
 };
 
 static const char *const restriction_lists[] = {
-    "smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-    "smtpd_relay_restrictions", "smtpd_recipient_restrictions", NULL,
+    "smtpd_client_restrictions", "smtpd_helo_restrictions",      "smtpd_sender_restrictions",
+    "smtpd_relay_restrictions",  "smtpd_recipient_restrictions", NULL,
 };
 
 /* Postfix content filters that Petrel does not run (yet): setting one is an error
  * until a program declares the parameter, so that mail never passes unfiltered by
  * surprise */
 static const char *const unsupported_filters[] = {
-    "smtpd_milters", "non_smtpd_milters", "content_filter", "smtpd_proxy_filter",
-    "header_checks", "mime_header_checks", "nested_header_checks", "body_checks", NULL,
+    "smtpd_milters",        "non_smtpd_milters", "content_filter",
+    "smtpd_proxy_filter",   "header_checks",     "mime_header_checks",
+    "nested_header_checks", "body_checks",       NULL,
 };
 
 /* string parameters with a fixed set of values (the daemon that reads one dies on
@@ -94,8 +112,7 @@ static void add(const struct cfg *c, struct cfg_diag *d, const char *name, const
 }
 
 /* check_table - one "type:name" of parameter name */
-static void check_table(const struct cfg *c, struct cfg_diag *d, const char *name,
-                        const char *spec)
+static void check_table(const struct cfg *c, struct cfg_diag *d, const char *name, const char *spec)
 {
     struct str err = STR_INIT;
 

@@ -24,11 +24,11 @@ struct service {
     int min_idle; /* idle processes kept ready */
     int min_procs; /* processes kept running (wakeup services) */
     int total;    /* current-generation children */
+    int idle;     /* current-generation idle children */
     int ready;    /* current-generation children that reported ready */
     int startup_failures; /* children in a row that exited before ready */
-    int paused;   /* spawning paused after a start-up failure */
+    int paused;           /* spawning paused after a start-up failure */
     unsigned long pause_timer;
-    int idle;     /* current-generation idle children */
     int children; /* all children, any generation */
     int generation;
     int throttled;

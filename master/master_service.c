@@ -605,8 +605,7 @@ void service_remove(struct service *s)
         unlink(path);
         free(path);
         if (extra_socket(&s->def)) {
-            path = xasprintf("%s/%s", cfg_str(cfg_main, "queue_directory"),
-                             extra_socket(&s->def));
+            path = xasprintf("%s/%s", cfg_str(cfg_main, "queue_directory"), extra_socket(&s->def));
             unlink(path);
             free(path);
         }
