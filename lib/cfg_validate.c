@@ -79,10 +79,10 @@ static const struct {
 
 /* implicit TLS without a certificate: the daemon cannot serve at all */
 static const struct {
-    const char *wrapper, *cert;
+    const char *program, *wrapper, *cert;
 } tls_needs_cert[] = {
-    {"popd_tls_wrappermode", "popd_tls_cert_file"},
-    {"imapd_tls_wrappermode", "imapd_tls_cert_file"},
+    {"popd", "popd_tls_wrappermode", "popd_tls_cert_file"},
+    {"imapd", "imapd_tls_wrappermode", "imapd_tls_cert_file"},
 };
 
 int cfg_restriction_known(const char *name)
@@ -232,8 +232,9 @@ static void check_unsupported(const struct cfg *c, struct cfg_diag *d)
     }
 }
 
-/* check_values - enumerated values, and settings that only work together */
-static void check_values(const struct cfg *c, struct cfg_diag *d)
+/* check_values - enumerated values, and settings that only work together (for program,
+ * or for any program when NULL) */
+static void check_values(const struct cfg *c, struct cfg_diag *d, const char *program)
 {
     for (size_t i = 0; i < sizeof(enum_params) / sizeof(enum_params[0]); i++) {
         const char *v;
@@ -248,12 +249,14 @@ static void check_values(const struct cfg *c, struct cfg_diag *d)
             add(c, d, enum_params[i].name, "unknown value '%s'", v);
     }
     for (size_t i = 0; i < sizeof(tls_needs_cert) / sizeof(tls_needs_cert[0]); i++)
-        if (cfg_find_param(tls_needs_cert[i].wrapper) && cfg_bool(c, tls_needs_cert[i].wrapper) &&
+        if ((program == NULL || strcmp(program, tls_needs_cert[i].program) == 0) &&
+            cfg_find_param(tls_needs_cert[i].wrapper) && cfg_bool(c, tls_needs_cert[i].wrapper) &&
             *cfg_str(c, tls_needs_cert[i].cert) == '\0')
             add(c, d, tls_needs_cert[i].wrapper, "yes needs %s", tls_needs_cert[i].cert);
 }
 
-int cfg_validate(struct cfg *c, struct cfg_diag *diag)
+/* validate - every check; program limits program-specific ones (NULL: all programs) */
+static int validate(struct cfg *c, struct cfg_diag *diag, const char *program)
 {
     int before = diag->errors;
 
@@ -262,8 +265,13 @@ int cfg_validate(struct cfg *c, struct cfg_diag *diag)
     check_tables(c, diag);
     check_restrictions(c, diag);
     check_unsupported(c, diag);
-    check_values(c, diag);
+    check_values(c, diag, program);
     return diag->errors - before;
+}
+
+int cfg_validate(struct cfg *c, struct cfg_diag *diag)
+{
+    return validate(c, diag, NULL);
 }
 
 int cfg_validate_services(const struct cfg *c, const struct mcf *m, struct cfg_diag *diag)
@@ -286,7 +294,7 @@ int cfg_validate_services(const struct cfg *c, const struct mcf *m, struct cfg_d
         cfg_diag_init(&sd);
         cfg_load_text(sc, text, len, &sd);
         mcf_apply_overrides(s, sc);
-        cfg_validate(sc, &sd);
+        validate(sc, &sd, s->argv.n ? s->argv.v[0] : NULL);
         for (size_t j = 0; j < sd.lines.n; j++) {
             const char *l = sd.lines.v[j];
             if (strncmp(l, str_c(&origin), origin.len) != 0)

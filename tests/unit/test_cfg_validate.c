@@ -91,7 +91,9 @@ static void test_services(void **state)
                             "submission inet n - n - - smtpd\n"
                             "  -o content_filter=\n"
                             "  -o smtpd_client_restrictions=bogus\n"
-                            "relay unix - - n - - smtp -o transport_maps=ldap:/x\n";
+                            "relay unix - - n - - smtp -o transport_maps=ldap:/x\n"
+                            "995 inet n n n - - popd -o popd_tls_wrappermode=yes\n"
+                            "2525 inet n - n - - smtpd -o popd_tls_wrappermode=yes\n";
     struct cfg *c = cfg_new("/etc/petrel");
     struct cfg_diag d;
     struct mcf m;
@@ -102,7 +104,10 @@ static void test_services(void **state)
     mcf_init(&m);
     mcf_parse_text(master_cf, "/etc/petrel/master.cf", &m, &d);
     assert_int_equal(d.errors, 0);
-    assert_int_equal(cfg_validate_services(c, &m, &d), 2);
+    assert_int_equal(cfg_validate_services(c, &m, &d), 3);
+    /* a program-specific check only for that program's services */
+    assert_true(has_line(&d, "/etc/petrel/master.cf:6: popd_tls_wrappermode: yes needs"));
+    assert_false(has_line(&d, "master.cf:7:"));
     assert_true(has_line(&d, "/etc/petrel/master.cf:2: smtpd_client_restrictions: unknown "
                              "restriction 'bogus'"));
     assert_true(has_line(&d, "/etc/petrel/master.cf:5: transport_maps: unsupported table type"));
