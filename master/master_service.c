@@ -42,7 +42,6 @@ struct child {
     struct service *svc;
     int gen;
     int busy;
-    int served;
     int ready;
 };
 
@@ -446,7 +445,6 @@ static void on_status(int fd, int events, void *ctx)
         }
         if (st.status == MASTER_STAT_BUSY && !c->busy) {
             c->busy = 1;
-            c->served = 1;
             if (c->gen == s->generation)
                 s->idle--;
         } else if (st.status == MASTER_STAT_IDLE && c->busy) {
