@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "cfg_validate.h"
 #include "htab.h"
 #include "mcf.h"
 #include "mem.h"
@@ -88,10 +89,12 @@ static int check_all(int with_queue)
     cfg_main = cfg_new(confdir);
     if (cfg_load(cfg_main, &diag) < 0)
         cfg_diag_add(&diag, 1, confdir, 0, "cannot read main.cf: %s", strerror(errno));
-    cfg_check(cfg_main, &diag);
+    cfg_validate(cfg_main, &diag);
     mcf_init(&m);
     if (mcf_load(mpath, &m, &diag) < 0)
         cfg_diag_add(&diag, 1, mpath, 0, "cannot read: %s", strerror(errno));
+    else if (diag.errors == 0)
+        cfg_validate_services(cfg_main, &m, &diag);
     if (diag.errors == 0) {
         const char *dd = cfg_str(cfg_main, "daemon_directory");
         for (size_t i = 0; i < m.n; i++) {

@@ -444,6 +444,7 @@ int main(int argc, char **argv)
         .pre_init = pre_init,
         .post_init = post_init,
         .serve = serve,
+        .unavailable = "* BYE [UNAVAILABLE]", /* RFC 9051 7.1: UNAVAILABLE */
     };
     return server_main(argc, argv, &def);
 }

@@ -39,6 +39,7 @@ struct cfg {
     struct strlist order;  /* names in main.cf order, for petrel-conf -n */
     struct htab *cache;    /* name -> expanded value */
     struct strlist stale;  /* expansions replaced by later settings, freed with the cfg */
+    struct str text;       /* main.cf as read by cfg_load/cfg_load_text */
 };
 
 struct cfg *cfg_main;
@@ -164,6 +165,7 @@ struct cfg *cfg_new(const char *confdir)
     c->cache = htab_create(128);
     strlist_init(&c->order);
     strlist_init(&c->stale);
+    str_init(&c->text);
     /* as in Postfix, $config_directory names the directory actually in use */
     put_setting(c, "config_directory", confdir, "-c", 0, 0);
     return c;
@@ -185,6 +187,7 @@ void cfg_free(struct cfg *c)
     htab_free(c->cache, free);
     strlist_free(&c->order);
     strlist_free(&c->stale);
+    str_free(&c->text);
     free(c->confdir);
     free(c);
 }
@@ -317,19 +320,36 @@ int cfg_load(struct cfg *c, struct cfg_diag *diag)
     }
     while ((n = read(fd, buf, sizeof(buf))) > 0) {
         str_catn(&text, buf, (size_t)n);
-        if (text.len > 16 * 1024 * 1024) {
+        if (text.len > CFG_TEXT_LIMIT) {
             cfg_diag_add(diag, 1, str_c(&path), 0, "file too large");
             break;
         }
     }
     close(fd);
-    if (memchr(str_c(&text), '\0', text.len))
-        cfg_diag_add(diag, 1, str_c(&path), 0, "file contains a NUL byte");
-    else
-        cfg_parse_text(c, str_c(&text), str_c(&path), diag);
+    if (text.len <= CFG_TEXT_LIMIT)
+        cfg_load_text(c, text.s ? text.s : "", text.len, diag);
     str_free(&text);
     str_free(&path);
     return 0;
+}
+
+void cfg_load_text(struct cfg *c, const char *text, size_t len, struct cfg_diag *diag)
+{
+    struct str path = STR_INIT;
+
+    str_printf(&path, "%s/main.cf", c->confdir);
+    str_cpyn(&c->text, text, len);
+    if (memchr(str_c(&c->text), '\0', c->text.len))
+        cfg_diag_add(diag, 1, str_c(&path), 0, "file contains a NUL byte");
+    else
+        cfg_parse_text(c, str_c(&c->text), str_c(&path), diag);
+    str_free(&path);
+}
+
+const char *cfg_text(const struct cfg *c, size_t *len)
+{
+    *len = c->text.len;
+    return str_c(&c->text);
 }
 
 void cfg_set(struct cfg *c, const char *name, const char *value, const char *origin)

@@ -68,6 +68,12 @@ void cfg_free(struct cfg *c);
 const char *cfg_confdir(const struct cfg *c);
 /* cfg_load - read confdir/main.cf; -1 when it cannot be read (errno set) */
 int cfg_load(struct cfg *c, struct cfg_diag *diag);
+/* cfg_load_text - parse text as confdir/main.cf (messages name that file) and keep it */
+void cfg_load_text(struct cfg *c, const char *text, size_t len, struct cfg_diag *diag);
+/* cfg_text - the main.cf text kept by cfg_load/cfg_load_text ("" when none) */
+const char *cfg_text(const struct cfg *c, size_t *len);
+/* the largest main.cf accepted */
+#define CFG_TEXT_LIMIT (16 * 1024 * 1024)
 /* cfg_parse_text - parse main.cf text (file names the origin in messages) */
 void cfg_parse_text(struct cfg *c, const char *text, const char *file, struct cfg_diag *diag);
 /* cfg_set - override a value (-o name=value); origin shows in messages */

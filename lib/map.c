@@ -116,11 +116,11 @@ int map_type_is_db(const char *type)
     return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0;
 }
 
-struct map *map_open(const char *spec, struct str *err)
+/* find_type - the operations of spec's type; NULL with err for a bad or unknown type */
+static const struct map_ops *find_type(const char *spec, struct str *err)
 {
     const char *colon = strchr(spec, ':');
     const struct map_ops *ops;
-    struct map *m;
 
     if (colon == NULL || colon == spec) {
         str_printf(err, "bad table '%s': expected type:name", spec);
@@ -129,12 +129,25 @@ struct map *map_open(const char *spec, struct str *err)
     for (ops = map_types; ops->type; ops++)
         if (strlen(ops->type) == (size_t)(colon - spec) &&
             strncmp(ops->type, spec, (size_t)(colon - spec)) == 0)
-            break;
-    if (ops->type == NULL) {
-        str_printf(err, "unsupported table type in '%s' (use hash, btree, static, inline, "
-                        "regexp or unix)", spec);
+            return ops;
+    str_printf(err, "unsupported table type in '%s' (use hash, btree, static, inline, "
+                    "regexp or unix)", spec);
+    return NULL;
+}
+
+int map_spec_check(const char *spec, struct str *err)
+{
+    return find_type(spec, err) ? 0 : -1;
+}
+
+struct map *map_open(const char *spec, struct str *err)
+{
+    const char *colon = strchr(spec, ':');
+    const struct map_ops *ops = find_type(spec, err);
+    struct map *m;
+
+    if (ops == NULL)
         return NULL;
-    }
     m = xcalloc(1, sizeof(*m));
     m->ops = ops;
     m->spec = xstrdup(spec);

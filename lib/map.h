@@ -32,6 +32,8 @@ struct map;
 
 /* map_open - parse "type:name"; NULL with err only for a bad specification */
 struct map *map_open(const char *spec, struct str *err);
+/* map_spec_check - whether "type:name" names a type this build supports; -1 with err */
+int map_spec_check(const char *spec, struct str *err);
 /* map_lookup - look key up; the value (when found) replaces the contents of value */
 int map_lookup(struct map *m, const char *key, struct str *value);
 void map_close(struct map *m);

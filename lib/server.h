@@ -12,6 +12,11 @@
  *     the current connection: master reloaded), or when master goes away;
  *   event-loop servers (qmgr, pickup): run() registers the listeners in the
  *     loop; the skeleton stops the loop on SIGTERM/SIGHUP or master's exit.
+ * A single-connection server with an `unavailable` reply that fails during its
+ * start-up (log_fatal: a table, a key file or the queue directory it cannot
+ * open) does not leave its clients waiting: for service_throttle_time it
+ * answers every connection with that reply, then exits with
+ * MASTER_EXIT_UNAVAILABLE so that master starts a new attempt.
  * With -S, a single-connection server serves one session on stdin/stdout
  * without master (sendmail -bs, tests).
  */
@@ -39,6 +44,9 @@ struct server_def {
     void (*serve)(struct server_conn *c);
     void (*run)(struct evloop *ev, const int *listen_fds, int nfds);
     void (*on_exit)(void); /* event-loop servers: cleanup before exit */
+    /* single-connection servers: the start of the line that clients get while the
+     * server cannot start ("421 4.3.0" for SMTP); NULL: none */
+    const char *unavailable;
 };
 
 int server_main(int argc, char **argv, const struct server_def *def);

@@ -42,11 +42,13 @@ const char *tool_confdir(const char *opt)
 {
     const char *env = getenv("MAIL_CONFIG");
 
-    if (opt && *opt)
-        return opt;
-    if (env && *env)
-        return env;
-    return PETREL_CONFIG_DIR;
+    const char *dir = opt && *opt ? opt : env && *env ? env : PETREL_CONFIG_DIR;
+
+    /* as in Postfix: the daemons run in the queue directory, where a relative
+     * name means something else */
+    if (dir[0] != '/')
+        tool_die("-c requires absolute pathname: %s", dir);
+    return dir;
 }
 
 void tool_die(const char *fmt, ...)

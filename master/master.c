@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cfg.h"
+#include "cfg_validate.h"
 #include "log.h"
 #include "mcf.h"
 #include "mem.h"
@@ -35,6 +37,7 @@ struct evloop *master_ev;
 struct service *master_services;
 const char *master_confdir;
 int master_live_rd = -1;
+int master_config_fd = -1;
 int master_stopping;
 
 static int foreground;
@@ -62,10 +65,12 @@ static int read_config(struct cfg **cp, struct mcf *m)
     cfg_diag_init(&diag);
     if (cfg_load(c, &diag) < 0)
         cfg_diag_add(&diag, 1, master_confdir, 0, "cannot read main.cf: %s", strerror(errno));
-    cfg_check(c, &diag);
+    cfg_validate(c, &diag);
     mcf_init(m);
     if (mcf_load(mpath, m, &diag) < 0)
         cfg_diag_add(&diag, 1, mpath, 0, "cannot read: %s", strerror(errno));
+    else if (diag.errors == 0)
+        cfg_validate_services(c, m, &diag);
     for (size_t i = 0; i < diag.lines.n; i++)
         log_warn("%s", diag.lines.v[i]);
     if (diag.errors) {
@@ -79,6 +84,30 @@ static int read_config(struct cfg **cp, struct mcf *m)
     cfg_diag_free(&diag);
     free(mpath);
     return rc;
+}
+
+/* publish_config - the validated main.cf text into a sealed memfd for new children */
+static void publish_config(void)
+{
+    size_t len;
+    const char *text = cfg_text(cfg_main, &len);
+    int fd = memfd_create("petrel-main.cf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    if (fd < 0)
+        log_fatal("memfd_create: %s", strerror(errno));
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            log_fatal("write main.cf snapshot: %s", n < 0 ? strerror(errno) : "short write");
+        done += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        log_fatal("seal main.cf snapshot: %s", strerror(errno));
+    if (master_config_fd >= 0)
+        close(master_config_fd); /* children started before keep their own copy */
+    master_config_fd = fd;
 }
 
 /* setup_logging - stderr in the foreground, then maillog_file or syslog */
@@ -132,6 +161,7 @@ static void reload(void)
     }
     cfg_free(cfg_main);
     cfg_main = c;
+    publish_config();
     setup_logging();
     /* services gone or moved to another endpoint stop */
     for (s = master_services; s; s = next) {
@@ -262,6 +292,10 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         usage();
+    /* as in Postfix: children run in the queue directory, where a relative name
+     * means another directory */
+    if (master_confdir[0] != '/')
+        log_fatal("-c requires absolute pathname: %s", master_confdir);
     log_set_verbose(verbose);
     umask(022);
     if (read_config(&cfg_main, &m) < 0)
@@ -276,6 +310,7 @@ int main(int argc, char **argv)
         log_fatal("pipe: %s", strerror(errno));
     master_live_rd = live[0]; /* live[1] stays open, unwritten, until master exits */
     master_ev = evloop_new();
+    publish_config();
     start_services(&m, 1);
     mcf_free(&m);
     if (!foreground)

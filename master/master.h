@@ -29,6 +29,10 @@ struct service {
     int min_procs; /* processes kept running (wakeup services) */
     int total;    /* current-generation children */
     int idle;     /* current-generation idle children */
+    int ready;    /* current-generation children that reported ready */
+    int startup_failures; /* children in a row that exited before ready */
+    int paused;           /* spawning paused after a start-up failure */
+    unsigned long pause_timer;
     int children; /* all children, any generation */
     int generation;
     int throttled;
@@ -44,6 +48,7 @@ extern struct evloop *master_ev;
 extern struct service *master_services;
 extern const char *master_confdir;
 extern int master_live_rd; /* read end handed to children */
+extern int master_config_fd; /* sealed memfd with the validated main.cf text */
 extern int master_stopping;
 
 /* master_service.c */

@@ -14,7 +14,12 @@ const struct cfg_param master_params[] = {
      "maxproc); a per-service value may be set with -o."},
     {"service_throttle_time", CFG_TIME, "60s", 1, 86400, 0,
      "How long master waits before starting a service again whose processes keep failing "
-     "before serving a request."},
+     "before they are ready (see service_throttle_failures)."},
+    {"service_throttle_failures", CFG_INT, "3", 1, 1000, 0,
+     "How many processes of a service in a row must fail before they are ready to serve, "
+     "with no process of that service ready, before master throttles the service. A "
+     "process killed by SIGKILL or SIGTERM, or one that fails while others serve, never "
+     "throttles it."},
     {"master_stop_timeout", CFG_TIME, "10s", 1, 3600, 0,
      "How long master waits for its children to end after SIGTERM before it kills them."},
     {NULL, 0, NULL, 0, 0, 0, NULL},

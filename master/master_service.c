@@ -5,8 +5,15 @@
  * running processes (services with a wakeup timer), and when no process
  * of the current generation is idle, watch the listeners and start one
  * more per pending connection, never exceeding maxproc processes of any
- * generation. A process that exits abnormally before it ever reported
- * "busy" throttles its service for service_throttle_time.
+ * generation.
+ *
+ * Throttling: only a process that exits abnormally before it reported
+ * "ready" (master_proto.h) is a start-up failure; a process killed by
+ * SIGKILL or SIGTERM from outside is not. After a start-up failure,
+ * spawning pauses for a second; when service_throttle_failures of them
+ * come in a row and no ready process of the service is left, master stops
+ * spawning for service_throttle_time. Processes that work keep accepting
+ * from the listeners either way: a throttle only stops new processes.
  *
  * Stress (Postfix's overload mode): while every process of an inet service
  * is busy and the service is at its process limit, a byte waits in the
@@ -42,7 +49,7 @@ struct child {
     struct service *svc;
     int gen;
     int busy;
-    int served;
+    int ready;
 };
 
 #define STRESS_HOLD_MS 5000
@@ -117,9 +124,12 @@ static void service_params(struct service *s)
     struct cfg *c = cfg_new(master_confdir);
     struct cfg_diag d;
     long long limit;
+    size_t len;
+    const char *text = cfg_text(cfg_main, &len);
 
+    /* the text master validated, never the file on disk: it may have changed */
     cfg_diag_init(&d);
-    cfg_load(c, &d);
+    cfg_load_text(c, text, len, &d);
     mcf_apply_overrides(&s->def, c);
     limit = s->def.maxproc < 0 ? cfg_int(c, "default_process_limit") : s->def.maxproc;
     s->maxproc = limit == 0 ? INT_MAX : (int)limit;
@@ -206,27 +216,62 @@ out:
     return rc;
 }
 
-/* unix_listener - bind the service's socket under private/ or public/ */
-static int unix_listener(struct service *s, struct str *err)
+/* Sockets a program serves besides its own service's, bound by master so that they
+ * stay open while the program restarts (a reload): handed over after the service's
+ * own listener, in this order. */
+static const struct {
+    const char *program;
+    const char *path; /* relative to the queue directory */
+} extra_sockets[] = {
+    {"qmgr", "public/showq"},
+};
+
+/* extra_socket - the extra socket of a service's program, or NULL */
+static const char *extra_socket(const struct mcf_service *d)
 {
-    char *path = unix_path(&s->def);
+    for (size_t i = 0; i < sizeof(extra_sockets) / sizeof(extra_sockets[0]); i++)
+        if (d->type == MCF_UNIX && strcmp(d->argv.v[0], extra_sockets[i].program) == 0)
+            return extra_sockets[i].path;
+    return NULL;
+}
+
+/* bind_unix - a UNIX listener at path, owned by mail_owner; -1 with err */
+static int bind_unix(const char *path, struct str *err)
+{
     struct qdir_ids ids;
     struct str e = STR_INIT;
     int fd = sock_listen_unix(path, 1024, err);
 
-    if (fd < 0) {
-        free(path);
+    if (fd < 0)
         return -1;
-    }
     if (qdir_ids(cfg_main, &ids, &e) == 0 && geteuid() == 0 &&
         chown(path, ids.mail_uid, ids.mail_gid) < 0)
         log_warn("chown %s: %s", path, strerror(errno));
     chmod(path, 0666); /* access is controlled by the directory */
     str_free(&e);
+    return fd;
+}
+
+/* unix_listener - bind the service's socket under private/ or public/ (and its extra one) */
+static int unix_listener(struct service *s, struct str *err)
+{
+    char *path = unix_path(&s->def);
+    const char *extra = extra_socket(&s->def);
+    int fd = bind_unix(path, err);
+
     free(path);
-    s->listen_fds = xcalloc(1, sizeof(int));
-    s->listen_fds[0] = fd;
-    s->nlisten = 1;
+    if (fd < 0)
+        return -1;
+    s->listen_fds = xcalloc(2, sizeof(int));
+    s->listen_fds[s->nlisten++] = fd;
+    if (extra) {
+        char *xpath = xasprintf("%s/%s", cfg_str(cfg_main, "queue_directory"), extra);
+        fd = bind_unix(xpath, err);
+        free(xpath);
+        if (fd < 0)
+            return -1;
+        s->listen_fds[s->nlisten++] = fd;
+    }
     return 0;
 }
 
@@ -319,7 +364,7 @@ static int spawn(struct service *s)
         return -1;
     }
     if (pid == 0) {
-        int high[64 + 3], n = 0; /* status, liveness, stress, listeners */
+        int high[64 + 4], n = 0; /* status, liveness, config, stress, listeners */
         sigset_t none;
         /* children start with default signal handling, except that a reload
          * signal before the daemon is ready is ignored: the daemon reads the
@@ -332,6 +377,7 @@ static int spawn(struct service *s)
         /* move every descriptor out of the way first, then into place */
         high[n++] = fcntl(s->status_wr, F_DUPFD_CLOEXEC, 100);
         high[n++] = fcntl(master_live_rd, F_DUPFD_CLOEXEC, 100);
+        high[n++] = fcntl(master_config_fd, F_DUPFD_CLOEXEC, 100);
         high[n++] = fcntl(s->stress_rd, F_DUPFD_CLOEXEC, 100);
         for (int i = 0; i < s->nlisten && i < 64; i++)
             high[n++] = fcntl(s->listen_fds[i], F_DUPFD_CLOEXEC, 100);
@@ -426,7 +472,7 @@ static void stress_check(struct service *s)
 void service_adjust(struct service *s)
 {
     stress_check(s);
-    if (s->removed || s->throttled || master_stopping) {
+    if (s->removed || s->throttled || s->paused || master_stopping) {
         watch(s, 0);
         return;
     }
@@ -440,7 +486,7 @@ static void on_demand(int fd, int events, void *ctx)
 {
     struct service *s = ctx;
 
-    if (s->idle == 0 && s->children < s->maxproc && !s->throttled)
+    if (s->idle == 0 && s->children < s->maxproc && !s->throttled && !s->paused)
         spawn(s);
     service_adjust(s);
 }
@@ -455,9 +501,15 @@ static void on_status(int fd, int events, void *ctx)
         struct child *c = htab_get(children, pid_key(st.pid, key, sizeof(key)));
         if (c == NULL || c->svc != s)
             continue;
+        if (!c->ready && (st.status == MASTER_STAT_READY || st.status == MASTER_STAT_BUSY)) {
+            /* a process that started properly: the service's start-up works */
+            c->ready = 1;
+            s->startup_failures = 0;
+            if (c->gen == s->generation)
+                s->ready++;
+        }
         if (st.status == MASTER_STAT_BUSY && !c->busy) {
             c->busy = 1;
-            c->served = 1;
             if (c->gen == s->generation)
                 s->idle--;
         } else if (st.status == MASTER_STAT_IDLE && c->busy) {
@@ -515,6 +567,41 @@ static void free_service(struct service *s)
     free(s);
 }
 
+static void on_unpause(void *ctx)
+{
+    struct service *s = ctx;
+
+    s->pause_timer = 0;
+    s->paused = 0;
+    service_adjust(s);
+}
+
+/* startup_failed - a child of the current generation exited before it was ready */
+static void startup_failed(struct service *s)
+{
+    long long limit = cfg_int(cfg_main, "service_throttle_failures");
+
+    s->startup_failures++;
+    if (s->startup_failures >= limit && s->ready == 0 && !s->throttled) {
+        long long t = cfg_time(cfg_main, "service_throttle_time");
+        log_warn("%s/%s: bad command startup (%d processes in a row failed before they were "
+                 "ready, none is serving) -- throttling for %llds",
+                 s->def.name, s->def.type == MCF_INET ? "inet" : "unix", s->startup_failures, t);
+        s->throttled = 1;
+        s->throttle_timer = evloop_timer(master_ev, t * 1000, on_unthrottle, s);
+    } else if (!s->paused && !s->throttled) {
+        /* no tight respawn loop while other processes keep serving */
+        s->paused = 1;
+        s->pause_timer = evloop_timer(master_ev, 1000, on_unpause, s);
+    }
+}
+
+/* killed_from_outside - ended by a signal that someone sent, not by a fault of its own */
+static int killed_from_outside(int status)
+{
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGKILL || WTERMSIG(status) == SIGTERM);
+}
+
 void service_reap(pid_t pid, int status)
 {
     char key[32];
@@ -530,6 +617,8 @@ void service_reap(pid_t pid, int status)
         s->total--;
         if (!c->busy)
             s->idle--;
+        if (c->ready)
+            s->ready--;
     }
     abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
     if (abnormal && !(master_stopping || s->removed || (c->gen != s->generation &&
@@ -541,13 +630,11 @@ void service_reap(pid_t pid, int status)
         else
             log_warn("process %s pid %ld exit status %d", s->path, (long)pid,
                      WEXITSTATUS(status));
-        if (!c->served && !s->throttled && c->gen == s->generation) {
-            long long t = cfg_time(cfg_main, "service_throttle_time");
-            log_warn("%s/%s: bad command startup -- throttling for %llds", s->def.name,
-                     s->def.type == MCF_INET ? "inet" : "unix", t);
-            s->throttled = 1;
-            s->throttle_timer = evloop_timer(master_ev, t * 1000, on_unthrottle, s);
-        }
+        /* a child that answered clients with a temporary error for the throttle time
+         * was no tight loop: the next attempt starts at once */
+        if (!c->ready && c->gen == s->generation && !killed_from_outside(status) &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == MASTER_EXIT_UNAVAILABLE))
+            startup_failed(s);
     }
     free(c);
     if (s->removed) {
@@ -583,10 +670,16 @@ void service_remove(struct service *s)
         char *path = unix_path(&s->def);
         unlink(path);
         free(path);
+        if (extra_socket(&s->def)) {
+            path = xasprintf("%s/%s", cfg_str(cfg_main, "queue_directory"), extra_socket(&s->def));
+            unlink(path);
+            free(path);
+        }
     }
     evloop_cancel(master_ev, s->wakeup_timer);
     evloop_cancel(master_ev, s->throttle_timer);
-    s->wakeup_timer = s->throttle_timer = 0;
+    evloop_cancel(master_ev, s->pause_timer);
+    s->wakeup_timer = s->throttle_timer = s->pause_timer = 0;
     signal_service(s, SIGTERM, 0);
     if (s->children == 0)
         free_service(s);
@@ -603,11 +696,18 @@ void service_update(struct service *s, const struct mcf_service *def)
     s->generation++;
     s->total = 0;
     s->idle = 0;
+    s->ready = 0;
+    s->startup_failures = 0;
     /* a reload also ends throttling: the admin may have fixed the cause */
     if (s->throttled) {
         evloop_cancel(master_ev, s->throttle_timer);
         s->throttle_timer = 0;
         s->throttled = 0;
+    }
+    if (s->paused) {
+        evloop_cancel(master_ev, s->pause_timer);
+        s->pause_timer = 0;
+        s->paused = 0;
     }
     if (old_wakeup != s->def.wakeup) {
         evloop_cancel(master_ev, s->wakeup_timer);

@@ -541,6 +541,7 @@ int main(int argc, char **argv)
         .pre_init = pre_init,
         .post_init = post_init,
         .serve = serve,
+        .unavailable = "-ERR [SYS/TEMP]", /* RFC 3206 4: a temporary system problem */
     };
     return server_main(argc, argv, &def);
 }

@@ -315,7 +315,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
     server_set_busy(1); /* a long-running service: a later crash is not a startup failure */
     qmgr_admin_init(ev); /* first: it takes the lock that keeps petrel-super out of active/ */
     tsrv = trigger_server(ev, fds[0], on_trigger, NULL);
-    qmgr_showq_init(ev);
+    qmgr_showq_init(ev, nfds > 1 ? fds[1] : -1);
     recover();
     sweep_incoming();
     incoming.again = deferred.again = 1;

@@ -160,8 +160,9 @@ void qmgr_admin_free(void);
 int qmgr_admin_finish(struct qmgr_msg *m, int all_done);
 
 /* qmgr_showq.c */
-/* qmgr_showq_init - serve public/showq from the event loop */
-void qmgr_showq_init(struct evloop *ev);
+/* qmgr_showq_init - serve public/showq from the event loop on fd (master's listener), or
+ * on a socket of its own when fd is -1 */
+void qmgr_showq_init(struct evloop *ev, int fd);
 void qmgr_showq_free(void);
 
 #endif

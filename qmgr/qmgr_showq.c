@@ -1,7 +1,10 @@
 /*
  * qmgr_showq.c - the queue listing service on public/showq (lib/showq.h)
  *
- * qmgr binds public/showq itself and forks one short-lived child per
+ * master binds public/showq for the qmgr service and hands it over as the
+ * service's second listener, so that the socket stays open across a reload
+ * or a qmgr restart (a connection waits in the backlog, never refused);
+ * qmgr binds it itself only when started without it. One short-lived child per
  * connection, so that a walk of a large queue never stalls the event
  * loop. The child answers from the disk (showq_scan), or turns a flush or
  * deliver request into a trigger on public/qmgr, then exits; SIGCHLD is
@@ -30,6 +33,7 @@
 #include "qmgr.h"
 
 #define SHOWQ_TIMEOUT 60
+#define SHOWQ_ACCEPT_BATCH 16
 
 static int showq_fd = -1;
 
@@ -121,7 +125,9 @@ static void on_accept(int lfd, int events, void *ctx)
 {
     (void)events;
     (void)ctx;
-    for (;;) {
+    /* a bounded batch: under a flood of clients the loop must still see its signals
+     * (a reload) and triggers */
+    for (int n = 0; n < SHOWQ_ACCEPT_BATCH; n++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         pid_t pid;
         if (fd < 0) {
@@ -144,18 +150,19 @@ static void on_accept(int lfd, int events, void *ctx)
     }
 }
 
-void qmgr_showq_init(struct evloop *ev)
+void qmgr_showq_init(struct evloop *ev, int fd)
 {
     struct str err = STR_INIT;
 
     signal(SIGCHLD, SIG_IGN);
-    showq_fd = sock_listen_unix(SHOWQ_SOCKET, 64, &err);
+    showq_fd = fd >= 0 ? fd : sock_listen_unix(SHOWQ_SOCKET, 64, &err);
     if (showq_fd < 0) {
         log_warn("showq service unavailable: %s", str_c(&err));
         str_free(&err);
         return;
     }
-    chmod(SHOWQ_SOCKET, 0666); /* access is controlled by the public/ directory */
+    if (fd < 0)
+        chmod(SHOWQ_SOCKET, 0666); /* access is controlled by the public/ directory */
     proc_cloexec(showq_fd, 1);
     proc_nonblock(showq_fd, 1);
     evloop_watch(ev, showq_fd, EV_READ, on_accept, NULL);

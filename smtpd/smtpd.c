@@ -1026,7 +1026,8 @@ static void post_init(void)
 
 int main(int argc, char **argv)
 {
-    struct server_def def = {"smtpd", 0, pre_init, post_init, serve, NULL, NULL};
+    /* RFC 5321 3.8: 421 when the service is not available */
+    struct server_def def = {"smtpd", 0, pre_init, post_init, serve, NULL, NULL, "421 4.3.0"};
 
     return server_main(argc, argv, &def);
 }

@@ -30,6 +30,7 @@
 
 #include "addr.h"
 #include "cfg.h"
+#include "cfg_validate.h"
 #include "log.h"
 #include "map.h"
 #include "mem.h"
@@ -193,25 +194,10 @@ struct rctx {
     int list;                     /* L_ */
 };
 
-static const char *const known_restrictions[] = {
-    "permit", "reject", "defer", "dunno", "permit_mynetworks", "permit_sasl_authenticated",
-    "reject_unauth_destination", "defer_unauth_destination", "permit_auth_destination",
-    "reject_unknown_recipient_domain", "reject_unknown_sender_domain",
-    "reject_non_fqdn_sender", "reject_non_fqdn_recipient", "reject_non_fqdn_helo_hostname",
-    "reject_invalid_helo_hostname", "reject_unlisted_recipient", "reject_unlisted_sender",
-    "check_client_access", "check_helo_access", "check_sender_access",
-    "check_recipient_access", "reject_unauth_pipelining", "reject_sender_login_mismatch",
-    "reject_authenticated_sender_login_mismatch",
-    "reject_unauthenticated_sender_login_mismatch", NULL,
-};
-
-/* restriction_known - whether a name is a restriction we implement */
+/* restriction_known - whether a name is a restriction we implement (one list, in lib/) */
 static int restriction_known(const char *name)
 {
-    for (int i = 0; known_restrictions[i]; i++)
-        if (strcasecmp(known_restrictions[i], name) == 0)
-            return 1;
-    return 0;
+    return cfg_restriction_known(name);
 }
 
 /* get_access_map - open (once) the table named by a check_*_access argument */

@@ -6,6 +6,7 @@
  *                   "uid=U euid=E gid=G egid=H groups=..", SLEEP n, QUIT,
  *                   anything else echoed back
  *   crash           exits with status 1 during start-up (throttling tests)
+ *   crashif FILE    like echo, but exits with status 1 during start-up while FILE exists
  *   triggers FILE   event-loop server: appends every trigger byte to FILE
  * The reply to PING carries the process id so tests can count processes
  * and see max_use recycling.
@@ -36,6 +37,12 @@ static void pre_init(int argc, char **argv)
         tag = argv[1];
     if (strcmp(mode, "crash") == 0)
         log_fatal("test service: crashing at start-up as asked");
+    if (strcmp(mode, "crashif") == 0) {
+        if (argc < 2)
+            log_fatal("crashif mode needs a file name");
+        if (access(argv[1], F_OK) == 0)
+            log_fatal("test service: crashing at start-up as asked (%s exists)", argv[1]);
+    }
     if (strcmp(mode, "triggers") == 0) {
         if (argc < 2)
             log_fatal("triggers mode needs a file name");
@@ -112,7 +119,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
 
 int main(int argc, char **argv)
 {
-    struct server_def def = {"testsvc", 0, pre_init, NULL, serve, NULL, NULL};
+    struct server_def def = {"testsvc", 0, pre_init, NULL, serve, NULL, NULL, NULL};
 
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "triggers") == 0)

@@ -19,7 +19,9 @@ import struct
 import sys
 import time
 
-STATUS_FD, LIVE_FD, LISTEN_FD = 3, 4, 6  # lib/master_proto.h (5: stress pipe)
+# lib/master_proto.h: status pipe, liveness pipe, main.cf from master, stress pipe, listener
+STATUS_FD, LIVE_FD, CONFIG_FD, STRESS_FD, LISTEN_FD = 3, 4, 5, 6, 7
+STAT_READY = 2
 
 
 def unescape(v):
@@ -87,6 +89,7 @@ def main():
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload: finish what is in progress
     logfile = sys.argv[sys.argv.index("--") + 1] if "--" in sys.argv else sys.argv[-1]
     listen = socket.socket(fileno=LISTEN_FD)
+    os.write(STATUS_FD, struct.pack("ii", os.getpid(), STAT_READY))
     listen.setblocking(False)
     idle_since = time.time()
     while time.time() - idle_since < 30:

@@ -3,6 +3,7 @@
 import os
 import re
 import stat
+import smtplib
 import subprocess
 
 import pytest
@@ -156,3 +157,91 @@ def test_petrel_map(instances):
     # $name expansion in table names, as in main.cf
     r = inst.run("petrel-map", "-q", "root", "hash:$config_directory/../aliases")
     assert r.stdout == "a@example.com, b@example.com\n"
+
+
+# what a daemon would die on is a configuration error (issue #13) ---------------------
+
+BAD_SETTINGS = [
+    # (name, value, text of the error)
+    ("alias_maps", "mysql:/etc/petrel/aliases.cf", "alias_maps: unsupported table type in "
+     "'mysql:/etc/petrel/aliases.cf'"),
+    ("smtpd_client_restrictions", "check_client_access cidr:/etc/petrel/clients",
+     "smtpd_client_restrictions: unsupported table type in 'cidr:/etc/petrel/clients'"),
+    ("smtpd_recipient_restrictions", "permit_mynetworks, reject_bogus_things, "
+     "reject_unauth_destination", "smtpd_recipient_restrictions: unknown restriction "
+     "'reject_bogus_things'"),
+    ("smtpd_milters", "inet:127.0.0.1:8891", "smtpd_milters: not supported yet"),
+    ("non_smtpd_milters", "inet:127.0.0.1:8891", "non_smtpd_milters: not supported yet"),
+    ("content_filter", "smtp-amavis:[127.0.0.1]:10024", "content_filter: not supported yet"),
+    ("mynetworks", "127.0.0.0/8 pgsql:/etc/petrel/nets.cf", "mynetworks: unsupported table "
+     "type in 'pgsql:/etc/petrel/nets.cf'"),
+]
+
+
+def test_check_refuses_what_daemons_die_on(instances):
+    port = H.free_port()
+    inst = instances(master_cf="127.0.0.1:%d inet n - n - - smtpd\n" % port, start=False)
+    main_cf = os.path.join(inst.etc, "main.cf")
+    assert inst.run("petrel", "check").returncode == 0
+    for name, value, error in BAD_SETTINGS:
+        inst.main_cf[name] = value
+        inst.write_config()
+        line = list(inst.main_cf).index(name) + 2  # after the harness's comment line
+        r = inst.run("petrel", "check")
+        assert r.returncode == 1, (name, r.stderr)
+        assert "%s:%d: %s" % (main_cf, line, error) in r.stderr, r.stderr
+        del inst.main_cf[name]
+    # master refuses to start with such a setting, naming file and line
+    inst.main_cf["smtpd_milters"] = "inet:127.0.0.1:8891"
+    inst.write_config()
+    line = list(inst.main_cf).index("smtpd_milters") + 2
+    p = inst.start(wait=False)
+    assert p.wait(10) == 1
+    assert "%s:%d: smtpd_milters: not supported yet" % (main_cf, line) in inst.stderr()
+    # an empty value (Postfix's usual "-o content_filter=" in master.cf) is fine
+    inst.main_cf["smtpd_milters"] = ""
+    inst.set_master_cf("127.0.0.1:%d inet n - n - - smtpd -o content_filter=\n" % port)
+    assert inst.run("petrel", "check").returncode == 0
+
+
+def test_check_and_reload_refuse_bad_override(instances):
+    port = H.free_port()
+    inst = instances(master_cf="127.0.0.1:%d inet n - n - - smtpd\n" % port)
+    master_cf = os.path.join(inst.etc, "master.cf")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        assert s.noop()[0] == 250
+    inst.set_master_cf("# comment\n127.0.0.1:%d inet n - n - - smtpd\n"
+                       "  -o smtpd_helo_restrictions=check_helo_access,mysql:/x.cf\n" % port)
+    r = inst.run("petrel", "check")
+    assert r.returncode == 1
+    assert ("%s:2: smtpd_helo_restrictions: unsupported table type in 'mysql:/x.cf'"
+            % master_cf) in r.stderr, r.stderr
+    r = inst.run("petrel", "reload")
+    assert r.returncode == 1 and "not reloaded" in r.stderr
+    # a reload asked of master directly is refused as well, and logged with the line
+    inst.reload()
+    inst.wait_log(r"reload failed")
+    assert ("%s:2: smtpd_helo_restrictions: unsupported table type" % master_cf) in inst.log()
+    # old children are still serving, new ones start from the old configuration
+    for k in inst.children():
+        os.kill(k["pid"], 9)
+    wait_for(lambda: smtp_noop(port), timeout=5, what="a new smtpd")
+    assert "throttling" not in inst.log()
+    assert "fatal" not in inst.log()
+
+
+def smtp_noop(port):
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as s:
+        return s.noop()[0] == 250
+
+
+def test_relative_config_directory_refused(instances):
+    inst = instances(start=False)
+    parent, base = os.path.split(inst.etc)
+    r = subprocess.run([H.build_path("master/master"), "-f", "-c", base], cwd=parent,
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "-c requires absolute pathname" in r.stderr
+    r = subprocess.run([H.command("petrel"), "-c", base, "start"], cwd=parent,
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "-c requires absolute pathname" in r.stderr
+    assert inst.processes() == []

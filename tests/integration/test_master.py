@@ -135,12 +135,13 @@ def test_crashing_service_is_throttled(instances):
     port, good = H.free_port(), H.free_port()
     inst = instances(master_cf="127.0.0.1:%d inet n - n - - testsvc crash\n" % port +
                      echo_service(good))
-    inst.wait_log(r"bad command startup -- throttling")
+    inst.wait_log(r"bad command startup.* -- throttling")
     time.sleep(2)
     log = inst.log()
-    # no tight respawn loop: one failed start, then silence for the throttle time
-    assert log.count("crashing at start-up") == 1
-    assert log.count("exit status 1") == 1
+    # no tight respawn loop: service_throttle_failures (3) failed starts a second apart,
+    # then silence for the throttle time
+    assert log.count("crashing at start-up") == 3
+    assert log.count("exit status 1") == 3
     # other services are unaffected
     c = LineClient(good)
     assert c.line().startswith("HELLO")
@@ -319,3 +320,222 @@ def test_ipv6_listener(instances):
     c = LineClient(port, host="::1")
     assert c.line().startswith("HELLO")
     c.close()
+
+
+# supervision and configuration (issue #13) ---------------------------------------------
+
+import smtplib  # noqa: E402
+
+import qmgr_util  # noqa: E402
+import smtpd_util  # noqa: E402
+import imapd_util  # noqa: E402
+
+
+def smtp_served(port, timeout=10):
+    """A new SMTP client gets its 220 greeting and a 250 to NOOP (raises otherwise)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=timeout) as s:
+        assert s.noop()[0] == 250
+    return True
+
+
+def smtp_answers(port):
+    """smtp_served for wait_for: False instead of an exception."""
+    try:
+        return smtp_served(port, timeout=3)
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
+def ready_smtpd(inst, port):
+    """The pids of the smtpd children once one has reported ready (it greets a client)."""
+    smtp_served(port)
+    return [k["pid"] for k in inst.children("127.0.0.1:%d" % port)]
+
+
+def test_killed_smtpd_does_not_throttle(instances):
+    inst, ports = smtpd_util.smtpd_instance(instances, users=())
+    port = ports["smtp"]
+    # an idle smtpd that never served a client
+    idle = wait_for(lambda: inst.children("127.0.0.1:%d" % port), what="an idle smtpd")
+    for k in idle:
+        os.kill(k["pid"], signal.SIGKILL)
+    wait_for(lambda: all(H.proc_info(k["pid"]) is None for k in idle), timeout=5,
+             what="the killed smtpd to be reaped")
+    assert smtp_served(port, timeout=5)
+    # one in the middle of a session, and every idle one with it
+    busy = smtplib.SMTP("127.0.0.1", port, timeout=5)
+    busy.ehlo("client.test")
+    for k in inst.children("127.0.0.1:%d" % port):
+        os.kill(k["pid"], signal.SIGKILL)
+    assert wait_for(lambda: smtp_answers(port), timeout=5, what="a new session")
+    busy.close()
+    assert "throttling" not in inst.log()
+
+
+def test_broken_main_cf_on_disk_does_not_stop_service(instances):
+    inst, ports = smtpd_util.smtpd_instance(instances, users=(), main_cf={"max_use": "1"})
+    port = ports["smtp"]
+    main_cf = os.path.join(inst.etc, "main.cf")
+    smtp_served(port)
+    good = open(main_cf).read()
+    with open(main_cf, "a") as f:
+        f.write("max_use = zero\nno equals sign here\n")
+    bad_line = len(good.splitlines()) + 1
+    # new children: max_use=1 recycles each one, and killed ones are replaced
+    for _ in range(3):
+        assert smtp_served(port)
+    for k in inst.children("127.0.0.1:%d" % port):
+        os.kill(k["pid"], signal.SIGKILL)
+    assert wait_for(lambda: smtp_answers(port), timeout=5, what="a new session")
+    assert "throttling" not in inst.log()
+    assert "error(s) in the configuration" not in inst.log()
+    # a reload is refused, with file:line, and the old configuration stays in force
+    r = inst.run("petrel", "reload")
+    assert r.returncode == 1
+    assert "%s:%d: max_use = zero" % (main_cf, bad_line) in r.stderr, r.stderr
+    inst.reload()
+    inst.wait_log(r"reload failed")
+    assert "%s:%d: max_use = zero" % (main_cf, bad_line) in inst.log()
+    assert "%s:%d: missing '='" % (main_cf, bad_line + 1) in inst.log()
+    for _ in range(2):
+        assert smtp_served(port)
+    assert "throttling" not in inst.log()
+
+
+def test_restart_after_master_killed_with_idle_clients(instances):
+    smtp = H.free_port()
+    inst = imapd_util.imapd_instance(instances, tls=False,
+                                     services="127.0.0.1:%d inet n - n - - smtpd\n" % smtp)
+    smtpd_util.wait_listening([smtp, inst.imap_port])
+    imap = socket.create_connection(("127.0.0.1", inst.imap_port), timeout=10)
+    assert imap.recv(1000).startswith(b"* OK")
+    s = smtplib.SMTP("127.0.0.1", smtp, timeout=10)
+    s.ehlo("client.test")
+    kids = inst.children()
+    assert len(kids) >= 3
+    inst.proc.send_signal(signal.SIGKILL)
+    inst.proc.wait()
+    # every child, busy with an idle client or not, lets go of the listeners at once
+    wait_for(lambda: all(H.proc_info(k["pid"]) is None or
+                         H.proc_info(k["pid"])["state"].startswith("Z") for k in kids),
+             timeout=2, what="the orphaned children to exit")
+    r = inst.run("petrel", "start")
+    assert r.returncode == 0, r.stderr
+    assert smtp_served(smtp)
+    imap2 = socket.create_connection(("127.0.0.1", inst.imap_port), timeout=10)
+    assert imap2.recv(1000).startswith(b"* OK")
+    imap2.close()
+    imap.close()
+    s.close()
+
+
+def test_reload_refuses_no_connection_unix_or_inet(instances):
+    inst = qmgr_util.mail_instance(instances)
+    sockets = [os.path.join(inst.queue, "public", n) for n in ("showq", "qmgr")]
+    wait_for(lambda: all(os.path.exists(p) for p in sockets), what="public sockets")
+    smtpd_util.wait_listening([inst.smtp_port])
+    errors, counts, stop = [], {"unix": 0, "inet": 0}, threading.Event()
+
+    def hammer_unix(path):
+        while not stop.is_set():
+            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                u.settimeout(10)
+                u.connect(path)
+                counts["unix"] += 1
+            except BlockingIOError:
+                # a full backlog (EAGAIN): the connection waits, it is not refused
+                stop.wait(0.01)
+            except OSError as e:
+                errors.append("%s: %r" % (path, e))
+            finally:
+                u.close()
+
+    def hammer_inet():
+        while not stop.is_set():
+            try:
+                socket.create_connection(("127.0.0.1", inst.smtp_port), timeout=10).close()
+                counts["inet"] += 1
+            except OSError as e:
+                errors.append("smtp: %r" % e)
+
+    threads = [threading.Thread(target=hammer_unix, args=(p,)) for p in sockets]
+    threads.append(threading.Thread(target=hammer_inet))
+    for t in threads:
+        t.start()
+    try:
+        for i in range(4):
+            qmgr = wait_for(lambda: inst.children("qmgr"), what="a qmgr")[0]["pid"]
+            inst.reload()
+            wait_for(lambda: inst.log().count("reload -- version") == i + 1, what="reload")
+            # the old qmgr leaves and a new one takes over
+            wait_for(lambda: [k for k in inst.children("qmgr") if k["pid"] != qmgr], timeout=20,
+                     what="a new qmgr")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert counts["unix"] > 10 and counts["inet"] > 5
+
+
+def test_smtpd_that_cannot_start_answers_421(instances):
+    if not H.IS_ROOT:
+        pytest.skip("needs root to take the queue directory away from mail_owner")
+    inst, ports = smtpd_util.smtpd_instance(instances, users=())
+    port = ports["smtp"]
+    smtp_served(port)
+    # the environment breaks: mail_owner can no longer enter the queue directory
+    os.chmod(inst.queue, 0o700)
+    try:
+        for k in inst.children("127.0.0.1:%d" % port):
+            os.kill(k["pid"], signal.SIGKILL)
+        inst.wait_log(r"smtpd\[\d+\]: fatal: chdir")
+        # clients get a temporary error at once instead of waiting in the listen queue
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            reply = c.makefile("rb").readline().decode()
+            c.close()
+            assert reply.startswith("421 4.3.0 mail.petrel.test Service not available"), reply
+    finally:
+        os.chmod(inst.queue, 0o755)
+    assert "throttling" not in inst.log()
+    # once the cause is fixed, a reload brings the service back at once
+    inst.reload()
+    assert wait_for(lambda: smtp_answers(port), timeout=10, what="smtpd to serve again")
+
+
+def test_failing_starts_with_healthy_children_do_not_throttle(instances):
+    port = H.free_port()
+    inst = instances(start=False)
+    flag = os.path.join(inst.shared, "crash")
+    inst.set_master_cf("127.0.0.1:%d inet n - n - - testsvc -o default_process_min_idle=2 "
+                       "crashif %s\n" % (port, flag))
+    inst.start()
+    wait_for(lambda: len(inst.children()) == 2, what="2 children")
+    c = LineClient(port)
+    assert c.line().startswith("HELLO")
+    c.ask("QUIT")
+    c.close()
+    open(flag, "w").close()
+    # keep one healthy child, kill the others: their replacements cannot start
+    kids = inst.children()
+    for k in kids[1:]:
+        os.kill(k["pid"], signal.SIGKILL)
+    # replacements fail, more than service_throttle_failures (3) in a row, paced a second
+    # apart, while the healthy child keeps serving: no throttle
+    inst.wait_log(r"(?s)(crashing at start-up.*){4}", timeout=20)
+    c = LineClient(port)
+    assert c.line().startswith("HELLO")
+    c.close()
+    log = inst.log()
+    assert "throttling" not in log
+    assert log.count("crashing at start-up") <= 8  # no tight respawn loop
+    # once start-up works again the pool is whole again
+    os.unlink(flag)
+    first = LineClient(port)
+    assert first.line().startswith("HELLO")
+    second = LineClient(port)  # served by a new child: start-up works again
+    assert second.line().startswith("HELLO")
+    first.close()
+    second.close()

@@ -3,6 +3,7 @@
 
 import base64
 import os
+import re
 import smtplib
 import ssl
 import stat
@@ -299,16 +300,20 @@ def test_petrel_passwd(instances):
 def sample_services(ports):
     """The smtpd entries of etc/master.cf, uncommented, on test ports."""
     out = []
+    ours = False  # whether the entry being read is one of the smtpd entries
     with open(os.path.join(H.SRC, "etc", "master.cf")) as f:
         for line in f:
             l = line.rstrip("\n")
-            for name in ("smtp", "submission", "smtps"):
-                for prefix in ("", "#"):
-                    if l.startswith(prefix + name + " "):
-                        l = "127.0.0.1:%d" % ports[name] + l[len(prefix + name):]
             if l.startswith("#  -o "):
                 l = l[1:]
-            if l.startswith("127.0.0.1:") or (l.startswith("  -o ") and out):
+            elif re.match(r"#?[a-z0-9]+ +(inet|unix) ", l):
+                ours = False  # a new entry (commented out or not) begins
+            for name in ("smtp", "submission", "smtps"):
+                for prefix in ("", "#"):
+                    if l.startswith(prefix + name + " ") and l.split()[1] == "inet":
+                        l = "127.0.0.1:%d" % ports[name] + l[len(prefix + name):]
+                        ours = True
+            if ours and (l.startswith("127.0.0.1:") or l.startswith("  -o ")):
                 out.append(l)
     return "\n".join(out) + "\n"
 
