@@ -156,13 +156,13 @@ static void totals(const struct popd *p, uint32_t *n, uint64_t *size)
  * STAT and "+OK n octets" report. A line that starts with "." gets another one. */
 struct pop_out {
     struct stream *s;
-    size_t len;        /* staged in buf */
-    uint64_t sent;     /* message octets sent (byte-stuffing not counted) */
-    long long lines;   /* TOP: body lines still to send; -1 for RETR */
-    int bol;           /* the next byte starts a line */
-    int empty;         /* the current line is empty so far */
-    int in_header;     /* TOP: still in the header */
-    int cr;            /* the last input byte was a CR not yet sent */
+    size_t len;      /* staged in buf */
+    uint64_t sent;   /* message octets sent (byte-stuffing not counted) */
+    long long lines; /* TOP: body lines still to send; -1 for RETR */
+    int bol;         /* the next byte starts a line */
+    int empty;       /* the current line is empty so far */
+    int in_header;   /* TOP: still in the header */
+    int cr;          /* the last input byte was a CR not yet sent */
     char buf[32768];
 };
 
