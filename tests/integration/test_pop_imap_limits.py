@@ -42,6 +42,19 @@ class POP3From(poplib.POP3):
                                         source_address=(self._src, 0))
 
 
+class POP3SFrom(poplib.POP3_SSL):
+    """poplib over implicit TLS from a chosen local address."""
+
+    def __init__(self, src, port, ctx):
+        self._src = src
+        super().__init__("127.0.0.1", port, context=ctx, timeout=15)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._src, 0))
+        return self.context.wrap_socket(sock, server_hostname=self.host)
+
+
 def raw_greeting(src, port):
     """The first line a client from src gets, and whether the server then closed."""
     s = socket.create_connection(("127.0.0.1", port), 15, source_address=(src, 0))
@@ -124,6 +137,18 @@ def test_pop3_limit_per_address(instances):
     H.wait_for(lambda: raw_greeting("127.0.0.2", port)[0].startswith(b"+OK"), timeout=15,
                what="a freed place for 127.0.0.2")
     a2.quit()
+    # POP3S counts per service too; one too many is closed before any TLS handshake
+    ctx = ps.client_ctx()
+    s1 = POP3SFrom("127.0.0.2", ps.sport, ctx)
+    s2 = POP3SFrom("127.0.0.2", ps.sport, ctx)
+    assert s1.welcome.startswith(b"+OK") and s2.welcome.startswith(b"+OK")
+    assert raw_greeting("127.0.0.2", ps.sport) == (b"", True)
+    ps.inst.wait_log(r"Connection concurrency limit exceeded: 3 from \[127\.0\.0\.2\] for "
+                     r"service 127\.0\.0\.1:%d" % ps.sport)
+    s3 = POP3SFrom("127.0.0.3", ps.sport, ctx)
+    assert s3.welcome.startswith(b"+OK")
+    for c in (s1, s2, s3):
+        c.quit()
 
 
 def test_imap_login_timeout_not_after_login(instances):
