@@ -5,7 +5,9 @@
  *
  * Prints the envelope records (version, size and flags, arrival time,
  * sender, attributes, recipients with their original recipient, NOTIFY
- * and done state) and the content (CRLF shown as LF) of queue files
+ * and done state) and the content (CRLF shown as LF; any other control
+ * byte but TAB, a bare CR included, shown as \xNN so that a message cannot
+ * drive the admin's terminal or forge lines) of queue files
  * (lib/qfile.h) and maildrop files (lib/maildrop.h), for the admin
  * debugging a stuck or corrupt message. With -q the arguments are queue
  * IDs, looked up in incoming, active, deferred, hold, corrupt and
@@ -168,7 +170,8 @@ struct content_state {
     int last_cr;
 };
 
-/* content_char - one byte of the content, CRLF already folded to LF */
+/* content_char - one byte of the content, CRLF already folded to LF; other control bytes
+ * (ESC, a bare CR, NUL, ...) as \xNN, as printable() does for the envelope */
 static void content_char(struct content_state *cs, char c)
 {
     if (!cs->in_body && cs->line_start && c == '\n') {
@@ -177,8 +180,13 @@ static void content_char(struct content_state *cs, char c)
             putchar('\n');
         return;
     }
-    if (cs->in_body ? (show & SHOW_BODY) : (show & SHOW_HEADER))
-        putchar(c);
+    if (cs->in_body ? (show & SHOW_BODY) : (show & SHOW_HEADER)) {
+        unsigned char u = (unsigned char)c;
+        if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f)
+            printf("\\x%02X", u);
+        else
+            putchar(c);
+    }
     cs->line_start = c == '\n';
 }
 
@@ -188,7 +196,7 @@ static void content(struct content_state *cs, const char *p, size_t n)
         if (cs->last_cr) {
             cs->last_cr = 0;
             if (p[i] != '\n')
-                content_char(cs, '\r'); /* a bare CR is shown as it is */
+                content_char(cs, '\r'); /* a bare CR: shown escaped */
         }
         if (p[i] == '\r')
             cs->last_cr = 1;

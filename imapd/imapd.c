@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "connlimit.h"
 #include "log.h"
 #include "map.h"
 #include "mem.h"
@@ -338,10 +339,38 @@ static int start_tls(struct session *s)
     return 0;
 }
 
+/* too_many - imapd_client_connection_count_limit (lib/connlimit.h): 1 when this connection is
+ * one too many and was answered; else 0, with *entered set when a slot was taken */
+static int too_many(struct session *s, int *entered)
+{
+    struct str addr = STR_INIT;
+    int count;
+
+    *entered = 0;
+    if (imapd_cfg.conn_limit <= 0 || !s->conn->is_inet ||
+        netmatch_param("imapd_client_event_limit_exceptions", s->conn->addr) == 1)
+        return 0;
+    if (connlimit_enter(server_service(), s->conn->addr, imapd_cfg.conn_limit, &count) == 0) {
+        *entered = 1;
+        return 0;
+    }
+    log_warn("Connection concurrency limit exceeded: %d from [%s] for service %s", count,
+             safe_text(&addr, s->conn->addr, strlen(s->conn->addr)), server_service());
+    str_free(&addr);
+    /* RFC 5530 3 UNAVAILABLE in the BYE greeting (RFC 3501 7.1.5). Not on an IMAPS port: no
+     * TLS handshake (the time of a process) is spent on a connection refused anyway. */
+    if (!imapd_cfg.wrappermode)
+        imapd_untagged(s, "BYE [UNAVAILABLE] Too many connections from your address, try later");
+    s->end_reason = "too many connections";
+    s->state = IMAPD_LOGOUT;
+    return 1;
+}
+
 static void serve(struct server_conn *conn)
 {
     struct session s;
     struct str reason = STR_INIT, caps = STR_INIT;
+    int entered = 0;
 
     memset(&s, 0, sizeof(s));
     s.conn = conn;
@@ -353,7 +382,9 @@ static void serve(struct server_conn *conn)
     imap_cmd_init(&s.cmd);
     imap_parser_init(&s.p, &s.cmd, imapd_cfg.lim.depth_max);
     log_info("connect from [%s]", conn->addr);
-    if (imapd_cfg.wrappermode && start_tls(&s) < 0) {
+    if (too_many(&s, &entered)) {
+        /* refused: no greeting */
+    } else if (imapd_cfg.wrappermode && start_tls(&s) < 0) {
         s.end_reason = "TLS handshake failed";
         s.state = IMAPD_LOGOUT;
     } else {
@@ -382,6 +413,8 @@ static void serve(struct server_conn *conn)
     str_free(&s.tag);
     str_free(&reason);
     str_free(&caps);
+    if (entered)
+        connlimit_leave();
 }
 
 /* start-up ----------------------------------------------------------------- */
@@ -400,7 +433,8 @@ static void pre_init(int argc, char **argv)
             log_fatal("TLS: %s", str_c(&err));
     } else if (cfg_bool(cfg_main, "imapd_tls_wrappermode"))
         log_fatal("imapd_tls_wrappermode = yes needs imapd_tls_cert_file");
-    if (netmatch_check("plaintext_auth_networks", &err) < 0)
+    if (netmatch_check("plaintext_auth_networks", &err) < 0 ||
+        netmatch_check("imapd_client_event_limit_exceptions", &err) < 0)
         log_fatal("%s", str_c(&err));
     imapd_cfg.passwd = maps_open_param("mailbox_passwd_maps", &err);
     if (imapd_cfg.passwd == NULL)
@@ -413,6 +447,10 @@ static void post_init(void)
     struct str err = STR_INIT;
     struct imap_limits *lim = &imapd_cfg.lim;
 
+    /* the table of connections per client is in private/ (mail_owner's): still root here */
+    imapd_cfg.conn_limit = (int)cfg_int(cfg_main, "imapd_client_connection_count_limit");
+    if (imapd_cfg.conn_limit > 0 && !server_standalone())
+        connlimit_open("imapd");
     mstore_become_owner("imapd");
     imapd_cfg.wrappermode = cfg_bool(cfg_main, "imapd_tls_wrappermode");
     lim->text_max = (size_t)cfg_size(cfg_main, "imapd_command_size_limit");

@@ -40,6 +40,7 @@ struct imapd_config {
     struct imap_limits lim;
     struct mime_limits mime;
     long long login_timeout, autologout_timeout, idle_notify, idle_check;
+    int conn_limit; /* imapd_client_connection_count_limit */
     long long auth_failure_delay;
     long long auth_failure_limit, bad_command_limit;
     long long search_key_limit, search_cpu_limit; /* keys; seconds of CPU time */

@@ -45,8 +45,16 @@ const struct cfg_param imapd_params[] = {
     {"imapd_search_cpu_limit", CFG_TIME, "60s", 1, 86400, 0,
      "CPU time one SEARCH command may use (BODY and TEXT keys read every message). More: "
      "the search stops with NO [LIMIT], and the session goes on."},
-    {"imapd_login_timeout", CFG_TIME, "60s", 1, 3600, 0,
-     "Time allowed without input before authentication; then BYE."},
+    {"imapd_login_timeout", CFG_TIME, "30s", 1, 3600, 0,
+     "Time allowed without input before authentication (the TLS handshake of IMAPS "
+     "included); then BYE. Short, so that idle unauthenticated connections cannot hold "
+     "every imapd process; imapd_autologout_timeout applies after login."},
+    {"imapd_client_connection_count_limit", CFG_INT, "20", 0, 100000, 0,
+     "The most simultaneous connections one client address may have to one imapd service "
+     "(0: no limit); one more gets \"* BYE [UNAVAILABLE]\" in place of the greeting (on an "
+     "IMAPS service the connection is closed before the TLS handshake)."},
+    {"imapd_client_event_limit_exceptions", CFG_LIST, "$mynetworks", 0, 0, 0,
+     "Client networks (CIDR) exempt from imapd_client_connection_count_limit."},
     {"imapd_autologout_timeout", CFG_TIME, "30m", 1800, 86400, 0,
      "Time allowed without input after authentication, IDLE included; then BYE "
      "(RFC 3501 5.4: at least 30 minutes)."},

@@ -37,10 +37,16 @@ static int stopping;
 static struct evloop *server_ev;
 static int status_ok = 1;
 static int stress_fd = -1;
+static int standalone_mode;
 
 const char *server_service(void)
 {
     return service_name;
+}
+
+int server_standalone(void)
+{
+    return standalone_mode;
 }
 
 int server_stopping(void)
@@ -326,6 +332,7 @@ int server_main(int argc, char **argv, const struct server_def *def)
     signal(SIGPIPE, SIG_IGN);
     /* catch reload requests before the configuration is read, so that none
      * is lost between reading it and serving */
+    standalone_mode = standalone;
     if (!standalone)
         sig_catch(SIGHUP, 1);
     if (confdir[0] != '/')

@@ -28,6 +28,7 @@
 #include "auth.h"
 #include "base64.h"
 #include "cfg.h"
+#include "connlimit.h"
 #include "log.h"
 #include "map.h"
 #include "mem.h"
@@ -438,18 +439,50 @@ static void apop_stamp(struct str *out)
                cfg_str(cfg_main, "myhostname"));
 }
 
+/* too_many - popd_client_connection_count_limit (lib/connlimit.h): 1 when this connection is
+ * one too many and was answered; else 0, with *entered set when a slot was taken */
+static int too_many(struct popd *p, int *entered)
+{
+    int limit = (int)cfg_int(cfg_main, "popd_client_connection_count_limit"), count;
+    struct str addr = STR_INIT;
+
+    *entered = 0;
+    if (limit <= 0 || !p->conn->is_inet ||
+        netmatch_param("popd_client_event_limit_exceptions", p->conn->addr) == 1)
+        return 0;
+    if (connlimit_enter(server_service(), p->conn->addr, limit, &count) == 0) {
+        *entered = 1;
+        return 0;
+    }
+    log_warn("Connection concurrency limit exceeded: %d from [%s] for service %s", count,
+             safe_text(&addr, p->conn->addr, strlen(p->conn->addr)), server_service());
+    str_free(&addr);
+    /* RFC 2449 8.1.2 SYS/TEMP: a passing problem, try later. Not on a POP3S port: no
+     * TLS handshake (the time of a process) is spent on a connection refused anyway. */
+    if (!cfg_bool(cfg_main, "popd_tls_wrappermode")) {
+        popd_reply(p, 0, "[SYS/TEMP] Too many connections from your address, try later");
+        stream_flush(p->s);
+    }
+    return 1;
+}
+
 static void serve(struct server_conn *c)
 {
     struct popd p;
     struct str line = STR_INIT;
     size_t limit = (size_t)cfg_size(cfg_main, "popd_command_line_limit");
-    int r;
+    int r, entered;
 
     memset(&p, 0, sizeof(p));
     p.conn = c;
     server_conn_nodelay(c);
-    p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_timeout"));
+    /* the short pre-login timeout until a login succeeds (popd_timeout after it) */
+    p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_login_timeout"));
     stream_set_stress(p.s, server_stress_fd(), (int)cfg_time(cfg_main, "stress_login_timeout"));
+    if (too_many(&p, &entered)) {
+        stream_free(p.s, 0);
+        return;
+    }
     if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
         struct str err = STR_INIT;
         if (tls_ctx == NULL || stream_starttls(p.s, tls_ctx, 1, NULL, &err) < 0) {
@@ -457,6 +490,8 @@ static void serve(struct server_conn *c)
                      tls_ctx ? str_c(&err) : "no popd_tls_cert_file");
             str_free(&err);
             stream_free(p.s, 0);
+            if (entered)
+                connlimit_leave();
             return;
         }
         str_free(&err);
@@ -483,6 +518,7 @@ static void serve(struct server_conn *c)
         if (r < 0)
             break;
         if (r == 2) {
+            stream_set_timeout(p.s, (int)cfg_time(cfg_main, "popd_timeout"));
             popd_transaction(&p);
             break;
         }
@@ -498,6 +534,8 @@ static void serve(struct server_conn *c)
     str_free(&p.method);
     str_free(&p.apop_stamp);
     stream_free(p.s, 0);
+    if (entered)
+        connlimit_leave();
 }
 
 /* pre_init - as root: the TLS key and the tables */
@@ -518,7 +556,8 @@ static void pre_init(int argc, char **argv)
     } else if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
         log_fatal("popd_tls_wrappermode = yes needs popd_tls_cert_file");
     }
-    if (netmatch_check("plaintext_auth_networks", &err) < 0)
+    if (netmatch_check("plaintext_auth_networks", &err) < 0 ||
+        netmatch_check("popd_client_event_limit_exceptions", &err) < 0)
         log_fatal("%s", str_c(&err));
     if ((passwd_maps = maps_open_param("mailbox_passwd_maps", &err)) == NULL)
         log_fatal("mailbox_passwd_maps: %s", str_c(&err));
@@ -528,9 +567,12 @@ static void pre_init(int argc, char **argv)
     str_free(&err);
 }
 
-/* post_init - become the owner of the virtual mail store */
+/* post_init - open the table of connections per client (still root: private/ is
+ * mail_owner's), then become the owner of the virtual mail store */
 static void post_init(void)
 {
+    if (cfg_int(cfg_main, "popd_client_connection_count_limit") > 0 && !server_standalone())
+        connlimit_open("popd");
     mstore_become_owner("popd");
 }
 

@@ -10,11 +10,12 @@
  * mail reader does) and removes the deleted ones. A session that ends any
  * other way changes nothing.
  *
- * Messages are sent with CRLF line ends (mstore_crlf_read) and byte-stuffed
- * while streaming from the file, so a message of any size needs only a
- * fixed buffer.
+ * Messages are converted to CRLF lines (see struct pop_out: bare CR and NUL
+ * never go out raw) and byte-stuffed in one pass while streaming from the
+ * file, so a message of any size needs only a fixed buffer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -146,16 +147,114 @@ static void totals(const struct popd *p, uint32_t *n, uint64_t *size)
         }
 }
 
+/* The message as POP3 sends it (RFC 1939 3, 11), made in one pass over the stored bytes:
+ * LF and CRLF end a line and go out as CRLF; a CR not followed by LF is no line end
+ * (RFC 5322 2.3) and goes out as one space, so that a client that ends lines at CR cannot
+ * be shown a forged "." or status line; a NUL goes out as 0x80 (as imapd's FETCH does).
+ * Each replacement is one octet for one octet and each bare LF is counted as two, so what
+ * is sent before byte-stuffing is exactly the store's size (RFC822.SIZE), which LIST,
+ * STAT and "+OK n octets" report. A line that starts with "." gets another one. */
+struct pop_out {
+    struct stream *s;
+    size_t len;      /* staged in buf */
+    uint64_t sent;   /* message octets sent (byte-stuffing not counted) */
+    long long lines; /* TOP: body lines still to send; -1 for RETR */
+    int bol;         /* the next byte starts a line */
+    int empty;       /* the current line is empty so far */
+    int in_header;   /* TOP: still in the header */
+    int cr;          /* the last input byte was a CR not yet sent */
+    char buf[32768];
+};
+
+/* out_put - stage n bytes for the client */
+static void out_put(struct pop_out *o, const char *p, size_t n)
+{
+    if (o->len + n > sizeof(o->buf)) {
+        stream_write(o->s, o->buf, o->len);
+        o->len = 0;
+        if (n > sizeof(o->buf)) {
+            stream_write(o->s, p, n);
+            return;
+        }
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+/* out_eol - a line end: CRLF; 1 when TOP has sent all it was asked for */
+static int out_eol(struct pop_out *o)
+{
+    out_put(o, "\r\n", 2);
+    o->sent += 2;
+    if (o->in_header && o->empty)
+        o->in_header = 0; /* the empty line ends the header */
+    o->bol = o->empty = 1;
+    return o->lines >= 0 && !o->in_header && o->lines-- == 0;
+}
+
+/* out_chunk - convert n stored bytes; 1 when TOP is done, else 0 */
+static int out_chunk(struct pop_out *o, const char *p, size_t n)
+{
+    static const char sp = ' ', nul = (char)0x80;
+    const char *end = p + n;
+    /* stored mail rarely holds a CR that is no line end, or a NUL: then a line is one memchr */
+    int plain = memchr(p, '\0', n) == NULL && memchr(p, '\r', n) == NULL;
+
+    while (p < end) {
+        const char *q = p;
+        if (o->cr) {
+            o->cr = 0;
+            if (*p == '\n') {
+                if (out_eol(o))
+                    return 1;
+                p++;
+                continue;
+            }
+            out_put(o, &sp, 1);
+            o->sent++;
+            o->bol = o->empty = 0;
+        }
+        if (o->bol && *p == '.')
+            out_put(o, ".", 1);
+        if (plain) {
+            q = memchr(p, '\n', (size_t)(end - p));
+            if (q == NULL)
+                q = end;
+        } else {
+            while (q < end && *q != '\n' && *q != '\r' && *q != '\0')
+                q++;
+        }
+        if (q > p) {
+            out_put(o, p, (size_t)(q - p));
+            o->sent += (uint64_t)(q - p);
+            o->bol = o->empty = 0;
+        }
+        if (q == end)
+            break;
+        p = q + 1;
+        if (*q == '\n') {
+            if (out_eol(o))
+                return 1;
+        } else if (*q == '\r') {
+            o->cr = 1;
+        } else {
+            out_put(o, &nul, 1);
+            o->sent++;
+            o->bol = o->empty = 0;
+        }
+    }
+    return 0;
+}
+
 /* send_message - the message (lines < 0) or its header and that many body lines,
- * CRLF line ends, byte-stuffed, ended by ".". 0 ok, -1 the connection must close
- * (a read error half-way), 1 the message vanished before anything was sent. */
+ * converted as above and ended by ".". 0 ok, -1 the connection must close (a read
+ * error half-way), 1 the message vanished before anything was sent. */
 static int send_message(struct popd *p, struct popd_msg *m, long long lines, uint64_t *sent)
 {
-    struct mstore_crlf *rd;
-    char buf[32768];
-    int fd, r, bol = 1, in_header = lines >= 0;
-    size_t linelen = 0;
-    ssize_t n;
+    struct pop_out *o;
+    char buf[65536];
+    int fd, r, done = 0;
+    ssize_t n = 0;
 
     *sent = 0;
     r = mstore_msg_open(p->box, m->seq, &fd);
@@ -169,44 +268,37 @@ static int send_message(struct popd *p, struct popd_msg *m, long long lines, uin
         stream_printf(p->s, "+OK %llu octets\r\n", (unsigned long long)m->size);
     else
         stream_puts(p->s, "+OK Top of message follows\r\n");
-    rd = xmalloc(sizeof(*rd));
-    mstore_crlf_init(rd, fd);
-    while ((n = mstore_crlf_read(rd, buf, sizeof(buf))) > 0) {
-        const char *s = buf, *end = buf + n;
-        while (s < end) {
-            const char *nl, *seg_end;
-            if (bol) {
-                if (lines >= 0 && !in_header && lines-- == 0)
-                    goto done;
-                if (*s == '.')
-                    stream_write(p->s, ".", 1);
-            }
-            nl = memchr(s, '\n', (size_t)(end - s));
-            seg_end = nl ? nl + 1 : end;
-            stream_write(p->s, s, (size_t)(seg_end - s));
-            *sent += (uint64_t)(seg_end - s);
-            linelen += (size_t)(seg_end - s);
-            bol = nl != NULL;
-            if (nl) {
-                if (in_header && linelen <= 2)
-                    in_header = 0; /* the empty line ends the header */
-                linelen = 0;
-            }
-            s = seg_end;
-        }
+    o = xmalloc(sizeof(*o));
+    memset(o, 0, offsetof(struct pop_out, buf));
+    o->s = p->s;
+    o->lines = lines;
+    o->bol = o->empty = 1;
+    o->in_header = lines >= 0;
+    while (!done) {
+        do
+            n = read(fd, buf, sizeof(buf));
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            break;
+        done = out_chunk(o, buf, (size_t)n);
     }
+    close(fd);
     if (n < 0) {
         log_warn("read message of user=<%s>: %s", str_c(&p->user), strerror(errno));
-        close(fd);
-        free(rd);
+        free(o);
         return -1;
     }
-done:
-    close(fd);
-    free(rd);
-    if (!bol)
-        stream_write(p->s, "\r\n", 2);
-    stream_write(p->s, ".\r\n", 3);
+    if (!done && o->cr) { /* a CR at the very end is no line end either */
+        out_put(o, " ", 1);
+        o->sent++;
+        o->bol = 0;
+    }
+    if (!o->bol)
+        out_put(o, "\r\n", 2); /* the last line had no line end: not part of the size */
+    out_put(o, ".\r\n", 3);
+    stream_write(p->s, o->buf, o->len);
+    *sent = o->sent;
+    free(o);
     popd_flush_if_idle(p);
     return stream_error(p->s) == STREAM_OK ? 0 : -1;
 }

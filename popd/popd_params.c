@@ -33,6 +33,16 @@ const struct cfg_param popd_params[] = {
     {"popd_timeout", CFG_TIME, "10m", 1, 86400, 0,
      "Idle time after which a POP3 session is closed without UPDATE (RFC 1939 autologout: "
      "at least 10 minutes is what clients may rely on)."},
+    {"popd_login_timeout", CFG_TIME, "30s", 1, 3600, 0,
+     "Time allowed without input before a login succeeds (the TLS handshake of POP3S "
+     "included); then the connection is closed. After login popd_timeout applies. Short, "
+     "so that idle unauthenticated connections cannot hold every popd process."},
+    {"popd_client_connection_count_limit", CFG_INT, "10", 0, 100000, 0,
+     "The most simultaneous connections one client address may have to one popd service "
+     "(0: no limit); one more gets \"-ERR [SYS/TEMP]\" in place of the greeting (on a "
+     "POP3S service the connection is closed before the TLS handshake)."},
+    {"popd_client_event_limit_exceptions", CFG_LIST, "$mynetworks", 0, 0, 0,
+     "Client networks (CIDR) exempt from popd_client_connection_count_limit."},
     {"popd_command_line_limit", CFG_SIZE, "512", 255, 65536, 0,
      "The longest POP3 command line accepted, CRLF included (RFC 2449 requires 255)."},
     {"popd_sasl_line_limit", CFG_SIZE, "4096", 255, 1048576, 0,

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "connlimit.h"
 #include "log.h"
 #include "mem.h"
 #include "server.h"
@@ -900,7 +901,7 @@ static void serve(struct server_conn *c)
         ss.bare_mode = BARE_NORMALIZE;
     if (smtpd_cf.conn_limit > 0 &&
         !check_client_list("smtpd_client_event_limit_exceptions", ss.addr)) {
-        if (conn_enter(server_service(), ss.addr, &count) < 0) {
+        if (connlimit_enter(server_service(), ss.addr, smtpd_cf.conn_limit, &count) < 0) {
             log_warn("Connection concurrency limit exceeded: %d from %s for service %s", count,
                      ss.namaddr, server_service());
             ss.quit = 1;
@@ -924,7 +925,7 @@ static void serve(struct server_conn *c)
 done:
     log_disconnect(&ss);
     if (entered)
-        conn_leave();
+        connlimit_leave();
     session_free(&ss);
     stream_free(ss.s, 0);
 }
@@ -1021,7 +1022,8 @@ static void post_init(void)
                  "will be closed");
     check_init();
     sasl_init();
-    conn_init();
+    if (smtpd_cf.conn_limit > 0 && !server_standalone())
+        connlimit_open("smtpd");
 }
 
 int main(int argc, char **argv)

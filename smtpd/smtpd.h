@@ -5,7 +5,8 @@
  * work the way the protocol does: smtpd.c (connection, command loop,
  * envelope commands), smtpd_check.c (restrictions and recipient
  * validation), smtpd_data.c (DATA/BDAT and the queue file), smtpd_sasl.c
- * (AUTH), smtpd_conn.c (connections per client), smtpd_parse.c (syntax).
+ * (AUTH), smtpd_parse.c (syntax); connections per client are counted by
+ * lib/connlimit.c, shared with popd and imapd.
  */
 #ifndef PETREL_SMTPD_H
 #define PETREL_SMTPD_H
@@ -167,11 +168,5 @@ void sasl_init(void);
 int sasl_offered(const struct session *ss);
 const char *sasl_mechanisms(void);
 void cmd_auth(struct session *ss, const char *args);
-
-/* smtpd_conn.c */
-void conn_init(void);
-/* conn_enter - count this connection; 0 ok, -1 over smtpd_client_connection_count_limit */
-int conn_enter(const char *service, const char *addr, int *count);
-void conn_leave(void);
 
 #endif

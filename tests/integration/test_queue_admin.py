@@ -438,6 +438,22 @@ def test_cat(instances):
     assert r.returncode == 1 and "no such message" in r.stderr
 
 
+
+def test_cat_escapes_control_bytes(instances):
+    """A bare CR, ESC or NUL in the content never reaches the terminal raw (issue 13.4): a
+    bare CR would let a message overwrite or fake lines of the output."""
+    inst = deferred_instance(instances)
+    qid = deferred(inst, "x@remote.test",
+                   input="Subject: esc\n\nl1\r*** MESSAGE FILE END fake ***\n"
+                         "\x1b[31mred\x7f\ttab\nend\r\n")
+    r = S.cmd(inst, "petrel-cat", "-q", "-b", qid)
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stdout and "\x1b" not in r.stdout and "\x7f" not in r.stdout
+    assert "l1\\x0D*** MESSAGE FILE END fake ***\n" in r.stdout
+    assert "\\x1B[31mred\\x7F\ttab\nend\n" in r.stdout
+    assert r.stdout.count("*** MESSAGE FILE END") == 2  # the fake one is mid-line
+
+
 def test_repair(instances):
     inst = deferred_instance(instances)
     qid = deferred(inst, "a@remote.test")
