@@ -35,6 +35,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "cfg.h"
 #include "map.h"
@@ -118,9 +119,10 @@ static void find_table(const char *opt, char **type, char **file)
 /* valid_user - "local@domain" without white space, control characters or ':' */
 static void valid_user(char *user)
 {
-    char *at = strrchr(user, '@');
+    const char *at = addr_domain_at(user);
 
-    if (strlen(user) > USER_MAX || at == NULL || at == user || at[1] == '\0' || user[0] == '#')
+    if (strlen(user) > USER_MAX || at == NULL || at == user || at[1] == '\0' || user[0] == '#' ||
+        !addr_internal_ok(user))
         tool_die("bad user name '%s': expected user@domain", user);
     for (char *p = user; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 127 || *p == ':')

@@ -1,5 +1,12 @@
 /*
  * addr.c - mail addresses: splitting, extensions, the class of a domain
+ *
+ * The internal form (doc/internals.md) keeps a quoted local part unquoted, so
+ * "a@b"@example.test is a@b@example.test; the domain starts after the last '@'.
+ * That is only unambiguous while no domain holds an '@', so the SMTP parser
+ * refuses an address literal with '@' in it, and addr_split() reports an address
+ * whose tail is not a whole domain (a literal that was split in two) so that
+ * no program routes it. Every program finds the domain with addr_domain_at().
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -14,18 +21,40 @@
 #include "map.h"
 #include "mem.h"
 
-void addr_split(const char *addr, struct str *local, struct str *domain)
+const char *addr_domain_at(const char *addr)
 {
-    const char *at = strrchr(addr, '@');
+    return strrchr(addr, '@');
+}
+
+int addr_internal_ok(const char *addr)
+{
+    const char *at = addr_domain_at(addr), *d, *close;
+    size_t n;
+
+    if (at == NULL)
+        return 1; /* a bare local part */
+    d = at + 1;
+    n = strlen(d);
+    if (strpbrk(d, "[]") == NULL)
+        return 1;
+    /* one whole literal: "[" no brackets "]" (RFC 5321 4.1.3 dcontent excludes them) */
+    close = strchr(d, ']');
+    return n >= 3 && d[0] == '[' && close == d + n - 1 && strchr(d + 1, '[') == NULL;
+}
+
+int addr_split(const char *addr, struct str *local, struct str *domain)
+{
+    const char *at = addr_domain_at(addr);
 
     if (at == NULL) {
         str_cpy(local, addr);
         str_reset(domain);
-        return;
+        return 0;
     }
     str_cpyn(local, addr, (size_t)(at - addr));
     str_cpy(domain, at + 1);
     str_lower(domain);
+    return addr_internal_ok(addr) ? 0 : -1;
 }
 
 void addr_strip_extension(struct str *local, struct str *ext)
@@ -77,7 +106,7 @@ void addr_quote_local(const char *local, struct str *out)
 
 void addr_external(const char *addr, struct str *out)
 {
-    const char *at = strrchr(addr, '@');
+    const char *at = addr_domain_at(addr);
     struct str local = STR_INIT;
 
     if (*addr == '\0')

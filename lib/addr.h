@@ -23,9 +23,20 @@
 #define ADDR_VIRTUAL 2 /* virtual_mailbox_domains */
 #define ADDR_RELAY 3   /* relay_domains */
 
-/* addr_split - local part and domain at the last '@' (domain folded to lower
- * case; "" when there is no '@') */
-void addr_split(const char *addr, struct str *local, struct str *domain);
+/* addr_domain_at - the '@' that begins the domain of an internal address, or NULL.
+ * This is the one place that decides where a domain begins: the last '@', because a
+ * local part may hold '@' (it was quoted) and a domain never does (every entry point
+ * refuses an address literal with '@' in it, RFC 5321 4.1.3 notwithstanding). */
+const char *addr_domain_at(const char *addr);
+/* addr_internal_ok - whether an internal address splits unambiguously: the text after
+ * addr_domain_at() holds no '[' or ']' except as one whole "[...]" address literal. An
+ * address literal with an '@' inside ("a@[x:@victim.example]") fails: its last '@' would
+ * give the domain "victim.example]". */
+int addr_internal_ok(const char *addr);
+/* addr_split - local part and domain at addr_domain_at() (domain folded to lower
+ * case; "" when there is no '@'); 0, or -1 when !addr_internal_ok(addr) (local and
+ * domain are filled all the same, and no caller may route on them) */
+int addr_split(const char *addr, struct str *local, struct str *domain);
 /* addr_strip_extension - remove "+ext" (per recipient_delimiter) from a local
  * part; the extension (without delimiter) goes to ext when not NULL */
 void addr_strip_extension(struct str *local, struct str *ext);
@@ -34,7 +45,7 @@ void addr_strip_extension(struct str *local, struct str *ext);
  * string (RFC 5321 4.1.2) */
 void addr_quote_local(const char *local, struct str *out);
 /* addr_external - append the external form of an internal address (the local
- * part before the last '@' quoted as needed, the domain as it is; "" stays "") */
+ * part before addr_domain_at() quoted as needed, the domain as it is; "" stays "") */
 void addr_external(const char *addr, struct str *out);
 /* addr_domain_class - which class of ours a domain belongs to (ADDR_*) */
 int addr_domain_class(const char *domain);

@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "dsnlog.h"
 #include "mem.h"
 #include "qdir.h"
@@ -324,8 +325,9 @@ static int for_site(const char *path, const char *site)
         return 0;
     if (qfile_read_envelope(fd, &env, SHOWQ_RCPT_MAX, &err) == 0) {
         for (size_t i = 0; i < env.nrcpts && !hit; i++) {
-            const char *at = strrchr(env.rcpts[i].addr, '@');
-            hit = !env.rcpts[i].done && at && strcasecmp(at + 1, site) == 0;
+            const char *at = addr_domain_at(env.rcpts[i].addr);
+            hit = !env.rcpts[i].done && at && addr_internal_ok(env.rcpts[i].addr) &&
+                  strcasecmp(at + 1, site) == 0;
         }
         qfile_env_free(&env);
     }

@@ -122,7 +122,7 @@ void qmgr_canon(const char *addr, struct str *out);
  * (expansion limits; reason set) */
 int qmgr_expand(const char *addr, struct strlist *out, struct str *reason);
 /* qmgr_route - transport and next hop of a canonical address: 0 ok, -1 temporary
- * failure (reason set) */
+ * failure, -2 an address that addr_split() cannot split unambiguously (reason set) */
 int qmgr_route(const char *addr, struct qmgr_route *rt, struct str *reason);
 void qmgr_route_init(struct qmgr_route *rt);
 void qmgr_route_free(struct qmgr_route *rt);

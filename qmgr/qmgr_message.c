@@ -560,13 +560,19 @@ static void route_all(struct qmgr_msg *m)
 {
     struct qmgr_route rt;
     struct str reason = STR_INIT;
+    int r;
 
     qmgr_route_init(&rt);
     for (size_t i = 0; i < m->nrcpts; i++) {
         if (m->rcpts[i].state != QR_WAIT)
             continue;
         str_reset(&reason);
-        if (qmgr_route(m->rcpts[i].addr, &rt, &reason) < 0)
+        r = qmgr_route(m->rcpts[i].addr, &rt, &reason);
+        if (r == -2) {
+            qmgr_msg_bounce(m, i, "5.1.3", reason.s, "bounced");
+            if (m->rcpts[i].state == QR_DONE)
+                m->env.rcpts[m->rcpts[i].rec].done = 1;
+        } else if (r < 0)
             qmgr_msg_defer(m, i, "none", "4.3.0", reason.s);
         else
             qmgr_sched_add(m, &rt, i);

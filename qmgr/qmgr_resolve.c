@@ -83,11 +83,11 @@ void qmgr_canon(const char *addr, struct str *out)
         }
     }
     str_cpyn(out, addr, n);
-    at = strrchr(out->s, '@');
+    at = addr_domain_at(out->s);
     if (at == NULL) {
         str_catc(out, '@');
         str_cat(out, cfg_str(cfg_main, "myorigin"));
-        at = strrchr(out->s, '@');
+        at = addr_domain_at(out->s);
     }
     for (char *p = (char *)at + 1; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
@@ -108,7 +108,7 @@ static void with_extension(struct strlist *res, const char *ext)
     const char *delim = cfg_str(cfg_main, "recipient_delimiter");
 
     for (size_t i = 0; i < res->n; i++) {
-        const char *a = res->v[i], *at = strrchr(a, '@');
+        const char *a = res->v[i], *at = addr_domain_at(a);
         size_t ll = at ? (size_t)(at - a) : strlen(a);
         if (memchr(a, delim[0], ll) != NULL)
             continue;
@@ -126,7 +126,11 @@ static int va_find(const char *addr, struct strlist *res)
     struct str key = STR_INIT, val = STR_INIT;
     int r, has_ext, local_domain;
 
-    addr_split(addr, &local, &domain);
+    if (addr_split(addr, &local, &domain) < 0) {
+        str_free(&local);
+        str_free(&domain);
+        return MAP_NOTFOUND; /* qmgr_route bounces it */
+    }
     str_cpy(&base, local.s ? local.s : "");
     addr_strip_extension(&base, &ext);
     has_ext = ext.len > 0;
@@ -351,7 +355,13 @@ int qmgr_route(const char *addr, struct qmgr_route *rt, struct str *reason)
     int cls, r, rc = -1;
 
     str_cpy(&rt->addr, addr);
-    addr_split(addr, &local, &domain);
+    if (addr_split(addr, &local, &domain) < 0) {
+        /* a domain that is not whole (an address literal with '@' inside): never route
+         * on its tail */
+        str_cpy(reason, "bad address syntax");
+        rc = -2;
+        goto out;
+    }
     r = transport_lookup(addr, str_c(&domain), &val);
     if (r == MAP_ERROR) {
         str_printf(reason, "transport_maps lookup failure: %s", maps_error_text(transport_maps));

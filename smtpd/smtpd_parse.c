@@ -98,7 +98,9 @@ int smtp_valid_address_literal(const char *d, size_t n)
         return inet_pton(AF_INET6, text + 5, bin) == 1;
     if (inet_pton(AF_INET, text, bin) == 1)
         return 1;
-    /* General-address-literal = Standardized-tag ":" 1*dcontent (RFC 5321 4.1.3) */
+    /* General-address-literal = Standardized-tag ":" 1*dcontent (RFC 5321 4.1.3). dcontent
+     * allows '@', but we refuse it: the internal form splits an address at its last '@'
+     * (addr_domain_at in lib/addr.c), and "a@[x:@victim.example]" would route there */
     const char *colon = strchr(text, ':');
     if (colon == NULL || colon == text || colon[1] == '\0')
         return 0;
@@ -106,7 +108,7 @@ int smtp_valid_address_literal(const char *d, size_t n)
         if (!isalnum((unsigned char)*p) && *p != '-')
             return 0;
     for (const char *p = colon + 1; *p; p++)
-        if (*p < 33 || *p > 126 || *p == '[' || *p == '\\' || *p == ']')
+        if (*p < 33 || *p > 126 || *p == '[' || *p == '\\' || *p == ']' || *p == '@')
             return 0;
     return 1;
 }

@@ -159,12 +159,58 @@ static void test_external_table(void **state)
     str_free(&out);
 }
 
+/* the one splitter: where the domain begins, and which internal addresses cannot be
+ * split unambiguously (an address literal with '@' inside, issue #13 item 5) */
+static void test_split_table(void **state)
+{
+    static const struct {
+        const char *addr, *local, *domain;
+        int rc;
+    } cases[] = {
+        {"user@example.com", "user", "example.com", 0},
+        {"User@EXAMPLE.com", "User", "example.com", 0},
+        {"a@b@example.test", "a@b", "example.test", 0}, /* "a@b"@example.test */
+        {"postmaster", "postmaster", "", 0},
+        {"", "", "", 0},
+        {"user@[192.0.2.1]", "user", "[192.0.2.1]", 0},
+        {"user@[IPv6:2001:db8::1]", "user", "[ipv6:2001:db8::1]", 0},
+        {"user@[x-tag:abc]", "user", "[x-tag:abc]", 0},
+        {"x@[1.2.3.4]@example.com", "x@[1.2.3.4]", "example.com", 0}, /* quoted local */
+        {"a@[x:@[192.0.2.1]", "a@[x:", "[192.0.2.1]", 0},             /* quoted local */
+        /* a literal that held '@': never routed to the tail */
+        {"a@[x:@victim.example]", "a@[x:", "victim.example]", -1},
+        {"a@[x:@[192.0.2.1]]", "a@[x:", "[192.0.2.1]]", -1},
+        {"a@[x:@y@victim.example]", "a@[x:@y", "victim.example]", -1},
+        {"a@vic[tim.example", "a", "vic[tim.example", -1},
+        {"a@[]", "a", "[]", -1},
+        {"a@[[1.2.3.4]", "a", "[[1.2.3.4]", -1},
+    };
+    struct str l = STR_INIT, d = STR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = addr_split(cases[i].addr, &l, &d);
+        assert_string_equal(str_c(&l), cases[i].local);
+        assert_string_equal(str_c(&d), cases[i].domain);
+        assert_int_equal(rc, cases[i].rc);
+        assert_int_equal(addr_internal_ok(cases[i].addr), cases[i].rc == 0);
+        const char *at = addr_domain_at(cases[i].addr);
+        if (*cases[i].domain == '\0')
+            assert_null(at);
+        else
+            assert_int_equal(at - cases[i].addr, strlen(cases[i].local));
+    }
+    str_free(&l);
+    str_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_split_and_extension),
                                        cmocka_unit_test(test_domain_class),
                                        cmocka_unit_test(test_quote),
                                        cmocka_unit_test(test_quote_local_table),
-                                       cmocka_unit_test(test_external_table)};
+                                       cmocka_unit_test(test_external_table),
+                                       cmocka_unit_test(test_split_table)};
     return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }

@@ -41,6 +41,12 @@ static const struct path_case path_cases[] = {
     {"<user@[IPv6:2001:db8::1]>", 0, SMTP_PATH_OK, "user@[IPv6:2001:db8::1]", NULL, ""},
     {"<user@[300.1.1.1]>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
     {"<user@[x-tag:stuff]>", 0, SMTP_PATH_OK, "user@[x-tag:stuff]", NULL, ""},
+    /* an '@' inside an address literal would split the internal form twice (issue #13) */
+    {"<a@[x:@victim.example]>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<a@[x:@victim.example]>", SMTP_PATH_NULL_OK, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<a@[x-tag:a@b]>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
+    {"<\"a@b\"@example.test>", 0, SMTP_PATH_OK, "a@b@example.test", "example.test", ""},
+    {"<\"a@[x:\"@[192.0.2.1]>", 0, SMTP_PATH_OK, "a@[x:@[192.0.2.1]", "[192.0.2.1]", ""},
     {"<user@ourdomain.>", 0, SMTP_PATH_OK, "user@ourdomain", "ourdomain", ""},
     {"<user@ourdomain.>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
     {"<user@ourdomain..>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
