@@ -68,7 +68,8 @@ struct listing {
     unsigned long long bytes;
 };
 
-/* json_quote - a JSON string (RFC 8259) of text; invalid UTF-8 bytes become '?' */
+/* json_quote - a JSON string (RFC 8259) of text, exact but safe on a terminal: controls,
+ * DEL and the C1 controls U+0080..U+009F as \uXXXX escapes; invalid UTF-8 bytes become '?' */
 static void json_quote(const char *text, struct str *out)
 {
     const unsigned char *p = (const unsigned char *)text;
@@ -82,7 +83,10 @@ static void json_quote(const char *text, struct str *out)
             size_t have = 0;
             while (have < k && p[have])
                 have++;
-            if (k && have == k && maildrop_printable((const char *)p, k)) {
+            if (k == 2 && have == 2 && c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                str_printf(out, "\\u%04X", p[1]); /* a C1 control */
+                p += 2;
+            } else if (k && have == k && maildrop_printable((const char *)p, k)) {
                 str_catn(out, (const char *)p, k);
                 p += k;
             } else {
@@ -140,7 +144,7 @@ static void print_json(const struct showq_entry *e)
 /* print_entry - one message in the mailq layout */
 static void print_entry(const struct showq_entry *e)
 {
-    struct str id = STR_INIT;
+    struct str id = STR_INIT, s1 = STR_INIT, s2 = STR_INIT;
     const char *prev = "";
     time_t t = (time_t)e->arrival;
     struct tm tm;
@@ -153,19 +157,23 @@ static void print_entry(const struct showq_entry *e)
         str_catc(&id, '*');
     else if (strcmp(e->queue, "hold") == 0)
         str_catc(&id, '!');
-    printf("%-17s %8llu %19.19s %s\n", id.s, e->size, when,
-           e->sender[0] ? e->sender : "MAILER-DAEMON");
+    /* addresses and reasons come from outside (a remote server's reply): printable() */
+    printf("%-17s %8llu %19.19s %s\n", safe_text(&s1, id.s, id.len), e->size, when,
+           e->sender[0] ? safe_text(&s2, e->sender, strlen(e->sender)) : "MAILER-DAEMON");
     for (size_t i = 0; i < e->nrcpts; i++) {
         const char *why = e->rcpts[i].reason;
         if (strcmp(prev, why) != 0) {
-            const char *show = *why ? why : "reason unavailable";
+            const char *show = *why ? safe_text(&s1, why, strlen(why)) : "reason unavailable";
             int pad = 76 - (int)strlen(show);
             printf("%*s(%s)\n", pad > 0 ? pad : 0, "", show);
             prev = why;
         }
-        printf("%-17s %8s %-19s %s\n", "", "", "", e->rcpts[i].addr);
+        printf("%-17s %8s %-19s %s\n", "", "", "",
+               safe_text(&s2, e->rcpts[i].addr, strlen(e->rcpts[i].addr)));
     }
     str_free(&id);
+    str_free(&s1);
+    str_free(&s2);
 }
 
 /* on_entry - the listing callback */

@@ -54,6 +54,7 @@ static void vreport(struct repair *r, int fixed, const char *fmt, va_list ap)
     struct str line = STR_INIT;
 
     str_vprintf(&line, fmt, ap);
+    printable(line.s, line.len); /* names in the queue are mail_owner's choice */
     if (fixed) {
         log_info("%s", line.s);
         if (r->verbose)

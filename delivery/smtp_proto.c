@@ -168,6 +168,9 @@ int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *s
             goto out;
         }
         code = atoi(l);
+        /* the text goes on to the log, defer/ logs, mailq and DSNs: kept printable() from
+         * here on, so that a server cannot reach an admin's terminal (issue #13) */
+        printable(line.s, line.len);
         if (r->text.len)
             str_catc(&r->text, ' ');
         str_catn(&r->text, l, line.len);

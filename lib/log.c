@@ -1,7 +1,8 @@
 /*
  * log.c - logging in the Postfix manner
  *
- * Each message is formatted once, sanitized (control bytes become '?'),
+ * Each message is formatted once, sanitized centrally (printable() in str.c:
+ * control bytes, C1 controls and malformed UTF-8 become '?'),
  * and written with a single write(2) per destination so that lines from
  * many processes appending to one maillog_file never interleave. syslog
  * uses facility LOG_MAIL and ident "petrel/PROG".
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "str.h"
 
 static char log_prog[64] = "petrel";
 static char log_ident[96] = "petrel";
@@ -124,9 +126,7 @@ void log_vmsg(int prio, const char *tag, const char *fmt, va_list ap)
     int n;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    for (char *p = msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
+    printable(msg, strlen(msg));
     if (log_dests & LOG_DEST_STDERR) {
         n = snprintf(line, sizeof(line), "%s[%ld]: %s%s\n", log_ident, (long)getpid(), tag, msg);
         write_all(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);

@@ -3,8 +3,10 @@
  *
  * One line per event: "petrel/PROG[PID]: text". Destinations: stderr
  * (foreground, tools), syslog facility mail (production) and/or a plain file
- * (maillog_file, handy for containers and tests). Control characters in a
- * message are shown as '?', so network input cannot forge log lines.
+ * (maillog_file, handy for containers and tests). Bytes that are not
+ * printable (printable() in str.h: controls, C1 controls, malformed UTF-8) are
+ * shown as '?', so network input can neither forge log lines nor reach the
+ * terminal of an admin who reads the log.
  *
  * Tiers (STYLE.md): log_warn for recoverable trouble, log_fatal when the
  * environment is broken (exit 1; master restarts the process), log_panic

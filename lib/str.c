@@ -256,15 +256,60 @@ int has_prefix_ci(const char *s, const char *prefix)
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* utf8_char_len - length of the well-formed UTF-8 character of 2..4 bytes at p (at most
+ * n bytes), 0 when malformed; *cp gets its code point */
+static size_t utf8_char_len(const unsigned char *p, size_t n, unsigned *cp)
+{
+    unsigned c = p[0];
+    size_t k;
+
+    if (c >= 0xc2 && c <= 0xdf)
+        k = 2, *cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        k = 3, *cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        k = 4, *cp = c & 0x07;
+    else
+        return 0;
+    if (k > n)
+        return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[i] & 0x3f);
+    }
+    if ((k == 3 && (*cp < 0x800 || (*cp >= 0xd800 && *cp <= 0xdfff))) ||
+        (k == 4 && (*cp < 0x10000 || *cp > 0x10ffff)))
+        return 0;
+    return k;
+}
+
+char *printable(char *s, size_t n)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned cp = 0;
+        size_t k;
+        if (p[i] < 0x80) {
+            if (p[i] < 0x20 || p[i] == 0x7f)
+                p[i] = '?';
+            i++;
+        } else if ((k = utf8_char_len(p + i, n - i, &cp)) == 0 || cp < 0xa0) {
+            p[i++] = '?'; /* the bytes after it are judged on their own */
+        } else {
+            i += k;
+        }
+    }
+    return s;
+}
+
 const char *safe_text(struct str *out, const char *s, size_t n)
 {
     str_reset(out);
-    str_reserve(out, n);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out->s[out->len++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    out->s[out->len] = '\0';
+    str_catn(out, s, n);
+    printable(out->s, out->len);
     return out->s;
 }
 

@@ -74,7 +74,13 @@ char *lowercase(char *s);
 char *trim(char *s);
 /* has_prefix_ci - whether s begins with prefix, ASCII case-insensitively */
 int has_prefix_ci(const char *s, const char *prefix);
-/* safe_text - copy text into out with non-printable bytes shown as '?' (for logs) */
+/* printable - in place, every byte of s[0..n) that is not part of a printable character
+ * becomes '?': C0 controls, DEL, malformed or overlong UTF-8, surrogates and the C1
+ * controls U+0080..U+009F (which some terminals obey as ESC would); well-formed UTF-8
+ * stays. The one rule for bytes from outside on their way to a log line, a terminal
+ * or a human-readable report (Postfix's printable()); returns s */
+char *printable(char *s, size_t n);
+/* safe_text - copy text into out with printable() applied (for logs and terminals) */
 const char *safe_text(struct str *out, const char *s, size_t n);
 /* mystrtok - split off the next token of *bufp at delims, like strsep but skipping empties */
 char *mystrtok(char **bufp, const char *delims);

@@ -49,13 +49,14 @@ void qmgr_rfc822_date(long long t, struct str *out)
     str_cat(out, buf);
 }
 
-/* clean - a value fit for one header field: controls become spaces, bounded */
+/* clean - a value fit for one header field and for a reader's terminal, bounded:
+ * printable() of lib/str.h (controls, C1 controls and malformed UTF-8 become '?') */
 static void clean(struct str *out, const char *v)
 {
-    size_t n = 0;
+    size_t n = strlen(v), start = out->len;
 
-    for (const char *p = v; *p && n < DSN_FIELD_MAX; p++, n++)
-        str_catc(out, (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p);
+    str_catn(out, v, n < DSN_FIELD_MAX ? n : DSN_FIELD_MAX);
+    printable(out->s + start, out->len - start);
 }
 
 /* clean_addr - clean() of an internal address in its external (quoted) form */

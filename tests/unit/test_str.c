@@ -155,9 +155,44 @@ static void test_helpers(void **state)
     assert_null(mystrtok(&p, ","));
 }
 
+/* printable: the one escaping rule for logs and terminals (issue #13 item 6) */
+static void test_printable_table(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {"plain text", 10, "plain text"},
+        {"esc\x1b[31mred", 11, "esc?[31mred"},
+        {"bel\a cr\r lf\n tab\t", 17, "bel? cr? lf? tab?"},
+        {"del\x7f", 4, "del?"},
+        {"nul\0x", 5, "nul?x"},
+        {"J\xc3\xb6rg", 5, "J\xc3\xb6rg"},                 /* UTF-8 stays */
+        {"\xe2\x82\xac \xf0\x9f\x98\x80", 8, "\xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"c1 \xc2\x9b" "2J", 7, "c1 ??2J"},            /* U+009B CSI */
+        {"\xc2\xa0nbsp", 6, "\xc2\xa0nbsp"},             /* U+00A0 is printable */
+        {"raw \x9b" "2J", 7, "raw ?2J"},                /* a lone C1 byte */
+        {"latin1 \xe9t\xe9", 10, "latin1 ?t?"},        /* not UTF-8 */
+        {"over \xc0\xaf", 7, "over ??"},               /* overlong */
+        {"sur \xed\xa0\x80", 7, "sur ???"},            /* surrogate */
+        {"cut \xe2\x82", 6, "cut ??"},                 /* truncated */
+        {"big \xf4\x90\x80\x80", 8, "big ????"},       /* past U+10FFFF */
+    };
+    struct str out = STR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_string_equal(safe_text(&out, cases[i].in, cases[i].n), cases[i].out);
+        assert_int_equal(out.len, cases[i].n);
+    }
+    str_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_printable_table),
         cmocka_unit_test(test_str_basic),
         cmocka_unit_test(test_printf_lengths), cmocka_unit_test(test_catu), cmocka_unit_test(test_str_growth),
         cmocka_unit_test(test_reserve_terminates),
