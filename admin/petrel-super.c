@@ -6,7 +6,9 @@
  * ID|ALL|-]
  *              [-r ID|ALL|-] [queue ...]
  *
- * For root and mail_owner only. Options may repeat; they run in the order
+ * For root and mail_owner only; root runs -s as root (it fixes owners, with
+ * descriptors only: petrel-super_repair.c), then everything else as
+ * mail_owner. Options may repeat; they run in the order
  * -s, -d, -h, -H, -r, as Postfix's postsuper does. "-" reads queue IDs
  * from standard input, one per line; ALL means every message of the
  * queues named (default: -d and -r every queue, -h incoming, active and
@@ -487,6 +489,11 @@ int main(int argc, char **argv)
     coordinate();
     if (repair)
         problems = super_repair(!offline, mail_uid, mail_gid, verbose);
+    /* the rest renames and removes mail_owner's files in mail_owner's directories: done
+     * as mail_owner, so that no path it could swap is ever followed by root (the lock,
+     * the log file and the config are open already) */
+    if (geteuid() == 0 && any)
+        proc_drop_privs(cfg_str(cfg_main, "mail_owner"), mail_uid, mail_gid);
     for (int op = 0; op < OP_COUNT; op++) {
         struct strlist ids = STRLIST_INIT;
         struct htab *seen = htab_create(64);

@@ -3,8 +3,15 @@
  *
  * When the system runs as an ordinary user (development, tests) every
  * directory belongs to that user; the modes stay the same.
+ *
+ * qdir_create runs as root (master, petrel-super -s) on directories whose
+ * parents mail_owner may own (deferred/0..f): each directory is opened
+ * relative to its parent's descriptor with O_NOFOLLOW and fixed with
+ * fchown/fchmod on that descriptor, so a directory swapped for a symbolic
+ * link is refused, never followed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,34 +77,45 @@ static void want(const struct qdir *d, const struct qdir_ids *ids, uid_t *u, gid
                        : (d->owner == QDIR_OWNER_ROOT ? ids->root_gid : ids->mail_gid);
 }
 
-/* make_dir - mkdir when missing, then enforce owner and mode */
-static int make_dir(const char *path, uid_t u, gid_t g, mode_t mode, struct str *err)
+/* make_dir - directory name under pfd (path: its name for messages): mkdirat when
+ * missing, open it with O_NOFOLLOW, then enforce owner and mode on that descriptor; the
+ * open descriptor, or -1 with err */
+static int make_dir(int pfd, const char *name, const char *path, uid_t u, gid_t g, mode_t mode,
+                    struct str *err)
 {
     struct stat st;
+    int fd;
 
-    if (mkdir(path, mode & 0777) < 0 && errno != EEXIST) {
+    if (mkdirat(pfd, name, mode & 0777) < 0 && errno != EEXIST) {
         str_printf(err, "mkdir %s: %s", path, strerror(errno));
         return -1;
     }
-    if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        str_printf(err, "%s is not a directory", path);
+    fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        str_printf(err, "%s is not a directory%s", path,
+                   errno == ELOOP || errno == ENOTDIR ? " (a symbolic link is not followed)" : "");
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-    if ((st.st_uid != u || st.st_gid != g) && lchown(path, u, g) < 0) {
+    if ((st.st_uid != u || st.st_gid != g) && fchown(fd, u, g) < 0) {
         str_printf(err, "chown %s: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
-    if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
+    if ((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) {
         str_printf(err, "chmod %s: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
-    return 0;
+    return fd;
 }
 
 int qdir_create(const char *queue_dir, const struct qdir_ids *ids, struct str *err)
 {
-    char path[4096];
+    char path[4096], sub[4];
     struct stat st;
+    int qfd, rc = 0;
 
     if (stat(queue_dir, &st) < 0) {
         /* create the queue directory and any missing parents */
@@ -113,23 +131,40 @@ int qdir_create(const char *queue_dir, const struct qdir_ids *ids, struct str *e
             }
             *p = '/';
         }
-        if (make_dir(queue_dir, ids->root_uid, ids->root_gid, 0755, err) < 0)
+        if ((qfd = make_dir(AT_FDCWD, queue_dir, queue_dir, ids->root_uid, ids->root_gid, 0755,
+                            err)) < 0)
             return -1;
+        close(qfd);
     }
-    for (const struct qdir *d = qdir_table; d->name; d++) {
+    /* the queue directory itself is the admin's path (it may be a symlink); below it
+     * nothing is followed */
+    if ((qfd = open(queue_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        str_printf(err, "open %s: %s", queue_dir, strerror(errno));
+        return -1;
+    }
+    for (const struct qdir *d = qdir_table; d->name && rc == 0; d++) {
         uid_t u;
         gid_t g;
+        int dfd;
         want(d, ids, &u, &g);
         snprintf(path, sizeof(path), "%s/%s", queue_dir, d->name);
-        if (make_dir(path, u, g, d->mode, err) < 0)
-            return -1;
-        for (int h = 0; d->hashed && h < 16; h++) {
-            snprintf(path, sizeof(path), "%s/%s/%x", queue_dir, d->name, h);
-            if (make_dir(path, u, g, d->mode, err) < 0)
-                return -1;
+        if ((dfd = make_dir(qfd, d->name, path, u, g, d->mode, err)) < 0) {
+            rc = -1;
+            break;
         }
+        for (int h = 0; d->hashed && h < 16 && rc == 0; h++) {
+            int hfd;
+            snprintf(sub, sizeof(sub), "%x", h);
+            snprintf(path, sizeof(path), "%s/%s/%x", queue_dir, d->name, h);
+            if ((hfd = make_dir(dfd, sub, path, u, g, d->mode, err)) < 0)
+                rc = -1;
+            else
+                close(hfd);
+        }
+        close(dfd);
     }
-    return 0;
+    close(qfd);
+    return rc;
 }
 
 int qdir_check(const char *queue_dir, const struct qdir_ids *ids, struct strlist *problems)
