@@ -18,7 +18,7 @@
  * submitter's identity.
  *
  * Being set-gid, it trusts nothing from the caller: the configuration
- * directory must pass tool_confdir_trusted(), the user must pass
+ * directory must pass tool_load_trusted(), the user must pass
  * authorized_submit_users, the standard descriptors are made sane, and
  * no program is run. Exit status (sysexits.h): 0 queued; EX_USAGE bad
  * arguments; EX_DATAERR malformed or oversized input; EX_NOPERM not
@@ -196,9 +196,8 @@ int main(int argc, char **argv)
         exit(EX_USAGE);
     }
     confdir = tool_confdir(copt);
-    if (!tool_confdir_trusted(confdir, &err))
+    if (tool_load_trusted(confdir, &err) < 0)
         die(EX_NOPERM, "%s", str_c(&err));
-    tool_load(confdir, 0, 0);
     if (!tool_user_allowed("authorized_submit_users", getuid(), &err))
         die(EX_NOPERM, "%s: not allowed to submit mail", str_c(&err));
     if (chdir(cfg_str(cfg_main, "queue_directory")) < 0)

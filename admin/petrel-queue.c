@@ -7,7 +7,7 @@
  * qmgr's public/showq, as mailq traditionally allows: -p and -j are
  * subject to authorized_mailq_users, -f, -s and -i to
  * authorized_flush_users (root and mail_owner always pass). A non-default
- * configuration directory must pass tool_confdir_trusted().
+ * configuration directory must pass tool_load_trusted().
  *
  * -p prints the sendmail-style listing of Postfix's mailq (long queue ID
  * layout): the queue ID with '*' for a message in the active queue and '!'
@@ -317,9 +317,8 @@ int main(int argc, char **argv)
     if (mode == 0 || optind != argc)
         tool_usage(usage_text);
     confdir = tool_confdir(copt);
-    if (!tool_confdir_trusted(confdir, &why))
+    if (tool_load_trusted(confdir, &why) < 0)
         tool_die("%s", why.s);
-    tool_load(confdir, 0, 0);
     if (mode == 'p' || mode == 'j')
         return list(mode == 'j');
     return flush(mode, arg, verbose);

@@ -305,19 +305,25 @@ void cfg_parse_text(struct cfg *c, const char *text, const char *file, struct cf
 
 int cfg_load(struct cfg *c, struct cfg_diag *diag)
 {
-    struct str path = STR_INIT, text = STR_INIT;
-    char buf[8192];
-    ssize_t n;
+    struct str path = STR_INIT;
     int fd;
 
     str_printf(&path, "%s/main.cf", c->confdir);
     fd = open(str_c(&path), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        str_free(&path);
-        errno = e;
+    str_free(&path);
+    if (fd < 0)
         return -1;
-    }
+    cfg_load_fd(c, fd, diag);
+    return 0;
+}
+
+void cfg_load_fd(struct cfg *c, int fd, struct cfg_diag *diag)
+{
+    struct str path = STR_INIT, text = STR_INIT;
+    char buf[8192];
+    ssize_t n;
+
+    str_printf(&path, "%s/main.cf", c->confdir);
     while ((n = read(fd, buf, sizeof(buf))) > 0) {
         str_catn(&text, buf, (size_t)n);
         if (text.len > CFG_TEXT_LIMIT) {
@@ -330,7 +336,6 @@ int cfg_load(struct cfg *c, struct cfg_diag *diag)
         cfg_load_text(c, text.s ? text.s : "", text.len, diag);
     str_free(&text);
     str_free(&path);
-    return 0;
 }
 
 void cfg_load_text(struct cfg *c, const char *text, size_t len, struct cfg_diag *diag)

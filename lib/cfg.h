@@ -74,6 +74,9 @@ void cfg_load_text(struct cfg *c, const char *text, size_t len, struct cfg_diag 
 const char *cfg_text(const struct cfg *c, size_t *len);
 /* the largest main.cf accepted */
 #define CFG_TEXT_LIMIT (16 * 1024 * 1024)
+/* cfg_load_fd - read main.cf from an open descriptor (closed here): for a caller that
+ * opened and judged the file itself (tool_load_trusted) */
+void cfg_load_fd(struct cfg *c, int fd, struct cfg_diag *diag);
 /* cfg_parse_text - parse main.cf text (file names the origin in messages) */
 void cfg_parse_text(struct cfg *c, const char *text, const char *file, struct cfg_diag *diag);
 /* cfg_set - override a value (-o name=value); origin shows in messages */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,10 +57,25 @@ void log_init(const char *prog, int dests)
 
 int log_set_file(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    struct stat st;
+    /* the container idiom: the log goes to the process's own output */
+    int std = strcmp(path, "/dev/stdout") == 0 ? 1 : strcmp(path, "/dev/stderr") == 0 ? 2 : -1;
+    int fd;
 
+    if (std > 0)
+        fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+    else
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+                            O_NONBLOCK, 0640);
     if (fd < 0)
         return -1;
+    /* root opens it: never through a link a user planted, never a FIFO or a device,
+     * never a file that is also linked elsewhere */
+    if (std < 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
     if (log_fd >= 0)
         close(log_fd);
     log_fd = fd;

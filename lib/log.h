@@ -23,7 +23,10 @@
 
 /* log_init - set the program name ("smtpd" -> "petrel/smtpd") and destinations */
 void log_init(const char *prog, int dests);
-/* log_set_file - (re)open a maillog file and add LOG_DEST_FILE; -1 on error */
+/* log_set_file - (re)open a maillog file and add LOG_DEST_FILE; -1 on error. The last
+ * component is not followed when it is a symbolic link (O_NOFOLLOW), and the file must be
+ * a regular file with one link (EINVAL otherwise); "/dev/stdout" and "/dev/stderr" name
+ * the process's own output. */
 int log_set_file(const char *path);
 /* log_set_dests - replace the destination mask */
 void log_set_dests(int dests);

@@ -2,6 +2,7 @@
  * tool.c - shared start-up of the administrative commands
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,24 +87,23 @@ void tool_load(const char *confdir, int optional, int tolerant)
     cfg_diag_free(&diag);
 }
 
-/* root_owned_safe - path is owned by root and not writable by group or others */
-static int root_owned_safe(const char *path)
+/* root_owned_safe - an open file owned by root and not writable by group or others */
+static int root_owned_safe(int fd, int want_dir)
 {
     struct stat st;
 
-    return stat(path, &st) == 0 && st.st_uid == 0 && (st.st_mode & 022) == 0;
+    return fstat(fd, &st) == 0 && st.st_uid == 0 && (st.st_mode & 022) == 0 &&
+           (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
 }
 
-int tool_confdir_trusted(const char *confdir, struct str *why)
+/* listed_alternate - confdir is in alternate_config_directories of the default main.cf */
+static int listed_alternate(const char *confdir)
 {
     struct strlist alt = STRLIST_INIT;
     struct cfg_diag diag;
-    struct cfg *def;
+    struct cfg *def = cfg_new(PETREL_CONFIG_DIR);
     int ok = 0;
 
-    if (getuid() == 0 || getegid() == getgid() || strcmp(confdir, PETREL_CONFIG_DIR) == 0)
-        return 1;
-    def = cfg_new(PETREL_CONFIG_DIR);
     cfg_diag_init(&diag);
     if (cfg_load(def, &diag) == 0 && cfg_check(def, &diag) == 0) {
         cfg_list(def, "alternate_config_directories", &alt);
@@ -112,17 +112,56 @@ int tool_confdir_trusted(const char *confdir, struct str *why)
     cfg_diag_free(&diag);
     cfg_free(def);
     strlist_free(&alt);
-    if (!ok) {
-        char *main_cf = xasprintf("%s/main.cf", confdir);
-        ok = root_owned_safe(confdir) && root_owned_safe(main_cf);
-        free(main_cf);
+    return ok;
+}
+
+/* open_root_owned_main_cf - confdir/main.cf opened without following a symbolic link
+ * (neither confdir's last component nor main.cf), both judged by fstat; -1 when not so */
+static int open_root_owned_main_cf(const char *confdir)
+{
+    int dfd = open(confdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
+
+    if (dfd < 0)
+        return -1;
+    if (root_owned_safe(dfd, 1)) {
+        fd = openat(dfd, "main.cf", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0 && !root_owned_safe(fd, 0)) {
+            close(fd);
+            fd = -1;
+        }
     }
-    if (!ok)
+    close(dfd);
+    return fd;
+}
+
+int tool_load_trusted(const char *confdir, struct str *why)
+{
+    struct cfg_diag diag;
+    int fd;
+
+    if (getuid() == 0 || getegid() == getgid() || strcmp(confdir, PETREL_CONFIG_DIR) == 0 ||
+        listed_alternate(confdir)) {
+        tool_load(confdir, 0, 0);
+        return 0;
+    }
+    if ((fd = open_root_owned_main_cf(confdir)) < 0) {
         str_printf(why, "configuration directory %s is not trusted: it is not listed in "
                    "alternate_config_directories of %s/main.cf, and it or its main.cf is not "
-                   "owned by root or is writable by group or others", confdir,
-                   PETREL_CONFIG_DIR);
-    return ok;
+                   "owned by root, is writable by group or others, or is a symbolic link",
+                   confdir, PETREL_CONFIG_DIR);
+        return -1;
+    }
+    cfg_diag_init(&diag);
+    cfg_main = cfg_new(confdir);
+    cfg_load_fd(cfg_main, fd, &diag);
+    cfg_check(cfg_main, &diag);
+    if (diag.errors) {
+        for (size_t i = 0; i < diag.lines.n; i++)
+            fprintf(stderr, "%s\n", diag.lines.v[i]);
+        tool_die("%d error(s) in %s/main.cf", diag.errors, confdir);
+    }
+    cfg_diag_free(&diag);
+    return 0;
 }
 
 int tool_is_admin(void)

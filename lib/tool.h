@@ -25,12 +25,15 @@ _Noreturn void tool_die(const char *fmt, ...) __attribute__((format(printf, 1, 2
 /* tool_usage_error - print a usage hint and exit 2 */
 _Noreturn void tool_usage(const char *usage);
 
-/* tool_confdir_trusted - whether a set-gid program may use confdir for its real user:
- * always for root or when no privilege was gained; else the default directory, one
- * listed in alternate_config_directories of the default main.cf, or a directory owned
- * by root whose main.cf is owned by root, neither writable by group or others.
- * 0 with why set when not. */
-int tool_confdir_trusted(const char *confdir, struct str *why);
+/* tool_load_trusted - tool_load() for a set-gid program on behalf of its real user:
+ * any confdir for root or when no privilege was gained; else the default directory,
+ * one listed in alternate_config_directories of the default main.cf, or a directory
+ * owned by root whose main.cf is owned by root, neither writable by group or others.
+ * That last case is judged without following a symbolic link and without a race:
+ * the directory is opened (O_NOFOLLOW) and fstat'ed, main.cf opened relative to it
+ * (O_NOFOLLOW) and fstat'ed, and the configuration read from that very descriptor.
+ * -1 with why set when not trusted (nothing loaded). */
+int tool_load_trusted(const char *confdir, struct str *why);
 /* tool_user_allowed - whether the user uid passes the list parameter param
  * (authorized_*_users: static:anyone, user names, tables keyed by user name);
  * root and mail_owner always pass. 0 with why set when not. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,36 @@ static void test_log_file_format(void **state)
     free(dir);
 }
 
+/* maillog_file is opened by root in a directory others may write: no link, no FIFO */
+static void test_log_file_no_follow(void **state)
+{
+    char *dir = unit_tmpdir();
+    char *path = xasprintf("%s/maillog", dir), *target = xasprintf("%s/target", dir);
+    char *fifo = xasprintf("%s/fifo", dir), *hard = xasprintf("%s/hard", dir);
+    FILE *f = fopen(target, "w");
+
+    (void)state;
+    fputs("precious\n", f);
+    fclose(f);
+    assert_int_equal(symlink(target, path), 0);
+    log_init("tester", 0);
+    assert_int_equal(log_set_file(path), -1);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(log_set_file(fifo), -1);
+    assert_int_equal(link(target, hard), 0);
+    assert_int_equal(log_set_file(hard), -1);
+    char *text = slurp(target);
+    assert_string_equal(text, "precious\n");
+    free(text);
+    log_set_dests(0);
+    unit_rmtree(dir);
+    free(path);
+    free(target);
+    free(fifo);
+    free(hard);
+    free(dir);
+}
+
 static int hook_ran;
 static void hook(void)
 {
@@ -90,6 +121,7 @@ static void test_log_fatal_exits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_log_file_format),
+                                       cmocka_unit_test(test_log_file_no_follow),
                                        cmocka_unit_test(test_log_fatal_exits)};
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
