@@ -8,7 +8,8 @@
  * maildrop record format (lib/maildrop.h) from standard input, as
  * sendmail writes it, checks the structure and the limits
  * (message_size_limit, submit_recipient_limit), and writes it to
- * maildrop/.tmp.PID.USEC (mode 0600), which pickup never looks at. Only a
+ * maildrop/.tmp.PID.USEC (mode 0600), which pickup does not take (it only
+ * removes one that has not changed for stale_queue_file_time). Only a
  * complete input (the end record, then end of input) is fsync'ed, made
  * mode 0444 and renamed to its final name, which is a queue ID (time +
  * inode, as in lib/qfile.h) that pickup keeps; the name is printed on

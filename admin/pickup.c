@@ -20,7 +20,10 @@
  * poked and the maildrop file removed (a crash in between delivers the
  * message twice, never zero times). A malformed file is moved to corrupt/
  * with a log line, never deleted. Names starting with '.' are files still
- * being written by petrel-drop and are left alone.
+ * being written by petrel-drop and are left alone, except that a .tmp.*
+ * file unchanged for stale_queue_file_time (its petrel-drop was killed) is
+ * removed with a log line at the next scan (every trigger, and master's
+ * wake-up every 60 seconds).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -397,6 +400,27 @@ out:
     return rc;
 }
 
+/* stale_temp - remove a maildrop/.tmp.* file that petrel-drop left when it was killed
+ * (a killed sendmail) once it has not changed for stale_queue_file_time: mail never
+ * acknowledged, invisible to mailq. One log line each, with the submitter's uid. The
+ * directory is ours (sticky, so we may remove others' files in it); the name is never
+ * followed. */
+static void stale_temp(int dfd, const char *name)
+{
+    time_t now = time(NULL), limit = now - (time_t)cfg_time(cfg_main, "stale_queue_file_time");
+    struct stat st;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime >= limit)
+        return;
+    if (unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+        log_info("maildrop/%s: removed a stale temporary file (uid=%ld, size=%lld, unchanged "
+                 "for %llds): its writer died before the submission was complete",
+                 name, (long)st.st_uid, (long long)st.st_size,
+                 (long long)(now - st.st_mtime));
+    else if (errno != ENOENT)
+        log_warn("remove maildrop/%s: %s", name, strerror(errno));
+}
+
 /* scan_slice - look at up to n entries of maildrop/; 1 when the pass is over */
 static int scan_slice(int n)
 {
@@ -411,6 +435,10 @@ static int scan_slice(int n)
             closedir(scan_dir);
             scan_dir = NULL;
             return 1;
+        }
+        if (strncmp(de->d_name, ".tmp.", 5) == 0) {
+            stale_temp(dirfd(scan_dir), de->d_name);
+            continue;
         }
         if (de->d_name[0] == '.' || htab_get(stuck, de->d_name))
             continue;
