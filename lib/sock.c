@@ -35,8 +35,17 @@ static int unix_addr(const char *path, struct sockaddr_un *sun, struct str *err)
 
 int sock_listen_unix(const char *path, int backlog, struct str *err)
 {
+    mode_t mask = umask(0);
+
+    umask(mask);
+    return sock_listen_unix_mode(path, backlog, 0777 & ~mask, err);
+}
+
+int sock_listen_unix_mode(const char *path, int backlog, mode_t mode, struct str *err)
+{
     struct sockaddr_un sun;
-    int fd;
+    mode_t old_mask;
+    int fd, r;
 
     if (unix_addr(path, &sun, err) < 0)
         return -1;
@@ -50,7 +59,10 @@ int sock_listen_unix(const char *path, int backlog, struct str *err)
         close(fd);
         return -1;
     }
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, backlog) < 0) {
+    old_mask = umask(~mode & 0777);
+    r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old_mask);
+    if (r < 0 || listen(fd, backlog) < 0) {
         str_printf(err, "bind %s: %s", path, strerror(errno));
         close(fd);
         return -1;

@@ -14,8 +14,12 @@
 
 #define SOCK_ADDR_MAX 64 /* room for an IPv6 text address with scope */
 
-/* sock_listen_unix - bind a UNIX stream socket at path (replacing a stale one) */
+/* sock_listen_unix - bind a UNIX stream socket at path (replacing a stale one) with
+ * mode 0666 less the umask */
 int sock_listen_unix(const char *path, int backlog, struct str *err);
+/* sock_listen_unix_mode - the same with the socket created in mode (the umask is set
+ * around bind): no chmod by path afterwards, which would follow a link planted meanwhile */
+int sock_listen_unix_mode(const char *path, int backlog, mode_t mode, struct str *err);
 /* sock_listen_inet - bind host (NULL/"" = any) and port; family AF_INET, AF_INET6 or AF_UNSPEC
  * (AF_UNSPEC with no host: one dual-stack IPv6 socket, else IPv4) */
 int sock_listen_inet(const char *host, int port, int family, int backlog, struct str *err);

@@ -235,19 +235,23 @@ static const char *extra_socket(const struct mcf_service *d)
     return NULL;
 }
 
-/* bind_unix - a UNIX listener at path, owned by mail_owner; -1 with err */
+/* bind_unix - a UNIX listener at path, owned by mail_owner; -1 with err. private/ and
+ * public/ are mail_owner's directories, so root binds there as mail_owner (effective
+ * ids) with the mode set at bind: no chown or chmod by path, which would follow a link
+ * that mail_owner planted meanwhile */
 static int bind_unix(const char *path, struct str *err)
 {
     struct qdir_ids ids;
     struct str e = STR_INIT;
-    int fd = sock_listen_unix(path, 1024, err);
+    gid_t saved_gid = getegid();
+    int as_mail = geteuid() == 0 && qdir_ids(cfg_main, &ids, &e) == 0;
+    int fd;
 
-    if (fd < 0)
-        return -1;
-    if (qdir_ids(cfg_main, &ids, &e) == 0 && geteuid() == 0 &&
-        chown(path, ids.mail_uid, ids.mail_gid) < 0)
-        log_warn("chown %s: %s", path, strerror(errno));
-    chmod(path, 0666); /* access is controlled by the directory */
+    if (as_mail && (setegid(ids.mail_gid) < 0 || seteuid(ids.mail_uid) < 0))
+        log_fatal("cannot take mail_owner's identity to bind %s: %s", path, strerror(errno));
+    fd = sock_listen_unix_mode(path, 1024, 0666, err); /* access is controlled by the directory */
+    if (as_mail && (seteuid(0) < 0 || setegid(saved_gid) < 0))
+        log_panic("cannot return to root after binding %s: %s", path, strerror(errno));
     str_free(&e);
     return fd;
 }

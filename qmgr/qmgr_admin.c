@@ -225,13 +225,12 @@ void qmgr_admin_init(struct evloop *ev)
         if (flock(lock_fd, LOCK_EX) < 0)
             log_fatal("lock %s: %s", QADMIN_LOCK, strerror(errno));
     }
-    listen_fd = sock_listen_unix(QADMIN_SOCKET, 16, &err);
+    listen_fd = sock_listen_unix_mode(QADMIN_SOCKET, 16, 0600, &err);
     if (listen_fd < 0) {
         log_warn("queue administration requests unavailable: %s", str_c(&err));
         str_free(&err);
         return;
     }
-    chmod(QADMIN_SOCKET, 0600);
     proc_cloexec(listen_fd, 1);
     proc_nonblock(listen_fd, 1);
     evloop_watch(ev, listen_fd, EV_READ, on_accept, NULL);

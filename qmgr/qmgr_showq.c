@@ -155,14 +155,13 @@ void qmgr_showq_init(struct evloop *ev, int fd)
     struct str err = STR_INIT;
 
     signal(SIGCHLD, SIG_IGN);
-    showq_fd = fd >= 0 ? fd : sock_listen_unix(SHOWQ_SOCKET, 64, &err);
+    /* 0666: access is controlled by the public/ directory */
+    showq_fd = fd >= 0 ? fd : sock_listen_unix_mode(SHOWQ_SOCKET, 64, 0666, &err);
     if (showq_fd < 0) {
         log_warn("showq service unavailable: %s", str_c(&err));
         str_free(&err);
         return;
     }
-    if (fd < 0)
-        chmod(SHOWQ_SOCKET, 0666); /* access is controlled by the public/ directory */
     proc_cloexec(showq_fd, 1);
     proc_nonblock(showq_fd, 1);
     evloop_watch(ev, showq_fd, EV_READ, on_accept, NULL);

@@ -24,7 +24,7 @@
 set -eu
 
 BUILD_PKGS="gcc make autoconf automake pkg-config libc6-dev libdb5.3-dev libssl-dev libcrypt-dev openssl"
-TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base fetchmail isync postfix clang libclang-rt-14-dev iproute2"
+TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base fetchmail isync postfix clang libclang-rt-14-dev iproute2 strace"
 
 list=0
 [ "${1:-}" = "--list" ] && { list=1; shift; }

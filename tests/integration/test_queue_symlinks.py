@@ -8,11 +8,15 @@ the link (moving the link itself to corrupt/).
 
 import os
 import re
+import shutil
+import signal
 import stat
+import subprocess
 
 import pytest
 
 import petrel_harness as H
+from petrel_harness import wait_for
 import submit_util as S
 
 ID1 = "00000001000000AA"
@@ -97,3 +101,45 @@ def test_petrel_start_never_follows_links_in_the_queue(instances):
         assert "deferred/3: a symbolic link instead of a directory" in inst.log()
     finally:
         S.cmd(inst, "petrel", "stop")
+
+
+PATH_CALL = re.compile(r'^\d+\s+(chown|lchown|chmod|fchownat|fchmodat|fchmodat2)\((.*)\)\s+=\s+0')
+
+
+def test_start_changes_no_queue_path_by_name(instances):
+    """The whole start (petrel-super -s, master creating the queue and binding the
+    private/ and public/ sockets, the daemons' own sockets) changes owners and modes only
+    through descriptors: strace shows no chown/chmod by path into the queue."""
+    if not H.IS_ROOT:
+        pytest.skip("needs root: the start runs as root")
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed (scripts/deps.sh --test)")
+    inst = S.submit_instance(instances, start=False)
+    traced = ["strace", "-f", "-qq", "-e",
+              "trace=chown,lchown,chmod,fchownat,fchmodat,fchown,fchmod"]
+    # what `petrel start` runs: master (here in the foreground, so that a slow trace cannot
+    # outlast petrel start's wait for the pid file) creating the queue, and petrel-super -s
+    trace = os.path.join(inst.root, "strace.out")
+    p = subprocess.Popen(traced + ["-o", trace, H.build_path(H.DAEMONS["master"]), "-f", "-c",
+                                   inst.etc], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(inst.queue, "public", "showq")) or
+                 p.poll() is not None, 60, what="qmgr to start under strace")
+        assert p.poll() is None, p.communicate()[1]
+        r = subprocess.run(traced + ["-o", trace + ".super",
+                                     os.path.join(inst.bindir, "petrel-super"), "-c", inst.etc,
+                                     "-s"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    finally:
+        mpid = inst.master_pid()
+        if mpid:
+            os.kill(mpid, signal.SIGTERM)  # master ends its children; strace ends with them
+        else:
+            p.terminate()
+        p.communicate(timeout=60)
+    lines = open(trace + ".super").read().splitlines() + open(trace).read().splitlines()
+    calls = [m.group(0) for m in map(PATH_CALL.match, lines) if m and '""' not in m.group(2)]
+    assert calls == [], "\n".join(calls)
+    # the trace saw the work: the new queue's directories were given to mail_owner
+    assert any(re.match(r"^\d+\s+fchown\(\d+, %d, %d\)\s+=\s+0" % H.mail_owner_ids(), l)
+               for l in lines), "\n".join(lines)
