@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import subprocess
 
 import petrel_harness as H
 from petrel_harness import wait_for
@@ -115,3 +116,28 @@ def test_bounce_notice_carries_no_controls(instances, fakes):
     assert b"no?[2Jsuch?user??here" in dsn, dsn
     assert not re.search(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", dsn), dsn
     assert not CONTROL.search(maillog_bytes(snd))
+
+
+def test_admin_tools_escape_names_and_envelope_values(instances):
+    """petrel-super -s reports a file name chosen by whoever wrote into the queue, and
+    petrel-cat shows envelope values: both with '?' for control bytes."""
+    inst = S.submit_instance(instances)
+    inst.stop()
+    bad = os.path.join(inst.queue, "hold", "evil\x1b]0;title\x07name")
+    with open(bad, "w") as f:
+        f.write("x")
+    r = S.cmd(inst, "petrel-super", "-s", "-v", text=False)
+    assert b"hold/evil?]0;title?name: not a queue ID name" in r.stderr, r.stderr
+    assert not CONTROL.search(r.stderr), r.stderr
+    # a queue file with a control byte in an attribute value (the test injector writes it;
+    # smtpd and pickup never would)
+    q = subprocess.run([H.build_path(H.TEST_PROGRAMS["qinject"]), "-c", inst.etc, "-N", "-f",
+                        "sender@remote.test", "-A", "note=bell\x07esc\x1b[2J", "-t",
+                        "demo@example.test"], input="Subject: x\n\nbody\n",
+                       capture_output=True, text=True, timeout=60)
+    assert q.returncode == 0, q.stderr
+    qid = q.stdout.split()[0]
+    r = S.cmd(inst, "petrel-cat", "-q", "-e", qid, text=False)
+    assert r.returncode == 0, r.stderr
+    assert b"named_attribute: note=bell?esc?[2J" in r.stdout, r.stdout
+    assert not CONTROL.search(r.stdout), r.stdout
