@@ -94,17 +94,22 @@ static void notify_text(int bits, struct str *out)
         str_cat(out, out->len ? ",delay" : "delay");
 }
 
-/* printable - control bytes of envelope values shown as \xNN */
-static const char *printable(const char *p, size_t n, struct str *out)
+/* shown - an envelope value with every byte that printable() (lib/str.h) would not show
+ * (controls, C1 controls, malformed UTF-8) as \xNN, so the exact bytes stay visible */
+static const char *shown(const char *p, size_t n, struct str *out)
 {
+    struct str judged = STR_INIT;
+
+    safe_text(&judged, p, n);
     str_reset(out);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c < 0x20 || c == 0x7f)
+        if (judged.s[i] != p[i])
             str_printf(out, "\\x%02X", c);
         else
             str_catc(out, (char)c);
     }
+    str_free(&judged);
     return str_c(out);
 }
 
@@ -118,7 +123,7 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
     if (offsets)
         printf("%llu: ", (unsigned long long)at);
     switch (type) {
-    case QREC_VERSION: printf("version: %s\n", printable(p->s, p->len, &t)); break;
+    case QREC_VERSION: printf("version: %s\n", shown(p->s, p->len, &t)); break;
     case QREC_SIZE: {
         unsigned long long size = 0;
         unsigned flags = 0;
@@ -133,11 +138,11 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
         struct tm tm;
         localtime_r(&sec, &tm);
         strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
-        printf("message_arrival_time: %s (%s)\n", when, printable(p->s, p->len, &t));
+        printf("message_arrival_time: %s (%s)\n", when, shown(p->s, p->len, &t));
         break;
     }
-    case QREC_SENDER: printf("sender: %s\n", p->len ? printable(p->s, p->len, &t) : "<>"); break;
-    case QREC_ATTR: printf("named_attribute: %s\n", printable(p->s, p->len, &t)); break;
+    case QREC_SENDER: printf("sender: %s\n", p->len ? shown(p->s, p->len, &t) : "<>"); break;
+    case QREC_ATTR: printf("named_attribute: %s\n", shown(p->s, p->len, &t)); break;
     case QREC_RCPT:
     case QREC_RCPT_DONE: {
         const char *f[4] = {p->s, "", "0", ""};
@@ -146,17 +151,17 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
             if (p->s[i] == '\0')
                 f[n++] = p->s + i + 1;
         printf("%s: %s\n", type == QREC_RCPT ? "recipient" : "done_recipient",
-               printable(f[0], strlen(f[0]), &t));
+               shown(f[0], strlen(f[0]), &t));
         if (*f[1])
-            printf("original_recipient: %s\n", printable(f[1], strlen(f[1]), &t));
+            printf("original_recipient: %s\n", shown(f[1], strlen(f[1]), &t));
         notify_text(atoi(f[2]), &v);
         if (atoi(f[2]))
             printf("notify_flags: %s\n", v.s);
         if (n > 3 && *f[3])
-            printf("dsn_original_recipient: %s\n", printable(f[3], strlen(f[3]), &t));
+            printf("dsn_original_recipient: %s\n", shown(f[3], strlen(f[3]), &t));
         break;
     }
-    default: printf("record type 0x%02x: %s\n", type, printable(p->s, p->len, &t));
+    default: printf("record type 0x%02x: %s\n", type, shown(p->s, p->len, &t));
     }
     str_free(&t);
     str_free(&v);
@@ -171,7 +176,7 @@ struct content_state {
 };
 
 /* content_char - one byte of the content, CRLF already folded to LF; other control bytes
- * (ESC, a bare CR, NUL, ...) as \xNN, as printable() does for the envelope */
+ * (ESC, a bare CR, NUL, ...) as \xNN, as shown() does for the envelope */
 static void content_char(struct content_state *cs, char c)
 {
     if (!cs->in_body && cs->line_start && c == '\n') {

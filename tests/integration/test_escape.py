@@ -119,8 +119,8 @@ def test_bounce_notice_carries_no_controls(instances, fakes):
 
 
 def test_admin_tools_escape_names_and_envelope_values(instances):
-    """petrel-super -s reports a file name chosen by whoever wrote into the queue, and
-    petrel-cat shows envelope values: both with '?' for control bytes."""
+    """petrel-super -s reports a file name chosen by whoever wrote into the queue with '?'
+    for control bytes; petrel-cat, a debugging tool, shows them (and C1 controls) as \\xNN."""
     inst = S.submit_instance(instances)
     inst.stop()
     bad = os.path.join(inst.queue, "hold", "evil\x1b]0;title\x07name")
@@ -132,12 +132,12 @@ def test_admin_tools_escape_names_and_envelope_values(instances):
     # a queue file with a control byte in an attribute value (the test injector writes it;
     # smtpd and pickup never would)
     q = subprocess.run([H.build_path(H.TEST_PROGRAMS["qinject"]), "-c", inst.etc, "-N", "-f",
-                        "sender@remote.test", "-A", "note=bell\x07esc\x1b[2J", "-t",
+                        "sender@remote.test", "-A", "note=bell\x07esc\x1b[2J\u009bc1", "-t",
                         "demo@example.test"], input="Subject: x\n\nbody\n",
                        capture_output=True, text=True, timeout=60)
     assert q.returncode == 0, q.stderr
     qid = q.stdout.split()[0]
     r = S.cmd(inst, "petrel-cat", "-q", "-e", qid, text=False)
     assert r.returncode == 0, r.stderr
-    assert b"named_attribute: note=bell?esc?[2J" in r.stdout, r.stdout
+    assert b"named_attribute: note=bell\\x07esc\\x1B[2J\\xC2\\x9Bc1" in r.stdout, r.stdout
     assert not CONTROL.search(r.stdout), r.stdout
