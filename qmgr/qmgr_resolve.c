@@ -246,7 +246,7 @@ static int expand_rec(const char *addr, struct strlist *path, struct strlist *ou
  * does not list goes to $postmaster_recipient: 1 with out set, 0 as is, -1 table failure */
 static int postmaster_route(const char *addr, struct str *out, struct str *reason)
 {
-    const char *at = strrchr(addr, '@');
+    const char *at = addr_domain_at(addr);
     struct str key = STR_INIT, val = STR_INIT;
     int cls, r;
 
