@@ -212,8 +212,8 @@ static int open_entry(struct repair *r, int dfd, const char *path, const char *n
 
 /* check_file - one queue file (a regular file with a queue ID name) of queue q in directory
  * dfd: owner and mode fixed through a descriptor, never by path */
-static void check_file(struct repair *r, const char *q, int dfd, const char *path,
-                       const char *name, const struct stat *st)
+static void check_file(struct repair *r, const char *q, int dfd, const char *path, const char *name,
+                       const struct stat *st)
 {
     int complete_mode = (st->st_mode & 0777) == 0700;
     int owner_ok = st->st_uid == r->uid && st->st_gid == r->gid;
@@ -275,8 +275,7 @@ static void rename_dup(struct repair *r, int q_deferred, const char *queue, int 
     else if (move_noreplace(dfd, name, tofd, id) == 0)
         fix(r, "%s: the queue ID is used twice; renamed to %s", path, to.s);
     else
-        trouble(r, "%s: the queue ID is used twice; rename to %s: %s", path, to.s,
-                strerror(errno));
+        trouble(r, "%s: the queue ID is used twice; rename to %s: %s", path, to.s, strerror(errno));
     if (tofd >= 0)
         close(tofd);
     str_free(&to);
@@ -356,7 +355,7 @@ static void check_entry(struct repair *r, const char *q, int sub, int temp_only,
         goto out; /* a hash subdirectory */
     if (!qfile_valid_id(name) || !S_ISREG(st.st_mode)) {
         to_corrupt(r, dfd, path.s, name, name,
-                   S_ISLNK(st.st_mode)   ? "a symbolic link (not followed)"
+                   S_ISLNK(st.st_mode)    ? "a symbolic link (not followed)"
                    : !S_ISREG(st.st_mode) ? "not a regular file"
                                           : "not a queue ID name");
         goto out;
@@ -443,8 +442,7 @@ static void check_logs(struct repair *r)
             str_printf(&path, "%s/%s", dir.s, de->d_name);
             snprintf(to_dir, sizeof(to_dir), "defer/%c", qdir_hash(de->d_name));
             if ((tofd = open_qdir(to_dir)) < 0)
-                trouble(r, "%s: in the wrong place; open %s: %s", path.s, to_dir,
-                        dir_error(errno));
+                trouble(r, "%s: in the wrong place; open %s: %s", path.s, to_dir, dir_error(errno));
             else if (move_noreplace(dirfd(d), de->d_name, tofd, de->d_name) == 0)
                 fix(r, "%s: moved to %s/%s", path.s, to_dir, de->d_name);
             else

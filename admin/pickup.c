@@ -415,8 +415,7 @@ static void stale_temp(int dfd, const char *name)
     if (unlinkat(dfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
         log_info("maildrop/%s: removed a stale temporary file (uid=%ld, size=%lld, unchanged "
                  "for %llds): its writer died before the submission was complete",
-                 name, (long)st.st_uid, (long long)st.st_size,
-                 (long long)(now - st.st_mtime));
+                 name, (long)st.st_uid, (long long)st.st_size, (long long)(now - st.st_mtime));
     else if (errno != ENOENT)
         log_warn("remove maildrop/%s: %s", name, strerror(errno));
 }

@@ -65,8 +65,9 @@ int log_set_file(const char *path)
     if (std > 0)
         fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
     else
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-                            O_NONBLOCK, 0640);
+        fd = open(path,
+                  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+                  0640);
     if (fd < 0)
         return -1;
     /* root opens it: never through a link a user planted, never a FIFO or a device,

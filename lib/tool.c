@@ -145,7 +145,8 @@ int tool_load_trusted(const char *confdir, struct str *why)
         return 0;
     }
     if ((fd = open_root_owned_main_cf(confdir)) < 0) {
-        str_printf(why, "configuration directory %s is not trusted: it is not listed in "
+        str_printf(why,
+                   "configuration directory %s is not trusted: it is not listed in "
                    "alternate_config_directories of %s/main.cf, and it or its main.cf is not "
                    "owned by root, is writable by group or others, or is a symbolic link",
                    confdir, PETREL_CONFIG_DIR);
