@@ -299,10 +299,10 @@ static void canon(const char *addr, struct str *out)
         memmove(out->s, out->s + 1, out->len - 2);
         str_truncate(out, out->len - 2);
     }
-    if ((at = strrchr(out->s, '@')) == NULL) {
+    if ((at = addr_domain_at(out->s)) == NULL) {
         str_catc(out, '@');
         str_cat(out, cfg_str(cfg_main, "myorigin"));
-        at = strrchr(out->s, '@');
+        at = addr_domain_at(out->s);
     }
     lowercase((char *)at);
 }
