@@ -29,6 +29,9 @@
  * recipients with a DSN-capable server (RFC 3461), NOTIFY and ORCPT went
  * along, and the result says dsn_passed so that qmgr sends no success
  * notice of its own; to a server without DSN the action is "relayed".
+ * A recipient the server took is marked done in the queue file (with its
+ * success notice entry, when one is due) before its result goes to qmgr
+ * (lib/deliver.h), right after the 250 to the end of DATA.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,8 +161,16 @@ static int report(struct stream *qs, struct smtp_msg *m, int dsn_server, int all
             r.action = "relayed";
             r.dsn_passed = dsn_server;
         }
-        deliver_log(m->req, dr->addr, dr->orig, r.relay, m->conn_us, r.dsn,
-                    deliver_status_name(r.status), r.reason);
+        if (rc_->before) {
+            r.marked = 1; /* (no status line: the first delivery logged one) */
+        } else {
+            size_t nlogged;
+            /* final in the queue file before qmgr hears of it (lib/deliver.h) */
+            if (r.status == DELIVER_SENT)
+                r.marked = deliver_mark_sent(m->qfd, &m->env, m->req, &r, NULL, 0, &nlogged) == 0;
+            deliver_log(m->req, dr->addr, dr->orig, r.relay, m->conn_us, r.dsn,
+                        deliver_status_name(r.status), r.reason);
+        }
         rc = deliver_result_send(qs, &r);
         str_free(&mta);
     }
@@ -229,11 +240,13 @@ static int use_session(struct stream *qs, struct smtp_session *ss, struct smtp_m
 
     if (precheck(ss, m) == 0)
         r = smtp_transaction(ss, m, why);
+    /* the results first: a recipient the server took is marked done right after its 250 */
+    int rc = report(qs, m, dsn_server, 0) == STREAM_OK ? 0 : -1;
     if (r < 0)
         smtp_session_close(ss, 0);
     else
         cache_put(ss);
-    return report(qs, m, dsn_server, 0) == STREAM_OK ? 0 : -1;
+    return rc;
 }
 
 /* message_flags - what the message needs from a server, from its envelope */
@@ -366,13 +379,24 @@ static int handle_request(struct stream *qs, const struct deliver_request *req,
         rc = fail_all(qs, &m, "bad queue file name in the delivery request");
         goto out;
     }
-    m.qfd = open(want.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    m.qfd = deliver_queue_open(req->queue_id, &err);
     if (m.qfd < 0 || qfile_read_envelope(m.qfd, &m.env, DELIVER_RCPT_MAX, &err) < 0) {
-        if (m.qfd < 0)
-            str_printf(&err, "open %s: %s", want.s, strerror(errno));
         log_warn("%s: %s", req->queue_id, str_c(&err));
         rc = fail_all(qs, &m, "cannot read the queue file");
         goto out;
+    }
+    for (size_t i = 0; i < req->nrcpts; i++) {
+        const struct qfile_rcpt *rec = deliver_rcpt_record(&m.env, req, i);
+        if (rec && rec->done) {
+            /* delivered by an agent whose result never reached qmgr (lib/deliver.h) */
+            log_info("%s: to=<%s>: delivered before (the record is marked done); not again",
+                     req->queue_id, req->rcpts[i].addr);
+            m.rcpts[i].state = SMTP_R_DONE;
+            m.rcpts[i].status = DELIVER_SENT;
+            m.rcpts[i].before = 1;
+            snprintf(m.rcpts[i].dsn, sizeof(m.rcpts[i].dsn), "2.0.0");
+            str_cpy(&m.rcpts[i].reason, "delivered before");
+        }
     }
     message_flags(&m);
     if (deliver(qs, &m, dest_failed) < 0) {

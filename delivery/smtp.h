@@ -92,6 +92,7 @@ struct smtp_session {
 struct smtp_rcpt {
     int state;
     int reported;   /* the result went to qmgr */
+    int before;     /* its record was marked done before the request: not sent again */
     int status;     /* the last outcome (DELIVER_) */
     char dsn[16];
     struct str reason;

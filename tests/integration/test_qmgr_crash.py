@@ -6,6 +6,7 @@ import random
 import signal
 import sys
 import threading
+import re
 import time
 
 import petrel_harness as H
@@ -94,3 +95,95 @@ def test_no_mail_lost_when_qmgr_and_local_crash(instances, capsys):
     # there complete); Maildir readers clean tmp/, as with any MDA, so tmp/ is not checked
     leftovers = [p for p in Q.queue_files(inst) if "/corrupt/" in p]
     assert leftovers == []
+
+
+# an agent whose qmgr dies while it delivers (lib/deliver.h: the agent marks the recipient
+# done in the queue file before it replies, and holds the file locked meanwhile) ------------
+
+def restart_qmgr(inst):
+    """SIGKILL qmgr and wait for master to start a new one; its pid."""
+    old = [p["pid"] for p in inst.children("qmgr")]
+    assert len(old) == 1
+    os.kill(old[0], signal.SIGKILL)
+    return wait_for(lambda: next((p["pid"] for p in inst.children("qmgr")
+                                  if p["pid"] not in old), None), 30, what="a new qmgr")
+
+
+def wait_recovered_or_twice(inst, twice):
+    """The new qmgr met the file held by the agent, or delivered it a second time."""
+    wait_for(lambda: "a delivery agent is still at work on it" in inst.log() or twice(),
+             30, interval=0.1, what="the new qmgr to meet the message")
+
+
+def test_local_agent_orphaned_by_qmgr_delivers_once(instances, capsys):
+    """A |command alias (standing for any delivery) is running when qmgr is killed; the
+    command then completes. The agent marks the recipient done and its result goes nowhere;
+    the new qmgr waits for the agent to let go of the file, finds the recipient done and
+    delivers nothing again - and the success notice the sender asked for still comes."""
+    runs = None
+    inst = Q.mail_instance(instances, start=False, main_cf={"service_throttle_time": "1s"})
+    runs = os.path.join(inst.root, "runs")
+    os.makedirs(runs)
+    os.chmod(runs, 0o777)
+    script = os.path.join(inst.root, "block.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\ncat > %s/run.$$\nwhile [ ! -e %s/release ]; do sleep 0.05; done\n"
+                % (runs, runs))
+    os.chmod(script, 0o755)
+    Q.write_aliases(inst, {"blocker": "|" + script})
+    inst.start()
+    wait_for(lambda: os.path.exists(os.path.join(inst.queue, "public", "showq")),
+             what="qmgr to start")
+
+    def run_files():
+        return [n for n in os.listdir(runs) if n.startswith("run.")]
+
+    qid = Q.submit(inst, "demo@example.test", ["blocker@localhost"],
+                   notify={"blocker@localhost": "SUCCESS"})
+    wait_for(lambda: len(run_files()) == 1, 15, what="the command to run")
+    restart_qmgr(inst)
+    wait_recovered_or_twice(inst, lambda: len(run_files()) > 1)
+    open(os.path.join(runs, "release"), "w").close()
+    Q.wait_status(inst, qid, "blocker@localhost", "sent")
+    Q.wait_removed(inst, qid, timeout=30)
+    assert len(run_files()) == 1
+    assert re.search(r"%s: to=<blocker@localhost>.*status=sent" % qid, inst.log())
+    dsn = Q.dsns_for(inst, os.path.join(inst.vmail, "example.test/demo"), timeout=30)[0]
+    _, fields = Q.report_fields(dsn)
+    assert [f["Action"] for f in fields] == ["delivered"]
+    assert Q.queue_files(inst) == []
+
+
+def test_smtp_agent_orphaned_by_qmgr_delivers_once(instances):
+    """The remote server's 250 to the end of DATA comes only after qmgr was killed: the
+    smtp agent marks the recipient done (with the success notice's entry, the server
+    having no DSN) and its report goes nowhere. The new qmgr must neither send the
+    message again nor lose the notice."""
+    import smtp_util as U
+    release = threading.Event()
+
+    def handler(srv, n, line):
+        if line == ".":
+            release.wait(60)
+        return srv.default(line)
+
+    srv = U.FakeServer("127.0.0.61", handler=handler, ehlo="250-fake.test\r\n250 PIPELINING")
+    try:
+        inst = U.sender(instances, main_cf={"relayhost": "[127.0.0.61]:%d" % srv.port,
+                                            "service_throttle_time": "1s"})
+        qid = Q.submit(inst, "demo@example.test", ["a@remote.test"],
+                       notify={"a@remote.test": "SUCCESS"})
+        wait_for(lambda: len(srv.messages) == 1, 15, what="the message at the server")
+        restart_qmgr(inst)
+        wait_recovered_or_twice(inst, lambda: len(srv.messages) > 1)
+        release.set()
+        Q.wait_status(inst, qid, "a@remote.test", "sent")
+        Q.wait_removed(inst, qid, timeout=30)
+        assert len(srv.messages) == 1
+        dsn = Q.dsns_for(inst, os.path.join(inst.vmail, "example.test/demo"), timeout=30)[0]
+        _, fields = Q.report_fields(dsn)
+        assert [f["Action"] for f in fields] == ["relayed"]
+        assert Q.queue_files(inst) == []
+    finally:
+        release.set()
+        srv.stop()
