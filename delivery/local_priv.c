@@ -56,12 +56,15 @@ void local_unbecome(void)
 
 int local_become_mail_owner(struct str *err)
 {
-    struct qdir_ids ids;
+    static struct qdir_ids ids;
+    static int have_ids;
 
     if (!local_is_root())
         return 0;
-    if (qdir_ids(cfg_main, &ids, err) < 0)
+    /* looked up once per process: this runs between a delivery and its mark */
+    if (!have_ids && qdir_ids(cfg_main, &ids, err) < 0)
         return -1;
+    have_ids = 1;
     if (setgroups(1, &ids.mail_gid) < 0 || setegid(ids.mail_gid) < 0 ||
         seteuid(ids.mail_uid) < 0) {
         str_printf(err, "cannot become mail_owner: %s", strerror(errno));
