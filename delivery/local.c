@@ -912,6 +912,7 @@ static int handle_rcpt(struct stream *s, struct local_req *lr, size_t i)
     canon(lr->req->rcpts[i].addr, &addr);
     str_lower(&addr);
     c.rcpt = addr.s;
+    lr->rcpt_offset = lr->req->rcpts[i].offset;
     const struct qfile_rcpt *rec = deliver_rcpt_record(&lr->env, lr->req, i);
     if (rec && rec->done) {
         /* delivered by an agent whose result never reached qmgr (lib/deliver.h) */

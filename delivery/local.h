@@ -24,6 +24,7 @@ struct local_req {
     struct qfile_env env;  /* its envelope */
     struct strlist delivered_to; /* Delivered-To: values in the message (lower case) */
     int received;          /* number of Received: headers */
+    long long rcpt_offset; /* the recipient record being delivered (Maildir names) */
 };
 
 /* the outcome of one delivery attempt (a target) */

@@ -288,6 +288,9 @@ static void recover(void)
         log_info("recovering %zu message(s) from the active queue", names.n);
     recover_some(&names);
     strlist_free(&names);
+    for (size_t i = 0; i < recover_later.n; i++)
+        log_info("%s: a delivery agent is still at work on it; taken up later",
+                 recover_later.v[i]);
     if (recover_later.n)
         recover_timer = evloop_timer(qmgr_ev, RECOVER_RETRY_MS, on_recover_retry, NULL);
 }

@@ -610,8 +610,6 @@ int qmgr_activate(const char *path, const char *id, int from)
     if (from != QM_FROM_INCOMING && flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK)
             log_warn("lock %s: %s", path, strerror(errno));
-        else
-            log_info("%s: a delivery agent is still at work on it; taken up later", id);
         close(fd);
         return 0;
     }
