@@ -412,7 +412,7 @@ int deliver_queue_open(const char *queue_id, struct str *err)
     }
     dfd = open("active", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
-        str_printf(err, "open active/: %s", strerror(errno));
+        str_printf(err, "open active/%s: %s (active/)", queue_id, strerror(errno));
         return -1;
     }
     fd = openat(dfd, queue_id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
