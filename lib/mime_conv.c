@@ -20,8 +20,8 @@
  * Multiparts are followed part by part and message/rfc822 parts into the
  * encapsulated message; a container labelled 8bit or binary is relabelled
  * once its contents are converted (RFC 2045 6.4). Preamble and epilogue
- * belong to no part (RFC 2046 5.1.1): their 8-bit bytes become '?' in
- * 7-bit mode. A top-level message that gets an encoding gets MIME-Version
+ * belong to no part (RFC 2046 5.1.1): their NULs, and their 8-bit bytes
+ * in 7-bit mode, become '?'. A top-level message that gets an encoding gets MIME-Version
  * too. What needs no change is copied byte for byte; a message in which
  * nothing needs a change is not copied at all (MIME_CONV_NONE). A part
  * already in quoted-printable or base64 that has 8-bit bytes, and a
@@ -76,13 +76,13 @@ static void scan(const char *p, size_t n, struct scan *s)
     }
 }
 
-/* copy_safe - bytes outside any part (preamble, epilogue, delimiters): 8-bit ones become
- * '?' in 7-bit mode */
+/* copy_safe - bytes outside any part (preamble, epilogue, delimiters): NULs, and 8-bit
+ * bytes in 7-bit mode, become '?' */
 static void copy_safe(struct conv *c, size_t off, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)c->d[off + i];
-        if (c->mode == MIME_CONV_7BIT && ch >= 0x80) {
+        if (ch == 0 || (c->mode == MIME_CONV_7BIT && ch >= 0x80)) {
             str_catc(c->out, '?');
             c->changed = 1;
         } else {
@@ -238,32 +238,28 @@ static int conv_part(struct conv *c, const struct mime_part *p)
 {
     int top = p->parent == NULL;
 
-    if (p->flags & MIME_PART_MESSAGE) {
-        struct scan s;
-        scan(c->d + p->hdr.off, p->hdr.size, &s);
-        if ((s.has8 && c->mode == MIME_CONV_7BIT) || s.nul) {
-            str_cat(c->why, s.nul ? "a header holds NUL bytes"
-                                  : "a header holds 8-bit bytes, which cannot be converted");
-            return -1;
-        }
-    } else {
-        struct scan s;
-        scan(c->d + p->hdr.off, p->hdr.size, &s);
-        if (s.has8 && c->mode == MIME_CONV_7BIT) {
-            str_cat(c->why, "a MIME part header holds 8-bit bytes, which cannot be converted");
-            return -1;
-        }
+    struct scan s;
+    scan(c->d + p->hdr.off, p->hdr.size, &s);
+    if (s.nul || (s.has8 && c->mode == MIME_CONV_7BIT)) {
+        str_printf(c->why, "a %s holds %s", p->flags & MIME_PART_MESSAGE ? "header"
+                                                                        : "MIME part header",
+                   s.nul ? "NUL bytes" : "8-bit bytes, which cannot be converted");
+        return -1;
     }
     if ((p->flags & MIME_PART_MULTIPART) && p->children) {
         size_t at = p->body.off, end = p->body.off + p->body.size;
         header_out(c, p, container_enc(c, p), 0);
+        /* (regions of a damaged message may touch: the bytes go out in order, once) */
         for (const struct mime_part *k = p->children; k; k = k->next) {
-            copy_safe(c, at, k->hdr.off - at);
+            if (k->hdr.off > at)
+                copy_safe(c, at, k->hdr.off - at);
             if (conv_part(c, k) < 0)
                 return -1;
-            at = k->body.off + k->body.size;
+            if (k->body.off + k->body.size > at)
+                at = k->body.off + k->body.size;
         }
-        copy_safe(c, at, end - at);
+        if (end > at)
+            copy_safe(c, at, end - at);
         return 0;
     }
     if ((p->flags & MIME_PART_RFC822) && p->children) {

@@ -221,8 +221,28 @@ static void test_cannot_convert(void **state)
          "labelled \"base64\""},
     };
     struct str out = STR_INIT, why = STR_INIT;
+    /* found by fuzz_mime: a NUL in a part header went to an 8BITMIME server */
+    static const char nul_hdr[] = "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+                                  "\r\n--b\r\nContent-Type: text/plain; a=\0\r\n\r\nx\r\n"
+                                  "--b--\r\n";
 
     (void)state;
+    assert_int_equal(mime_downgrade(nul_hdr, sizeof(nul_hdr) - 1, MIME_CONV_8BIT, &out, &why),
+                     -1);
+    assert_non_null(strstr(why.s, "MIME part header holds NUL bytes"));
+    /* found by fuzz_mime: a part header without its blank line before an outer boundary
+     * ends a byte after its parent's body; the copy after it must not run backwards */
+    static const char overlap[] = "Subject: b\nContent-Type: multipart/mixed; boundary=O\n\n"
+                                  "--O\nContent-Type: multipart/alternative; boundary=I\n\n"
+                                  "--I\nContent-Type: text/plain\n\nhello\n--I\n"
+                                  "Content-Type: text/x\n--O\nContent-Type: text/plain\n\n"
+                                  "bye \xe9\n--O--\n";
+    str_reset(&why);
+    assert_int_equal(mime_downgrade(overlap, sizeof(overlap) - 1, MIME_CONV_7BIT, &out, &why),
+                     MIME_CONV_DONE);
+    check_7bit(&out);
+    assert_non_null(strstr(out.s, "\nbye =E9"));
+    str_reset(&out);
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         str_reset(&why);
         assert_int_equal(mime_downgrade(t[i].msg, strlen(t[i].msg), t[i].mode, &out, &why), -1);
