@@ -171,11 +171,12 @@ static int report(struct stream *qs, struct smtp_msg *m, int dsn_server, int all
             r.marked = 1; /* (no status line: the first delivery logged one) */
         } else {
             size_t nlogged;
-            /* final in the queue file before qmgr hears of it (lib/deliver.h) */
-            if (r.status == DELIVER_SENT)
-                r.marked = deliver_mark_sent(m->qfd, &m->env, m->req, &r, NULL, 0, &nlogged) == 0;
             deliver_log(m->req, dr->addr, dr->orig, r.relay, m->conn_us, r.dsn,
                         deliver_status_name(r.status), r.reason);
+            /* final in the queue file before qmgr hears of it (lib/deliver.h); logged
+             * first, as local logs each target as it is delivered (and Postfix's sent()) */
+            if (r.status == DELIVER_SENT)
+                r.marked = deliver_mark_sent(m->qfd, &m->env, m->req, &r, NULL, 0, &nlogged) == 0;
         }
         rc = deliver_result_send(qs, &r);
         str_free(&mta);
