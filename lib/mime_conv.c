@@ -93,8 +93,7 @@ static void copy_safe(struct conv *c, size_t off, size_t n)
 
 /* header_out - p's header with its Content-Transfer-Encoding fields replaced by one saying
  * enc (NULL: the header unchanged); mime_version: add MIME-Version when it is missing */
-static void header_out(struct conv *c, const struct mime_part *p, const char *enc,
-                       int mime_version)
+static void header_out(struct conv *c, const struct mime_part *p, const char *enc, int mime_version)
 {
     const struct mime_region *h = &p->hdr;
     size_t pos = 0, from = h->off, end = h->off + h->size, blank = end;
@@ -144,10 +143,10 @@ static void qp_out(struct conv *c, const char *p, size_t n)
             col = 0;
             continue;
         }
-        int at_eol = i + 1 >= n || p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n &&
-                                                         p[i + 2] == '\n');
-        int literal = (ch >= 33 && ch <= 126 && ch != '=') || ((ch == ' ' || ch == '\t') &&
-                                                               !at_eol);
+        int at_eol =
+            i + 1 >= n || p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n');
+        int literal =
+            (ch >= 33 && ch <= 126 && ch != '=') || ((ch == ' ' || ch == '\t') && !at_eol);
         size_t w = literal ? 1 : 3;
         /* a soft line break ("=" CRLF) keeps room for itself */
         if (col + w > QP_LINE - 1 && !(at_eol && col + w <= QP_LINE)) {
@@ -241,8 +240,8 @@ static int conv_part(struct conv *c, const struct mime_part *p)
     struct scan s;
     scan(c->d + p->hdr.off, p->hdr.size, &s);
     if (s.nul || (s.has8 && c->mode == MIME_CONV_7BIT)) {
-        str_printf(c->why, "a %s holds %s", p->flags & MIME_PART_MESSAGE ? "header"
-                                                                        : "MIME part header",
+        str_printf(c->why, "a %s holds %s",
+                   p->flags & MIME_PART_MESSAGE ? "header" : "MIME part header",
                    s.nul ? "NUL bytes" : "8-bit bytes, which cannot be converted");
         return -1;
     }

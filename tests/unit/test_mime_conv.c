@@ -41,7 +41,8 @@ static void check_7bit(const struct str *s)
 /* same_content - orig and conv have the same leaves with the same decoded bytes */
 static void same_content(const char *orig, size_t olen, const struct str *conv)
 {
-    struct mime_message *a = mime_parse(orig, olen, NULL), *b = mime_parse(conv->s, conv->len, NULL);
+    struct mime_message *a = mime_parse(orig, olen, NULL),
+                        *b = mime_parse(conv->s, conv->len, NULL);
     const struct mime_part *la[32], *lb[32];
     size_t na = 0, nb = 0;
     struct str da = STR_INIT, db = STR_INIT;
@@ -71,8 +72,7 @@ static void test_nothing_to_do(void **state)
     struct str out = STR_INIT, why = STR_INIT;
 
     (void)state;
-    assert_int_equal(mime_downgrade(msg, strlen(msg), MIME_CONV_7BIT, &out, &why),
-                     MIME_CONV_NONE);
+    assert_int_equal(mime_downgrade(msg, strlen(msg), MIME_CONV_7BIT, &out, &why), MIME_CONV_NONE);
     assert_int_equal(out.len, 0);
     /* 8-bit text goes to an 8BITMIME server as it is */
     const char *eight = "Subject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
@@ -85,20 +85,20 @@ static void test_nothing_to_do(void **state)
 
 static void test_8bit_text_to_quoted_printable(void **state)
 {
-    const char *msg = "Subject: x\r\nMIME-Version: 1.0\r\n"
-                      "Content-Type: text/plain; charset=iso-8859-1\r\n"
-                      "Content-Transfer-Encoding: 8bit\r\n\r\n"
-                      "caf\xe9 = cr\xe8me  \r\n"
-                      "\t.leading dot and a tab\r\n"
-                      "a long line: "
-                      "\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9"
-                      "\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9 and some text after it\r\n"
-                      "bare\rcr and a last line without an end \xe9";
+    const char *msg =
+        "Subject: x\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=iso-8859-1\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "caf\xe9 = cr\xe8me  \r\n"
+        "\t.leading dot and a tab\r\n"
+        "a long line: "
+        "\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9"
+        "\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9 and some text after it\r\n"
+        "bare\rcr and a last line without an end \xe9";
     struct str out = STR_INIT, why = STR_INIT;
 
     (void)state;
-    assert_int_equal(mime_downgrade(msg, strlen(msg), MIME_CONV_7BIT, &out, &why),
-                     MIME_CONV_DONE);
+    assert_int_equal(mime_downgrade(msg, strlen(msg), MIME_CONV_7BIT, &out, &why), MIME_CONV_DONE);
     check_7bit(&out);
     assert_non_null(strstr(out.s, "\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"));
     assert_null(strstr(out.s, "8bit"));
@@ -118,40 +118,39 @@ static void test_8bit_text_to_quoted_printable(void **state)
 }
 
 /* a multipart with text, binary, 7-bit and an encapsulated message with an 8-bit part */
-static const char multi[] =
-    "From: a@example.test\r\n"
-    "Subject: parts\r\n"
-    "MIME-Version: 1.0\r\n"
-    "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
-    "Content-Transfer-Encoding: binary\r\n"
-    "\r\n"
-    "preamble\r\n"
-    "--outer\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Transfer-Encoding: 8bit\r\n"
-    "\r\n"
-    "gr\xc3\xbc\xc3\x9f dich\r\n"
-    "--outer\r\n"
-    "Content-Type: application/octet-stream\r\n"
-    "Content-Transfer-Encoding: binary\r\n"
-    "\r\n"
-    "\x00\x01\x02\xff\n\r\x80 binary\r\n\x00"
-    "\r\n--outer\r\n"
-    "Content-Type: text/plain\r\n"
-    "\r\n"
-    "seven bit\r\n"
-    "--outer\r\n"
-    "Content-Type: message/rfc822\r\n"
-    "Content-Transfer-Encoding: 8bit\r\n"
-    "\r\n"
-    "Subject: inner\r\n"
-    "MIME-Version: 1.0\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\n"
-    "Content-Transfer-Encoding: 8bit\r\n"
-    "\r\n"
-    "d\xe9j\xe0 vu\r\n"
-    "--outer--\r\n"
-    "epilogue\r\n";
+static const char multi[] = "From: a@example.test\r\n"
+                            "Subject: parts\r\n"
+                            "MIME-Version: 1.0\r\n"
+                            "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+                            "Content-Transfer-Encoding: binary\r\n"
+                            "\r\n"
+                            "preamble\r\n"
+                            "--outer\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n"
+                            "\r\n"
+                            "gr\xc3\xbc\xc3\x9f dich\r\n"
+                            "--outer\r\n"
+                            "Content-Type: application/octet-stream\r\n"
+                            "Content-Transfer-Encoding: binary\r\n"
+                            "\r\n"
+                            "\x00\x01\x02\xff\n\r\x80 binary\r\n\x00"
+                            "\r\n--outer\r\n"
+                            "Content-Type: text/plain\r\n"
+                            "\r\n"
+                            "seven bit\r\n"
+                            "--outer\r\n"
+                            "Content-Type: message/rfc822\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n"
+                            "\r\n"
+                            "Subject: inner\r\n"
+                            "MIME-Version: 1.0\r\n"
+                            "Content-Type: text/plain; charset=iso-8859-1\r\n"
+                            "Content-Transfer-Encoding: 8bit\r\n"
+                            "\r\n"
+                            "d\xe9j\xe0 vu\r\n"
+                            "--outer--\r\n"
+                            "epilogue\r\n";
 
 static void test_multipart_7bit(void **state)
 {
@@ -227,8 +226,7 @@ static void test_cannot_convert(void **state)
                                   "--b--\r\n";
 
     (void)state;
-    assert_int_equal(mime_downgrade(nul_hdr, sizeof(nul_hdr) - 1, MIME_CONV_8BIT, &out, &why),
-                     -1);
+    assert_int_equal(mime_downgrade(nul_hdr, sizeof(nul_hdr) - 1, MIME_CONV_8BIT, &out, &why), -1);
     assert_non_null(strstr(why.s, "MIME part header holds NUL bytes"));
     /* found by fuzz_mime: a part header without its blank line before an outer boundary
      * ends a byte after its parent's body; the copy after it must not run backwards */
@@ -262,8 +260,7 @@ static void test_plain_message_gets_mime_headers(void **state)
     struct str out = STR_INIT, why = STR_INIT;
 
     (void)state;
-    assert_int_equal(mime_downgrade(msg, strlen(msg), MIME_CONV_7BIT, &out, &why),
-                     MIME_CONV_DONE);
+    assert_int_equal(mime_downgrade(msg, strlen(msg), MIME_CONV_7BIT, &out, &why), MIME_CONV_DONE);
     assert_string_equal(out.s, "Subject: old style\r\nMIME-Version: 1.0\r\n"
                                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
                                "na=EFve\r\n");
