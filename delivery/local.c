@@ -26,7 +26,9 @@
  * recipient's result to qmgr sums them up: any deferral defers the
  * recipient (a later retry may duplicate what succeeded: better twice
  * than lost), else any success makes it sent and failed members become
- * extra DSN entries, else it bounced.
+ * extra DSN entries, else it bounced. A sent recipient is marked done in
+ * the queue file (with its bounce/ID entries) before the result goes out
+ * (mark_sent, lib/deliver.h).
  *
  * Files opened on someone's behalf (.forward, :include:, /file, mailboxes)
  * are opened once, as that identity, with O_NOFOLLOW, and judged by fstat
@@ -35,7 +37,9 @@
  * owner of the descriptor they were read from: an :include: file's text
  * runs as that file's owner, an alias as the owner of the table that
  * answered (maps_found_owner). A destination with a control byte bounces
- * (5.1.3) before anything is resubmitted or run (doc/internals.md).
+ * (5.1.3) before anything is resubmitted or run (doc/internals.md). The
+ * queue file is opened as mail_owner, relative to active/ opened without
+ * following a symlink (deliver_queue_open).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -799,6 +803,31 @@ static void flush_forwards(struct rctx *c)
     str_free(&err);
 }
 
+/* mark_sent - make a sent recipient final in the queue file before it is reported
+ * (lib/deliver.h): the failed members of its expansion and any success notice into
+ * bounce/ID, then the record marked done, as mail_owner. 1 when marked (no extras to
+ * send); 0 when qmgr must record it, *first_extra the extras still to send. A delivery
+ * that was forwarded is final here too: the resubmitted file was committed (fsync'ed) in
+ * flush_forwards before this. */
+static int mark_sent(struct rctx *c, const struct deliver_result *r, size_t *first_extra)
+{
+    struct str err = STR_INIT;
+    int marked = 0;
+
+    *first_extra = 0;
+    if (local_become_mail_owner(&err) < 0) {
+        log_warn("%s: %s", c->lr->req->queue_id, str_c(&err));
+    } else {
+        marked = deliver_mark_sent(c->lr->qfd, &c->lr->env, c->lr->req, r, c->extra,
+                                   c->nextra, first_extra) == 0;
+        local_unbecome();
+    }
+    if (marked)
+        *first_extra = c->nextra;
+    str_free(&err);
+    return marked;
+}
+
 /* report - the recipient's result to qmgr (targets were logged one by one) */
 static int report(struct stream *s, struct rctx *c)
 {
@@ -824,19 +853,24 @@ static int report(struct stream *s, struct rctx *c)
         r.status = DELIVER_SENT;
         r.dsn = "2.0.0";
         r.reason = none.reason.s;
+        size_t first_extra;
+        r.marked = mark_sent(c, &r, &first_extra);
         rc = deliver_result_send(s, &r);
         str_free(&none.reason);
         return rc;
     }
-    if (c->ndefer == 0)
-        for (size_t i = 0; i < c->nextra && rc == STREAM_OK; i++)
-            if (i != skip_extra && (c->ntargets > 1 || c->nsent))
-                rc = deliver_result_send(s, &c->extra[i]);
     r.status = st->status;
     r.dsn = st->dsn;
     r.reason = str_c(&st->reason);
     if (c->nsent && c->nsent + c->nbounce + c->ndefer > 1 && st == &c->first_sent)
         r.action = "expanded";
+    size_t first_extra = 0;
+    if (r.status == DELIVER_SENT)
+        r.marked = mark_sent(c, &r, &first_extra);
+    if (c->ndefer == 0)
+        for (size_t i = first_extra; i < c->nextra && rc == STREAM_OK; i++)
+            if (i != skip_extra && (c->ntargets > 1 || c->nsent))
+                rc = deliver_result_send(s, &c->extra[i]);
     if (rc == STREAM_OK)
         rc = deliver_result_send(s, &r);
     return rc;
@@ -878,6 +912,24 @@ static int handle_rcpt(struct stream *s, struct local_req *lr, size_t i)
     canon(lr->req->rcpts[i].addr, &addr);
     str_lower(&addr);
     c.rcpt = addr.s;
+    lr->rcpt_offset = lr->req->rcpts[i].offset;
+    const struct qfile_rcpt *rec = deliver_rcpt_record(&lr->env, lr->req, i);
+    if (rec && rec->done) {
+        /* delivered by an agent whose result never reached qmgr (lib/deliver.h) */
+        struct deliver_result r;
+        log_info("%s: to=<%s>: delivered before (the record is marked done); not again",
+                 lr->req->queue_id, addr.s);
+        memset(&r, 0, sizeof(r));
+        r.rcpt = i;
+        r.status = DELIVER_SENT;
+        r.dsn = "2.0.0";
+        r.reason = "delivered before";
+        r.relay = lr->req->transport;
+        r.marked = 1;
+        rc = deliver_result_send(s, &r);
+        str_free(&addr);
+        return rc;
+    }
     if (loop_check(&c) == 0) {
         deliver_address(&c, addr.s, 0, 0, 0);
         if (c.nfwd)
@@ -945,29 +997,6 @@ static int fail_all(struct stream *s, struct deliver_request *req, const char *r
     return rc;
 }
 
-/* open_queue_file - active/ID for reading. The queue directory belongs to mail_owner and
- * root follows no path that a less privileged user can change: neither active/ nor the
- * file may be a symlink, and the file must be a regular one; -1 with errno */
-static int open_queue_file(const char *id)
-{
-    int dfd = open("active", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat sb;
-    int fd, e;
-
-    if (dfd < 0)
-        return -1;
-    fd = openat(dfd, id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    e = errno;
-    close(dfd);
-    if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
-        close(fd);
-        fd = -1;
-        e = EINVAL;
-    }
-    errno = e;
-    return fd;
-}
-
 /* handle_request - one delivery request */
 static int handle_request(struct stream *s, struct deliver_request *req)
 {
@@ -984,10 +1013,12 @@ static int handle_request(struct stream *s, struct deliver_request *req)
         rc = fail_all(s, req, "bad queue file name in the delivery request");
         goto out;
     }
-    lr.qfd = open_queue_file(req->queue_id);
+    /* as mail_owner: the file is its, and the mark is made through this descriptor */
+    if (local_become_mail_owner(&err) == 0) {
+        lr.qfd = deliver_queue_open(req->queue_id, &err);
+        local_unbecome();
+    }
     if (lr.qfd < 0 || qfile_read_envelope(lr.qfd, &lr.env, 1000000, &err) < 0) {
-        if (lr.qfd < 0)
-            str_printf(&err, "open %s: %s", want.s, strerror(errno));
         log_warn("%s: %s", req->queue_id, str_c(&err));
         rc = fail_all(s, req, "cannot read the queue file");
         goto out;

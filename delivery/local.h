@@ -24,6 +24,7 @@ struct local_req {
     struct qfile_env env;  /* its envelope */
     struct strlist delivered_to; /* Delivered-To: values in the message (lower case) */
     int received;          /* number of Received: headers */
+    long long rcpt_offset; /* the recipient record being delivered (Maildir names) */
 };
 
 /* the outcome of one delivery attempt (a target) */
@@ -55,6 +56,9 @@ void local_status_set(struct local_status *st, int status, const char *dsn, cons
 /* local_priv.c */
 /* local_become - switch effective ids to p (no-op when not running as root) */
 int local_become(const struct local_priv *p);
+/* local_become_mail_owner - switch effective ids to mail_owner for work in the queue
+ * (no-op when not running as root); -1 with err. local_unbecome() goes back. */
+int local_become_mail_owner(struct str *err);
 /* local_unbecome - back to root */
 void local_unbecome(void);
 /* local_is_root - the agent runs as root (and switches identities) */

@@ -27,22 +27,14 @@ int local_forward(struct local_req *lr, size_t i, const char *sender,
     const struct deliver_request *req = lr->req;
     const struct deliver_rcpt *rc = &req->rcpts[i];
     struct qfile_writer *w;
-    struct qdir_ids ids;
     struct timeval tv;
     struct str hdr = STR_INIT, terr = STR_INIT;
     struct strlist prep = STRLIST_INIT;
     int rc_ = -1, switched = 0;
 
-    if (local_is_root()) {
-        if (qdir_ids(cfg_main, &ids, err) < 0)
-            return -1;
-        if (setegid(ids.mail_gid) < 0 || seteuid(ids.mail_uid) < 0) {
-            str_printf(err, "cannot become mail_owner: %s", strerror(errno));
-            local_unbecome();
-            return -1;
-        }
-        switched = 1;
-    }
+    if (local_become_mail_owner(err) < 0)
+        return -1;
+    switched = 1;
     w = qfile_create("incoming", err);
     if (w == NULL)
         goto out;

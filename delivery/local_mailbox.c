@@ -4,10 +4,16 @@
  * Maildir (the Maildir specification, as also served by popd and imapd):
  * a unique name "<sec>.M<usec>P<pid>Q<n>.<host>" is created in tmp/ with
  * O_EXCL, written and fsync'ed, then linked into new/ as
- * "<name>,S=<size>,W=<size with CRLF line ends>" (Dovecot's form: imapd and
+ * "<key>,S=<size>,W=<size with CRLF line ends>" (Dovecot's form: imapd and
  * popd take RFC822.SIZE from W without reading the file) and removed from
  * tmp/; new/ is fsync'ed so the name survives a crash before the delivery
- * is reported. Nothing else in the
+ * is reported. The key names the delivery rather than the attempt:
+ * "<arrival sec>.M<arrival usec>Q<queue ID>R<recipient record offset>.<host>",
+ * the same for every attempt of one recipient of one message, so that an
+ * attempt after an agent that was killed between the link and the mark
+ * of the recipient (lib/deliver.h) finds the name taken and delivers
+ * nothing again (as long as no reader moved the file to cur/ meanwhile).
+ * Nothing else in the
  * Maildir is touched (readers keep their index files and cur/ there;
  * Maildir++ .Folder subdirectories are left alone). Missing directories
  * are created (mode 0700) and their parents fsync'ed.
@@ -291,8 +297,9 @@ static int make_dirs(const char *path)
     return rc;
 }
 
-/* maildir_name - a unique file name (time, pid/counter, host) */
-static void maildir_name(struct str *out)
+/* maildir_name - a unique file name (time, pid/counter, host); with lr, the name of this
+ * delivery (arrival time, queue ID, recipient record), the same for each attempt */
+static void maildir_name(struct str *out, const struct local_req *lr)
 {
     static unsigned counter;
     static char host[256];
@@ -310,6 +317,11 @@ static void maildir_name(struct str *out)
                 host[k++] = *h;
         }
         host[k] = '\0';
+    }
+    if (lr && lr->rcpt_offset > 0 && qfile_valid_id(lr->req->queue_id)) {
+        str_printf(out, "%lld.M%06ldQ%sR%lld.%s", lr->env.arrival_sec, lr->env.arrival_usec,
+                   lr->req->queue_id, lr->rcpt_offset, host);
+        return;
     }
     gettimeofday(&tv, NULL);
     str_printf(out, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
@@ -337,7 +349,7 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
         }
         fsync_dir(dir);
     }
-    maildir_name(&name);
+    maildir_name(&name, NULL);
     str_printf(&tmp, "%stmp/%s", dir, name.s);
     fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -359,21 +371,33 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
             fail_errno(lr, st, e, "write maildir file", tmp.s);
         goto out;
     }
+    str_reset(&name);
+    maildir_name(&name, lr);
     str_printf(&new, "%snew/%s,S=%lld,W=%lld", dir, name.s, size, crlf_size);
-    if (link(tmp.s, new.s) < 0 && rename(tmp.s, new.s) < 0) {
-        fail_errno(lr, st, errno, "link maildir file to", new.s);
-        unlink(tmp.s);
-        goto out;
+    int before = 0;
+    if (link(tmp.s, new.s) < 0) {
+        if (errno == EEXIST) {
+            before = 1; /* an earlier attempt linked it and died before its mark */
+        } else if (rename(tmp.s, new.s) < 0) {
+            fail_errno(lr, st, errno, "link maildir file to", new.s);
+            unlink(tmp.s);
+            goto out;
+        }
     }
     unlink(tmp.s);
     str_reset(&sub);
     str_printf(&sub, "%snew", dir);
     if (fsync_dir(sub.s) < 0) {
         fail_errno(lr, st, errno, "fsync", sub.s);
-        unlink(new.s);
+        if (!before)
+            unlink(new.s);
         goto out;
     }
-    local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
+    if (before)
+        local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir (by an earlier "
+                         "attempt: the file was there)");
+    else
+        local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
 out:
     str_free(&name);
     str_free(&tmp);

@@ -5,7 +5,9 @@
  * with the effective uid/gid (and only group) of the recipient, as
  * Postfix local(8) does: files it creates belong to the recipient and the
  * kernel checks the recipient's permissions. The real uid stays root, so
- * the recipient can neither signal nor trace the process. Commands run
+ * the recipient can neither signal nor trace the process. The queue is
+ * touched as mail_owner (local_become_mail_owner): the queue file opened
+ * for reading and marking, bounce/ID entries, resubmitted files. Commands run
  * in a child that drops real and effective ids for good (local_command.c).
  * Started by an ordinary user (tests, development) nothing changes.
  */
@@ -14,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "log.h"
+#include "qdir.h"
 
 #include "local.h"
 
@@ -48,4 +52,24 @@ void local_unbecome(void)
         return;
     if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(0, NULL) < 0)
         log_fatal("cannot return to root: %s", strerror(errno));
+}
+
+int local_become_mail_owner(struct str *err)
+{
+    static struct qdir_ids ids;
+    static int have_ids;
+
+    if (!local_is_root())
+        return 0;
+    /* looked up once per process: this runs between a delivery and its mark */
+    if (!have_ids && qdir_ids(cfg_main, &ids, err) < 0)
+        return -1;
+    have_ids = 1;
+    if (setgroups(1, &ids.mail_gid) < 0 || setegid(ids.mail_gid) < 0 ||
+        seteuid(ids.mail_uid) < 0) {
+        str_printf(err, "cannot become mail_owner: %s", strerror(errno));
+        local_unbecome();
+        return -1;
+    }
+    return 0;
 }

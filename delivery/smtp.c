@@ -21,14 +21,22 @@
  * Checks before any transaction: a message that needs SMTPUTF8 (UTF-8 in
  * the envelope, or an SMTPUTF8 submission) to a server without it bounces
  * with 5.6.7 (RFC 6531 3.7.5); one larger than the server's SIZE bounces
- * with 5.3.4 without sending it (RFC 1870). 8BITMIME content goes to a
- * server without 8BITMIME unchanged (no conversion: see smtp(8)).
+ * with 5.3.4 without sending it (RFC 1870). Content a server cannot take
+ * is converted first (lib/mime_conv.c): 8-bit content for a server
+ * without 8BITMIME becomes quoted-printable or base64 (RFC 6152 3), and the
+ * binary parts of BINARYMIME mail become base64 (RFC 3030 3: this client
+ * does not send BDAT); what cannot be converted (8-bit headers), and
+ * anything that needs it when $disable_mime_output_conversion is set,
+ * bounces with 5.6.3 before MAIL FROM.
  *
  * Every recipient's fate is logged in the Postfix form (deliver_log) with
  * relay=host[ip]:port and the server's reply. After a session took the
  * recipients with a DSN-capable server (RFC 3461), NOTIFY and ORCPT went
  * along, and the result says dsn_passed so that qmgr sends no success
  * notice of its own; to a server without DSN the action is "relayed".
+ * A recipient the server took is marked done in the queue file (with its
+ * success notice entry, when one is due) before its result goes to qmgr
+ * (lib/deliver.h), right after the 250 to the end of DATA.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +49,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "mem.h"
+#include "mime.h"
 #include "server.h"
 
 #include "smtp.h"
@@ -158,8 +167,17 @@ static int report(struct stream *qs, struct smtp_msg *m, int dsn_server, int all
             r.action = "relayed";
             r.dsn_passed = dsn_server;
         }
-        deliver_log(m->req, dr->addr, dr->orig, r.relay, m->conn_us, r.dsn,
-                    deliver_status_name(r.status), r.reason);
+        if (rc_->before) {
+            r.marked = 1; /* (no status line: the first delivery logged one) */
+        } else {
+            size_t nlogged;
+            deliver_log(m->req, dr->addr, dr->orig, r.relay, m->conn_us, r.dsn,
+                        deliver_status_name(r.status), r.reason);
+            /* final in the queue file before qmgr hears of it (lib/deliver.h); logged
+             * first, as local logs each target as it is delivered (and Postfix's sent()) */
+            if (r.status == DELIVER_SENT)
+                r.marked = deliver_mark_sent(m->qfd, &m->env, m->req, &r, NULL, 0, &nlogged) == 0;
+        }
         rc = deliver_result_send(qs, &r);
         str_free(&mta);
     }
@@ -195,7 +213,69 @@ static size_t pending_count(const struct smtp_msg *m)
 
 /* ------------------------------------------------------------ one request */
 
-/* precheck - message requirements this server cannot meet: 5.6.7 and 5.3.4 bounces */
+/* read_content - the whole content into m->content (once); -1 with err */
+static int read_content(struct smtp_msg *m, struct str *err)
+{
+    struct qfile_content qc;
+    struct str chunk = STR_INIT;
+    int r;
+
+    if (m->have_content)
+        return 0;
+    str_reset(&m->content);
+    qfile_content_init(&qc, m->qfd, &m->env);
+    while ((r = qfile_content_next(&qc, &chunk, err)) > 0)
+        str_catn(&m->content, chunk.s, chunk.len);
+    str_free(&chunk);
+    if (r < 0)
+        return -1;
+    m->have_content = 1;
+    return 0;
+}
+
+/* downgrade - what this server may get (RFC 6152 3: no 8-bit content to a server without
+ * 8BITMIME; RFC 3030 3: no binary content without BINARYMIME and CHUNKING, which this client
+ * never uses): 0 with m->send set to the converted content or NULL (the content as queued),
+ * -1 with why (5.6.3 bounce, or 4.3.0 when the queue file cannot be read) */
+static int downgrade(struct smtp_session *ss, struct smtp_msg *m, struct smtp_why *why)
+{
+    int mode = ss->features & SMTP_F_8BITMIME ? MIME_CONV_8BIT : MIME_CONV_7BIT;
+    struct str err = STR_INIT;
+
+    m->send = NULL;
+    if (mode == MIME_CONV_8BIT && !m->binary)
+        return 0;
+    if (read_content(m, &err) < 0) {
+        log_warn("%s: %s", m->req->queue_id, str_c(&err));
+        smtp_why_set(why, DELIVER_DEFERRED, "4.3.0", "cannot read the queue file: %s",
+                     str_c(&err));
+        str_free(&err);
+        return -1;
+    }
+    str_free(&err);
+    if (m->conv_state[mode] == 0)
+        m->conv_state[mode] = 1 + mime_downgrade(m->content.s, m->content.len, mode,
+                                                 &m->conv[mode], &m->conv_why[mode]);
+    if (m->conv_state[mode] == 1 + MIME_CONV_NONE)
+        return 0;
+    struct str text = STR_INIT;
+    str_printf(&text, "%s content, but host %s does not announce %s support",
+               mode == MIME_CONV_8BIT ? "binary" : "8-bit", str_c(&ss->relay),
+               mode == MIME_CONV_8BIT ? "BINARYMIME and CHUNKING" : "8BITMIME");
+    if (m->conv_state[mode] == 0) /* -1 + 1 */
+        smtp_why_set(why, DELIVER_BOUNCED, "5.6.3", "message has %s, and it cannot be "
+                     "converted: %s", text.s, str_c(&m->conv_why[mode]));
+    else if (cfg_bool(cfg_main, "disable_mime_output_conversion"))
+        smtp_why_set(why, DELIVER_BOUNCED, "5.6.3", "message has %s (and "
+                     "disable_mime_output_conversion = yes)", text.s);
+    else
+        m->send = &m->conv[mode];
+    str_free(&text);
+    return m->send ? 0 : -1;
+}
+
+/* precheck - message requirements this server cannot meet: 5.6.7, 5.6.3 and 5.3.4 bounces;
+ * the content converted for it when it must be */
 static int precheck(struct smtp_session *ss, struct smtp_msg *m)
 {
     struct smtp_why why;
@@ -206,10 +286,12 @@ static int precheck(struct smtp_session *ss, struct smtp_msg *m)
         smtp_why_set(&why, DELIVER_BOUNCED, "5.6.7",
                      "SMTPUTF8 is required, but was not offered by host %s", str_c(&ss->relay));
         rc = -1;
-    } else if (ss->size_limit > 0 && m->env.content_size > ss->size_limit) {
+    } else if (downgrade(ss, m, &why) < 0) {
+        rc = -1;
+    } else if (ss->size_limit > 0 && smtp_msg_size(m) > ss->size_limit) {
         smtp_why_set(&why, DELIVER_BOUNCED, "5.3.4",
                      "message size %llu exceeds size limit %llu of server %s",
-                     (unsigned long long)m->env.content_size, ss->size_limit, str_c(&ss->relay));
+                     (unsigned long long)smtp_msg_size(m), ss->size_limit, str_c(&ss->relay));
         rc = -1;
     }
     if (rc < 0) {
@@ -229,11 +311,13 @@ static int use_session(struct stream *qs, struct smtp_session *ss, struct smtp_m
 
     if (precheck(ss, m) == 0)
         r = smtp_transaction(ss, m, why);
+    /* the results first: a recipient the server took is marked done right after its 250 */
+    int rc = report(qs, m, dsn_server, 0) == STREAM_OK ? 0 : -1;
     if (r < 0)
         smtp_session_close(ss, 0);
     else
         cache_put(ss);
-    return report(qs, m, dsn_server, 0) == STREAM_OK ? 0 : -1;
+    return rc;
 }
 
 /* message_flags - what the message needs from a server, from its envelope */
@@ -249,7 +333,8 @@ static void message_flags(struct smtp_msg *m)
             utf8 |= *p >= 0x80;
     m->need_smtputf8 = utf8;
     body = qfile_env_attr(&m->env, "body");
-    m->eightbit = body && (strcasecmp(body, "8BITMIME") == 0 || strcasecmp(body, "BINARYMIME") == 0);
+    m->binary = body && strcasecmp(body, "BINARYMIME") == 0;
+    m->eightbit = m->binary || (body && strcasecmp(body, "8BITMIME") == 0);
 }
 
 /* try_servers - the addresses of the next hop in turn, until no recipient is pending;
@@ -366,13 +451,24 @@ static int handle_request(struct stream *qs, const struct deliver_request *req,
         rc = fail_all(qs, &m, "bad queue file name in the delivery request");
         goto out;
     }
-    m.qfd = open(want.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    m.qfd = deliver_queue_open(req->queue_id, &err);
     if (m.qfd < 0 || qfile_read_envelope(m.qfd, &m.env, DELIVER_RCPT_MAX, &err) < 0) {
-        if (m.qfd < 0)
-            str_printf(&err, "open %s: %s", want.s, strerror(errno));
         log_warn("%s: %s", req->queue_id, str_c(&err));
         rc = fail_all(qs, &m, "cannot read the queue file");
         goto out;
+    }
+    for (size_t i = 0; i < req->nrcpts; i++) {
+        const struct qfile_rcpt *rec = deliver_rcpt_record(&m.env, req, i);
+        if (rec && rec->done) {
+            /* delivered by an agent whose result never reached qmgr (lib/deliver.h) */
+            log_info("%s: to=<%s>: delivered before (the record is marked done); not again",
+                     req->queue_id, req->rcpts[i].addr);
+            m.rcpts[i].state = SMTP_R_DONE;
+            m.rcpts[i].status = DELIVER_SENT;
+            m.rcpts[i].before = 1;
+            snprintf(m.rcpts[i].dsn, sizeof(m.rcpts[i].dsn), "2.0.0");
+            str_cpy(&m.rcpts[i].reason, "delivered before");
+        }
     }
     message_flags(&m);
     if (deliver(qs, &m, dest_failed) < 0) {
@@ -384,6 +480,11 @@ out:
     if (m.qfd >= 0)
         close(m.qfd);
     qfile_env_free(&m.env);
+    str_free(&m.content);
+    for (int k = 0; k < 2; k++) {
+        str_free(&m.conv[k]);
+        str_free(&m.conv_why[k]);
+    }
     for (size_t i = 0; i < req->nrcpts; i++) {
         str_free(&m.rcpts[i].reason);
         str_free(&m.rcpts[i].diag);

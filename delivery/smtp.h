@@ -92,6 +92,7 @@ struct smtp_session {
 struct smtp_rcpt {
     int state;
     int reported;   /* the result went to qmgr */
+    int before;     /* its record was marked done before the request: not sent again */
     int status;     /* the last outcome (DELIVER_) */
     char dsn[16];
     struct str reason;
@@ -105,9 +106,22 @@ struct smtp_msg {
     struct qfile_env env;
     int need_smtputf8;
     int eightbit;     /* BODY=8BITMIME (or BINARYMIME) declared */
+    int binary;       /* BODY=BINARYMIME declared */
+    struct str content; /* the content, read once when a conversion has to be tried */
+    int have_content;
+    struct str conv[2]; /* mime_downgrade for MIME_CONV_7BIT / _8BIT */
+    int conv_state[2];  /* 0 not tried, else 1 + the result of mime_downgrade */
+    struct str conv_why[2];
+    const struct str *send; /* what this transaction sends instead of the queue file (NULL) */
     struct smtp_rcpt *rcpts; /* parallel to req->rcpts */
     long long conn_us;       /* connection set-up time of the delivering session */
 };
+
+/* smtp_msg_size - the size of what goes out: the converted content, or the queued one */
+static inline unsigned long long smtp_msg_size(const struct smtp_msg *m)
+{
+    return m->send ? (unsigned long long)m->send->len : (unsigned long long)m->env.content_size;
+}
 
 /* smtp_addr.c */
 int smtp_nexthop_parse(const char *text, int default_port, struct smtp_nexthop *out);

@@ -53,6 +53,11 @@ const struct cfg_param smtp_params[] = {
     {"smtp_line_length_limit", CFG_INT, "998", 0, 1000000, 0,
      "The longest content line sent (RFC 5321 4.5.3.1.6); longer header lines are folded "
      "with CRLF and a space, longer body lines broken with CRLF (0: no limit)."},
+    {"disable_mime_output_conversion", CFG_BOOL, "no", 0, 0, 0,
+     "yes: never convert content for a server. 8-bit mail for a server without 8BITMIME, "
+     "and BINARYMIME mail with binary parts (this client sends no BDAT), then bounce with "
+     "5.6.3 instead of going out as quoted-printable or base64 (RFC 6152 3, RFC 3030 3); "
+     "Postfix would send them unchanged."},
     {"smtp_connection_cache_time_limit", CFG_TIME, "2s", 0, 3600, 0,
      "How long a session stays open after a delivery, waiting for the next delivery to the "
      "same destination (0: close at once); reused sessions start with RSET."},

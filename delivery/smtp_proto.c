@@ -405,7 +405,7 @@ static void mail_from(struct xact *x, struct str *cmd)
     addr_external(m->req->sender, cmd);
     str_catc(cmd, '>');
     if (f & SMTP_F_SIZE)
-        str_printf(cmd, " SIZE=%llu", (unsigned long long)m->env.content_size);
+        str_printf(cmd, " SIZE=%llu", smtp_msg_size(m));
     if ((f & SMTP_F_8BITMIME) && m->eightbit)
         str_cat(cmd, " BODY=8BITMIME");
     if ((f & SMTP_F_SMTPUTF8) && m->need_smtputf8)
@@ -545,10 +545,20 @@ static int send_content(struct xact *x)
     c.limit = (size_t)cfg_int(cfg_main, "smtp_line_length_limit");
     stream_set_timeout(x->ss->s, (int)cfg_time(cfg_main, "smtp_data_xfer_timeout"));
     qfile_content_init(&qc, x->msg->qfd, &x->msg->env);
-    while ((r = qfile_content_next(&qc, &chunk, &err)) > 0 && w == STREAM_OK) {
-        str_reset(&c.out);
-        cw_chunk(&c, chunk.s, chunk.len);
-        w = stream_write(x->ss->s, c.out.s, c.out.len);
+    if (x->msg->send) { /* converted for this server (smtp.c downgrade) */
+        const struct str *b = x->msg->send;
+        for (size_t off = 0; off < b->len && w == STREAM_OK; off += QFILE_CHUNK) {
+            str_reset(&c.out);
+            cw_chunk(&c, b->s + off, b->len - off < QFILE_CHUNK ? b->len - off : QFILE_CHUNK);
+            w = stream_write(x->ss->s, c.out.s, c.out.len);
+        }
+        r = 0;
+    } else {
+        while ((r = qfile_content_next(&qc, &chunk, &err)) > 0 && w == STREAM_OK) {
+            str_reset(&c.out);
+            cw_chunk(&c, chunk.s, chunk.len);
+            w = stream_write(x->ss->s, c.out.s, c.out.len);
+        }
     }
     if (r < 0) {
         /* the queue file is damaged: nothing can be sent, and the session is mid-DATA */

@@ -8,12 +8,18 @@
  * a crash.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "deliver.h"
+#include "dsnlog.h"
 #include "log.h"
 #include "mem.h"
 #include "qfile.h"
@@ -300,6 +306,8 @@ int deliver_result_send(struct stream *s, const struct deliver_result *r)
         attr_add(&l, "dsn_to", r->dsn_to);
     if (r->dsn_passed)
         attr_add(&l, "dsn_passed", "1");
+    if (r->marked && r->status == DELIVER_SENT)
+        attr_add(&l, "marked", "1");
     rc = attr_write(s, &l);
     attr_free(&l);
     return rc;
@@ -389,6 +397,114 @@ int deliver_report(struct stream *s, const struct deliver_request *req,
     deliver_log(req, rc->addr, rc->orig, r->relay, 0, r->dsn,
                 deliver_status_name(r->status), r->reason);
     return deliver_result_send(s, r);
+}
+
+int deliver_queue_open(const char *queue_id, struct str *err)
+{
+    int dfd, fd;
+    struct stat st;
+
+    /* the queue directory belongs to mail_owner: neither active/ nor the file may be a
+     * symlink (a root agent follows no path a less privileged user can change) */
+    if (!qfile_valid_id(queue_id)) {
+        str_printf(err, "bad queue ID in the delivery request");
+        return -1;
+    }
+    dfd = open("active", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        str_printf(err, "open active/%s: %s (active/)", queue_id, strerror(errno));
+        return -1;
+    }
+    fd = openat(dfd, queue_id, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        str_printf(err, "open active/%s: %s", queue_id, strerror(errno));
+    close(dfd);
+    if (fd < 0)
+        return -1;
+    /* judged by the descriptor: one regular file with one name */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        str_printf(err, "active/%s: not a queue file", queue_id);
+        close(fd);
+        return -1;
+    }
+    /* qmgr holds an exclusive lock only while it takes the file up (a moment) */
+    while (flock(fd, LOCK_SH) < 0) {
+        if (errno == EINTR)
+            continue;
+        str_printf(err, "lock active/%s: %s", queue_id, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+const struct qfile_rcpt *deliver_rcpt_record(const struct qfile_env *env,
+                                             const struct deliver_request *req, size_t i)
+{
+    if (i >= req->nrcpts)
+        return NULL;
+    for (size_t k = 0; k < env->nrcpts; k++)
+        if ((long long)env->rcpts[k].offset == req->rcpts[i].offset)
+            return &env->rcpts[k];
+    return NULL;
+}
+
+/* log_entry - one entry of bounce/ID for request recipient i (fsync'ed); target: an
+ * expansion member (offset -1) */
+static int log_entry(const struct deliver_request *req, const struct deliver_rcpt *rc,
+                     const struct deliver_result *r, const char *action, struct str *err)
+{
+    struct dsnlog_entry e;
+    struct str path = STR_INIT;
+    const char *orig = rc->orig[0] ? rc->orig : rc->addr;
+    int ret;
+
+    dsnlog_entry_set(&e, r->target ? r->target : rc->addr, r->target ? rc->addr : orig,
+                     rc->orcpt, rc->notify, r->target ? -1 : rc->offset, r->dsn, action,
+                     r->reason);
+    free(e.remote_mta);
+    e.remote_mta = xstrdup(r->remote_mta ? r->remote_mta : "");
+    free(e.diag);
+    e.diag = xstrdup(r->diag ? r->diag : "");
+    free(e.dsn_to);
+    e.dsn_to = xstrdup(r->dsn_to ? r->dsn_to : "");
+    dsnlog_path(&path, "bounce", req->queue_id);
+    ret = dsnlog_append(path.s, &e, 1, err);
+    dsnlog_entry_free(&e);
+    str_free(&path);
+    return ret;
+}
+
+int deliver_mark_sent(int fd, const struct qfile_env *env, const struct deliver_request *req,
+                      const struct deliver_result *r, const struct deliver_result *extras,
+                      size_t nextras, size_t *nlogged)
+{
+    const struct qfile_rcpt *rec = deliver_rcpt_record(env, req, r->rcpt);
+    const struct deliver_rcpt *rc;
+    struct str err = STR_INIT;
+    int ret = -1;
+
+    *nlogged = 0;
+    if (fd < 0 || r->status != DELIVER_SENT || rec == NULL)
+        return -1; /* qmgr records it (a stale offset is its business) */
+    rc = &req->rcpts[r->rcpt];
+    for (; *nlogged < nextras; (*nlogged)++)
+        if (log_entry(req, rc, &extras[*nlogged], "failed", &err) < 0)
+            goto out;
+    if ((rc->notify & QNOTIFY_SUCCESS) && !r->dsn_passed &&
+        log_entry(req, rc, r, r->action ? r->action : "delivered", &err) < 0)
+        goto out;
+    if (qfile_mark_done(fd, rec->offset) < 0) {
+        str_printf(&err, "mark recipient done in %s: %s", req->queue_file, strerror(errno));
+        goto out;
+    }
+    ret = 0;
+out:
+    if (ret < 0)
+        log_warn("%s: %s (qmgr records the delivery to %s instead)", req->queue_id,
+                 str_c(&err), rc->addr);
+    str_free(&err);
+    return ret;
 }
 
 int deliver_hello_check(const struct attr_list *l, struct str *err)
@@ -495,6 +611,8 @@ int deliver_reply_parse(const struct attr_list *l, size_t nrcpts, struct deliver
     r->dsn_to = attr_get(l, "dsn_to");
     v = attr_get(l, "dsn_passed");
     r->dsn_passed = r->status == DELIVER_SENT && v && strcmp(v, "1") == 0;
+    v = attr_get(l, "marked");
+    r->marked = r->status == DELIVER_SENT && v && strcmp(v, "1") == 0;
     if (r->target && r->status != DELIVER_BOUNCED) {
         str_cat(err, "an expansion entry must be bounced");
         return -1;

@@ -42,7 +42,8 @@
  * "smtp; 550 5.1.1 unknown"), remote_mta (RFC 3464 Remote-MTA, e.g.
  * "dns; mx.example.com"), dsn_passed=1 (sent only: the next hop accepted the
  * recipient's DSN request, RFC 3461 4.2, so it sends any success notice and qmgr
- * sends none). A result with target=<text> is an extra DSN
+ * sends none), marked=1 (sent only: the agent itself made the delivery final in the
+ * queue file, see below). A result with target=<text> is an extra DSN
  * entry (only with status=bounced): one member of an expansion of the
  * recipient (alias, .forward) failed; dsn_to names where that DSN goes
  * (an owner- alias) instead of the sender. Extra entries never settle the
@@ -57,6 +58,21 @@
  * (connection refused, ...): qmgr then backs off the whole destination.
  * Per-recipient trouble (mailbox full) is dest=ok.
  *
+ * Marking (ARCHITECTURE.md 2, as Postfix's agents do): right after the mailbox fsync or
+ * the remote 250 and before it replies, an agent marks a delivered recipient done in the
+ * queue file itself (deliver_mark_sent: first the entries that bounce/ID needs for it -
+ * the success notice of NOTIFY=SUCCESS, the failed members of an expansion - fsync'ed,
+ * then the one-byte rewrite of the recipient record) and says marked=1; it then sends no
+ * extra entries for that recipient. A qmgr that dies before it reads the result can then
+ * not deliver the recipient again: the only window left is the one between the delivery
+ * and the mark (RFC 1047). An agent that cannot mark reports as before and qmgr records
+ * the result. Deferred and bounced recipients are always recorded by qmgr. While it works
+ * on a request the agent holds a shared lock (flock) on the queue file
+ * (deliver_queue_open), and qmgr does not take up a file that is locked, so that a
+ * restarted qmgr never hands a recipient to a second agent while the first, whose qmgr
+ * died, is still delivering it; a recipient whose record is already done when the request
+ * arrives is reported sent and marked without a delivery.
+ *
  * Timeouts: the agent sends its greeting at once; qmgr waits for it at
  * most $qmgr_ipc_timeout and for a request's results at most
  * $ipc_timeout; an idle agent waits for the next request at most
@@ -69,6 +85,7 @@
 #include <stddef.h>
 
 #include "attr.h"
+#include "qfile.h"
 #include "str.h"
 #include "stream.h"
 
@@ -115,6 +132,7 @@ struct deliver_result {
     const char *target;     /* NULL, or an extra DSN entry for this expansion member */
     const char *dsn_to;     /* NULL: the sender */
     int dsn_passed;         /* sent to a DSN-capable next hop: no success notice here */
+    int marked;             /* sent: the agent marked the record done (deliver_mark_sent) */
 };
 
 /* deliver_request_init - empty request */
@@ -153,6 +171,25 @@ void deliver_log(const struct deliver_request *req, const char *to, const char *
 /* deliver_report - log and send the final result of one recipient */
 int deliver_report(struct stream *s, const struct deliver_request *req,
                    const struct deliver_result *r);
+
+/* deliver_queue_open - active/ID (the request's queue_file, already checked to be that),
+ * opened relative to active/ without following a symlink, read-write for
+ * deliver_mark_sent, a regular file with one link, share-locked for the length of the
+ * request (closing it releases the lock); -1 with err */
+int deliver_queue_open(const char *queue_id, struct str *err);
+/* deliver_rcpt_record - the envelope record of request recipient i (found by its offset),
+ * or NULL when the offset names no recipient record */
+const struct qfile_rcpt *deliver_rcpt_record(const struct qfile_env *env,
+                                             const struct deliver_request *req, size_t i);
+/* deliver_mark_sent - make the successful delivery r of request recipient r->rcpt final in
+ * the queue file fd (read-write, envelope env) before it is reported: the success notice
+ * entry (NOTIFY=SUCCESS without dsn_passed) and the extra entries (failed expansion
+ * members) appended to bounce/ID and fsync'ed, then the recipient record marked done.
+ * 0: marked (report r with marked=1 and without the extras); -1: nothing marked (report
+ * as before: qmgr records it); *nlogged says how many extras are already in bounce/ID */
+int deliver_mark_sent(int fd, const struct qfile_env *env, const struct deliver_request *req,
+                      const struct deliver_result *r, const struct deliver_result *extras,
+                      size_t nextras, size_t *nlogged);
 
 /* qmgr side ------------------------------------------------------------- */
 

@@ -210,4 +210,17 @@ size_t mime_vsize(const char *p, size_t n);
 void mime_write_crlf(const char *p, size_t n, size_t skip, size_t max,
                      void (*write)(void *ctx, const void *p, size_t n), void *ctx);
 
+/* downgrade for a next hop (mime_conv.c) -------------------------------- */
+#define MIME_CONV_7BIT 0 /* mode: a server without 8BITMIME (RFC 6152 3) */
+#define MIME_CONV_8BIT 1 /* mode: a server with 8BITMIME, without BINARYMIME (RFC 3030 3) */
+#define MIME_CONV_NONE 0 /* result: nothing needs a change (out untouched) */
+#define MIME_CONV_DONE 1 /* result: the converted message was appended to out */
+/* mime_downgrade - the message at data with every body part the next hop cannot take
+ * re-encoded (7-bit mode: 8-bit text as quoted-printable, other 8-bit or binary content as
+ * base64; 8-bit mode: binary content as base64), Content-Transfer-Encoding fields
+ * rewritten, multiparts and message/rfc822 parts followed. MIME_CONV_NONE,
+ * MIME_CONV_DONE, or -1 with why when it cannot be done (an 8-bit header in 7-bit mode,
+ * 8-bit bytes in an encoded part, the parser's limits) */
+int mime_downgrade(const char *data, size_t size, int mode, struct str *out, struct str *why);
+
 #endif

@@ -34,6 +34,7 @@
 
 #define SCAN_SLICE 256     /* files looked at per event-loop turn and queue */
 #define QMGR_DRAIN_MS 5000 /* at exit, wait this long for deliveries in progress */
+#define RECOVER_RETRY_MS 500 /* a file in active/ locked by a busy agent is tried again */
 
 struct evloop *qmgr_ev;
 size_t qmgr_active_count, qmgr_active_rcpts;
@@ -53,7 +54,8 @@ struct scanner {
 static struct scanner incoming = {"incoming", 0, NULL, 0, 0, 0, 0, 0, 0, 0};
 static struct scanner deferred = {"deferred", 1, NULL, 0, 0, 0, 0, 0, 0, 0};
 static struct trigger_server *tsrv;
-static unsigned long scan_timer, periodic_timer;
+static unsigned long scan_timer, periodic_timer, recover_timer;
+static struct strlist recover_later; /* files in active/ that a delivery agent holds */
 static int flush_wanted, paused;
 
 static void kick(void);
@@ -234,6 +236,36 @@ static void on_trigger(int byte, void *ctx)
     kick();
 }
 
+/* recover_some - take up the files of active/ in names; those that a delivery agent of the
+ * earlier qmgr still holds (lib/deliver.h) stay in recover_later, tried again soon */
+static void recover_some(struct strlist *names)
+{
+    struct strlist busy = STRLIST_INIT;
+
+    for (size_t i = 0; i < names->n; i++) {
+        char *path = xasprintf("active/%s", names->v[i]);
+        if (qmgr_activate(path, names->v[i], QM_FROM_ACTIVE) == 0)
+            strlist_add(&busy, names->v[i]);
+        free(path);
+    }
+    strlist_free(&recover_later);
+    recover_later = busy;
+}
+
+/* on_recover_retry - the files of active/ that were busy at the start */
+static void on_recover_retry(void *ctx)
+{
+    struct strlist names = recover_later;
+
+    (void)ctx;
+    recover_timer = 0;
+    strlist_init(&recover_later);
+    recover_some(&names);
+    strlist_free(&names);
+    if (recover_later.n && !server_stopping())
+        recover_timer = evloop_timer(qmgr_ev, RECOVER_RETRY_MS, on_recover_retry, NULL);
+}
+
 /* recover - take up everything left in active/ by an earlier qmgr */
 static void recover(void)
 {
@@ -254,12 +286,13 @@ static void recover(void)
     closedir(d);
     if (names.n)
         log_info("recovering %zu message(s) from the active queue", names.n);
-    for (size_t i = 0; i < names.n; i++) {
-        char *path = xasprintf("active/%s", names.v[i]);
-        qmgr_activate(path, names.v[i], QM_FROM_ACTIVE);
-        free(path);
-    }
+    recover_some(&names);
     strlist_free(&names);
+    for (size_t i = 0; i < recover_later.n; i++)
+        log_info("%s: a delivery agent is still at work on it; taken up later",
+                 recover_later.v[i]);
+    if (recover_later.n)
+        recover_timer = evloop_timer(qmgr_ev, RECOVER_RETRY_MS, on_recover_retry, NULL);
 }
 
 /* sweep_incoming - remove the incomplete files of writers that died (an smtpd or pickup
@@ -338,6 +371,8 @@ static void on_exit_cb(void)
     qmgr_admin_free();
     evloop_cancel(qmgr_ev, scan_timer);
     evloop_cancel(qmgr_ev, periodic_timer);
+    evloop_cancel(qmgr_ev, recover_timer);
+    strlist_free(&recover_later);
     if (incoming.dir)
         closedir(incoming.dir);
     if (deferred.dir)

@@ -58,6 +58,7 @@ struct qmgr_msg {
     size_t ndeferred;  /* recipients deferred in this pass */
     int bounce_log;    /* bounce/ID has entries to report */
     int bounce_failed; /* bounce/ID could not be written: keep the file */
+    int agent_marked;  /* an agent marked a recipient itself: it may have written bounce/ID */
     long long active_us;
     int from; /* QM_FROM_ */
     int admin; /* QA_: a request of the administrator waiting for the end of the pass */
@@ -83,7 +84,8 @@ void qmgr_message_gone(void);
 
 /* qmgr_message.c */
 /* qmgr_activate - take the file at path (incoming/ID, deferred/H/ID, active/ID) into the
- * active queue: 1 taken, 0 not ready (incomplete), -1 failed (left in place) */
+ * active queue: 1 taken, 0 not ready (incomplete, or locked by a delivery agent still at
+ * work on it: lib/deliver.h), -1 failed (left in place) */
 int qmgr_activate(const char *path, const char *id, int from);
 /* qmgr_msg_open - a new descriptor for the message's file (the caller closes it) */
 int qmgr_msg_open(struct qmgr_msg *m, int flags);

@@ -11,14 +11,18 @@
  * over the old one, so that each expanded recipient has its own record to
  * mark done. The queue ID stays the same.
  *
- * Results: sent -> the record is marked done in place; bounced -> an
- * entry in bounce/ID (fsync'ed) first, then marked done; deferred -> an
- * entry in defer/H/ID. When the last entry of the message is settled, the
+ * Results: sent -> the record is marked done in place, unless the agent
+ * did so itself (marked=1, lib/deliver.h: then it also wrote the bounce/ID
+ * entries the recipient needs, and qmgr only notes the recipient done);
+ * bounced -> an entry in bounce/ID (fsync'ed) first, then marked done;
+ * deferred -> an entry in defer/H/ID. When the last entry of the message is settled, the
  * bounce log turns into notifications (qmgr_dsn.c), and the file is
  * removed (all recipients done) or moved to deferred/H/ID with the next
  * attempt time as its mtime. A crash anywhere leaves the file in active/
  * or deferred/, to be taken up again: at worst a recipient gets a message
- * twice, never zero times.
+ * twice, never zero times. A file that a delivery agent holds locked (an
+ * agent of a qmgr that died, still delivering) is not taken up until the
+ * agent is done with it: its marks then say what is left to do.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +183,12 @@ void qmgr_msg_result(struct qmgr_msg *m, size_t i, const struct deliver_result *
 
     if (m->rcpts[i].state == QR_DONE)
         return;
+    if (r->status == DELIVER_SENT && r->marked) {
+        /* the agent made it final (and wrote any bounce/ID entries) before it replied */
+        m->rcpts[i].state = QR_DONE;
+        m->agent_marked = 1;
+        return;
+    }
     switch (r->status) {
     case DELIVER_SENT:
         if ((rec->notify & QNOTIFY_SUCCESS) && !r->dsn_passed)
@@ -315,6 +326,13 @@ static void msg_finish(struct qmgr_msg *m)
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].state != QR_DONE)
             all_done = 0;
+    if (m->agent_marked && !m->bounce_log) { /* entries an agent wrote (lib/deliver.h) */
+        struct str lp = STR_INIT;
+        struct stat st;
+        dsnlog_path(&lp, "bounce", m->id);
+        m->bounce_log = stat(lp.s, &st) == 0 && st.st_size > 0;
+        str_free(&lp);
+    }
     if (m->bounce_log && m->admin != QA_DELETE && qmgr_dsn_flush(m) == 0)
         m->bounce_log = 0;
     if (m->admin != QA_NONE && qmgr_admin_finish(m, all_done)) {
@@ -593,6 +611,13 @@ int qmgr_activate(const char *path, const char *id, int from)
         if (errno != ENOENT)
             log_warn("open %s: %s", path, strerror(errno));
         return -1;
+    }
+    /* an agent still at work on it (its qmgr died) holds a shared lock: later */
+    if (from != QM_FROM_INCOMING && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK)
+            log_warn("lock %s: %s", path, strerror(errno));
+        close(fd);
+        return 0;
     }
     if (!qfile_is_complete(fd)) {
         close(fd);

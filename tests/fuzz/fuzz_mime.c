@@ -4,7 +4,8 @@
  * Parses the input as a message, then produces ENVELOPE, BODYSTRUCTURE,
  * BODY, RFC822.SIZE, every section of every part (with and without a
  * partial window) and the SEARCH helpers, checking the parser's invariants
- * on the way: regions inside the message, sizes that add up. Build and run:
+ * on the way: regions inside the message, sizes that add up; and the
+ * downgrade for a next hop (mime_conv.c) in both modes. Build and run:
  * see tests/fuzz/README.
  */
 #include <stdint.h>
@@ -66,6 +67,27 @@ static void sections(const struct mime_message *m, const struct mime_part *p, un
     }
 }
 
+/* downgrade - mime_downgrade in both modes: what it gives a server is what the mode
+ * allows (7-bit: bytes 1..127 only; 8-bit: no NUL), converted or not */
+static void downgrade(const uint8_t *data, size_t size)
+{
+    for (int mode = MIME_CONV_7BIT; mode <= MIME_CONV_8BIT; mode++) {
+        struct str out = STR_INIT, why = STR_INIT;
+        int r = mime_downgrade((const char *)data, size, mode, &out, &why);
+        if (r != -1 && r != MIME_CONV_NONE && r != MIME_CONV_DONE)
+            abort();
+        if ((r == -1) != (why.len > 0) || (r != MIME_CONV_DONE && out.len))
+            abort();
+        const unsigned char *p = r == MIME_CONV_DONE ? (const unsigned char *)out.s : data;
+        size_t n = r == MIME_CONV_DONE ? out.len : size;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+            if (p[i] == 0 || (mode == MIME_CONV_7BIT && p[i] >= 0x80))
+                abort();
+        str_free(&out);
+        str_free(&why);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mime_limits lim = {8, 200};
@@ -87,5 +109,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     str_free(&out);
     str_free(&key);
     mime_free(m);
+    downgrade(data, size);
     return 0;
 }

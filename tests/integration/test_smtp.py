@@ -444,3 +444,158 @@ def test_cached_session_closed_by_server_is_replaced(instances, fakes):
     q2 = Q.submit(snd, SENDER, ["b@remote.test"])
     Q.wait_status(snd, q2, "b@remote.test", "sent")
     assert mails == [0, 1]  # the second message went over a new connection
+
+
+# content conversion for a next hop (RFC 6152 3, RFC 3030 3) ---------------------------------
+
+NO_8BIT_EHLO = "250-fake.test\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES"
+EIGHTBIT_EHLO = "250-fake.test\r\n250-PIPELINING\r\n250 8BITMIME"
+
+
+def mime_sample(binary=False):
+    """A multipart message with 8-bit text, 8-bit HTML, an 8-bit attachment, a 7-bit part
+    and an encapsulated message with an 8-bit part (binary: a binary part with NULs, bare CR
+    and LF and a long line). CRLF line ends; the leaves in order."""
+    blob = bytes(range(256)) * 8 + b"\r\n.\r\n\n.\n\r.\r" + b"x" * 1500 + b"\x00end"
+    parts = [
+        (b"text/plain; charset=utf-8", b"8bit",
+         "Gr\u00fc\u00dfe aus K\u00f6ln = 100 \u20ac  \r\n.a dot line\r\n".encode()
+         + "\u00e9".encode() * 60 + b"\r\nlast"),
+        (b"text/html; charset=iso-8859-1", b"8bit", "<p>d\u00e9j\u00e0 vu</p>".encode("latin-1")),
+        (b"application/octet-stream; name=\"a.bin\"", b"8bit",
+         bytes(range(128, 256)) + b"\r\n" + bytes(range(1, 10))),
+        (b"text/plain", None, b"plain seven bit\r\n"),
+    ]
+    if binary:
+        parts.append((b"application/octet-stream; name=\"b.bin\"", b"binary", blob))
+    out = (b"From: demo@example.test\r\nTo: a@remote.test\r\nSubject: mime sample\r\n"
+           b"Message-ID: <mime-sample@example.test>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"=_outer\"\r\n"
+           b"Content-Transfer-Encoding: %s\r\n\r\nThis is a MIME message.\r\n"
+           % (b"binary" if binary else b"8bit"))
+    for ctype, cte, body in parts:
+        out += b"--=_outer\r\nContent-Type: " + ctype + b"\r\n"
+        if cte:
+            out += b"Content-Transfer-Encoding: " + cte + b"\r\n"
+        out += b"\r\n" + body + b"\r\n"
+    out += (b"--=_outer\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n"
+            b"\r\nSubject: inner\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n"
+            b"\r\n" + "na\u00efve caf\u00e9\r\n".encode("latin-1") + b"\r\n--=_outer--\r\n")
+    return out
+
+
+def leaves(data):
+    """(content type, decoded bytes) of every leaf part, text line ends as LF."""
+    import email
+    import email.policy
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    out = []
+    for p in msg.walk():
+        if p.is_multipart():
+            continue
+        b = p.get_payload(decode=True)
+        if p.get_content_maintype() == "text":
+            b = b.replace(b"\r\n", b"\n")
+        out.append((p.get_content_type(), b))
+    return out
+
+
+def unstuffed(data):
+    """DATA content as the fake server kept it, dots unstuffed (RFC 5321 4.5.2)."""
+    return b"".join(l[1:] if l.startswith(b"..") else l for l in data.splitlines(True))
+
+
+def submit_8bit(inst, data, rcpt="a@remote.test", notify=None):
+    """Submit with BODY=8BITMIME over SMTP; the queue ID."""
+    c = Q.smtp_session(inst)
+    assert c.mail("<%s>" % SENDER, ["BODY=8BITMIME"])[0] == 250
+    assert c.rcpt("<%s>" % rcpt, ["NOTIFY=" + notify] if notify else [])[0] == 250
+    code, text = c.data(data)
+    assert code == 250, text
+    c.quit()
+    return re.search(rb"queued as ([0-9A-F]+)", text).group(1).decode()
+
+
+def submit_binarymime(inst, data, rcpt="a@remote.test"):
+    """Submit with BDAT and BODY=BINARYMIME (RFC 3030); the queue ID."""
+    import smtpd_util as S
+    r = S.Raw(inst.smtp_port)
+    assert r.cmd("EHLO client.test")[0] == 250
+    assert r.cmd("MAIL FROM:<%s> BODY=BINARYMIME" % SENDER)[0] == 250
+    assert r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
+    r.send(b"BDAT %d LAST\r\n" % len(data) + data)
+    code, text, _ = r.reply()
+    assert code == 250, text
+    r.cmd("QUIT")
+    return S.queued_id(text)
+
+
+def test_8bit_mail_converted_for_server_without_8bitmime(instances, fakes):
+    """RFC 6152 3: 8-bit text parts become quoted-printable, the 8-bit attachment base64,
+    the containers 7bit; decoded, every part is what was sent, byte for byte."""
+    srv = fakes("127.0.0.51", ehlo=NO_8BIT_EHLO)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.51]:%d" % srv.port})
+    data = mime_sample()
+    qid = submit_8bit(snd, data)
+    Q.wait_status(snd, qid, "a@remote.test", "sent")
+    got = unstuffed(srv.messages[0])
+    assert all(b < 128 for b in got), "8-bit bytes went to a server without 8BITMIME"
+    mail = [c for c in srv.commands()[0] if c.startswith("MAIL")]
+    assert mail == ["MAIL FROM:<%s>" % SENDER]  # no BODY=8BITMIME
+    sent, arrived = leaves(data), leaves(got)
+    assert [t for t, _ in arrived] == [t for t, _ in sent]
+    assert arrived == sent
+    assert got.count(b"Content-Transfer-Encoding: quoted-printable\r\n") == 3
+    assert got.count(b"Content-Transfer-Encoding: base64\r\n") == 1
+    assert b"8bit" not in got and b"Message-ID: <mime-sample@example.test>" in got
+
+
+def test_binarymime_mail_converted_for_server_without_chunking(instances, fakes):
+    """RFC 3030 3: BINARYMIME mail never goes out with NULs under BODY=8BITMIME: to a
+    server with 8BITMIME the binary part becomes base64 and the 8-bit parts stay as they
+    are; to one without, everything is 7-bit. Decoded, every part is what was sent."""
+    eight = fakes("127.0.0.52", ehlo=EIGHTBIT_EHLO)
+    seven = fakes("127.0.0.53", ehlo=NO_8BIT_EHLO)
+    snd = U.sender(instances, start=False, main_cf={
+        "transport_maps": "hash:$config_directory/transport"})
+    Q.write_table(snd, "transport", {"eight.test": "smtp:[127.0.0.52]:%d" % eight.port,
+                                     "seven.test": "smtp:[127.0.0.53]:%d" % seven.port})
+    started(snd)
+    data = mime_sample(binary=True)
+    for srv, rcpt in ((eight, "a@eight.test"), (seven, "a@seven.test")):
+        qid = submit_binarymime(snd, data, rcpt)
+        Q.wait_status(snd, qid, rcpt, "sent")
+        got = unstuffed(srv.messages[0])
+        assert b"\x00" not in got
+        assert leaves(got) == leaves(data)
+        mail = [c for c in srv.commands()[0] if c.startswith("MAIL")][0]
+        if srv is eight:
+            assert mail.endswith(" BODY=8BITMIME")
+            assert b"Content-Transfer-Encoding: 8bit\r\n\r\n<p>d\xe9j\xe0 vu</p>" in got
+            assert got.count(b"Content-Transfer-Encoding: base64\r\n") == 1
+        else:
+            assert "BODY=" not in mail and all(b < 128 for b in got)
+
+
+def test_conversion_disabled_or_impossible_bounces(instances, fakes):
+    """disable_mime_output_conversion = yes: 8-bit mail to a server without 8BITMIME
+    bounces with 5.6.3 before MAIL FROM; an 8-bit header cannot be converted at all."""
+    srv = fakes("127.0.0.54", ehlo=NO_8BIT_EHLO)
+    snd = U.sender(instances, main_cf={"relayhost": "[127.0.0.54]:%d" % srv.port,
+                                       "disable_mime_output_conversion": "yes"})
+    qid = submit_8bit(snd, mime_sample())
+    line = Q.wait_status(snd, qid, "a@remote.test", "bounced")
+    assert "dsn=5.6.3" in line and "does not announce 8BITMIME support" in line
+    assert "disable_mime_output_conversion = yes" in line
+    # without the parameter: a header with 8-bit bytes cannot be converted (RFC 6152 3)
+    snd.main_cf["disable_mime_output_conversion"] = "no"
+    snd.write_config()
+    snd.reload()
+    wait_for(lambda: "reload" in snd.log(), what="the reload")
+    qid2 = submit_8bit(snd, "Subject: caf\u00e9\r\n\r\nbody caf\u00e9\r\n".encode())
+    line = Q.wait_status(snd, qid2, "a@remote.test", "bounced")
+    assert "dsn=5.6.3" in line and "header holds 8-bit bytes" in line
+    assert not [c for s in srv.commands() for c in s if c.startswith("MAIL")]
+    dsns = Q.dsns_for(snd, demo_box(snd), count=2)
+    assert len(dsns) == 2

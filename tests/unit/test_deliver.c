@@ -1,13 +1,20 @@
 /*
  * test_deliver.c - unit tests of deliver.c (the qmgr <-> agent protocol)
  */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "attr.h"
 #include "cfg.h"
 #include "deliver.h"
+#include "dsnlog.h"
+#include "mem.h"
+#include "qfile.h"
 #include "unit.h"
 
 /* decode - encode req, split into lines, decode into out */
@@ -126,10 +133,11 @@ static void test_replies(void **state)
     (void)state;
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
     struct stream *w = stream_new(sp[0], sp[0], 5), *rd = stream_new(sp[1], sp[1], 5);
+    /* marked=1 counts only with sent */
     struct deliver_result out = {1, DELIVER_BOUNCED, "5.1.1", "unknown user", NULL, "local",
-                                 NULL, NULL, NULL, NULL, 0};
+                                 NULL, NULL, NULL, NULL, 0, 1};
     struct deliver_result passed = {0, DELIVER_SENT, "2.0.0", "250 ok", "relayed",
-                                    "mx[192.0.2.1]:25", NULL, NULL, NULL, NULL, 1};
+                                    "mx[192.0.2.1]:25", NULL, NULL, NULL, NULL, 1, 1};
     assert_int_equal(deliver_agent_hello(w), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &out), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &passed), STREAM_OK);
@@ -144,6 +152,7 @@ static void test_replies(void **state)
     assert_string_equal(r.dsn, "5.1.1");
     assert_string_equal(r.reason, "unknown user");
     assert_int_equal(r.dsn_passed, 0);
+    assert_int_equal(r.marked, 0);
     /* the index must be in range */
     assert_int_equal(deliver_reply_parse(&l, 1, &r, &failed, &last, &err), -1);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
@@ -151,6 +160,7 @@ static void test_replies(void **state)
     assert_int_equal(r.status, DELIVER_SENT);
     assert_string_equal(r.action, "relayed");
     assert_int_equal(r.dsn_passed, 1);
+    assert_int_equal(r.marked, 1);
     assert_int_equal(attr_read(rd, &l, 1024, 8192, &err), STREAM_OK);
     assert_int_equal(deliver_reply_parse(&l, 2, &r, &failed, &last, &err), 0);
     assert_int_equal(failed, 1);
@@ -170,6 +180,96 @@ static void test_replies(void **state)
     stream_free(rd, 1);
     attr_free(&l);
     str_free(&err);
+}
+
+/* test_mark_sent - an agent's mark: bounce/ID entries first, then the record's type byte;
+ * a stale offset marks nothing */
+static void test_mark_sent(void **state)
+{
+    char dir[] = "/tmp/test_deliver.XXXXXX", cwd[4096];
+    struct str err = STR_INIT, path = STR_INIT;
+    struct deliver_request req;
+    struct qfile_env env;
+    struct dsnlog log;
+    size_t nlogged = 9;
+    int fd;
+
+    (void)state;
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(mkdir("active", 0700), 0);
+    assert_int_equal(mkdir("bounce", 0700), 0);
+    struct qfile_writer *w = qfile_create("active", &err);
+    assert_non_null(w);
+    qfile_put_time(w, 1, 0);
+    qfile_put_sender(w, "s@example.test");
+    qfile_put_rcpt(w, "a@example.test", NULL, 0, NULL);
+    qfile_put_rcpt(w, "b@example.test", "rfc822;B@example.test", QNOTIFY_SUCCESS, NULL);
+    qfile_begin_content(w);
+    qfile_write(w, "x\r\n", 3);
+    assert_int_equal(qfile_commit(w, &err), 0);
+    str_printf(&path, "active/%s", qfile_writer_id(w));
+    deliver_request_init(&req);
+    req.queue_id = xstrdup(qfile_writer_id(w));
+    req.queue_file = xstrdup(path.s);
+    qfile_writer_free(w);
+    fd = deliver_queue_open(req.queue_id, &err);
+    assert_true(fd >= 0);
+    assert_int_equal(qfile_read_envelope(fd, &env, 10, &err), 0);
+    deliver_rcpt_add(&req, "a@example.test", "", "", 0, (long long)env.rcpts[0].offset);
+    deliver_rcpt_add(&req, "b@example.test", "", "rfc822;B@example.test", QNOTIFY_SUCCESS,
+                     (long long)env.rcpts[1].offset);
+    deliver_rcpt_add(&req, "c@example.test", "", "", 0, 3); /* no record there */
+    assert_ptr_equal(deliver_rcpt_record(&env, &req, 1), &env.rcpts[1]);
+    assert_null(deliver_rcpt_record(&env, &req, 2));
+    /* the extra entry and the success notice go to bounce/ID, then the mark */
+    struct deliver_result r = {1, DELIVER_SENT, "2.0.0", "ok", "expanded", "local",
+                               NULL, NULL, NULL, NULL, 0, 0};
+    struct deliver_result x = {1, DELIVER_BOUNCED, "5.1.1", "no such user", NULL, "local",
+                               NULL, NULL, "member@example.test", NULL, 0, 0};
+    assert_int_equal(deliver_mark_sent(fd, &env, &req, &r, &x, 1, &nlogged), 0);
+    assert_int_equal(nlogged, 1);
+    r.rcpt = 0; /* no notice wanted: only the mark */
+    assert_int_equal(deliver_mark_sent(fd, &env, &req, &r, NULL, 0, &nlogged), 0);
+    r.rcpt = 2;
+    assert_int_equal(deliver_mark_sent(fd, &env, &req, &r, NULL, 0, &nlogged), -1);
+    r.rcpt = 1;
+    r.status = DELIVER_DEFERRED; /* only deliveries are marked by agents */
+    assert_int_equal(deliver_mark_sent(fd, &env, &req, &r, NULL, 0, &nlogged), -1);
+    qfile_env_free(&env);
+    assert_int_equal(qfile_read_envelope(fd, &env, 10, &err), 0);
+    assert_int_equal(env.rcpts[0].done, 1);
+    assert_int_equal(env.rcpts[1].done, 1);
+    str_reset(&path);
+    dsnlog_path(&path, "bounce", req.queue_id);
+    assert_int_equal(dsnlog_read(path.s, &log, &err), 0);
+    assert_int_equal(log.n, 2);
+    assert_string_equal(log.e[0].rcpt, "member@example.test");
+    assert_string_equal(log.e[0].action, "failed");
+    assert_int_equal(log.e[0].offset, -1);
+    assert_string_equal(log.e[1].rcpt, "b@example.test");
+    assert_string_equal(log.e[1].action, "expanded");
+    assert_string_equal(log.e[1].orcpt, "rfc822;B@example.test");
+    assert_int_equal(log.e[1].offset, (long long)env.rcpts[1].offset);
+    /* the agent's shared lock keeps a queue manager's exclusive one out */
+    int fd2 = open(req.queue_file, O_RDWR);
+    assert_true(fd2 >= 0);
+    assert_int_equal(flock(fd2, LOCK_EX | LOCK_NB), -1);
+    close(fd);
+    assert_int_equal(flock(fd2, LOCK_EX | LOCK_NB), 0);
+    close(fd2);
+    dsnlog_free(&log);
+    qfile_env_free(&env);
+    unlink(path.s);
+    unlink(req.queue_file);
+    rmdir("bounce");
+    rmdir("active");
+    assert_int_equal(chdir(cwd), 0);
+    rmdir(dir);
+    deliver_request_free(&req);
+    str_free(&err);
+    str_free(&path);
 }
 
 static void test_dsn_valid(void **state)
@@ -207,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rejects),
         cmocka_unit_test(test_replies), cmocka_unit_test(test_dsn_valid),
+        cmocka_unit_test(test_mark_sent),
         cmocka_unit_test(test_delay_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
