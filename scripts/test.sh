@@ -4,9 +4,11 @@
 # Builds twice: a normal build (-Wall -Wextra -Werror) and one with
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs the unit tests
 # (cmocka) and the end-to-end tests (pytest, real daemons and clients) on
-# both. Ends with one line "N passed, N failed"; exits non-zero on failure.
+# both, then every libFuzzer target for a short fixed time (tests/fuzz/run;
+# each target counts as one test). Ends with one line "N passed, N failed";
+# exits non-zero on failure.
 #
-#   scripts/test.sh [--quick]     --quick: normal build only
+#   scripts/test.sh [--quick]     --quick: normal build only, no fuzzing
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -30,12 +32,22 @@ run() {
     total_fail=$((total_fail + f))
 }
 run build
+run_fuzz() {
+    out=$(tests/fuzz/run -t "${PETREL_FUZZ_SECONDS:-10}")
+    echo "== fuzz targets"
+    echo "$out"
+    # shellcheck disable=SC2046
+    set -- $(echo "$out" | tail -n 1 | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+    total_pass=$((total_pass + ${1:-0}))
+    total_fail=$((total_fail + ${2:-1}))
+}
 if [ "$quick" -eq 0 ]; then
     if scripts/build.sh build-asan --enable-sanitizers; then
         run build-asan --sanitizers
     else
         total_fail=$((total_fail + 1))
     fi
+    run_fuzz
 fi
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
