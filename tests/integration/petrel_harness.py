@@ -243,7 +243,9 @@ class Instance:
         return self.proc
 
     def wait_ready(self):
-        """Wait until every service with a min-idle child has one."""
+        """master has written its pid file, so every listener is open: a client that
+        connects now waits in the backlog until a child serves it. Tests wait for the
+        events they need themselves; this only gives the first children a head start."""
         time.sleep(0.05)
 
     def master_pid(self):

@@ -136,7 +136,7 @@ def test_crashing_service_is_throttled(instances):
     inst = instances(master_cf="127.0.0.1:%d inet n - n - - testsvc crash\n" % port +
                      echo_service(good))
     inst.wait_log(r"bad command startup.* -- throttling")
-    time.sleep(2)
+    time.sleep(2)  # an observation window (nothing must start in it), not a synchronisation
     log = inst.log()
     # no tight respawn loop: service_throttle_failures (3) failed starts a second apart,
     # then silence for the throttle time
@@ -167,11 +167,14 @@ def test_reload_keeps_listeners_and_applies_config(instances):
     for t in threads:
         t.start()
     try:
-        time.sleep(0.3)
+        wait_for(lambda: len(served) >= 4, what="the clients to be served")
         for i in range(5):
             inst.set_master_cf(echo_service(port, tag="v%d" % (i + 2)))
             inst.reload()
-            time.sleep(0.3)
+            # each reload is read, and clients keep being served across it
+            wait_for(lambda: inst.log().count("reload -- version") == i + 1, what="reload")
+            n = len(served)
+            wait_for(lambda: len(served) >= n + 4, what="clients served after the reload")
     finally:
         stop.set()
         for t in threads:
