@@ -50,15 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char login[] = "USER u@example.test\r\nPASS pw\r\n";
     int fds[2];
-    if (size < 1 || size > 65536 || socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+    if (size < 1 || size > 65536 || fuzz_client(fds, (data[0] & 1) ? login : NULL, data + 1,
+                                                size - 1) < 0)
         return 0;
-    int big = 1 << 20;
-    setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-    if ((data[0] & 1) && write(fds[1], login, sizeof(login) - 1) != (ssize_t)sizeof(login) - 1)
-        abort();
-    if (write(fds[1], data + 1, size - 1) != (ssize_t)(size - 1))
-        abort();
-    shutdown(fds[1], SHUT_WR);
     fuzz_store_fresh();
 
     struct server_conn conn;

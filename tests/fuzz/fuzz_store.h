@@ -6,7 +6,8 @@
  * u@example.test with password "pw" (a SHA-512 crypt hash with the fewest
  * rounds, so that a LOGIN costs little). fuzz_store_fresh() puts the
  * user's Maildir back as it was (INBOX with three messages, one folder),
- * whatever the last input did to it. Included by fuzz_imap_session.c and
+ * whatever the last input did to it. fuzz_client() is the client's side of
+ * a connection: a socketpair holding the input. Included by fuzz_imap_session.c and
  * fuzz_pop_session.c after the daemon's own sources.
  */
 #ifndef PETREL_FUZZ_STORE_H
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +101,22 @@ static void fuzz_store_init(const char *prog)
             "inline:{ u@example.test=$$6$$rounds=1000$$salt$$d7eV9s8slZkQfSpeUNlCmopaL.Tpt4XY61764a"
             "INp2KRzpE5Z1iZ0R2WyFPpdxHBQpj2PwPDM2H3NdKLRu/Ax/ }",
             "fuzz");
+}
+
+/* fuzz_client - what a client sends: a socketpair whose end fds[0] reads prefix (may be
+ * NULL), then n bytes of data, then EOF; 0, or -1 when no socketpair could be had */
+static int fuzz_client(int fds[2], const char *prefix, const uint8_t *data, size_t n)
+{
+    int big = 1 << 20;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+        return -1;
+    setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    if ((plen && write(fds[1], prefix, plen) != (ssize_t)plen) ||
+        write(fds[1], data, n) != (ssize_t)n)
+        abort();
+    shutdown(fds[1], SHUT_WR);
+    return 0;
 }
 
 #endif
