@@ -301,7 +301,7 @@ again:
             excl = 1;
             goto again;
         }
-        b->db->close(b->db, 0);
+        ms_db_close(b->db);
         b->db = NULL;
         if (ms_idx_create(b, 1) < 0)
             goto fail;

@@ -27,10 +27,17 @@
 #define MS_LOCK_TREE 3    /* root only: folder tree and subscriptions */
 
 /* petrel.lock content: change stamp (8 bytes LE) at 0, backup UIDVALIDITY (4 bytes LE) at 8,
- * last login time at 16 */
+ * last login time at 16, the identities of the index and cache files as their last
+ * writer left them (48 bytes each, mstore_check.c) at 32 and 80 */
 #define MS_STAMP_OFF 0
 #define MS_UIDV_OFF 8
 #define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
+#define MS_IDENT_INDEX_OFF 32
+#define MS_IDENT_CACHE_OFF 80
+
+/* the files whose trust mstore_check.c keeps */
+#define MS_FILE_INDEX 0
+#define MS_FILE_CACHE 1
 
 #define MS_INDEX_VERSION 1
 #define MS_XLOG_MAX 20000  /* expunge log entries kept at most ... */
@@ -76,6 +83,7 @@ struct mstore_box {
     int msgdir[2]; /* O_PATH descriptors of new/ and cur/ for opening messages, -1: not
                     * open; held from the first open of a message to the next flush */
     DB *db;      /* open only inside a locked section */
+    int db_write; /* db was opened for writing: its identity is recorded at the close */
     DB *cache;   /* open while lock_cache is held */
     struct ms_hdr hdr;
     uint64_t stamp;
@@ -152,6 +160,14 @@ int ms_make_maildir(const char *path, int folder);
 void ms_unique_name(struct str *out);
 int ms_tree_lock(const struct mstore *st, int *fd);
 void ms_tree_unlock(int fd);
+
+/* mstore_check.c: trust in the index and cache files */
+int ms_file_check(struct mstore_box *b, int which);
+void ms_file_trust(struct mstore_box *b, int which);
+void ms_file_distrust(struct mstore_box *b, int which);
+void ms_file_set_aside(struct mstore_box *b, int which);
+int ms_db_verify(const char *path, struct str *why);
+int ms_db_close(DB *db);
 
 /* mstore_cache.c */
 void ms_cache_release(struct mstore_box *b);

@@ -249,9 +249,12 @@ static int db_del(DB *db, const void *k, size_t kn)
 /* idx_dbopen - open petrel.index: 0 ok, 1 missing, -1 unusable */
 static int idx_dbopen(struct mstore_box *b, int write)
 {
-    char *path = xasprintf("%s/" MS_INDEX_FILE, b->path);
-    int r;
+    char *path;
+    int r = ms_file_check(b, MS_FILE_INDEX);
 
+    if (r < 0 || (r == 1 && !write)) /* damaged (logged) or missing */
+        return r;
+    path = xasprintf("%s/" MS_INDEX_FILE, b->path);
     if ((r = db_create(&b->db, NULL, 0)) != 0) {
         log_warn("db_create: %s", db_strerror(r));
         b->db = NULL;
@@ -262,7 +265,7 @@ static int idx_dbopen(struct mstore_box *b, int write)
     b->db->set_flags(b->db, DB_CHKSUM);
     r = b->db->open(b->db, NULL, path, NULL, DB_BTREE, write ? DB_CREATE : DB_RDONLY, 0600);
     if (r != 0) {
-        b->db->close(b->db, 0);
+        ms_db_close(b->db);
         b->db = NULL;
         if (r == ENOENT || !write) { /* a shared section retries exclusively, and logs then */
             str_reset(&db_message);
@@ -276,15 +279,23 @@ static int idx_dbopen(struct mstore_box *b, int write)
         return -1;
     }
     free(path);
+    b->db_write = write;
     return 0;
 }
 
+/* idx_dbclose - close the index; a writer records the file's identity, and an error
+ * (Berkeley DB found a damaged page) makes the next opener verify the file */
 static void idx_dbclose(struct mstore_box *b)
 {
     if (b->db) {
-        int r = b->db->close(b->db, 0);
-        if (r != 0)
-            log_warn("close mailbox index of %s: %s", b->path, db_strerror(r));
+        if (ms_db_close(b->db) < 0) {
+            log_warn("close mailbox index of %s: %s", b->path,
+                     db_message.len ? str_c(&db_message) : "error");
+            ms_file_distrust(b, MS_FILE_INDEX);
+        } else if (b->db_write) {
+            ms_file_trust(b, MS_FILE_INDEX);
+        }
+        str_reset(&db_message);
         b->db = NULL;
     }
     want_fsync = 0;
@@ -589,7 +600,7 @@ int ms_idx_open(struct mstore_box *b)
         if (r == 0 && ms_kw_read(b) < 0)
             r = -1;
         if (r != 0) {
-            b->db->close(b->db, 0);
+            ms_db_close(b->db);
             b->db = NULL;
             if (r < 0 && excl)
                 log_warn("mailbox index %s/" MS_INDEX_FILE " is corrupt", b->path);
@@ -630,14 +641,10 @@ int ms_idx_create(struct mstore_box *b, int corrupt)
     uint32_t old = read_backup_uidv(b->lockfd), now = (uint32_t)time(NULL);
     int r;
 
-    if (corrupt) {
-        char *bad = xasprintf("%s.corrupt", path);
-        if (rename(path, bad) < 0 && errno != ENOENT)
-            log_warn("rename %s: %s", path, strerror(errno));
-        free(bad);
-    } else {
+    if (corrupt)
+        ms_file_set_aside(b, MS_FILE_INDEX);
+    else
         unlink(path);
-    }
     ms_cache_reset(b->path);
     free(path);
     if ((r = idx_dbopen(b, 1)) != 0)
