@@ -457,6 +457,197 @@ static void test_rebuild(void **state)
     free(idx);
 }
 
+/* ---- damaged index and cache files ---- */
+
+enum damage { D_TRUNCATE, D_ZERO, D_FLIP, D_BYTES, D_HASHDB, D_PLAIN_BTREE, D_TEXT };
+
+struct damage_case {
+    const char *what;
+    enum damage how;
+    long arg;   /* truncation length (negative: from the end), zeroed range start, or seed */
+    int unused; /* may hit bytes Berkeley DB never reads (the meta page past its first
+                   512 bytes): the file may then rightly be kept */
+};
+
+static const struct damage_case damage_cases[] = {
+    {"truncated to 0", D_TRUNCATE, 0, 0},
+    {"truncated to 100", D_TRUNCATE, 100, 0},
+    {"truncated to 512", D_TRUNCATE, 512, 0},
+    {"truncated to a page", D_TRUNCATE, 4096, 0},
+    {"truncated mid-page", D_TRUNCATE, 6000, 0},
+    {"one byte short", D_TRUNCATE, -1, 0},
+    {"zero-filled", D_ZERO, -1, 0},
+    {"second page zeroed", D_ZERO, 4096, 0},
+    {"last page zeroed", D_ZERO, -4096, 0},
+    {"a bit flipped (seed 1)", D_FLIP, 1, 1},
+    {"a bit flipped (seed 2)", D_FLIP, 2, 1},
+    {"a bit flipped (seed 3)", D_FLIP, 3, 1},
+    {"a bit flipped (seed 4)", D_FLIP, 4, 1},
+    {"a bit flipped in the meta page", D_FLIP, -26, 0}, /* the checksum flag */
+    {"random bytes (seed 5)", D_BYTES, 5, 1},
+    {"random bytes (seed 6)", D_BYTES, 6, 1},
+    {"random bytes (seed 7)", D_BYTES, 7, 1},
+    {"a hash database", D_HASHDB, 0, 0},
+    {"a btree without checksums, another version", D_PLAIN_BTREE, 0, 0},
+    {"a text file", D_TEXT, 0, 0},
+};
+
+/* another_db - replace path with a Berkeley DB file Petrel did not write */
+static void another_db(const char *path, DBTYPE type)
+{
+    unsigned char hdr[53] = {2}; /* an index header of version 2 */
+    DB *db;
+    DBT k, v;
+
+    unlink(path);
+    assert_int_equal(db_create(&db, NULL, 0), 0);
+    assert_int_equal(db->open(db, NULL, path, NULL, type, DB_CREATE, 0600), 0);
+    for (int i = 0; i < 3; i++) {
+        const char *key = i == 0 ? "H" : i == 1 ? "V" : "U\0\0\0\1";
+        memset(&k, 0, sizeof(k));
+        memset(&v, 0, sizeof(v));
+        k.data = (void *)key;
+        k.size = i == 2 ? 5 : 1;
+        v.data = hdr;
+        v.size = sizeof(hdr);
+        assert_int_equal(db->put(db, NULL, &k, &v, 0), 0);
+    }
+    db->close(db, 0);
+}
+
+/* damage - apply one damage case to the file at path, later than its last write (as
+ * damage comes: in the same clock tick, the file would look as its writer left it) */
+static void damage(const char *path, const struct damage_case *c)
+{
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    struct timespec now;
+    unsigned char buf[4096];
+
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    do {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    } while (now.tv_sec * 1000000000LL + now.tv_nsec <
+             st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec + 20000000LL);
+    assert_true(st.st_size >= 3 * 4096); /* the cases assume a few pages */
+    srandom((unsigned)c->arg);
+    switch (c->how) {
+    case D_TRUNCATE:
+        assert_int_equal(ftruncate(fd, c->arg >= 0 ? c->arg : st.st_size + c->arg), 0);
+        break;
+    case D_ZERO: {
+        off_t from = c->arg == -1 ? 0 : c->arg >= 0 ? c->arg : st.st_size + c->arg;
+        off_t to = c->arg == -1 ? st.st_size : from + 4096;
+        memset(buf, 0, sizeof(buf));
+        for (off_t o = from; o < to; o += 4096)
+            assert_int_equal(pwrite(fd, buf, 4096, o), 4096);
+        break;
+    }
+    case D_FLIP: {
+        off_t at = c->arg < 0 ? -c->arg : random() % st.st_size;
+        assert_int_equal(pread(fd, buf, 1, at), 1);
+        buf[0] ^= (unsigned char)(1u << (c->arg < 0 ? 0 : random() % 8));
+        assert_int_equal(pwrite(fd, buf, 1, at), 1);
+        break;
+    }
+    case D_BYTES:
+        for (int i = 0; i < 8; i++) {
+            off_t at = random() % (st.st_size - 16);
+            for (int j = 0; j < 16; j++)
+                buf[j] = (unsigned char)random();
+            assert_int_equal(pwrite(fd, buf, 16, at), 16);
+        }
+        break;
+    case D_HASHDB: another_db(path, DB_HASH); break;
+    case D_PLAIN_BTREE: another_db(path, DB_BTREE); break;
+    case D_TEXT: unit_write_file(path, "this is not a Berkeley DB file\n"); break;
+    }
+    close(fd);
+}
+
+/* count_corrupt - files moved aside as petrel.FILE.corrupt.<time> */
+static int count_corrupt(const char *dir, const char *file)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *pfx = xasprintf("%s.corrupt.", file);
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, pfx, strlen(pfx)) == 0)
+            n++;
+    closedir(d);
+    free(pfx);
+    return n;
+}
+
+/* A damaged petrel.index or petrel.cache (truncated, zero-filled, bit-flipped, random
+ * bytes, another format or version) is found before Berkeley DB reads it: the mailbox
+ * opens with every message, the cache reads as "not cached", a damaged index is moved
+ * aside, and a second open finds healthy files. Run under AddressSanitizer too: the
+ * old code read past Berkeley DB's buffers here. */
+static void test_damaged_files(void **state)
+{
+    enum { N = 120 };
+    static const char *const files[] = {"petrel.index", "petrel.cache"};
+    char big[12000];
+
+    memset(big, 'x', sizeof(big));
+    for (size_t f = 0; f < 2; f++)
+        for (size_t i = 0; i < sizeof(damage_cases) / sizeof(damage_cases[0]); i++) {
+            const struct damage_case *c = &damage_cases[i];
+            char *root = unit_tmpdir();
+            char *path = xasprintf("%s/%s", root, files[f]);
+            struct mstore *st = open_store(root);
+            struct mstore_box *b;
+            struct str v = STR_INIT;
+            uint32_t one = 1;
+
+            for (int k = 0; k < N; k++)
+                deliver(root, "Subject: x\n\nbody\n");
+            assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            for (uint32_t seq = 1; seq <= N; seq++)
+                mstore_cache_put(b, seq, MSTORE_CACHE_ENVELOPE, big, seq == 7 ? sizeof(big) : 100);
+            mstore_box_close(b);
+            print_message("%s %s\n", files[f], c->what);
+            damage(path, c);
+
+            assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            assert_int_equal(mstore_box_count(b), N);
+            for (uint32_t seq = 1; seq <= N; seq++) {
+                int r = mstore_cache_get(b, seq, MSTORE_CACHE_ENVELOPE, &v);
+                assert_true(r == 0 || r == 1);
+                if (r == 1)
+                    assert_int_equal(v.len, seq == 7 ? sizeof(big) : 100);
+            }
+            assert_int_equal(mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0,
+                                          NULL),
+                             MSTORE_OK);
+            mstore_cache_put(b, 2, MSTORE_CACHE_BODY, "(body)", 6);
+            mstore_box_close(b);
+            if (!c->unused)
+                assert_int_equal(count_corrupt(root, files[f]), 1);
+            /* the second open: healthy files, the flag and the new cache entry kept */
+            assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            assert_int_equal(mstore_box_count(b), N);
+            assert_int_equal(mstore_msg(b, 1)->flags & MSTORE_F_SEEN, MSTORE_F_SEEN);
+            assert_int_equal(mstore_cache_get(b, 2, MSTORE_CACHE_BODY, &v), 1);
+            mstore_box_close(b);
+            assert_true(count_corrupt(root, files[f]) <= 1);
+
+            str_free(&v);
+            mstore_close(st);
+            unit_rmtree(root);
+            free(root);
+            free(path);
+        }
+    (void)state;
+}
+
 static void test_cache(void **state)
 {
     char *root = unit_tmpdir();
@@ -1328,6 +1519,7 @@ int main(void)
         cmocka_unit_test(test_expunge_and_new_mail),
         cmocka_unit_test(test_status_and_session_lock),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_expunge_and_layout),
         cmocka_unit_test(test_size_forms),
