@@ -15,7 +15,8 @@
  * a directory's mtime differs from the one recorded at the last scan, or
  * that one was too recent to prove that nothing changed in the same clock
  * tick. What only the index knows (UIDs, keywords, modseqs) is lost with a
- * corrupt index: it is then rebuilt with a new, greater UIDVALIDITY.
+ * corrupt index: it is then rebuilt with a new, greater UIDVALIDITY. The file
+ * is checked before Berkeley DB opens it (mstore_check.c).
  *
  * Writes are not fsynced, except when UIDs were handed out (so that no UID
  * is ever reused under the same UIDVALIDITY after a crash).
