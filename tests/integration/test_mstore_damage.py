@@ -18,7 +18,7 @@ import pytest
 import petrel_harness as H
 from imapd_util import USERS, deliver, imapd_instance, maildir
 
-N = 40
+N = 120
 PAGE = 4096
 
 
@@ -33,9 +33,16 @@ def zero_fill(path):
         f.write(b"\0" * size)
 
 
+def zero_page(path, n):
+    with open(path, "r+b") as f:
+        f.seek(n * PAGE)
+        f.write(b"\0" * PAGE)
+
+
 def flip_bits(path, seed):
     rnd = random.Random(seed)
     size = os.path.getsize(path)
+    assert size > 2 * PAGE
     with open(path, "r+b") as f:
         for _ in range(3):
             at = rnd.randrange(PAGE, size)  # past the meta page's unused tail
@@ -65,6 +72,7 @@ DAMAGES = [
     ("truncated mid-page", lambda p: truncate(p, PAGE + 1000)),
     ("one page short", lambda p: truncate(p, -PAGE)),
     ("zero-filled", zero_fill),
+    ("second page zeroed", lambda p: zero_page(p, 1)),
     ("bits flipped (seed 1)", lambda p: flip_bits(p, 1)),
     ("bits flipped (seed 2)", lambda p: flip_bits(p, 2)),
     ("random bytes (seed 3)", lambda p: random_bytes(p, 3)),
@@ -118,7 +126,8 @@ def test_damaged_file_rebuilt(instances, fname):
     inst = imapd_instance(instances, tls=False,
                           services="127.0.0.1:%d inet n n n - - popd\n" % pport)
     for i in range(N):
-        deliver(inst, "From: ann@example.com\nSubject: message %d\n\nbody %d\n" % (i, i))
+        deliver(inst, "From: ann@example.com\nSubject: message %d of a mailbox whose index "
+                "and cache span several pages\n\nbody %d\n" % (i, i))
     md = maildir(inst)
     imap_check(inst)
     path = os.path.join(md, fname)

@@ -459,7 +459,7 @@ static void test_rebuild(void **state)
 
 /* ---- damaged index and cache files ---- */
 
-enum damage { D_TRUNCATE, D_ZERO, D_FLIP, D_BYTES, D_HASHDB, D_PLAIN_BTREE, D_TEXT };
+enum damage { D_TRUNCATE, D_ZERO, D_FLIP, D_BYTES, D_ITEMS, D_HASHDB, D_PLAIN_BTREE, D_TEXT };
 
 struct damage_case {
     const char *what;
@@ -487,6 +487,7 @@ static const struct damage_case damage_cases[] = {
     {"random bytes (seed 5)", D_BYTES, 5, 1},
     {"random bytes (seed 6)", D_BYTES, 6, 1},
     {"random bytes (seed 7)", D_BYTES, 7, 1},
+    {"checksums off, item lengths past the page", D_ITEMS, 0, 0},
     {"a hash database", D_HASHDB, 0, 0},
     {"a btree without checksums, another version", D_PLAIN_BTREE, 0, 0},
     {"a text file", D_TEXT, 0, 0},
@@ -559,6 +560,23 @@ static void damage(const char *path, const struct damage_case *c)
             for (int j = 0; j < 16; j++)
                 buf[j] = (unsigned char)random();
             assert_int_equal(pwrite(fd, buf, 16, at), 16);
+        }
+        break;
+    case D_ITEMS: /* the meta page's checksum flag cleared, then on every leaf page
+                     (Berkeley DB's type 5) the first item's length made huge */
+        assert_int_equal(pread(fd, buf, 1, 26), 1);
+        buf[0] &= (unsigned char)~1;
+        assert_int_equal(pwrite(fd, buf, 1, 26), 1);
+        for (off_t o = 4096; o + 4096 <= st.st_size; o += 4096) {
+            assert_int_equal(pread(fd, buf, 4096, o), 4096);
+            if (buf[25] != 5 || (buf[20] | buf[21]) == 0)
+                continue;
+            unsigned off = buf[32] | buf[33] << 8;
+            if (off + 2 > 4096)
+                continue;
+            buf[off] = 0xf0;
+            buf[off + 1] = 0xff;
+            assert_int_equal(pwrite(fd, buf, 4096, o), 4096);
         }
         break;
     case D_HASHDB: another_db(path, DB_HASH); break;
