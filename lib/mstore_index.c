@@ -114,6 +114,20 @@ static uint32_t read_backup_uidv(int fd)
     return ms_get32(b);
 }
 
+static uint32_t read_backup_u32(int fd, off_t off)
+{
+    unsigned char b[4];
+
+    return pread(fd, b, 4, off) == 4 ? ms_get32(b) : 0;
+}
+
+static uint64_t read_backup_u64(int fd, off_t off)
+{
+    unsigned char b[8];
+
+    return pread(fd, b, 8, off) == 8 ? ms_get64(b) : 0;
+}
+
 static void write_backup_uidv(int fd, uint32_t v)
 {
     unsigned char b[4];
@@ -288,6 +302,7 @@ static int idx_dbopen(struct mstore_box *b, int write)
  * (Berkeley DB found a damaged page) makes the next opener verify the file */
 static void idx_dbclose(struct mstore_box *b)
 {
+    ms_uidlog_flush(b, want_fsync); /* before the index: a UID it has, the log has */
     if (b->db) {
         if (ms_db_close(b->db) < 0) {
             log_warn("close mailbox index of %s: %s", b->path,
@@ -302,11 +317,17 @@ static void idx_dbclose(struct mstore_box *b)
     want_fsync = 0;
 }
 
+/* ms_hdr_put - write the header; UIDNEXT and HIGHESTMODSEQ also go to petrel.lock, for a
+ * rebuild that keeps the UIDVALIDITY (ms_idx_create) */
 int ms_hdr_put(struct mstore_box *b)
 {
-    unsigned char p[HDR_SIZE];
+    unsigned char p[HDR_SIZE], n[4], m[8];
 
     hdr_encode(&b->hdr, p);
+    ms_put32(n, b->hdr.uidnext);
+    ms_put64(m, b->hdr.highestmodseq);
+    if (pwrite(b->lockfd, n, 4, MS_UIDNEXT_OFF) != 4 || pwrite(b->lockfd, m, 8, MS_MODSEQ_OFF) != 8)
+        log_warn("write mailbox lock file of %s: %s", b->path, strerror(errno));
     return db_put(b->db, "H", 1, p, HDR_SIZE);
 }
 
@@ -634,41 +655,6 @@ int ms_idx_begin(struct mstore_box *b, int excl)
     return 0;
 }
 
-/* ms_idx_create - a new index (old one missing or corrupt) with a new UIDVALIDITY,
- * greater than any used before for this Maildir; the caller scans next */
-int ms_idx_create(struct mstore_box *b, int corrupt)
-{
-    char *path = xasprintf("%s/" MS_INDEX_FILE, b->path);
-    uint32_t old = read_backup_uidv(b->lockfd), now = (uint32_t)time(NULL);
-    int r;
-
-    if (corrupt)
-        ms_file_set_aside(b, MS_FILE_INDEX);
-    else
-        unlink(path);
-    ms_cache_reset(b->path);
-    free(path);
-    if ((r = idx_dbopen(b, 1)) != 0)
-        return -1;
-    memset(&b->hdr, 0, sizeof(b->hdr));
-    b->hdr.version = MS_INDEX_VERSION;
-    b->hdr.uidvalidity = now > old ? now : old + 1;
-    b->hdr.uidnext = 1;
-    b->hdr.recent_floor = 1;
-    b->hdr.highestmodseq = 1;
-    strlist_free(&b->keywords);
-    if (ms_hdr_put(b) < 0 || ms_kw_write(b) < 0) {
-        log_warn("write mailbox index of %s: %s", b->path, str_c(&db_message));
-        return -1;
-    }
-    write_backup_uidv(b->lockfd, b->hdr.uidvalidity);
-    want_fsync = 1;
-    if (old)
-        log_warn("mailbox %s: index %s, new UIDVALIDITY %u", b->path,
-                 corrupt ? "was corrupt" : "was missing", b->hdr.uidvalidity);
-    return 0;
-}
-
 /* ms_idx_end - close the index and unlock; bump: the section changed something
  * that other views must see. Returns the stamp as left. */
 uint64_t ms_idx_end(struct mstore_box *b, int bump)
@@ -988,6 +974,7 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
             memset(m, 0, sizeof(*m));
             m->uid = b->hdr.uidnext++;
             m->fname = xstrdup(nw[i]->fname);
+            ms_uidlog_add(b, m->uid, m->fname);
             m->dir = nw[i]->dir;
             m->flags = (uint8_t)ms_info_flags(m->fname);
             m->modseq = modseq;
@@ -1025,6 +1012,125 @@ dberr:
 fail:
     scan_free(&sc);
     return -1;
+}
+
+/* recover_uids - put the records of the files that petrel.uids names into the new index
+ * (exclusive section, header set up): each file keeps its UID; flags come from the
+ * names, sizes from ",W=", keywords are lost, every record gets the new HIGHESTMODSEQ.
+ * Returns how many files kept their UID, -1 on a database error. */
+static int recover_uids(struct mstore_box *b, const struct ms_uidlog *l)
+{
+    struct scan sc;
+    char *pn = xasprintf("%s/new", b->path), *pc = xasprintf("%s/cur", b->path);
+    uint32_t *uid_of;
+    int kept = 0, rn, rc;
+
+    memset(&sc, 0, sizeof(sc));
+    rn = scan_dir(&sc, pn, 0);
+    rc = scan_dir(&sc, pc, 1);
+    free(pn);
+    free(pc);
+    if (rn < 0 || rc < 0) {
+        scan_free(&sc);
+        return 0; /* the scan that follows reports it */
+    }
+    scan_index(&sc);
+    uid_of = xcalloc(sc.n + 1, sizeof(*uid_of));
+    for (uint32_t i = 0; i < l->n; i++) { /* a base logged twice: the later UID stands */
+        struct scan_ent *e = scan_find(&sc, l->bases[i]);
+        if (e != NULL && !e->used && e->baselen == strlen(l->bases[i]))
+            uid_of[e - sc.v] = l->uids[i];
+    }
+    for (uint32_t i = 0; i < l->n; i++) { /* in UID order */
+        struct scan_ent *e = scan_find(&sc, l->bases[i]);
+        struct mstore_msg m;
+        if (e == NULL || uid_of[e - sc.v] != l->uids[i])
+            continue;
+        memset(&m, 0, sizeof(m));
+        m.uid = l->uids[i];
+        m.fname = e->fname;
+        m.dir = e->dir;
+        m.flags = (uint8_t)ms_info_flags(e->fname);
+        m.modseq = b->hdr.highestmodseq;
+        m.size = ms_name_vsize(e->fname);
+        m.date = -1;
+        if (ms_rec_put(b, &m) < 0) {
+            kept = -1;
+            break;
+        }
+        kept++;
+    }
+    free(uid_of);
+    scan_free(&sc);
+    return kept;
+}
+
+/* ms_idx_create - a new index (old one missing or corrupt), the caller scans next. When
+ * petrel.uids holds the UIDs of the current UIDVALIDITY, they are kept (and the cache
+ * with them); otherwise the UIDVALIDITY is a new one, greater than any used before for
+ * this Maildir. */
+int ms_idx_create(struct mstore_box *b, int corrupt)
+{
+    char *path = xasprintf("%s/" MS_INDEX_FILE, b->path);
+    uint32_t old = read_backup_uidv(b->lockfd), now = (uint32_t)time(NULL);
+    uint32_t old_next = read_backup_u32(b->lockfd, MS_UIDNEXT_OFF);
+    uint64_t old_modseq = read_backup_u64(b->lockfd, MS_MODSEQ_OFF);
+    struct ms_uidlog l;
+    int r, kept = 0, keep;
+
+    keep = ms_uidlog_read(b, &l) == 0 && (old == 0 || l.uidvalidity == old);
+    if (corrupt)
+        ms_file_set_aside(b, MS_FILE_INDEX);
+    else
+        unlink(path);
+    if (!keep)
+        ms_cache_reset(b->path); /* its entries belong to the old UIDs */
+    free(path);
+    if ((r = idx_dbopen(b, 1)) != 0) {
+        ms_uidlog_free(&l);
+        return -1;
+    }
+    memset(&b->hdr, 0, sizeof(b->hdr));
+    b->hdr.version = MS_INDEX_VERSION;
+    b->hdr.uidvalidity = keep ? l.uidvalidity : now > old ? now : old + 1;
+    b->hdr.uidnext = 1;
+    b->hdr.highestmodseq = 1;
+    if (keep) { /* no UID handed out before may come again, no modseq go back */
+        if (l.n > 0 && l.uids[l.n - 1] >= b->hdr.uidnext)
+            b->hdr.uidnext = l.uids[l.n - 1] + 1;
+        if (l.next > b->hdr.uidnext)
+            b->hdr.uidnext = l.next;
+        if (old_next > b->hdr.uidnext && old_next < 0xfffffff0u)
+            b->hdr.uidnext = old_next;
+        b->hdr.highestmodseq = (old_modseq < (1ULL << 62) ? old_modseq : 0) + 2;
+    }
+    b->hdr.recent_floor = b->hdr.uidnext;
+    if (!keep)
+        b->hdr.recent_floor = 1;
+    strlist_free(&b->keywords);
+    if (ms_hdr_put(b) < 0 || ms_kw_write(b) < 0 || (keep && (kept = recover_uids(b, &l)) < 0)) {
+        log_warn("write mailbox index of %s: %s", b->path, str_c(&db_message));
+        ms_uidlog_free(&l);
+        return -1;
+    }
+    if (keep) { /* QRESYNC: the expunges before this point are not listed */
+        unsigned char v[8];
+        ms_put64(v, b->hdr.highestmodseq);
+        db_put(b->db, "Y", 1, v, 8);
+    } else {
+        ms_uidlog_write(b, NULL, 0); /* the scan that follows appends every file */
+    }
+    write_backup_uidv(b->lockfd, b->hdr.uidvalidity);
+    want_fsync = 1;
+    if (keep)
+        log_warn("mailbox %s: index %s, rebuilt from the Maildir and " MS_UIDLOG_FILE
+                 ": UIDVALIDITY %u kept, %d messages kept their UIDs",
+                 b->path, corrupt ? "was damaged" : "was missing", b->hdr.uidvalidity, kept);
+    else if (old)
+        log_warn("mailbox %s: index %s, new UIDVALIDITY %u", b->path,
+                 corrupt ? "was damaged" : "was missing", b->hdr.uidvalidity);
+    ms_uidlog_free(&l);
+    return 0;
 }
 
 /* ms_idx_load - read every record (inside a section); -1 when corrupt */

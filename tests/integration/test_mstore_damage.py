@@ -4,7 +4,8 @@ A damaged index or cache (truncated, zero-filled, bit-flipped, random bytes, a f
 another format) is found before Berkeley DB reads it and rebuilt from the Maildir: the
 session opens, every message is listed through IMAP and POP3, no process crashes (the
 instance fixture fails the test on a panic or, with PETREL_SANITIZER_DIR, a sanitizer
-report) and the damaged index is kept aside as petrel.index.corrupt.<time>.
+report), UIDVALIDITY and the UIDs (so POP3 UIDLs) stay as they were (petrel.uids) and
+the damaged index is kept aside as petrel.index.corrupt.<time>.
 """
 
 import imaplib
@@ -104,14 +105,17 @@ def imap_check(inst):
 
 
 def pop_check(inst, port):
+    """STAT, UIDL and RETR; returns the UIDL list."""
     p = poplib.POP3("127.0.0.1", port, timeout=20)
     p.user("joe@example.com")
     p.pass_(USERS["joe@example.com"])
     count, _ = p.stat()
     assert count == N
-    assert len(p.uidl()[1]) == N
+    uidl = p.uidl()[1]
+    assert len(uidl) == N
     assert len(p.retr(N)[1]) > 0
     p.quit()
+    return uidl
 
 
 def wait_past_mtime(path):
@@ -129,16 +133,18 @@ def test_damaged_file_rebuilt(instances, fname):
         deliver(inst, "From: ann@example.com\nSubject: message %d of a mailbox whose index "
                 "and cache span several pages\n\nbody %d\n" % (i, i))
     md = maildir(inst)
-    imap_check(inst)
+    uidv = imap_check(inst)
+    uidl = pop_check(inst, pport)
     path = os.path.join(md, fname)
     for what, fn in DAMAGES:
         imap_check(inst)  # a healthy index and a filled cache
         assert os.path.exists(path), what
         wait_past_mtime(path)
         fn(path)
-        imap_check(inst)
-        pop_check(inst, pport)
-        imap_check(inst)
+        # UIDVALIDITY and UIDs come back from petrel.uids: no client downloads again
+        assert imap_check(inst) == uidv, what
+        assert pop_check(inst, pport) == uidl, what
+        assert imap_check(inst) == uidv, what
     inst.wait_log(r"%s is damaged" % fname.replace(".", r"\."), timeout=5)
     if fname == "petrel.index":
         assert [f for f in os.listdir(md) if f.startswith("petrel.index.corrupt.")]

@@ -407,54 +407,92 @@ static void test_status_and_session_lock(void **state)
     free(root);
 }
 
+/* A lost index is rebuilt from the Maildir: with petrel.uids, every file keeps its UID
+ * and the UIDVALIDITY stays (the cache too), flags come from the names, new files get
+ * UIDs above every UID handed out before; without it, a greater UIDVALIDITY. */
 static void test_rebuild(void **state)
 {
     char *root = unit_tmpdir();
     char *idx = xasprintf("%s/petrel.index", root);
+    char *uids = xasprintf("%s/petrel.uids", root);
     struct mstore *st = open_store(root);
     struct mstore_box *b;
     struct mstore_changes ch;
-    uint32_t uidv, one = 1;
+    uint32_t uidv, one = 1, gone[] = {2, 5}, want[8], nwant = 0, next;
+    struct str v = STR_INIT;
 
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         deliver(root, "Subject: x\n\nbody\n");
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
     uidv = mstore_box_uidvalidity(b);
     assert_int_equal(mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_FLAGGED, NULL, 0, 0, NULL),
                      MSTORE_OK);
+    assert_int_equal(mstore_expunge_uids(b, gone, 2, NULL), MSTORE_OK);
     mstore_cache_put(b, 1, MSTORE_CACHE_ENVELOPE, "(env)", 5);
     mstore_box_close(b);
-
-    /* a missing index: rebuilt, flags kept from the file names, a greater UIDVALIDITY,
-     * and the cache of the old UIDs is gone */
-    unlink(idx);
+    /* an APPEND's UID, then a delivery seen by a scan */
+    {
+        struct mstore_append *a;
+        uint32_t av, au;
+        assert_int_equal(mstore_append_begin(st, "INBOX", &a), MSTORE_OK);
+        assert_int_equal(mstore_append_write(a, "Subject: a\r\n\r\nx\r\n", 17), MSTORE_OK);
+        assert_int_equal(mstore_append_commit(a, MSTORE_F_SEEN, NULL, 0, 0, &av, &au), MSTORE_OK);
+        assert_int_equal(au, 7);
+    }
+    deliver(root, "Subject: z\n\nbody\n");
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
-    assert_int_equal(mstore_box_count(b), 4);
+    for (uint32_t s = 1; s <= mstore_box_count(b); s++)
+        want[nwant++] = mstore_msg(b, s)->uid;
+    assert_int_equal(nwant, 6); /* 1 3 4 6 7 8 */
+    next = mstore_box_uidnext(b);
+    mstore_box_close(b);
+
+    /* a missing index: the same UIDs, UIDVALIDITY and cache, flags from the file names */
+    unlink(idx);
+    deliver(root, "Subject: new\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_box_count(b), 7);
+    for (uint32_t i = 0; i < nwant; i++)
+        assert_int_equal(mstore_msg(b, i + 1)->uid, want[i]);
+    assert_int_equal(mstore_msg(b, 7)->uid, next); /* the new file: above every UID */
+    assert_int_equal(mstore_msg(b, 1)->flags, MSTORE_F_FLAGGED);
+    assert_int_equal(mstore_msg(b, 5)->flags & MSTORE_F_SEEN, MSTORE_F_SEEN);
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 1);
+    assert_string_equal(str_c(&v), "(env)");
+    mstore_box_close(b);
+
+    /* no petrel.uids either: a greater UIDVALIDITY, and the cache of the old UIDs is gone */
+    unlink(idx);
+    unlink(uids);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 7);
     assert_true(mstore_box_uidvalidity(b) > uidv);
     assert_int_equal(mstore_msg(b, 1)->flags, MSTORE_F_FLAGGED);
-    {
-        struct str v = STR_INIT;
-        assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
-        str_free(&v);
-    }
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
     uidv = mstore_box_uidvalidity(b);
     mstore_box_close(b);
 
-    /* a corrupt index, replaced under an open view: the view starts over */
+    /* a damaged index, replaced under an open view: the view keeps its UIDs */
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    one = mstore_msg(b, 3)->uid;
     unit_write_file(idx, "this is not a Berkeley DB file, not at all, really not.........");
     deliver(root, "Subject: y\n\nbody\n");
     assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
-    assert_true(ch.uidvalidity_changed);
-    assert_int_equal(ch.exists, 5);
-    assert_true(mstore_box_uidvalidity(b) > uidv);
+    assert_false(ch.uidvalidity_changed);
+    assert_int_equal(ch.exists, 8);
+    assert_int_equal(ch.nexpunged, 0);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_msg(b, 3)->uid, one);
     mstore_changes_free(&ch);
     mstore_box_close(b);
 
+    str_free(&v);
     mstore_close(st);
     unit_rmtree(root);
     free(root);
     free(idx);
+    free(uids);
 }
 
 /* ---- damaged index and cache files ---- */
@@ -605,8 +643,9 @@ static int count_corrupt(const char *dir, const char *file)
 
 /* A damaged petrel.index or petrel.cache (truncated, zero-filled, bit-flipped, random
  * bytes, another format or version) is found before Berkeley DB reads it: the mailbox
- * opens with every message, the cache reads as "not cached", a damaged index is moved
- * aside, and a second open finds healthy files. Run under AddressSanitizer too: the
+ * opens with every message under its UID and the UIDVALIDITY, the cache reads as "not
+ * cached" or right, a damaged index is moved aside, and a second open finds healthy
+ * files. Run under AddressSanitizer too: the
  * old code read past Berkeley DB's buffers here. */
 static void test_damaged_files(void **state)
 {
@@ -623,11 +662,12 @@ static void test_damaged_files(void **state)
             struct mstore *st = open_store(root);
             struct mstore_box *b;
             struct str v = STR_INIT;
-            uint32_t one = 1;
+            uint32_t one = 1, uidv;
 
             for (int k = 0; k < N; k++)
                 deliver(root, "Subject: x\n\nbody\n");
             assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            uidv = mstore_box_uidvalidity(b);
             for (uint32_t seq = 1; seq <= N; seq++)
                 mstore_cache_put(b, seq, MSTORE_CACHE_ENVELOPE, big, seq == 7 ? sizeof(big) : 100);
             mstore_box_close(b);
@@ -636,8 +676,10 @@ static void test_damaged_files(void **state)
 
             assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
             assert_int_equal(mstore_box_count(b), N);
+            assert_int_equal(mstore_box_uidvalidity(b), uidv); /* petrel.uids has them */
             for (uint32_t seq = 1; seq <= N; seq++) {
                 int r = mstore_cache_get(b, seq, MSTORE_CACHE_ENVELOPE, &v);
+                assert_int_equal(mstore_msg(b, seq)->uid, seq);
                 assert_true(r == 0 || r == 1);
                 if (r == 1)
                     assert_int_equal(v.len, seq == 7 ? sizeof(big) : 100);
