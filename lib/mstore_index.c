@@ -14,8 +14,9 @@
  * exist, their flags): a scan of new/ and cur/ reconciles the two whenever
  * a directory's mtime differs from the one recorded at the last scan, or
  * that one was too recent to prove that nothing changed in the same clock
- * tick. What only the index knows (UIDs, keywords, modseqs) is lost with a
- * corrupt index: it is then rebuilt with a new, greater UIDVALIDITY. The file
+ * tick. A lost or damaged index is rebuilt from the directories; the UIDs
+ * and UIDVALIDITY come back from petrel.uids (mstore_uidlog.c), keywords are
+ * lost, and without that file a new, greater UIDVALIDITY is chosen. The file
  * is checked before Berkeley DB opens it (mstore_check.c).
  *
  * Writes are not fsynced, except when UIDs were handed out (so that no UID
