@@ -4,14 +4,15 @@
  * A small Maildir (four messages, one keyword, cached blobs) is made once in a
  * temporary directory and its petrel.index and petrel.cache are kept as the
  * healthy copies. Each input replaces one of the two files: the first byte
- * chooses which (bit 0 clear: the index, set: the cache) and whether every page
- * gets a valid checksum first (bit 1: so that damage past the checksums is
- * tried too), the rest is the file. The
+ * chooses which (bit 0 clear: the index, set: the cache; bit 2 with bit 0
+ * clear: petrel.uids, the index removed) and whether every page gets a valid
+ * checksum first (bit 1: so that damage past the checksums is tried too), the
+ * rest is the file. The
  * mailbox is then opened, every message's flags, size and cached blobs are
  * read, a flag is stored and the view closed, through the mstore API as
  * imapd and popd use it. Whatever the file holds, no crash or sanitizer
- * report, every message is still listed after the open, and a damaged
- * index is moved aside. Build and run: see tests/fuzz/README.
+ * report, every message is still listed after the open in ascending UIDs
+ * below UIDNEXT, and with petrel.uids intact under its UIDs and UIDVALIDITY. Build and run: see tests/fuzz/README.
  *
  * PETREL_FUZZ_SEEDS=DIR: write the healthy files (with their selector byte)
  * into DIR as seeds, then run as usual.
@@ -32,6 +33,8 @@
 
 static char root[64];
 static struct str good_index = STR_INIT, good_cache = STR_INIT, good_lock = STR_INIT;
+static struct str good_uids = STR_INIT;
+static uint32_t good_uidvalidity;
 
 static void die(const char *what)
 {
@@ -112,8 +115,10 @@ static void make_box(void)
         mstore_cache_put(b, seq, MSTORE_CACHE_ENVELOPE, "(NIL \"s\" NIL NIL)", 18);
         mstore_cache_put(b, seq, MSTORE_CACHE_BODYSTRUCTURE, "(\"text\" \"plain\")", 17);
     }
+    good_uidvalidity = mstore_box_uidvalidity(b);
     mstore_box_close(b);
     mstore_close(st);
+    slurp("petrel.uids", &good_uids);
     slurp("petrel.index", &good_index);
     slurp("petrel.cache", &good_cache);
     slurp("petrel.lock", &good_lock);
@@ -131,6 +136,10 @@ static void write_seeds(const char *dir)
     str_catc(&s, 1);
     str_catn(&s, good_cache.s, good_cache.len);
     spill(dir, "cache-healthy", s.s, s.len);
+    str_reset(&s);
+    str_catc(&s, 4);
+    str_catn(&s, good_uids.s, good_uids.len);
+    spill(dir, "uids-healthy", s.s, s.len);
     str_free(&s);
 }
 
@@ -171,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct str err = STR_INIT, v = STR_INIT;
     uint32_t one = 1;
     int cache = size > 0 && (data[0] & 1), sums = size > 0 && (data[0] & 2);
+    int uids = size > 0 && (data[0] & 4) && !cache;
     unsigned char *copy;
 
     if (size > 0) {
@@ -184,8 +194,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data = copy;
     tidy();
     spill(root, "petrel.lock", good_lock.s, good_lock.len);
-    spill(root, "petrel.index", cache ? good_index.s : (const char *)data,
-          cache ? good_index.len : size);
+    spill(root, "petrel.uids", uids ? (const char *)data : good_uids.s,
+          uids ? size : good_uids.len);
+    spill(root, "petrel.index", cache || uids ? good_index.s : (const char *)data,
+          cache || uids ? good_index.len : size);
+    if (uids) { /* the index lost: rebuilt from the fuzzed petrel.uids */
+        char *p = xasprintf("%s/petrel.index", root);
+        unlink(p);
+        free(p);
+    }
     spill(root, "petrel.cache", cache ? (const char *)data : good_cache.s,
           cache ? size : good_cache.len);
     if (mstore_open(root, 0, &st, &err) != MSTORE_OK)
@@ -194,6 +211,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* a damaged index is rebuilt, never a failure */
     if (mstore_box_count(b) != NMSG)
         abort(); /* never lost mail */
+    for (uint32_t seq = 1; seq < NMSG; seq++)
+        if (mstore_msg(b, seq)->uid >= mstore_msg(b, seq + 1)->uid)
+            abort();
+    if (mstore_box_uidnext(b) <= mstore_msg(b, NMSG)->uid)
+        abort();
+    /* damage is found and the UIDs come back from petrel.uids (with checksums fixed,
+     * the input may be a sound index that says something else) */
+    if (!uids && !sums &&
+        (mstore_box_uidvalidity(b) != good_uidvalidity || mstore_msg(b, NMSG)->uid != NMSG))
+        abort();
     for (uint32_t seq = 1; seq <= NMSG; seq++) {
         uint64_t n;
         const struct mstore_msg *m = mstore_msg(b, seq);
