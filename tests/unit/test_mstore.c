@@ -495,6 +495,140 @@ static void test_rebuild(void **state)
     free(uids);
 }
 
+/* count_entries - lines of a file that start with a digit (petrel.uids entries), and the
+ * file's size; -1: no file */
+static long count_entries(const char *path, off_t *size)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    long n = 0;
+    struct stat st;
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (line[0] >= '1' && line[0] <= '9')
+            n++;
+    fstat(fileno(f), &st);
+    *size = st.st_size;
+    fclose(f);
+    return n;
+}
+
+/* edit_file - replace the first occurrence of from by to in the file at path */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    struct str all = STR_INIT, out = STR_INIT;
+    char buf[65536];
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+    char *at;
+
+    assert_true(fd >= 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        str_catn(&all, buf, (size_t)n);
+    close(fd);
+    at = strstr(str_c(&all), from);
+    assert_non_null(at);
+    str_catn(&out, all.s, (size_t)(at - all.s));
+    str_cat(&out, to);
+    str_cat(&out, at + strlen(from));
+    unit_write_file(path, str_c(&out));
+    str_free(&all);
+    str_free(&out);
+}
+
+/* petrel.uids: written for a mailbox that has none (an index of an older Petrel) and
+ * for one of another UIDVALIDITY; a damaged line or a torn last line is not believed
+ * (those files get new UIDs above every UID handed out); rewritten when expunged lines
+ * are most of it. */
+static void test_uidlog(void **state)
+{
+    enum { MANY = 2000 };
+    char *root = unit_tmpdir();
+    char *idx = xasprintf("%s/petrel.index", root), *uids = xasprintf("%s/petrel.uids", root);
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    off_t size;
+    uint32_t uidv, next;
+    char base2[128];
+
+    for (int i = 0; i < 5; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    uidv = mstore_box_uidvalidity(b);
+    next = mstore_box_uidnext(b);
+    snprintf(base2, sizeof(base2), "2 %s ", mstore_msg(b, 2)->fname);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 5);
+
+    /* none (an older Petrel's mailbox): the next sync writes it from the index */
+    unlink(uids);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 5);
+    /* another UIDVALIDITY's: rewritten too */
+    {
+        FILE *f = fopen(uids, "w");
+        fprintf(f, "petrel-uids 1 %u %08x\n", uidv + 5, 0u);
+        fclose(f);
+    }
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 5);
+
+    /* UID 2's line damaged, UID 5's torn: those two get new UIDs, the others keep theirs */
+    base2[2] ^= 1;
+    {
+        char orig[128];
+        snprintf(orig, sizeof(orig), "%s", base2);
+        orig[2] ^= 1;
+        edit_file(uids, orig, base2);
+    }
+    assert_int_equal(truncate(uids, size - 4), 0);
+    unlink(idx);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_box_count(b), 5);
+    assert_int_equal(mstore_msg(b, 1)->uid, 1);
+    assert_int_equal(mstore_msg(b, 2)->uid, 3);
+    assert_int_equal(mstore_msg(b, 3)->uid, 4);
+    assert_int_equal(mstore_msg(b, 4)->uid, next);
+    assert_int_equal(mstore_msg(b, 5)->uid, next + 1);
+    mstore_box_close(b);
+
+    /* expunged lines pile up until they are most of the file, then it is rewritten */
+    for (int i = 0; i < MANY; i++) /* past 64 KiB of lines */
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    {
+        uint32_t n = mstore_box_count(b), *all = xcalloc(n, sizeof(uint32_t));
+        for (uint32_t i = 0; i + 10 < n; i++)
+            all[i] = mstore_msg(b, i + 1)->uid;
+        assert_int_equal(mstore_expunge_uids(b, all, n - 10, NULL), MSTORE_OK);
+        free(all);
+    }
+    assert_true(count_entries(uids, &size) > 1000);
+    deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_sync(b, 0, NULL), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 11);
+    unlink(idx); /* and it still gives the UIDs back, with UIDNEXT above the gone ones */
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_box_count(b), 11);
+    assert_int_equal(mstore_msg(b, 11)->uid, next + 2 + MANY);
+    assert_int_equal(mstore_box_uidnext(b), next + 2 + MANY + 1);
+    mstore_box_close(b);
+
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+    free(idx);
+    free(uids);
+    (void)state;
+}
+
 /* ---- damaged index and cache files ---- */
 
 enum damage { D_TRUNCATE, D_ZERO, D_FLIP, D_BYTES, D_ITEMS, D_HASHDB, D_PLAIN_BTREE, D_TEXT };
@@ -1579,6 +1713,7 @@ int main(void)
         cmocka_unit_test(test_expunge_and_new_mail),
         cmocka_unit_test(test_status_and_session_lock),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_uidlog),
         cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_expunge_and_layout),
