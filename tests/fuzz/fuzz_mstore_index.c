@@ -19,6 +19,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,20 @@ static void tidy(void)
     closedir(d);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
+}
+
+/* remove_root - at exit, the scratch Maildir goes */
+static void remove_root(void)
+{
+    nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* make_box - the Maildir with its healthy index and cache */
 static void make_box(void)
 {
@@ -96,6 +111,7 @@ static void make_box(void)
     strcpy(root, "/tmp/fuzz-mstore-XXXXXX");
     if (mkdtemp(root) == NULL)
         die("mkdtemp");
+    atexit(remove_root);
     if (mstore_open(root, MSTORE_CREATE, &st, &err) != MSTORE_OK)
         die("mstore_open");
     /* a fixed UIDVALIDITY (the backup in petrel.lock, + 1), so that seeds stay valid */
