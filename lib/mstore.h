@@ -27,8 +27,9 @@
  * F_OFD_SETLK) on petrel.lock, which the kernel drops when a process dies.
  *
  * UIDs never change for a message while UIDVALIDITY stays; a missing or
- * corrupt index is rebuilt from the directories, and only then is a new
- * (greater) UIDVALIDITY chosen. POP3 UIDL is derived from UIDVALIDITY and
+ * corrupt index is rebuilt from the directories and petrel.uids (a second
+ * copy of the UIDs), keeping UIDVALIDITY and UIDs; only without that copy is
+ * a new (greater) UIDVALIDITY chosen. POP3 UIDL is derived from UIDVALIDITY and
  * the UID (mstore_uidl), so it survives flag changes and new/ -> cur/.
  *
  * Errors: functions return MSTORE_OK (0) or a negative MSTORE_E* code;

@@ -111,6 +111,7 @@ void ms_box_free(struct mstore_box *b)
         close(b->watchfd);
     ms_recs_free(b->msgs, b->count);
     strlist_free(&b->keywords);
+    str_free(&b->uidlog);
     free(b->name);
     free(b->path);
     free(b);
@@ -301,12 +302,12 @@ again:
             excl = 1;
             goto again;
         }
-        b->db->close(b->db, 0);
+        ms_db_close(b->db);
         b->db = NULL;
-        if (ms_idx_create(b, 1) < 0)
-            goto fail;
         recs = NULL;
         n = 0;
+        if (ms_idx_create(b, 1) < 0 || ms_idx_load(b, &recs, &n) < 0)
+            goto fail;
     }
     scan = (sflags & MSTORE_SYNC_FORCE) || ms_scan_needed(&b->hdr, &nt, &ct);
     if (!excl && (scan || ((b->flags & MSTORE_RECENT) && b->hdr.recent_floor < b->hdr.uidnext) ||
@@ -335,6 +336,7 @@ again:
     }
     if (excl && b->dirty)
         writeback(b);
+    ms_uidlog_maintain(b, recs, n, excl);
     b->new_mt.tv_sec = b->hdr.new_sec;
     b->new_mt.tv_nsec = b->hdr.new_nsec;
     b->cur_mt.tv_sec = b->hdr.cur_sec;

@@ -41,32 +41,79 @@ void ms_cache_reset(const char *dir)
     free(p);
 }
 
-/* cache_open - open the cache inside its lock (mode 0 read, 1 write, 2 write and
- * create); NULL when missing or unusable */
-static DB *cache_open(struct mstore_box *b, int mode)
-{
-    char *p = cache_path(b->path);
-    DB *db;
-    int r;
+static struct str cache_message = STR_INIT;
 
-    if (db_create(&db, NULL, 0) != 0) {
-        free(p);
+/* cache_errcall - keep Berkeley DB's last message for our own log line */
+static void cache_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+    (void)env;
+    (void)pfx;
+    str_cpy(&cache_message, msg);
+}
+
+/* cache_dbopen - one attempt at opening the file; r gets Berkeley DB's result */
+static DB *cache_dbopen(const char *path, int mode, int *r)
+{
+    DB *db;
+
+    if ((*r = db_create(&db, NULL, 0)) != 0)
+        return NULL;
+    db->set_errcall(db, cache_errcall);
+    db->set_flags(db, DB_CHKSUM);
+    *r = db->open(db, NULL, path, NULL, DB_BTREE,
+                  mode == 2   ? DB_CREATE
+                  : mode == 1 ? 0
+                              : DB_RDONLY,
+                  0600);
+    if (*r != 0) {
+        ms_db_close(db);
         return NULL;
     }
-    db->set_flags(db, DB_CHKSUM);
-    r = db->open(db, NULL, p, NULL, DB_BTREE,
-                 mode == 2   ? DB_CREATE
-                 : mode == 1 ? 0
-                             : DB_RDONLY,
-                 0600);
-    if (r != 0) {
-        db->close(db, 0);
-        db = NULL;
-        if (r != ENOENT)
-            log_warn("open mailbox cache %s: %s", p, db_strerror(r));
+    return db;
+}
+
+/* cache_open - open the cache inside its lock (mode 0 read, 1 write, 2 write and
+ * create); NULL when missing or unusable. A damaged file is not opened; a writer
+ * moves it aside (and mode 2 starts a new one). */
+static DB *cache_open(struct mstore_box *b, int mode)
+{
+    char *p;
+    DB *db;
+    int r = ms_file_check(b, MS_FILE_CACHE);
+
+    if (r < 0 && mode > 0)
+        ms_file_set_aside(b, MS_FILE_CACHE);
+    if ((r < 0 && mode == 0) || (r != 0 && mode == 1))
+        return NULL;
+    p = cache_path(b->path);
+    str_reset(&cache_message);
+    db = cache_dbopen(p, mode, &r);
+    if (db == NULL && r != ENOENT) {
+        log_warn("open mailbox cache %s: %s%s%s", p, db_strerror(r), cache_message.len ? ": " : "",
+                 str_c(&cache_message));
+        if (mode > 0) { /* sound as a file but not our btree: replace it */
+            ms_file_set_aside(b, MS_FILE_CACHE);
+            if (mode == 2)
+                db = cache_dbopen(p, mode, &r);
+        }
     }
     free(p);
     return db;
+}
+
+/* cache_close - close a handle; a writer's close records the file's identity, a failure
+ * (a damaged page) makes the next opener verify the file */
+static int cache_close(struct mstore_box *b, DB *db, int wrote)
+{
+    if (ms_db_close(db) < 0) {
+        log_warn("close mailbox cache of %s: %s", b->path,
+                 cache_message.len ? str_c(&cache_message) : "error");
+        ms_file_distrust(b, MS_FILE_CACHE);
+        return -1;
+    }
+    if (wrote)
+        ms_file_trust(b, MS_FILE_CACHE);
+    return 0;
 }
 
 /* the value of key "V": UIDVALIDITY (u32) and the layout's version (u32; version 1, keys
@@ -96,7 +143,7 @@ static int cache_valid(DB *db, uint32_t uidvalidity)
 void ms_cache_release(struct mstore_box *b)
 {
     if (b->cache) {
-        b->cache->close(b->cache, 0);
+        cache_close(b, b->cache, 0);
         b->cache = NULL;
     }
     if (b->lock_cache) {
@@ -164,7 +211,7 @@ int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *
         b->lock_cache = MS_HELD_SHARED;
         b->cache = cache_open(b, 0);
         if (b->cache && !cache_valid(b->cache, b->hdr.uidvalidity)) {
-            b->cache->close(b->cache, 0);
+            cache_close(b, b->cache, 0);
             b->cache = NULL;
         }
     }
@@ -233,7 +280,7 @@ int ms_cache_write(struct mstore_box *b)
         /* a new file, or one for an older UIDVALIDITY, or damaged: start over */
         unsigned char v[8];
         DBT k, d;
-        db->close(db, 0);
+        cache_close(b, db, 0);
         ms_cache_reset(b->path);
         db = cache_open(b, 2);
         if (db) {
@@ -245,7 +292,7 @@ int ms_cache_write(struct mstore_box *b)
             d.data = v;
             d.size = 8;
             if (db->put(db, NULL, &k, &d, 0) != 0) {
-                db->close(db, 0);
+                cache_close(b, db, 0);
                 db = NULL;
             }
         }
@@ -267,10 +314,8 @@ int ms_cache_write(struct mstore_box *b)
             break;
         }
     }
-    if (db == NULL)
+    if (db == NULL || cache_close(b, db, 1) < 0)
         rc = -1;
-    else
-        db->close(db, 0);
     ms_unlock(b->lockfd, MS_LOCK_CACHE);
     drop_puts(b);
     return rc;
@@ -320,6 +365,6 @@ void ms_cache_drop_uids(struct mstore_box *b, const uint32_t *uids, size_t n)
         c->close(c);
     }
     if (db)
-        db->close(db, 0);
+        cache_close(b, db, 1);
     ms_unlock(b->lockfd, MS_LOCK_CACHE);
 }

@@ -188,6 +188,7 @@ static uint32_t add_file(struct mstore_box *b, const char *tmp, const char *base
         str_free(&to);
         return 0; /* the file stays: the next scan gives it a UID */
     }
+    ms_uidlog_add(b, m.uid, m.fname);
     free(m.fname);
     str_free(&to);
     ms_idx_want_fsync();

@@ -19,6 +19,7 @@
 #define MS_CACHE_FILE "petrel.cache"
 #define MS_LOCK_FILE "petrel.lock"
 #define MS_SUBS_FILE "subscriptions"
+#define MS_UIDLOG_FILE "petrel.uids"
 
 /* byte ranges locked in petrel.lock (F_OFD_SETLK*) */
 #define MS_LOCK_INDEX 0   /* index: shared to read, exclusive to write */
@@ -27,10 +28,20 @@
 #define MS_LOCK_TREE 3    /* root only: folder tree and subscriptions */
 
 /* petrel.lock content: change stamp (8 bytes LE) at 0, backup UIDVALIDITY (4 bytes LE) at 8,
- * last login time at 16 */
+ * backup UIDNEXT (4) at 12, last login time at 16, backup HIGHESTMODSEQ (8) at 24, the
+ * identities of the index and cache files as their last writer left them (48 bytes each,
+ * mstore_check.c) at 32 and 80 */
 #define MS_STAMP_OFF 0
 #define MS_UIDV_OFF 8
+#define MS_UIDNEXT_OFF 12
+#define MS_MODSEQ_OFF 24
 #define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
+#define MS_IDENT_INDEX_OFF 32
+#define MS_IDENT_CACHE_OFF 80
+
+/* the files whose trust mstore_check.c keeps */
+#define MS_FILE_INDEX 0
+#define MS_FILE_CACHE 1
 
 #define MS_INDEX_VERSION 1
 #define MS_XLOG_MAX 20000  /* expunge log entries kept at most ... */
@@ -76,6 +87,7 @@ struct mstore_box {
     int msgdir[2]; /* O_PATH descriptors of new/ and cur/ for opening messages, -1: not
                     * open; held from the first open of a message to the next flush */
     DB *db;      /* open only inside a locked section */
+    int db_write; /* db was opened for writing: its identity is recorded at the close */
     DB *cache;   /* open while lock_cache is held */
     struct ms_hdr hdr;
     uint64_t stamp;
@@ -93,6 +105,17 @@ struct mstore_box {
     size_t nputs, capputs, putbytes;
     size_t *put_slots; /* hash of (uid, field) -> index + 1 in puts, 0: empty */
     size_t nput_slots; /* 2 * capputs, a power of two */
+    struct str uidlog; /* lines for petrel.uids from this section (mstore_uidlog.c) */
+    int uidlog_checked; /* this view made sure the log exists for its UIDVALIDITY */
+};
+
+/* petrel.uids as read back */
+struct ms_uidlog {
+    uint32_t uidvalidity;
+    uint32_t next; /* UIDNEXT when the file was last written whole */
+    uint32_t *uids; /* ascending */
+    char **bases;
+    uint32_t n, cap;
 };
 
 /* mstore_index.c: locks, the index database, directory scans */
@@ -152,6 +175,22 @@ int ms_make_maildir(const char *path, int folder);
 void ms_unique_name(struct str *out);
 int ms_tree_lock(const struct mstore *st, int *fd);
 void ms_tree_unlock(int fd);
+
+/* mstore_check.c: trust in the index and cache files */
+int ms_file_check(struct mstore_box *b, int which);
+void ms_file_trust(struct mstore_box *b, int which);
+void ms_file_distrust(struct mstore_box *b, int which);
+void ms_file_set_aside(struct mstore_box *b, int which);
+int ms_db_verify(const char *path, struct str *why);
+int ms_db_close(DB *db);
+
+/* mstore_uidlog.c: the second copy of the UIDs */
+void ms_uidlog_add(struct mstore_box *b, uint32_t uid, const char *fname);
+void ms_uidlog_flush(struct mstore_box *b, int sync);
+int ms_uidlog_write(struct mstore_box *b, const struct mstore_msg *recs, uint32_t n);
+int ms_uidlog_read(struct mstore_box *b, struct ms_uidlog *l);
+void ms_uidlog_free(struct ms_uidlog *l);
+void ms_uidlog_maintain(struct mstore_box *b, const struct mstore_msg *recs, uint32_t n, int excl);
 
 /* mstore_cache.c */
 void ms_cache_release(struct mstore_box *b);

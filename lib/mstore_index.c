@@ -14,8 +14,10 @@
  * exist, their flags): a scan of new/ and cur/ reconciles the two whenever
  * a directory's mtime differs from the one recorded at the last scan, or
  * that one was too recent to prove that nothing changed in the same clock
- * tick. What only the index knows (UIDs, keywords, modseqs) is lost with a
- * corrupt index: it is then rebuilt with a new, greater UIDVALIDITY.
+ * tick. A lost or damaged index is rebuilt from the directories; the UIDs
+ * and UIDVALIDITY come back from petrel.uids (mstore_uidlog.c), keywords are
+ * lost, and without that file a new, greater UIDVALIDITY is chosen. The file
+ * is checked before Berkeley DB opens it (mstore_check.c).
  *
  * Writes are not fsynced, except when UIDs were handed out (so that no UID
  * is ever reused under the same UIDVALIDITY after a crash).
@@ -111,6 +113,20 @@ static uint32_t read_backup_uidv(int fd)
     if (pread(fd, b, 4, MS_UIDV_OFF) != 4)
         return 0;
     return ms_get32(b);
+}
+
+static uint32_t read_backup_u32(int fd, off_t off)
+{
+    unsigned char b[4];
+
+    return pread(fd, b, 4, off) == 4 ? ms_get32(b) : 0;
+}
+
+static uint64_t read_backup_u64(int fd, off_t off)
+{
+    unsigned char b[8];
+
+    return pread(fd, b, 8, off) == 8 ? ms_get64(b) : 0;
 }
 
 static void write_backup_uidv(int fd, uint32_t v)
@@ -249,9 +265,12 @@ static int db_del(DB *db, const void *k, size_t kn)
 /* idx_dbopen - open petrel.index: 0 ok, 1 missing, -1 unusable */
 static int idx_dbopen(struct mstore_box *b, int write)
 {
-    char *path = xasprintf("%s/" MS_INDEX_FILE, b->path);
-    int r;
+    char *path;
+    int r = ms_file_check(b, MS_FILE_INDEX);
 
+    if (r < 0 || (r == 1 && !write)) /* damaged (logged) or missing */
+        return r;
+    path = xasprintf("%s/" MS_INDEX_FILE, b->path);
     if ((r = db_create(&b->db, NULL, 0)) != 0) {
         log_warn("db_create: %s", db_strerror(r));
         b->db = NULL;
@@ -262,7 +281,7 @@ static int idx_dbopen(struct mstore_box *b, int write)
     b->db->set_flags(b->db, DB_CHKSUM);
     r = b->db->open(b->db, NULL, path, NULL, DB_BTREE, write ? DB_CREATE : DB_RDONLY, 0600);
     if (r != 0) {
-        b->db->close(b->db, 0);
+        ms_db_close(b->db);
         b->db = NULL;
         if (r == ENOENT || !write) { /* a shared section retries exclusively, and logs then */
             str_reset(&db_message);
@@ -276,25 +295,40 @@ static int idx_dbopen(struct mstore_box *b, int write)
         return -1;
     }
     free(path);
+    b->db_write = write;
     return 0;
 }
 
+/* idx_dbclose - close the index; a writer records the file's identity, and an error
+ * (Berkeley DB found a damaged page) makes the next opener verify the file */
 static void idx_dbclose(struct mstore_box *b)
 {
+    ms_uidlog_flush(b, want_fsync); /* before the index: a UID it has, the log has */
     if (b->db) {
-        int r = b->db->close(b->db, 0);
-        if (r != 0)
-            log_warn("close mailbox index of %s: %s", b->path, db_strerror(r));
+        if (ms_db_close(b->db) < 0) {
+            log_warn("close mailbox index of %s: %s", b->path,
+                     db_message.len ? str_c(&db_message) : "error");
+            ms_file_distrust(b, MS_FILE_INDEX);
+        } else if (b->db_write) {
+            ms_file_trust(b, MS_FILE_INDEX);
+        }
+        str_reset(&db_message);
         b->db = NULL;
     }
     want_fsync = 0;
 }
 
+/* ms_hdr_put - write the header; UIDNEXT and HIGHESTMODSEQ also go to petrel.lock, for a
+ * rebuild that keeps the UIDVALIDITY (ms_idx_create) */
 int ms_hdr_put(struct mstore_box *b)
 {
-    unsigned char p[HDR_SIZE];
+    unsigned char p[HDR_SIZE], n[4], m[8];
 
     hdr_encode(&b->hdr, p);
+    ms_put32(n, b->hdr.uidnext);
+    ms_put64(m, b->hdr.highestmodseq);
+    if (pwrite(b->lockfd, n, 4, MS_UIDNEXT_OFF) != 4 || pwrite(b->lockfd, m, 8, MS_MODSEQ_OFF) != 8)
+        log_warn("write mailbox lock file of %s: %s", b->path, strerror(errno));
     return db_put(b->db, "H", 1, p, HDR_SIZE);
 }
 
@@ -589,7 +623,7 @@ int ms_idx_open(struct mstore_box *b)
         if (r == 0 && ms_kw_read(b) < 0)
             r = -1;
         if (r != 0) {
-            b->db->close(b->db, 0);
+            ms_db_close(b->db);
             b->db = NULL;
             if (r < 0 && excl)
                 log_warn("mailbox index %s/" MS_INDEX_FILE " is corrupt", b->path);
@@ -619,45 +653,6 @@ int ms_idx_begin(struct mstore_box *b, int excl)
         ms_idx_end(b, 0);
         return -1;
     }
-    return 0;
-}
-
-/* ms_idx_create - a new index (old one missing or corrupt) with a new UIDVALIDITY,
- * greater than any used before for this Maildir; the caller scans next */
-int ms_idx_create(struct mstore_box *b, int corrupt)
-{
-    char *path = xasprintf("%s/" MS_INDEX_FILE, b->path);
-    uint32_t old = read_backup_uidv(b->lockfd), now = (uint32_t)time(NULL);
-    int r;
-
-    if (corrupt) {
-        char *bad = xasprintf("%s.corrupt", path);
-        if (rename(path, bad) < 0 && errno != ENOENT)
-            log_warn("rename %s: %s", path, strerror(errno));
-        free(bad);
-    } else {
-        unlink(path);
-    }
-    ms_cache_reset(b->path);
-    free(path);
-    if ((r = idx_dbopen(b, 1)) != 0)
-        return -1;
-    memset(&b->hdr, 0, sizeof(b->hdr));
-    b->hdr.version = MS_INDEX_VERSION;
-    b->hdr.uidvalidity = now > old ? now : old + 1;
-    b->hdr.uidnext = 1;
-    b->hdr.recent_floor = 1;
-    b->hdr.highestmodseq = 1;
-    strlist_free(&b->keywords);
-    if (ms_hdr_put(b) < 0 || ms_kw_write(b) < 0) {
-        log_warn("write mailbox index of %s: %s", b->path, str_c(&db_message));
-        return -1;
-    }
-    write_backup_uidv(b->lockfd, b->hdr.uidvalidity);
-    want_fsync = 1;
-    if (old)
-        log_warn("mailbox %s: index %s, new UIDVALIDITY %u", b->path,
-                 corrupt ? "was corrupt" : "was missing", b->hdr.uidvalidity);
     return 0;
 }
 
@@ -980,6 +975,7 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
             memset(m, 0, sizeof(*m));
             m->uid = b->hdr.uidnext++;
             m->fname = xstrdup(nw[i]->fname);
+            ms_uidlog_add(b, m->uid, m->fname);
             m->dir = nw[i]->dir;
             m->flags = (uint8_t)ms_info_flags(m->fname);
             m->modseq = modseq;
@@ -1017,6 +1013,125 @@ dberr:
 fail:
     scan_free(&sc);
     return -1;
+}
+
+/* recover_uids - put the records of the files that petrel.uids names into the new index
+ * (exclusive section, header set up): each file keeps its UID; flags come from the
+ * names, sizes from ",W=", keywords are lost, every record gets the new HIGHESTMODSEQ.
+ * Returns how many files kept their UID, -1 on a database error. */
+static int recover_uids(struct mstore_box *b, const struct ms_uidlog *l)
+{
+    struct scan sc;
+    char *pn = xasprintf("%s/new", b->path), *pc = xasprintf("%s/cur", b->path);
+    uint32_t *uid_of;
+    int kept = 0, rn, rc;
+
+    memset(&sc, 0, sizeof(sc));
+    rn = scan_dir(&sc, pn, 0);
+    rc = scan_dir(&sc, pc, 1);
+    free(pn);
+    free(pc);
+    if (rn < 0 || rc < 0) {
+        scan_free(&sc);
+        return 0; /* the scan that follows reports it */
+    }
+    scan_index(&sc);
+    uid_of = xcalloc(sc.n + 1, sizeof(*uid_of));
+    for (uint32_t i = 0; i < l->n; i++) { /* a base logged twice: the later UID stands */
+        struct scan_ent *e = scan_find(&sc, l->bases[i]);
+        if (e != NULL && !e->used && e->baselen == strlen(l->bases[i]))
+            uid_of[e - sc.v] = l->uids[i];
+    }
+    for (uint32_t i = 0; i < l->n; i++) { /* in UID order */
+        struct scan_ent *e = scan_find(&sc, l->bases[i]);
+        struct mstore_msg m;
+        if (e == NULL || uid_of[e - sc.v] != l->uids[i])
+            continue;
+        memset(&m, 0, sizeof(m));
+        m.uid = l->uids[i];
+        m.fname = e->fname;
+        m.dir = e->dir;
+        m.flags = (uint8_t)ms_info_flags(e->fname);
+        m.modseq = b->hdr.highestmodseq;
+        m.size = ms_name_vsize(e->fname);
+        m.date = -1;
+        if (ms_rec_put(b, &m) < 0) {
+            kept = -1;
+            break;
+        }
+        kept++;
+    }
+    free(uid_of);
+    scan_free(&sc);
+    return kept;
+}
+
+/* ms_idx_create - a new index (old one missing or corrupt), the caller scans next. When
+ * petrel.uids holds the UIDs of the current UIDVALIDITY, they are kept (and the cache
+ * with them); otherwise the UIDVALIDITY is a new one, greater than any used before for
+ * this Maildir. */
+int ms_idx_create(struct mstore_box *b, int corrupt)
+{
+    char *path = xasprintf("%s/" MS_INDEX_FILE, b->path);
+    uint32_t old = read_backup_uidv(b->lockfd), now = (uint32_t)time(NULL);
+    uint32_t old_next = read_backup_u32(b->lockfd, MS_UIDNEXT_OFF);
+    uint64_t old_modseq = read_backup_u64(b->lockfd, MS_MODSEQ_OFF);
+    struct ms_uidlog l;
+    int r, kept = 0, keep;
+
+    keep = ms_uidlog_read(b, &l) == 0 && (old == 0 || l.uidvalidity == old);
+    if (corrupt)
+        ms_file_set_aside(b, MS_FILE_INDEX);
+    else
+        unlink(path);
+    if (!keep)
+        ms_cache_reset(b->path); /* its entries belong to the old UIDs */
+    free(path);
+    if ((r = idx_dbopen(b, 1)) != 0) {
+        ms_uidlog_free(&l);
+        return -1;
+    }
+    memset(&b->hdr, 0, sizeof(b->hdr));
+    b->hdr.version = MS_INDEX_VERSION;
+    b->hdr.uidvalidity = keep ? l.uidvalidity : now > old ? now : old + 1;
+    b->hdr.uidnext = 1;
+    b->hdr.highestmodseq = 1;
+    if (keep) { /* no UID handed out before may come again, no modseq go back */
+        if (l.n > 0 && l.uids[l.n - 1] >= b->hdr.uidnext)
+            b->hdr.uidnext = l.uids[l.n - 1] + 1;
+        if (l.next > b->hdr.uidnext)
+            b->hdr.uidnext = l.next;
+        if (old_next > b->hdr.uidnext && old_next < 0xfffffff0u)
+            b->hdr.uidnext = old_next;
+        b->hdr.highestmodseq = (old_modseq < (1ULL << 62) ? old_modseq : 0) + 2;
+    }
+    b->hdr.recent_floor = b->hdr.uidnext;
+    if (!keep)
+        b->hdr.recent_floor = 1;
+    strlist_free(&b->keywords);
+    if (ms_hdr_put(b) < 0 || ms_kw_write(b) < 0 || (keep && (kept = recover_uids(b, &l)) < 0)) {
+        log_warn("write mailbox index of %s: %s", b->path, str_c(&db_message));
+        ms_uidlog_free(&l);
+        return -1;
+    }
+    if (keep) { /* QRESYNC: the expunges before this point are not listed */
+        unsigned char v[8];
+        ms_put64(v, b->hdr.highestmodseq);
+        db_put(b->db, "Y", 1, v, 8);
+    } else {
+        ms_uidlog_write(b, NULL, 0); /* the scan that follows appends every file */
+    }
+    write_backup_uidv(b->lockfd, b->hdr.uidvalidity);
+    want_fsync = 1;
+    if (keep)
+        log_warn("mailbox %s: index %s, rebuilt from the Maildir and " MS_UIDLOG_FILE
+                 ": UIDVALIDITY %u kept, %d messages kept their UIDs",
+                 b->path, corrupt ? "was damaged" : "was missing", b->hdr.uidvalidity, kept);
+    else if (old)
+        log_warn("mailbox %s: index %s, new UIDVALIDITY %u", b->path,
+                 corrupt ? "was damaged" : "was missing", b->hdr.uidvalidity);
+    ms_uidlog_free(&l);
+    return 0;
 }
 
 /* ms_idx_load - read every record (inside a section); -1 when corrupt */

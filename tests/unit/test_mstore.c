@@ -407,54 +407,439 @@ static void test_status_and_session_lock(void **state)
     free(root);
 }
 
+/* A lost index is rebuilt from the Maildir: with petrel.uids, every file keeps its UID
+ * and the UIDVALIDITY stays (the cache too), flags come from the names, new files get
+ * UIDs above every UID handed out before; without it, a greater UIDVALIDITY. */
 static void test_rebuild(void **state)
 {
     char *root = unit_tmpdir();
     char *idx = xasprintf("%s/petrel.index", root);
+    char *uids = xasprintf("%s/petrel.uids", root);
     struct mstore *st = open_store(root);
     struct mstore_box *b;
     struct mstore_changes ch;
-    uint32_t uidv, one = 1;
+    uint32_t uidv, one = 1, gone[] = {2, 5}, want[8], nwant = 0, next;
+    struct str v = STR_INIT;
 
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         deliver(root, "Subject: x\n\nbody\n");
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
     uidv = mstore_box_uidvalidity(b);
     assert_int_equal(mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_FLAGGED, NULL, 0, 0, NULL),
                      MSTORE_OK);
+    assert_int_equal(mstore_expunge_uids(b, gone, 2, NULL), MSTORE_OK);
     mstore_cache_put(b, 1, MSTORE_CACHE_ENVELOPE, "(env)", 5);
     mstore_box_close(b);
-
-    /* a missing index: rebuilt, flags kept from the file names, a greater UIDVALIDITY,
-     * and the cache of the old UIDs is gone */
-    unlink(idx);
+    /* an APPEND's UID, then a delivery seen by a scan */
+    {
+        struct mstore_append *a;
+        uint32_t av, au;
+        assert_int_equal(mstore_append_begin(st, "INBOX", &a), MSTORE_OK);
+        assert_int_equal(mstore_append_write(a, "Subject: a\r\n\r\nx\r\n", 17), MSTORE_OK);
+        assert_int_equal(mstore_append_commit(a, MSTORE_F_SEEN, NULL, 0, 0, &av, &au), MSTORE_OK);
+        assert_int_equal(au, 7);
+    }
+    deliver(root, "Subject: z\n\nbody\n");
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
-    assert_int_equal(mstore_box_count(b), 4);
+    for (uint32_t s = 1; s <= mstore_box_count(b); s++)
+        want[nwant++] = mstore_msg(b, s)->uid;
+    assert_int_equal(nwant, 6); /* 1 3 4 6 7 8 */
+    next = mstore_box_uidnext(b);
+    mstore_box_close(b);
+
+    /* a missing index: the same UIDs, UIDVALIDITY and cache, flags from the file names */
+    unlink(idx);
+    deliver(root, "Subject: new\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_box_count(b), 7);
+    for (uint32_t i = 0; i < nwant; i++)
+        assert_int_equal(mstore_msg(b, i + 1)->uid, want[i]);
+    assert_int_equal(mstore_msg(b, 7)->uid, next); /* the new file: above every UID */
+    assert_int_equal(mstore_msg(b, 1)->flags, MSTORE_F_FLAGGED);
+    assert_int_equal(mstore_msg(b, 5)->flags & MSTORE_F_SEEN, MSTORE_F_SEEN);
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 1);
+    assert_string_equal(str_c(&v), "(env)");
+    mstore_box_close(b);
+
+    /* no petrel.uids either: a greater UIDVALIDITY, and the cache of the old UIDs is gone */
+    unlink(idx);
+    unlink(uids);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_count(b), 7);
     assert_true(mstore_box_uidvalidity(b) > uidv);
     assert_int_equal(mstore_msg(b, 1)->flags, MSTORE_F_FLAGGED);
-    {
-        struct str v = STR_INIT;
-        assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
-        str_free(&v);
-    }
+    assert_int_equal(mstore_cache_get(b, 1, MSTORE_CACHE_ENVELOPE, &v), 0);
     uidv = mstore_box_uidvalidity(b);
     mstore_box_close(b);
 
-    /* a corrupt index, replaced under an open view: the view starts over */
+    /* a damaged index, replaced under an open view: the view keeps its UIDs */
     assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    one = mstore_msg(b, 3)->uid;
     unit_write_file(idx, "this is not a Berkeley DB file, not at all, really not.........");
     deliver(root, "Subject: y\n\nbody\n");
     assert_int_equal(mstore_box_sync(b, 0, &ch), MSTORE_OK);
-    assert_true(ch.uidvalidity_changed);
-    assert_int_equal(ch.exists, 5);
-    assert_true(mstore_box_uidvalidity(b) > uidv);
+    assert_false(ch.uidvalidity_changed);
+    assert_int_equal(ch.exists, 8);
+    assert_int_equal(ch.nexpunged, 0);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_msg(b, 3)->uid, one);
     mstore_changes_free(&ch);
+    mstore_box_close(b);
+
+    str_free(&v);
+    mstore_close(st);
+    unit_rmtree(root);
+    free(root);
+    free(idx);
+    free(uids);
+}
+
+/* count_entries - lines of a file that start with a digit (petrel.uids entries), and the
+ * file's size; -1: no file */
+static long count_entries(const char *path, off_t *size)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    long n = 0;
+    struct stat st;
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (line[0] >= '1' && line[0] <= '9')
+            n++;
+    fstat(fileno(f), &st);
+    *size = st.st_size;
+    fclose(f);
+    return n;
+}
+
+/* edit_file - replace the first occurrence of from by to in the file at path */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    struct str all = STR_INIT, out = STR_INIT;
+    char buf[65536];
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+    char *at;
+
+    assert_true(fd >= 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        str_catn(&all, buf, (size_t)n);
+    close(fd);
+    at = strstr(str_c(&all), from);
+    assert_non_null(at);
+    str_catn(&out, all.s, (size_t)(at - all.s));
+    str_cat(&out, to);
+    str_cat(&out, at + strlen(from));
+    unit_write_file(path, str_c(&out));
+    str_free(&all);
+    str_free(&out);
+}
+
+/* petrel.uids: written for a mailbox that has none (an index of an older Petrel) and
+ * for one of another UIDVALIDITY; a damaged line or a torn last line is not believed
+ * (those files get new UIDs above every UID handed out); rewritten when expunged lines
+ * are most of it. */
+static void test_uidlog(void **state)
+{
+    enum { MANY = 2000 };
+    char *root = unit_tmpdir();
+    char *idx = xasprintf("%s/petrel.index", root), *uids = xasprintf("%s/petrel.uids", root);
+    struct mstore *st = open_store(root);
+    struct mstore_box *b;
+    off_t size;
+    uint32_t uidv, next;
+    char base2[128];
+
+    for (int i = 0; i < 5; i++)
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    uidv = mstore_box_uidvalidity(b);
+    next = mstore_box_uidnext(b);
+    snprintf(base2, sizeof(base2), "2 %s ", mstore_msg(b, 2)->fname);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 5);
+
+    /* none (an older Petrel's mailbox): the next sync writes it from the index */
+    unlink(uids);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 5);
+    /* another UIDVALIDITY's: rewritten too */
+    {
+        FILE *f = fopen(uids, "w");
+        fprintf(f, "petrel-uids 1 %u %08x\n", uidv + 5, 0u);
+        fclose(f);
+    }
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 5);
+
+    /* UID 2's line damaged, UID 5's torn: those two get new UIDs, the others keep theirs */
+    base2[2] ^= 1;
+    {
+        char orig[128];
+        snprintf(orig, sizeof(orig), "%s", base2);
+        orig[2] ^= 1;
+        edit_file(uids, orig, base2);
+    }
+    assert_int_equal(truncate(uids, size - 4), 0);
+    unlink(idx);
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_box_count(b), 5);
+    assert_int_equal(mstore_msg(b, 1)->uid, 1);
+    assert_int_equal(mstore_msg(b, 2)->uid, 3);
+    assert_int_equal(mstore_msg(b, 3)->uid, 4);
+    assert_int_equal(mstore_msg(b, 4)->uid, next);
+    assert_int_equal(mstore_msg(b, 5)->uid, next + 1);
+    mstore_box_close(b);
+
+    /* expunged lines pile up until they are most of the file, then it is rewritten */
+    for (int i = 0; i < MANY; i++) /* past 64 KiB of lines */
+        deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    {
+        uint32_t n = mstore_box_count(b), *all = xcalloc(n, sizeof(uint32_t));
+        for (uint32_t i = 0; i + 10 < n; i++)
+            all[i] = mstore_msg(b, i + 1)->uid;
+        assert_int_equal(mstore_expunge_uids(b, all, n - 10, NULL), MSTORE_OK);
+        free(all);
+    }
+    assert_true(count_entries(uids, &size) > 1000);
+    deliver(root, "Subject: x\n\nbody\n");
+    assert_int_equal(mstore_box_sync(b, 0, NULL), MSTORE_OK);
+    mstore_box_close(b);
+    assert_int_equal(count_entries(uids, &size), 11);
+    unlink(idx); /* and it still gives the UIDs back, with UIDNEXT above the gone ones */
+    assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+    assert_int_equal(mstore_box_uidvalidity(b), uidv);
+    assert_int_equal(mstore_box_count(b), 11);
+    assert_int_equal(mstore_msg(b, 11)->uid, next + 2 + MANY);
+    assert_int_equal(mstore_box_uidnext(b), next + 2 + MANY + 1);
     mstore_box_close(b);
 
     mstore_close(st);
     unit_rmtree(root);
     free(root);
     free(idx);
+    free(uids);
+    (void)state;
+}
+
+/* ---- damaged index and cache files ---- */
+
+enum damage { D_TRUNCATE, D_ZERO, D_FLIP, D_BYTES, D_ITEMS, D_HASHDB, D_PLAIN_BTREE, D_TEXT };
+
+struct damage_case {
+    const char *what;
+    enum damage how;
+    long arg;   /* truncation length (negative: from the end), zeroed range start, or seed */
+    int unused; /* may hit bytes Berkeley DB never reads (the meta page past its first
+                   512 bytes): the file may then rightly be kept */
+};
+
+static const struct damage_case damage_cases[] = {
+    {"truncated to 0", D_TRUNCATE, 0, 0},
+    {"truncated to 100", D_TRUNCATE, 100, 0},
+    {"truncated to 512", D_TRUNCATE, 512, 0},
+    {"truncated to a page", D_TRUNCATE, 4096, 0},
+    {"truncated mid-page", D_TRUNCATE, 6000, 0},
+    {"one byte short", D_TRUNCATE, -1, 0},
+    {"zero-filled", D_ZERO, -1, 0},
+    {"second page zeroed", D_ZERO, 4096, 0},
+    {"last page zeroed", D_ZERO, -4096, 0},
+    {"a bit flipped (seed 1)", D_FLIP, 1, 1},
+    {"a bit flipped (seed 2)", D_FLIP, 2, 1},
+    {"a bit flipped (seed 3)", D_FLIP, 3, 1},
+    {"a bit flipped (seed 4)", D_FLIP, 4, 1},
+    {"a bit flipped in the meta page", D_FLIP, -26, 0}, /* the checksum flag */
+    {"random bytes (seed 5)", D_BYTES, 5, 1},
+    {"random bytes (seed 6)", D_BYTES, 6, 1},
+    {"random bytes (seed 7)", D_BYTES, 7, 1},
+    {"checksums off, item lengths past the page", D_ITEMS, 0, 0},
+    {"a hash database", D_HASHDB, 0, 0},
+    {"a btree without checksums, another version", D_PLAIN_BTREE, 0, 0},
+    {"a text file", D_TEXT, 0, 0},
+};
+
+/* another_db - replace path with a Berkeley DB file Petrel did not write */
+static void another_db(const char *path, DBTYPE type)
+{
+    unsigned char hdr[53] = {2}; /* an index header of version 2 */
+    DB *db;
+    DBT k, v;
+
+    unlink(path);
+    assert_int_equal(db_create(&db, NULL, 0), 0);
+    assert_int_equal(db->open(db, NULL, path, NULL, type, DB_CREATE, 0600), 0);
+    for (int i = 0; i < 3; i++) {
+        const char *key = i == 0 ? "H" : i == 1 ? "V" : "U\0\0\0\1";
+        memset(&k, 0, sizeof(k));
+        memset(&v, 0, sizeof(v));
+        k.data = (void *)key;
+        k.size = i == 2 ? 5 : 1;
+        v.data = hdr;
+        v.size = sizeof(hdr);
+        assert_int_equal(db->put(db, NULL, &k, &v, 0), 0);
+    }
+    db->close(db, 0);
+}
+
+/* damage - apply one damage case to the file at path, later than its last write (as
+ * damage comes: in the same clock tick, the file would look as its writer left it) */
+static void damage(const char *path, const struct damage_case *c)
+{
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    struct timespec now;
+    unsigned char buf[4096];
+
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    do {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    } while (now.tv_sec * 1000000000LL + now.tv_nsec <
+             st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec + 20000000LL);
+    assert_true(st.st_size >= 3 * 4096); /* the cases assume a few pages */
+    srandom((unsigned)c->arg);
+    switch (c->how) {
+    case D_TRUNCATE:
+        assert_int_equal(ftruncate(fd, c->arg >= 0 ? c->arg : st.st_size + c->arg), 0);
+        break;
+    case D_ZERO: {
+        off_t from = c->arg == -1 ? 0 : c->arg >= 0 ? c->arg : st.st_size + c->arg;
+        off_t to = c->arg == -1 ? st.st_size : from + 4096;
+        memset(buf, 0, sizeof(buf));
+        for (off_t o = from; o < to; o += 4096)
+            assert_int_equal(pwrite(fd, buf, 4096, o), 4096);
+        break;
+    }
+    case D_FLIP: {
+        off_t at = c->arg < 0 ? -c->arg : random() % st.st_size;
+        assert_int_equal(pread(fd, buf, 1, at), 1);
+        buf[0] ^= (unsigned char)(1u << (c->arg < 0 ? 0 : random() % 8));
+        assert_int_equal(pwrite(fd, buf, 1, at), 1);
+        break;
+    }
+    case D_BYTES:
+        for (int i = 0; i < 8; i++) {
+            off_t at = random() % (st.st_size - 16);
+            for (int j = 0; j < 16; j++)
+                buf[j] = (unsigned char)random();
+            assert_int_equal(pwrite(fd, buf, 16, at), 16);
+        }
+        break;
+    case D_ITEMS: /* the meta page's checksum flag cleared, then on every leaf page
+                     (Berkeley DB's type 5) the first item's length made huge */
+        assert_int_equal(pread(fd, buf, 1, 26), 1);
+        buf[0] &= (unsigned char)~1;
+        assert_int_equal(pwrite(fd, buf, 1, 26), 1);
+        for (off_t o = 4096; o + 4096 <= st.st_size; o += 4096) {
+            assert_int_equal(pread(fd, buf, 4096, o), 4096);
+            if (buf[25] != 5 || (buf[20] | buf[21]) == 0)
+                continue;
+            unsigned off = buf[32] | buf[33] << 8;
+            if (off + 2 > 4096)
+                continue;
+            buf[off] = 0xf0;
+            buf[off + 1] = 0xff;
+            assert_int_equal(pwrite(fd, buf, 4096, o), 4096);
+        }
+        break;
+    case D_HASHDB: another_db(path, DB_HASH); break;
+    case D_PLAIN_BTREE: another_db(path, DB_BTREE); break;
+    case D_TEXT: unit_write_file(path, "this is not a Berkeley DB file\n"); break;
+    }
+    close(fd);
+}
+
+/* count_corrupt - files moved aside as petrel.FILE.corrupt.<time> */
+static int count_corrupt(const char *dir, const char *file)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *pfx = xasprintf("%s.corrupt.", file);
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, pfx, strlen(pfx)) == 0)
+            n++;
+    closedir(d);
+    free(pfx);
+    return n;
+}
+
+/* A damaged petrel.index or petrel.cache (truncated, zero-filled, bit-flipped, random
+ * bytes, another format or version) is found before Berkeley DB reads it: the mailbox
+ * opens with every message under its UID and the UIDVALIDITY, the cache reads as "not
+ * cached" or right, a damaged index is moved aside, and a second open finds healthy
+ * files. Run under AddressSanitizer too: the
+ * old code read past Berkeley DB's buffers here. */
+static void test_damaged_files(void **state)
+{
+    enum { N = 120 };
+    static const char *const files[] = {"petrel.index", "petrel.cache"};
+    char big[12000];
+
+    memset(big, 'x', sizeof(big));
+    for (size_t f = 0; f < 2; f++)
+        for (size_t i = 0; i < sizeof(damage_cases) / sizeof(damage_cases[0]); i++) {
+            const struct damage_case *c = &damage_cases[i];
+            char *root = unit_tmpdir();
+            char *path = xasprintf("%s/%s", root, files[f]);
+            struct mstore *st = open_store(root);
+            struct mstore_box *b;
+            struct str v = STR_INIT;
+            uint32_t one = 1, uidv;
+
+            for (int k = 0; k < N; k++)
+                deliver(root, "Subject: x\n\nbody\n");
+            assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            uidv = mstore_box_uidvalidity(b);
+            for (uint32_t seq = 1; seq <= N; seq++)
+                mstore_cache_put(b, seq, MSTORE_CACHE_ENVELOPE, big, seq == 7 ? sizeof(big) : 100);
+            mstore_box_close(b);
+            print_message("%s %s\n", files[f], c->what);
+            damage(path, c);
+
+            assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            assert_int_equal(mstore_box_count(b), N);
+            assert_int_equal(mstore_box_uidvalidity(b), uidv); /* petrel.uids has them */
+            for (uint32_t seq = 1; seq <= N; seq++) {
+                int r = mstore_cache_get(b, seq, MSTORE_CACHE_ENVELOPE, &v);
+                assert_int_equal(mstore_msg(b, seq)->uid, seq);
+                assert_true(r == 0 || r == 1);
+                if (r == 1)
+                    assert_int_equal(v.len, seq == 7 ? sizeof(big) : 100);
+            }
+            assert_int_equal(mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0,
+                                          NULL),
+                             MSTORE_OK);
+            mstore_cache_put(b, 2, MSTORE_CACHE_BODY, "(body)", 6);
+            mstore_box_close(b);
+            if (!c->unused)
+                assert_int_equal(count_corrupt(root, files[f]), 1);
+            /* the second open: healthy files, the flag and the new cache entry kept */
+            assert_int_equal(mstore_box_open(st, "INBOX", 0, &b), MSTORE_OK);
+            assert_int_equal(mstore_box_count(b), N);
+            assert_int_equal(mstore_msg(b, 1)->flags & MSTORE_F_SEEN, MSTORE_F_SEEN);
+            assert_int_equal(mstore_cache_get(b, 2, MSTORE_CACHE_BODY, &v), 1);
+            mstore_box_close(b);
+            assert_true(count_corrupt(root, files[f]) <= 1);
+
+            str_free(&v);
+            mstore_close(st);
+            unit_rmtree(root);
+            free(root);
+            free(path);
+        }
+    (void)state;
 }
 
 static void test_cache(void **state)
@@ -1328,6 +1713,8 @@ int main(void)
         cmocka_unit_test(test_expunge_and_new_mail),
         cmocka_unit_test(test_status_and_session_lock),
         cmocka_unit_test(test_rebuild),
+        cmocka_unit_test(test_uidlog),
+        cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cache_expunge_and_layout),
         cmocka_unit_test(test_size_forms),
