@@ -38,6 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cfg_set(cfg_main, "virtual_mailbox_domains", "virt.test", "fuzz");
     cfg_set(cfg_main, "mynetworks", "127.0.0.0/8", "fuzz");
     cfg_set(cfg_main, "smtpd_error_sleep_time", "0", "fuzz");
+    cfg_set(cfg_main, "smtpd_peername_lookup", "no", "fuzz");
     cfg_set(cfg_main, "smtpd_sasl_auth_enable", "yes", "fuzz");
     cfg_set(cfg_main, "message_size_limit", "65536", "fuzz");
     cfg_set(cfg_main, "queue_minfree", "0", "fuzz");
