@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,10 @@ static long bound_at(const char *p, size_t *len)
     if (*p != '{' || !isdigit((unsigned char)p[1]))
         return 0;
     char *end;
-    long lo = strtol(p + 1, &end, 10), hi = lo;
+    long lo = strtol(p + 1, &end, 10), hi = lo; /* LONG_MAX on overflow: "too large" */
     if (*end == ',')
-        hi = isdigit((unsigned char)end[1]) ? strtol(end + 1, &end, 10) : lo + 1;
+        hi = isdigit((unsigned char)end[1]) ? strtol(end + 1, &end, 10)
+                                             : (lo < LONG_MAX ? lo + 1 : lo);
     while (*end && *end != '}')
         end++;
     *len = (size_t)(end - p) + (*end == '}');

@@ -254,8 +254,17 @@ static int accepted_fd = -1;
 
 static void on_listen(int fd, int events, void *ctx)
 {
-    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    int sig, cfd;
 
+    /* a reload or stop asked while the last client was served may wait beside the
+     * listener in this same round: then this process, of the old configuration, takes
+     * no one more (the new generation will) */
+    while ((sig = sig_next()) != 0)
+        if (sig == SIGHUP || sig == SIGTERM)
+            stopping = 1;
+    if (stopping)
+        return;
+    cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (cfd < 0) {
         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
             log_warn("accept: %s", strerror(errno));

@@ -371,8 +371,9 @@ static int spawn(struct service *s)
         int high[64 + 4], n = 0; /* status, liveness, config, stress, listeners */
         sigset_t none;
         /* children start with default signal handling, except that a reload
-         * signal before the daemon is ready is ignored: the daemon reads the
-         * configuration after exec, so it is already the new one */
+         * signal before the daemon is ready is ignored (it would kill it); one
+         * that reports "ready" after a reload gets SIGHUP again then, since its
+         * main.cf and arguments are those of its fork */
         for (int sig = 1; sig < NSIG; sig++)
             if (sig != SIGKILL && sig != SIGSTOP)
                 signal(sig, sig == SIGHUP ? SIG_IGN : SIG_DFL);
@@ -511,6 +512,9 @@ static void on_status(int fd, int events, void *ctx)
             s->startup_failures = 0;
             if (c->gen == s->generation)
                 s->ready++;
+            else
+                kill(c->pid, SIGHUP); /* started before a reload, which it ignored while
+                                       * starting: it has the old main.cf and arguments */
         }
         if (st.status == MASTER_STAT_BUSY && !c->busy) {
             c->busy = 1;
