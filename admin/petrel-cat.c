@@ -8,7 +8,7 @@
  * and done state) and the content (CRLF shown as LF; any other control
  * byte but TAB, a bare CR included, shown as \xNN so that a message cannot
  * drive the admin's terminal or forge lines) of queue files
- * (lib/qfile.h) and maildrop files (lib/maildrop.h), for the admin
+ * (lib/global/qfile.h) and maildrop files (lib/global/maildrop.h), for the admin
  * debugging a stuck or corrupt message. With -q the arguments are queue
  * IDs, looked up in incoming, active, deferred, hold, corrupt and
  * maildrop. -e, -h, -b limit the output to the envelope, the header, the
@@ -94,7 +94,7 @@ static void notify_text(int bits, struct str *out)
         str_cat(out, out->len ? ",delay" : "delay");
 }
 
-/* shown - an envelope value with every byte that printable() (lib/str.h) would not show
+/* shown - an envelope value with every byte that printable() (lib/util/str.h) would not show
  * (controls, C1 controls, malformed UTF-8) as \xNN, so the exact bytes stay visible */
 static const char *shown(const char *p, size_t n, struct str *out)
 {

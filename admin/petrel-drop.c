@@ -5,14 +5,14 @@
  *
  * Installed set-gid to $setgid_group, the only group that may write into
  * maildrop/ (mode 1730) and reach public/. It reads one message in the
- * maildrop record format (lib/maildrop.h) from standard input, as
+ * maildrop record format (lib/global/maildrop.h) from standard input, as
  * sendmail writes it, checks the structure and the limits
  * (message_size_limit, submit_recipient_limit), and writes it to
  * maildrop/.tmp.PID.USEC (mode 0600), which pickup does not take (it only
  * removes one that has not changed for stale_queue_file_time). Only a
  * complete input (the end record, then end of input) is fsync'ed, made
  * mode 0444 and renamed to its final name, which is a queue ID (time +
- * inode, as in lib/qfile.h) that pickup keeps; the name is printed on
+ * inode, as in lib/global/qfile.h) that pickup keeps; the name is printed on
  * standard output, pickup is poked, and the exit status is 0. Anything
  * else removes the temporary file: a half-written message is never picked
  * up. The file belongs to the submitting user: pickup takes that as the

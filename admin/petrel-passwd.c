@@ -8,7 +8,7 @@
  *
  * The table is the first hash: or btree: table of mailbox_passwd_maps (or
  * -t): a text file of "user@domain hash" lines plus its .db, which SMTP
- * AUTH, POP3 and IMAP read through lib/auth.h. Hashes are yescrypt
+ * AUTH, POP3 and IMAP read through lib/global/auth.h. Hashes are yescrypt
  * (auth_hash). The password comes from the terminal (asked twice, not
  * echoed) or, when stdin is not a terminal, from the first line of stdin.
  *

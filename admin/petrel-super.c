@@ -19,7 +19,7 @@
  * one rename(2) or unlink(2), which is atomic against qmgr taking it into
  * active/ (whoever is second gets ENOENT; we then look for the message
  * where it went). A file in active/ belongs to qmgr: it is asked over
- * private/qadmin (lib/qadmin.h) and applies the request once the
+ * private/qadmin (lib/global/qadmin.h) and applies the request once the
  * deliveries in progress are over. When qmgr does not run, petrel-super
  * takes qmgr's lock (private/qmgr.lock), so that none starts meanwhile,
  * and changes active/ itself. A message that moves between queues while

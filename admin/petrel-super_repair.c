@@ -10,7 +10,7 @@
  *
  * Run by `petrel start` before master, and by the admin at any time. In
  * the queue directory (the working directory):
- *   - the directories of lib/qdir.c with their owners and modes (qdir_create);
+ *   - the directories of lib/global/qdir.c with their owners and modes (qdir_create);
  *   - a queue ID used by two files (a queue restored from a backup) is given
  *     anew to the second one (checked only while no qmgr moves files);
  *   - a deferred file or a defer log in the wrong hashed subdirectory (or at
@@ -253,7 +253,7 @@ static void check_file(struct repair *r, const char *q, int dfd, const char *pat
 }
 
 /* rename_dup - a second file with a used queue ID (entry name of dfd, lstat st) gets a new
- * ID (time + inode, lib/qfile.h) in the same queue */
+ * ID (time + inode, lib/global/qfile.h) in the same queue */
 static void rename_dup(struct repair *r, int q_deferred, const char *queue, int dfd,
                        const char *path, const char *name, const struct stat *st)
 {

@@ -6,7 +6,7 @@
  * public/pickup (petrel-drop after each submission, master's wake-up
  * every 60 seconds), in slices so that triggers are never starved.
  *
- * A maildrop file is written by an unprivileged user (lib/maildrop.h) and
+ * A maildrop file is written by an unprivileged user (lib/global/maildrop.h) and
  * read here as hostile input: it must be a regular file with one link,
  * within the size limits, with a valid record structure, a whitelisted
  * attribute set, and sender and recipient addresses of valid syntax. The
@@ -46,7 +46,7 @@
 #include "mem.h"
 #include "qfile.h"
 #include "server.h"
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 #include "trigger.h"
 
 #include "pickup.h"

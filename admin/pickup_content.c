@@ -2,7 +2,7 @@
  * pickup_content.c - the content of a local submission, as it goes into the queue file
  *
  * Local mail arrives with LF line ends (or CRLF, or a mix); the queue
- * holds CRLF lines (lib/qfile.h), so every bare LF becomes CRLF (a CRLF
+ * holds CRLF lines (lib/global/qfile.h), so every bare LF becomes CRLF (a CRLF
  * split between two input chunks stays one CRLF). In the header section
  * the filter notes Date:, Message-Id: and From:, and adds the missing
  * ones at its end, as Postfix's cleanup does for local mail: Date: now,

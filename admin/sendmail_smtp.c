@@ -21,7 +21,7 @@
 #include "cfg.h"
 #include "mem.h"
 #include "qfile.h"
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 #include "stream.h"
 
 #include "sendmail.h"

@@ -4,7 +4,7 @@
  * Addresses given to sendmail (arguments, -f, To:/Cc:/Bcc: with -t) are
  * RFC 5322 address lists: "Name <user@example.com>, other (comment)" and
  * groups work as well as a bare addr-spec. Each addr-spec is checked with
- * the RFC 5321 syntax rules that pickup applies (smtpd/smtpd_parse.c) and
+ * the RFC 5321 syntax rules that pickup applies (lib/global/smtp_parse.c) and
  * kept in that external form (quotes kept) for the maildrop file, so that
  * a typo is reported at once with EX_NOUSER rather than found in corrupt/.
  *
@@ -28,7 +28,7 @@
 #include "cfg.h"
 #include "maildrop.h"
 #include "mem.h"
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 
 #include "sendmail.h"
 

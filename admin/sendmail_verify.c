@@ -2,7 +2,7 @@
  * sendmail_verify.c - sendmail -bv: how each address would be delivered
  *
  * Nothing is queued. Each recipient goes through the same steps as in
- * qmgr (qmgr/qmgr_resolve.c is linked in): the canonical form,
+ * qmgr (lib/global/resolve.c): the canonical form,
  * virtual_alias_maps expansion, then transport_maps and the domain
  * classes, and the transport is looked up in master.cf as qmgr does. For
  * the local delivery agent the last step of local(8) and virtual(8) is
@@ -30,9 +30,9 @@
 #include "map.h"
 #include "mcf.h"
 #include "mem.h"
-#include "smtpd_parse.h"
+#include "resolve.h"
+#include "smtp_parse.h"
 
-#include "qmgr.h"
 #include "sendmail.h"
 
 #define V_OK 0
@@ -144,13 +144,13 @@ static int virtual_detail(struct verify *v, const char *target, struct str *deta
 /* verify_target - one address after expansion */
 static void verify_target(struct verify *v, const char *addr, const char *target)
 {
-    struct qmgr_route rt;
+    struct resolve_route rt;
     struct str reason = STR_INIT, detail = STR_INIT, local = STR_INIT, domain = STR_INIT;
     struct mcf_service *svc;
     int outcome = V_OK;
 
-    qmgr_route_init(&rt);
-    if (qmgr_route(target, &rt, &reason) < 0) {
+    resolve_route_init(&rt);
+    if (resolve_route(target, &rt, &reason) < 0) {
         note(v, addr, V_DEFER, "%s", reason.s);
         goto out;
     }
@@ -176,7 +176,7 @@ static void verify_target(struct verify *v, const char *addr, const char *target
     else
         note(v, addr, outcome, "%s", detail.s);
 out:
-    qmgr_route_free(&rt);
+    resolve_route_free(&rt);
     str_free(&reason);
     str_free(&detail);
     str_free(&local);
@@ -197,7 +197,7 @@ int sendmail_verify(const struct sm_opts *o, const struct sm_rcpts *r)
         fprintf(stderr, "sendmail: warning: %s: %s\n", path, strerror(errno));
     cfg_diag_free(&diag);
     free(path);
-    qmgr_resolve_init();
+    resolve_init();
     v.aliases = maps_open_param("alias_maps", &err);
     v.vmailbox = maps_open_param("virtual_mailbox_maps", &err);
     for (size_t i = 0; i < r->n; i++) {
@@ -212,9 +212,9 @@ int sendmail_verify(const struct sm_opts *o, const struct sm_rcpts *r)
         str_cpy(&internal, p.addr.s);
         smtp_path_free(&p);
         str_free(&text);
-        qmgr_canon(internal.s, &canon);
+        resolve_canon(internal.s, &canon);
         str_reset(&reason);
-        int e = qmgr_expand(canon.s, &targets, &reason);
+        int e = resolve_expand(canon.s, &targets, &reason);
         if (e == -1)
             note(&v, r->v[i].addr, V_DEFER, "%s", reason.s);
         else if (e == -2)
@@ -225,7 +225,7 @@ int sendmail_verify(const struct sm_opts *o, const struct sm_rcpts *r)
         strlist_free(&targets);
     }
     fflush(stdout);
-    qmgr_resolve_free();
+    resolve_free();
     if (v.aliases)
         maps_close(v.aliases);
     if (v.vmailbox)

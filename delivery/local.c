@@ -3,7 +3,7 @@
  *
  * A single-connection server under master (master.cf: local unix - n n - -
  * local, and the same program as "virtual"); it stays root and delivers
- * with the recipient's identity (local_priv.c). It speaks lib/deliver.h:
+ * with the recipient's identity (local_priv.c). It speaks lib/global/deliver.h:
  * greeting, then requests in turn on the same connection, one result per
  * recipient, "done". The message is read from the queue file named in
  * the request (bodies never pass through qmgr).
@@ -28,7 +28,7 @@
  * than lost), else any success makes it sent and failed members become
  * extra DSN entries, else it bounced. A sent recipient is marked done in
  * the queue file (with its bounce/ID entries) before the result goes out
- * (mark_sent, lib/deliver.h).
+ * (mark_sent, lib/global/deliver.h).
  *
  * Files opened on someone's behalf (.forward, :include:, /file, mailboxes)
  * are opened once, as that identity, with O_NOFOLLOW, and judged by fstat
@@ -804,7 +804,7 @@ static void flush_forwards(struct rctx *c)
 }
 
 /* mark_sent - make a sent recipient final in the queue file before it is reported
- * (lib/deliver.h): the failed members of its expansion and any success notice into
+ * (lib/global/deliver.h): the failed members of its expansion and any success notice into
  * bounce/ID, then the record marked done, as mail_owner. 1 when marked (no extras to
  * send); 0 when qmgr must record it, *first_extra the extras still to send. A delivery
  * that was forwarded is final here too: the resubmitted file was committed (fsync'ed) in
@@ -915,7 +915,7 @@ static int handle_rcpt(struct stream *s, struct local_req *lr, size_t i)
     lr->rcpt_offset = lr->req->rcpts[i].offset;
     const struct qfile_rcpt *rec = deliver_rcpt_record(&lr->env, lr->req, i);
     if (rec && rec->done) {
-        /* delivered by an agent whose result never reached qmgr (lib/deliver.h) */
+        /* delivered by an agent whose result never reached qmgr (lib/global/deliver.h) */
         struct deliver_result r;
         log_info("%s: to=<%s>: delivered before (the record is marked done); not again",
                  lr->req->queue_id, addr.s);

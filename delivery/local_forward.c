@@ -4,7 +4,7 @@
  * Addresses that an alias or .forward expands to and that local does not
  * deliver itself (other domains, virtual mailboxes) go back to qmgr as a
  * new queue file in incoming/, written as mail_owner with the commit
- * order of lib/qfile.h (one fsync) before the original recipient is
+ * order of lib/global/qfile.h (one fsync) before the original recipient is
  * reported sent, then qmgr is poked. Each new recipient keeps the
  * original's ORCPT and NOTIFY and names the original recipient as its
  * dsn_orig; the content gets a Delivered-To: header for loop detection.

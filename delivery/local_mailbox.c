@@ -11,7 +11,7 @@
  * "<arrival sec>.M<arrival usec>Q<queue ID>R<recipient record offset>.<host>",
  * the same for every attempt of one recipient of one message, so that an
  * attempt after an agent that was killed between the link and the mark
- * of the recipient (lib/deliver.h) finds the name taken and delivers
+ * of the recipient (lib/global/deliver.h) finds the name taken and delivers
  * nothing again (as long as no reader moved the file to cur/ meanwhile).
  * Nothing else in the
  * Maildir is touched (readers keep their index files and cur/ there;

@@ -2,7 +2,7 @@
  * smtp.c - the SMTP client: remote delivery (the smtp transport)
  *
  * A single-connection server under master (master.cf: smtp unix - - n - -
- * smtp), running as mail_owner. It speaks lib/deliver.h with qmgr:
+ * smtp), running as mail_owner. It speaks lib/global/deliver.h with qmgr:
  * greeting, then delivery requests in turn on the same connection, one
  * result per recipient, "done". Each request names a next hop
  * (smtp_addr.c turns it into server addresses) and recipients of one
@@ -22,7 +22,7 @@
  * the envelope, or an SMTPUTF8 submission) to a server without it bounces
  * with 5.6.7 (RFC 6531 3.7.5); one larger than the server's SIZE bounces
  * with 5.3.4 without sending it (RFC 1870). Content a server cannot take
- * is converted first (lib/mime_conv.c): 8-bit content for a server
+ * is converted first (lib/message/mime_conv.c): 8-bit content for a server
  * without 8BITMIME becomes quoted-printable or base64 (RFC 6152 3), and the
  * binary parts of BINARYMIME mail become base64 (RFC 3030 3: this client
  * does not send BDAT); what cannot be converted (8-bit headers), and
@@ -36,7 +36,7 @@
  * notice of its own; to a server without DSN the action is "relayed".
  * A recipient the server took is marked done in the queue file (with its
  * success notice entry, when one is due) before its result goes to qmgr
- * (lib/deliver.h), right after the 250 to the end of DATA.
+ * (lib/global/deliver.h), right after the 250 to the end of DATA.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,7 +173,7 @@ static int report(struct stream *qs, struct smtp_msg *m, int dsn_server, int all
             size_t nlogged;
             deliver_log(m->req, dr->addr, dr->orig, r.relay, m->conn_us, r.dsn,
                         deliver_status_name(r.status), r.reason);
-            /* final in the queue file before qmgr hears of it (lib/deliver.h); logged
+            /* final in the queue file before qmgr hears of it (lib/global/deliver.h); logged
              * first, as local logs each target as it is delivered (and Postfix's sent()) */
             if (r.status == DELIVER_SENT)
                 r.marked = deliver_mark_sent(m->qfd, &m->env, m->req, &r, NULL, 0, &nlogged) == 0;
@@ -460,7 +460,7 @@ static int handle_request(struct stream *qs, const struct deliver_request *req,
     for (size_t i = 0; i < req->nrcpts; i++) {
         const struct qfile_rcpt *rec = deliver_rcpt_record(&m.env, req, i);
         if (rec && rec->done) {
-            /* delivered by an agent whose result never reached qmgr (lib/deliver.h) */
+            /* delivered by an agent whose result never reached qmgr (lib/global/deliver.h) */
             log_info("%s: to=<%s>: delivered before (the record is marked done); not again",
                      req->queue_id, req->rcpts[i].addr);
             m.rcpts[i].state = SMTP_R_DONE;

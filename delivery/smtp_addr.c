@@ -17,7 +17,7 @@
  * deferred (4.4.4). A [host] next hop that is ourselves bounces the same
  * way. As in Postfix this holds for the default port ($smtp_tcp_port)
  * only: a next hop with another port is another service, such as a
- * content filter on this host. Lookups go through lib/dns.h with
+ * content filter on this host. Lookups go through lib/global/dns.h with
  * $smtp_dns_servers.
  *
  * Outcomes: NXDOMAIN for the domain bounces (5.1.2), a null MX (RFC 7505)

@@ -2,12 +2,12 @@
  * cmd_auth.c - the not-authenticated state: STARTTLS, AUTHENTICATE PLAIN, LOGIN
  *
  * RFC 3501 6.2. Passwords are checked against mailbox_passwd_maps
- * (lib/auth.h), the table SMTP AUTH and POP3 use too. A password is taken
+ * (lib/global/auth.h), the table SMTP AUTH and POP3 use too. A password is taken
  * only over TLS or from plaintext_auth_networks (RFC 3501 6.2.3,
  * LOGINDISABLED); each failure is answered after imapd_login_failure_delay,
  * and the imapd_login_failure_limit-th ends the connection. STARTTLS
  * discards anything the client pipelined after it (RFC 3501 6.2.1, RFC
- * 2595 3.1): lib/stream.c does that at the switch.
+ * 2595 3.1): lib/util/stream.c does that at the switch.
  */
 #include <string.h>
 #include <strings.h>

@@ -3,7 +3,7 @@
  *
  * FETCH answers from the index where it can (FLAGS, UID, RFC822.SIZE,
  * INTERNALDATE) and from the store's cache of ENVELOPE/BODY/BODYSTRUCTURE
- * strings, which are made by lib/imap_body.c the first time and kept; body
+ * strings, which are made by lib/imap/imap_body.c the first time and kept; body
  * sections parse the message file (read into memory, mapped when big; one
  * pass) and go out as literals written straight to the connection from
  * those bytes. A body fetch without PEEK sets \Seen first, and the new FLAGS go

@@ -2,7 +2,7 @@
  * cmd_mailbox.c - the authenticated state: SELECT, EXAMINE, CREATE, DELETE, RENAME,
  * SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND
  *
- * RFC 3501 6.3 over lib/mstore.h. Mailbox names travel in their wire form
+ * RFC 3501 6.3 over lib/mstore/mstore.h. Mailbox names travel in their wire form
  * (modified UTF-7), which is also the store's; responses send them back as
  * astrings. LIST carries the CHILDREN (RFC 3348) and SPECIAL-USE (RFC 6154)
  * attributes; APPEND answers APPENDUID (RFC 4315) and takes its message

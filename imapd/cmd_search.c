@@ -1,15 +1,15 @@
 /*
  * cmd_search.c - SEARCH and UID SEARCH (RFC 3501 6.4.4)
  *
- * The key tree from lib/imap_parse.h is evaluated message by message.
+ * The key tree from lib/imap/imap_parse.h is evaluated message by message.
  * Keys the index answers (flags, numbers, UIDs, size, internal date) cost
  * nothing; SUBJECT, FROM, TO, CC, BCC, HEADER of those fields and the
- * SENT* keys use the message's search summary (lib/imap_body.h), which the
+ * SENT* keys use the message's search summary (lib/imap/imap_body.h), which the
  * store's cache keeps from the first FETCH ENVELOPE or SEARCH that parsed
  * the header; the others parse the message file, once per message and
  * only when a key needs it (only its header unless BODY or TEXT is
  * searched), and match decoded text case-insensitively in UTF-8
- * (lib/imap_body.h: RFC 2047 headers, quoted-printable and base64 text
+ * (lib/imap/imap_body.h: RFC 2047 headers, quoted-printable and base64 text
  * parts in their charsets). Both ways give the same answers. AND lists are
  * reordered cheap keys first so that most messages are decided without
  * opening their file. Dates
@@ -54,7 +54,7 @@ struct ctx {
     struct mime_message *mime; /* parsed on demand */
     int mime_tried;
     struct imap_search_doc doc; /* its decoded text, on demand */
-    struct str sum;             /* the search summary (lib/imap_body.h), on demand */
+    struct str sum;             /* the search summary (lib/imap/imap_body.h), on demand */
     int sum_state;              /* 0 not tried, 1 in sum, -1 not available */
     int need_body;              /* some key reads the body: parse all, not only the header */
     const char *const *keywords;

@@ -1,8 +1,8 @@
 /*
  * imapd.c - the IMAP4rev1 server (RFC 3501): connection, command loop, responses
  *
- * One connection per process at a time (lib/server.h). The loop reads a
- * whole command (lib/imap_parse.h enforces the size limits and asks for
+ * One connection per process at a time (lib/global/server.h). The loop reads a
+ * whole command (lib/imap/imap_parse.h enforces the size limits and asks for
  * literals), finds it in the command table by name and checks that the
  * session's state allows it, then runs its handler. Responses are
  * buffered and flushed when no further pipelined input is waiting, so a
@@ -339,7 +339,7 @@ static int start_tls(struct session *s)
     return 0;
 }
 
-/* too_many - imapd_client_connection_count_limit (lib/connlimit.h): 1 when this connection is
+/* too_many - imapd_client_connection_count_limit (lib/util/connlimit.h): 1 when this connection is
  * one too many and was answered; else 0, with *entered set when a slot was taken */
 static int too_many(struct session *s, int *entered)
 {

@@ -1,7 +1,7 @@
 /*
  * imapd_box.c - what the mailbox commands share: the store, names, flags, sets, updates
  *
- * The user's store is opened at login (lib/mstore.h; a new user gets the
+ * The user's store is opened at login (lib/mstore/mstore.h; a new user gets the
  * special-use folders). A selected mailbox is a view whose numbering
  * changes only when imapd_sync runs, so imapd alone decides when EXPUNGE,
  * EXISTS and flag updates go out (RFC 3501 7.4.1: never an EXPUNGE during

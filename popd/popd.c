@@ -439,7 +439,7 @@ static void apop_stamp(struct str *out)
                cfg_str(cfg_main, "myhostname"));
 }
 
-/* too_many - popd_client_connection_count_limit (lib/connlimit.h): 1 when this connection is
+/* too_many - popd_client_connection_count_limit (lib/util/connlimit.h): 1 when this connection is
  * one too many and was answered; else 0, with *entered set when a slot was taken */
 static int too_many(struct popd *p, int *entered)
 {

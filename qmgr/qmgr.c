@@ -237,7 +237,7 @@ static void on_trigger(int byte, void *ctx)
 }
 
 /* recover_some - take up the files of active/ in names; those that a delivery agent of the
- * earlier qmgr still holds (lib/deliver.h) stay in recover_later, tried again soon */
+ * earlier qmgr still holds (lib/global/deliver.h) stay in recover_later, tried again soon */
 static void recover_some(struct strlist *names)
 {
     struct strlist busy = STRLIST_INIT;
@@ -335,7 +335,7 @@ static void pre_init(int argc, char **argv)
 /* post_init - open the tables and read master.cf (as mail_owner, in the queue) */
 static void post_init(void)
 {
-    qmgr_resolve_init();
+    resolve_init();
     qmgr_sched_init();
 }
 
@@ -379,7 +379,7 @@ static void on_exit_cb(void)
         closedir(deferred.dir);
     qmgr_sched_free();
     qmgr_msg_shutdown();
-    qmgr_resolve_free();
+    resolve_free();
 }
 
 int main(int argc, char **argv)

@@ -3,7 +3,7 @@
  *
  * Rooms: qmgr.c (start-up, triggers, queue scans), qmgr_message.c (one
  * active message: activation, expansion, results, completion),
- * qmgr_resolve.c (address rewriting and routing), qmgr_sched.c
+ * qmgr_sched.c
  * (transports, destinations, delivery agents), qmgr_dsn.c (notifications),
  * qmgr_showq.c (the queue listing service), qmgr_admin.c (the administrator's
  * requests for active messages).
@@ -18,6 +18,7 @@
 #include "evloop.h"
 #include "qadmin.h"
 #include "qfile.h"
+#include "resolve.h"
 #include "str.h"
 
 /* where an activated file came from */
@@ -25,7 +26,7 @@
 #define QM_FROM_DEFERRED 1
 #define QM_FROM_ACTIVE 2 /* recovery after a restart */
 
-/* the administrator's requests (qmgr_admin.c, lib/qadmin.h) */
+/* the administrator's requests (qmgr_admin.c, lib/global/qadmin.h) */
 #define QA_NONE 0
 #define QA_REQUEUE QADMIN_REQUEUE
 #define QA_HOLD QADMIN_HOLD
@@ -85,7 +86,7 @@ void qmgr_message_gone(void);
 /* qmgr_message.c */
 /* qmgr_activate - take the file at path (incoming/ID, deferred/H/ID, active/ID) into the
  * active queue: 1 taken, 0 not ready (incomplete, or locked by a delivery agent still at
- * work on it: lib/deliver.h), -1 failed (left in place) */
+ * work on it: lib/global/deliver.h), -1 failed (left in place) */
 int qmgr_activate(const char *path, const char *id, int from);
 /* qmgr_msg_open - a new descriptor for the message's file (the caller closes it) */
 int qmgr_msg_open(struct qmgr_msg *m, int flags);
@@ -108,34 +109,13 @@ void qmgr_msg_shutdown(void);
 /* qmgr_msg_first - the first message of the active queue (then follow ->next) */
 struct qmgr_msg *qmgr_msg_first(void);
 
-/* qmgr_resolve.c */
-struct qmgr_route {
-    struct str transport;
-    struct str nexthop;
-    struct str addr; /* the address to deliver to */
-};
-/* qmgr_resolve_init - open the tables (fatal on a bad specification) */
-void qmgr_resolve_init(void);
-void qmgr_resolve_free(void);
-/* qmgr_canon - a bare local part gets @$myorigin; the domain is folded to lower case */
-void qmgr_canon(const char *addr, struct str *out);
-/* qmgr_expand - virtual_alias_maps expansion of a canonical address into out (a list
- * of canonical addresses): 0 ok, -1 temporary failure (reason set), -2 permanent
- * (expansion limits; reason set) */
-int qmgr_expand(const char *addr, struct strlist *out, struct str *reason);
-/* qmgr_route - transport and next hop of a canonical address: 0 ok, -1 temporary
- * failure, -2 an address that addr_split() cannot split unambiguously (reason set) */
-int qmgr_route(const char *addr, struct qmgr_route *rt, struct str *reason);
-void qmgr_route_init(struct qmgr_route *rt);
-void qmgr_route_free(struct qmgr_route *rt);
-
 /* qmgr_sched.c */
 /* qmgr_sched_init - read master.cf for the transports and their process limits */
 void qmgr_sched_init(void);
 void qmgr_sched_free(void);
 /* qmgr_sched_add - queue recipient m->rcpts[rcpt_idx] for rt's transport and next hop
  * (or settle it at once: unavailable transport, dead destination, error/discard) */
-void qmgr_sched_add(struct qmgr_msg *m, const struct qmgr_route *rt, size_t rcpt_idx);
+void qmgr_sched_add(struct qmgr_msg *m, const struct resolve_route *rt, size_t rcpt_idx);
 /* qmgr_sched_drain - start no more deliveries; how many are still in progress */
 int qmgr_sched_drain(void);
 /* qmgr_sched_revive - forget dead transports and destinations (flush) */

@@ -3,7 +3,7 @@
  *
  * petrel-super moves and removes queue files itself, except files in
  * active/ while qmgr runs: qmgr has them in memory and deliveries may be
- * in progress. For those it asks here, on private/qadmin (lib/qadmin.h;
+ * in progress. For those it asks here, on private/qadmin (lib/global/qadmin.h;
  * root and mail_owner only). A request marks each named message that qmgr
  * holds (delete beats hold and requeue; otherwise the last one counts)
  * and takes its waiting recipients off the destination queues

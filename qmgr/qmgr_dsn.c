@@ -2,7 +2,7 @@
  * qmgr_dsn.c - delivery status notifications (RFC 3464, RFC 3461, RFC 6522)
  *
  * A notification is a new queue file written into incoming/ (commit order
- * of lib/qfile.h, one fsync) with the null sender, from
+ * of lib/global/qfile.h, one fsync) with the null sender, from
  * MAILER-DAEMON@$myhostname: multipart/report; report-type=delivery-status
  * with a human-readable part, a message/delivery-status part and the
  * original message (message/rfc822) or only its headers
@@ -50,7 +50,7 @@ void qmgr_rfc822_date(long long t, struct str *out)
 }
 
 /* clean - a value fit for one header field and for a reader's terminal, bounded:
- * printable() of lib/str.h (controls, C1 controls and malformed UTF-8 become '?') */
+ * printable() of lib/util/str.h (controls, C1 controls and malformed UTF-8 become '?') */
 static void clean(struct str *out, const char *v)
 {
     size_t n = strlen(v), start = out->len;

@@ -12,7 +12,7 @@
  * mark done. The queue ID stays the same.
  *
  * Results: sent -> the record is marked done in place, unless the agent
- * did so itself (marked=1, lib/deliver.h: then it also wrote the bounce/ID
+ * did so itself (marked=1, lib/global/deliver.h: then it also wrote the bounce/ID
  * entries the recipient needs, and qmgr only notes the recipient done);
  * bounced -> an entry in bounce/ID (fsync'ed) first, then marked done;
  * deferred -> an entry in defer/H/ID. When the last entry of the message is settled, the
@@ -326,7 +326,7 @@ static void msg_finish(struct qmgr_msg *m)
     for (size_t i = 0; i < m->nrcpts; i++)
         if (m->rcpts[i].state != QR_DONE)
             all_done = 0;
-    if (m->agent_marked && !m->bounce_log) { /* entries an agent wrote (lib/deliver.h) */
+    if (m->agent_marked && !m->bounce_log) { /* entries an agent wrote (lib/global/deliver.h) */
         struct str lp = STR_INIT;
         struct stat st;
         dsnlog_path(&lp, "bounce", m->id);
@@ -496,7 +496,7 @@ static void build_rcpts(struct qmgr_msg *m)
     for (size_t i = 0, k = 0; i < m->env.nrcpts; i++) {
         if (m->env.rcpts[i].done)
             continue;
-        qmgr_canon(m->env.rcpts[i].addr, &c);
+        resolve_canon(m->env.rcpts[i].addr, &c);
         m->rcpts[k].addr = xstrdup(c.s);
         m->rcpts[k].rec = i;
         k++;
@@ -522,7 +522,7 @@ static int expand(struct qmgr_msg *m)
         size_t rec = m->rcpts[i].rec;
         int r;
         str_reset(&reason);
-        r = qmgr_expand(m->rcpts[i].addr, &exp[rec], &reason);
+        r = resolve_expand(m->rcpts[i].addr, &exp[rec], &reason);
         if (r == -1) {
             failed[i] = 1;
             if (tempfail.len == 0)
@@ -576,16 +576,16 @@ static int expand(struct qmgr_msg *m)
 /* route_all - queue every waiting recipient for its transport */
 static void route_all(struct qmgr_msg *m)
 {
-    struct qmgr_route rt;
+    struct resolve_route rt;
     struct str reason = STR_INIT;
     int r;
 
-    qmgr_route_init(&rt);
+    resolve_route_init(&rt);
     for (size_t i = 0; i < m->nrcpts; i++) {
         if (m->rcpts[i].state != QR_WAIT)
             continue;
         str_reset(&reason);
-        r = qmgr_route(m->rcpts[i].addr, &rt, &reason);
+        r = resolve_route(m->rcpts[i].addr, &rt, &reason);
         if (r == -2) {
             qmgr_msg_bounce(m, i, "5.1.3", reason.s, "bounced");
             if (m->rcpts[i].state == QR_DONE)
@@ -595,7 +595,7 @@ static void route_all(struct qmgr_msg *m)
         else
             qmgr_sched_add(m, &rt, i);
     }
-    qmgr_route_free(&rt);
+    resolve_route_free(&rt);
     str_free(&reason);
 }
 

@@ -15,7 +15,7 @@
  *
  * Agent connections are non-blocking and live in qmgr's event loop: the
  * agent greets, gets a request, streams one result per recipient and
- * "done" (lib/deliver.h); an idle connection is reused for the next
+ * "done" (lib/global/deliver.h); an idle connection is reused for the next
  * request and closed after AGENT_IDLE_MS, one whose "done" says last=1
  * (the agent's max_use) at once. A broken connection defers the
  * recipients it had not reported.
@@ -324,7 +324,7 @@ static void want_dispatch(struct qmgr_transport *tr)
         dispatch_timer = evloop_timer(qmgr_ev, 0, on_dispatch, NULL);
 }
 
-void qmgr_sched_add(struct qmgr_msg *m, const struct qmgr_route *rt, size_t ri)
+void qmgr_sched_add(struct qmgr_msg *m, const struct resolve_route *rt, size_t ri)
 {
     struct qmgr_transport *tr = transport_get(rt->transport.s);
     struct qmgr_dest *d;

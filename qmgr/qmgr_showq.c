@@ -1,5 +1,5 @@
 /*
- * qmgr_showq.c - the queue listing service on public/showq (lib/showq.h)
+ * qmgr_showq.c - the queue listing service on public/showq (lib/global/showq.h)
  *
  * master binds public/showq for the qmgr service and hands it over as the
  * service's second listener, so that the socket stays open across a reload

@@ -5,7 +5,8 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, and runs the unit tests
 # (cmocka) and the end-to-end tests (pytest, real daemons and clients) on
 # both, then every libFuzzer target for a short fixed time (tests/fuzz/run;
-# each target counts as one test). Ends with one line "N passed, N failed";
+# each target counts as one test), after the source checks
+# (scripts/check-layers.sh). Ends with one line "N passed, N failed";
 # exits non-zero on failure.
 #
 #   scripts/test.sh [--quick]     --quick: normal build only, no fuzzing
@@ -31,6 +32,18 @@ run() {
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
 }
+# checks of the source tree itself, one test each
+source_check() {
+    echo "== $1"
+    if out=$("$@" 2>&1); then
+        total_pass=$((total_pass + 1))
+    else
+        total_fail=$((total_fail + 1))
+        echo "FAIL: $1"
+    fi
+    echo "$out" | tail -n 40
+}
+source_check scripts/check-layers.sh
 run build
 run_fuzz() {
     out=$(tests/fuzz/run -t "${PETREL_FUZZ_SECONDS:-10}")

@@ -5,8 +5,8 @@
  * work the way the protocol does: smtpd.c (connection, command loop,
  * envelope commands), smtpd_check.c (restrictions and recipient
  * validation), smtpd_data.c (DATA/BDAT and the queue file), smtpd_sasl.c
- * (AUTH), smtpd_parse.c (syntax); connections per client are counted by
- * lib/connlimit.c, shared with popd and imapd.
+ * (AUTH), lib/global/smtp_parse.c (syntax); connections per client are counted by
+ * lib/util/connlimit.c, shared with popd and imapd.
  */
 #ifndef PETREL_SMTPD_H
 #define PETREL_SMTPD_H
@@ -19,7 +19,7 @@
 #include "str.h"
 #include "stream.h"
 
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 
 /* BODY= values (RFC 6152, RFC 3030) */
 #define BODY_NONE 0

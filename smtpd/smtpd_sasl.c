@@ -1,7 +1,7 @@
 /*
  * smtpd_sasl.c - SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN
  *
- * Credentials are checked against mailbox_passwd_maps (lib/auth.h), the
+ * Credentials are checked against mailbox_passwd_maps (lib/global/auth.h), the
  * table that POP3 and IMAP use too. AUTH is offered only over TLS unless
  * smtpd_tls_auth_only = no. A failed attempt is answered after
  * smtpd_sasl_failure_delay and counted; at smtpd_sasl_failure_limit the

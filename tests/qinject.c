@@ -3,7 +3,7 @@
  *
  * Stands in for smtpd in the end-to-end tests and benchmarks of qmgr and
  * local until real SMTP submission is on the same branch. It follows the
- * commit order of lib/qfile.h exactly as smtpd does: sender, envelope
+ * commit order of lib/global/qfile.h exactly as smtpd does: sender, envelope
  * attributes (ret, envid), recipients with ORCPT/NOTIFY, then the content
  * from standard input (LF turned into CRLF) behind our Received: header,
  * commit (fsync), then the 'A' trigger on public/qmgr. Run as root it

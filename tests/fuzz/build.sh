@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/build.sh [DIR]          (default DIR: build-fuzz)
 #
-# Configures a clang build of lib/ with AddressSanitizer, UBSan and
+# Configures a clang build of the lib/ layers with AddressSanitizer, UBSan and
 # libFuzzer's coverage instrumentation, then links each tests/fuzz/fuzz_*.c
 # against it into DIR/fuzz_NAME. A target that needs a source file outside
 # lib/ names it on a "fuzz-sources:" line of its opening comment (paths from
@@ -21,8 +21,17 @@ if [ ! -f "$dir/Makefile" ] || [ "$dir/Makefile" -ot "$top/configure" ]; then
     (cd "$dir" && "$top/configure" -q --disable-werror CC=clang \
         CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $san")
 fi
-make -C "$dir" -j"$(nproc)" lib/libpetrel.a >/dev/null
+# the layer libraries, as lib/Makemodule.am's PETREL_LIBS names them
+plibs=$(printf 'petrel-libs:\n\t@echo $(PETREL_LIBS)\n' | make -s -C "$dir" -f Makefile -f - petrel-libs)
+# shellcheck disable=SC2086
+make -C "$dir" -j"$(nproc)" $plibs >/dev/null
 libs=$(sed -n 's/^LIBS = //p' "$dir/Makefile")
+archives="" incdirs="" newest=""
+for l in $plibs; do
+    archives="$archives $dir/$l"
+    incdirs="$incdirs -I$top/$(dirname "$l")"
+    if [ -z "$newest" ] || [ "$dir/$l" -nt "$newest" ]; then newest="$dir/$l"; fi
+done
 for src in "$top"/tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     extra=$(sed -n 's/^ \* fuzz-sources: *//p' "$src")
@@ -31,11 +40,11 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
         srcs="$srcs $top/$e"
         incs="$incs -I$top/$(dirname "$e")"
     done
-    if [ "$dir/$name" -nt "$src" ] && [ "$dir/$name" -nt "$dir/lib/libpetrel.a" ]; then
+    if [ "$dir/$name" -nt "$src" ] && [ "$dir/$name" -nt "$newest" ]; then
         continue
     fi
     # shellcheck disable=SC2086
-    clang -g -O1 -fsanitize=fuzzer $san -include "$dir/config.h" -I"$top/lib" $incs \
-        "$src" $srcs "$dir/lib/libpetrel.a" $libs -o "$dir/$name"
+    clang -g -O1 -fsanitize=fuzzer $san -include "$dir/config.h" $incdirs $incs \
+        "$src" $srcs $archives $libs -o "$dir/$name"
     echo "built $dir/$name"
 done

@@ -3,7 +3,7 @@
  *
  * Every internal request and reply (delivery requests, showq, qadmin, the
  * authentication service) is a list of name=value lines ending with an
- * empty line (lib/attr.h). The input is a byte stream from a peer: read
+ * empty line (lib/global/attr.h). The input is a byte stream from a peer: read
  * message after message within limits, then each one is encoded again and
  * decoded line by line to the same attributes.
  */

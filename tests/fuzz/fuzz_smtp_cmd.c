@@ -7,10 +7,7 @@
  * parameters after the path, decodes xtext values (ENVID, ORCPT) and checks
  * the domain and address-literal validators. Invariants: an accepted path
  * splits (addr_split) into the domain the parser saw, xtext round-trips,
- * and a parameter list never exceeds SMTP_PARAMS_MAX. Also links:
- * smtpd/smtpd_parse.c (see build.sh: the "fuzz-sources:" line below).
- *
- * fuzz-sources: smtpd/smtpd_parse.c
+ * and a parameter list never exceeds SMTP_PARAMS_MAX (lib/global/smtp_parse.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +17,7 @@
 #include "addr.h"
 #include "smtp_text.h"
 #include "str.h"
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 
 #include "fuzz_util.h"
 

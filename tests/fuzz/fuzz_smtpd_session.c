@@ -11,7 +11,7 @@
  * address. Replies go to /dev/null; a crash, a sanitizer report or a hang
  * is a finding. Accepted messages are removed after each input.
  *
- * fuzz-sources: smtpd/smtpd_parse.c smtpd/smtpd_check.c smtpd/smtpd_data.c smtpd/smtpd_sasl.c
+ * fuzz-sources: smtpd/smtpd_check.c smtpd/smtpd_data.c smtpd/smtpd_sasl.c
  */
 #include <fcntl.h>
 #include <stdint.h>

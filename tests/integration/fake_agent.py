@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fake_agent - a test-only delivery agent, run by master, speaking lib/deliver.h.
+"""fake_agent - a test-only delivery agent, run by master, speaking lib/global/deliver.h.
 
 master.cf: fake unix - n n - N fakeagent LOGFILE
 
@@ -19,7 +19,7 @@ import struct
 import sys
 import time
 
-# lib/master_proto.h: status pipe, liveness pipe, main.cf from master, stress pipe, listener
+# lib/global/master_proto.h: status pipe, liveness pipe, main.cf from master, stress pipe, listener
 STATUS_FD, LIVE_FD, CONFIG_FD, STRESS_FD, LISTEN_FD = 3, 4, 5, 6, 7
 STAT_READY = 2
 

@@ -2,7 +2,7 @@
 
 - smtpd_instance(): a Petrel instance with smtp (and optionally submission and smtps)
   services, our test domains, tables and (optionally) a TLS certificate.
-- read_queue_file(): a reader of the queue file format of lib/qfile.h, so tests check
+- read_queue_file(): a reader of the queue file format of lib/global/qfile.h, so tests check
   what smtpd wrote byte for byte.
 - Raw: a raw-socket SMTP client for pipelining and malformed input, optionally bound to
   the "Internet" address 127.0.0.2.
@@ -207,7 +207,7 @@ class Raw:
             pass
 
 
-# queue files (lib/qfile.h) -------------------------------------------------------------------
+# queue files (lib/global/qfile.h) -------------------------------------------------------------------
 
 ENVELOPE_TYPES = set(b"VZTSARrM")
 

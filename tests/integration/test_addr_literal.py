@@ -1,6 +1,6 @@
 """An '@' inside an address literal (issue #13 item 5).
 
-The internal form splits an address at its last '@' (lib/addr.c addr_domain_at), so a
+The internal form splits an address at its last '@' (lib/global/addr.c addr_domain_at), so a
 General-address-literal holding an '@' ("a@[x:@victim.example]") would be routed to
 "victim.example]". smtpd refuses such literals (501 5.1.7 / 501 5.1.3) and queues
 nothing; a quoted local part holding '@' ("a@b"@example.test) still travels end to end.

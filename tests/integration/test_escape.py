@@ -2,7 +2,7 @@
 
 A remote server answers with ESC, BEL, CR and a C1 control (U+009B, which some
 terminals obey like ESC [) in a 4xx reply. The smtp client records the text through
-printable() (lib/str.h), so the maillog, petrel-queue -p and mailq show '?' for each
+printable() (lib/util/str.h), so the maillog, petrel-queue -p and mailq show '?' for each
 such byte; a defer log that holds raw bytes anyway (written by another agent or an older
 Petrel) is shown the same way, while petrel-queue -j keeps that exact text,
 JSON-escaped.

@@ -219,7 +219,7 @@ def test_fifo_as_a_file_destination_defers_without_hanging_the_agent(instances, 
 
 
 def deliver_request(inst, qid, rcpt):
-    """One raw lib/deliver.h request to private/local, as qmgr sends it; the results."""
+    """One raw lib/global/deliver.h request to private/local, as qmgr sends it; the results."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
     s.connect(os.path.join(inst.queue, "private", "local"))

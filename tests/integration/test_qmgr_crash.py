@@ -95,12 +95,12 @@ def test_no_mail_lost_when_qmgr_and_local_crash(instances, capsys):
     # there complete); Maildir readers clean tmp/, as with any MDA, so tmp/ is not checked
     leftovers = [p for p in Q.queue_files(inst) if "/corrupt/" in p]
     assert leftovers == []
-    # agents mark before they report and Maildir names are per delivery (lib/deliver.h,
+    # agents mark before they report and Maildir names are per delivery (lib/global/deliver.h,
     # local_mailbox.c): 0 in runs since, 4 to 57 before (the target is 1 in 10,000)
     assert dups <= 1
 
 
-# an agent whose qmgr dies while it delivers (lib/deliver.h: the agent marks the recipient
+# an agent whose qmgr dies while it delivers (lib/global/deliver.h: the agent marks the recipient
 # done in the queue file before it replies, and holds the file locked meanwhile) ------------
 
 def restart_qmgr(inst):

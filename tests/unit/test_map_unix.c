@@ -1,5 +1,5 @@
 /*
- * test_map_unix.c - unit tests of the unix:passwd.byname table (lib/map_unix.c)
+ * test_map_unix.c - unit tests of the unix:passwd.byname table (lib/global/map_unix.c)
  */
 #include <pwd.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
- * smtpd_params.c - parameters of smtpd
+ * params_smtpd.c - parameters of smtpd
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
+ * Listed in cfg_registry.c; see cfg.h for the table format. Names
  * and defaults are Postfix's where the meaning is the same; where Petrel
  * is stricter by default (smtpd_tls_auth_only, smtpd_forbid_bare_newline,
  * disable_vrfy_command) the text says so.

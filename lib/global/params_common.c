@@ -1,9 +1,9 @@
 /*
- * cfg_common.c - parameters shared by several Petrel programs
+ * params_common.c - parameters shared by several Petrel programs
  *
  * Names follow Postfix wherever the meaning is the same. Installation paths
  * come from configure (PETREL_*_DIR). A program's own parameters live in
- * its own table (e.g. master/master_params.c); all tables are listed in
+ * own table (params_<program>.c beside this file); all tables are listed in
  * cfg_registry.c.
  */
 #include "cfg.h"

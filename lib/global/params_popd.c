@@ -1,7 +1,7 @@
 /*
- * popd_params.c - parameters of popd
+ * params_popd.c - parameters of popd
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ * Listed in cfg_registry.c; see cfg.h for the table format.
  * plaintext_auth_networks is meant for imapd too (one policy for both).
  */
 #include "cfg.h"

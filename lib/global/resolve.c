@@ -1,12 +1,12 @@
 /*
- * qmgr_resolve.c - address rewriting and routing for the queue manager
+ * resolve.c - address rewriting and routing (qmgr; sendmail -bv shows the result)
  *
  * Three steps, in the order of Postfix's cleanup and trivial-rewrite:
  * canonical form (a bare local part gets @$myorigin, the domain is folded
  * to lower case), virtual_alias_maps expansion (one-to-many, recursive,
  * catch-all @domain, unmatched extensions propagated; postmaster@ our
  * domains that no table lists goes to $postmaster_recipient), then routing: a
- * transport_maps match, else the class of the domain (lib/addr.h) picks
+ * transport_maps match, else the class of the domain (lib/global/addr.h) picks
  * local_transport, virtual_transport, relay_transport or
  * default_transport, with $relayhost as the next hop of remote mail. A
  * table that fails is a temporary failure, never "not found".
@@ -20,14 +20,13 @@
 #include "log.h"
 #include "map.h"
 #include "mem.h"
-
-#include "qmgr.h"
+#include "resolve.h"
 
 static struct maps *virtual_alias;
 static struct maps *transport_maps;
 static struct maps *virtual_mailbox;
 
-void qmgr_resolve_init(void)
+void resolve_init(void)
 {
     struct str err = STR_INIT;
 
@@ -43,7 +42,7 @@ void qmgr_resolve_init(void)
     str_free(&err);
 }
 
-void qmgr_resolve_free(void)
+void resolve_free(void)
 {
     maps_close(virtual_alias);
     maps_close(transport_maps);
@@ -51,21 +50,21 @@ void qmgr_resolve_free(void)
     virtual_alias = transport_maps = virtual_mailbox = NULL;
 }
 
-void qmgr_route_init(struct qmgr_route *rt)
+void resolve_route_init(struct resolve_route *rt)
 {
     str_init(&rt->transport);
     str_init(&rt->nexthop);
     str_init(&rt->addr);
 }
 
-void qmgr_route_free(struct qmgr_route *rt)
+void resolve_route_free(struct resolve_route *rt)
 {
     str_free(&rt->transport);
     str_free(&rt->nexthop);
     str_free(&rt->addr);
 }
 
-void qmgr_canon(const char *addr, struct str *out)
+void resolve_canon(const char *addr, struct str *out)
 {
     size_t n = strlen(addr);
     const char *at;
@@ -129,7 +128,7 @@ static int va_find(const char *addr, struct strlist *res)
     if (addr_split(addr, &local, &domain) < 0) {
         str_free(&local);
         str_free(&domain);
-        return MAP_NOTFOUND; /* qmgr_route bounces it */
+        return MAP_NOTFOUND; /* resolve_route bounces it */
     }
     str_cpy(&base, local.s ? local.s : "");
     addr_strip_extension(&base, &ext);
@@ -224,7 +223,7 @@ static int expand_rec(const char *addr, struct strlist *path, struct strlist *ou
     }
     strlist_add(path, addr);
     for (size_t i = 0; i < res.n && rc == 0; i++) {
-        qmgr_canon(res.v[i], &c);
+        resolve_canon(res.v[i], &c);
         if (strcasecmp(c.s, addr) == 0 || strlist_find(path, c.s, 1) >= 0)
             add_unique(out, c.s); /* self-reference or loop: deliver as is */
         else
@@ -272,11 +271,11 @@ static int postmaster_route(const char *addr, struct str *out, struct str *reaso
         if (r == MAP_FOUND)
             return 0;
     }
-    qmgr_canon(cfg_str(cfg_main, "postmaster_recipient"), out);
+    resolve_canon(cfg_str(cfg_main, "postmaster_recipient"), out);
     return strcasecmp(out->s, addr) != 0;
 }
 
-int qmgr_expand(const char *addr, struct strlist *out, struct str *reason)
+int resolve_expand(const char *addr, struct strlist *out, struct str *reason)
 {
     struct strlist path = STRLIST_INIT, first = STRLIST_INIT;
     struct str pm = STR_INIT;
@@ -346,7 +345,7 @@ static int transport_lookup(const char *addr, const char *domain, struct str *va
     return r;
 }
 
-int qmgr_route(const char *addr, struct qmgr_route *rt, struct str *reason)
+int resolve_route(const char *addr, struct resolve_route *rt, struct str *reason)
 {
     struct str local = STR_INIT, domain = STR_INIT, val = STR_INIT;
     struct str mtr = STR_INIT, mnh = STR_INIT;

@@ -1,5 +1,5 @@
 /*
- * test_smtpd_parse.c - unit tests of smtpd/smtpd_parse.c (paths, parameters, domains)
+ * test_smtp_parse.c - unit tests of lib/global/smtp_parse.c (paths, parameters, domains)
  *
  * Table driven, with the examples of RFC 5321 4.1.2, RFC 3461 4 and RFC 6531 and the relay
  * tricks that must never parse into an address that would be relayed.
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 #include "unit.h"
 
 struct path_case {

@@ -35,7 +35,7 @@ struct stream *stream_new(int rfd, int wfd, int timeout);
 void stream_free(struct stream *s, int close_fds);
 void stream_set_timeout(struct stream *s, int timeout);
 /* stream_set_stress - fd becomes readable while the server is overloaded (master's stress
- * signal, lib/server.h); meanwhile every operation, including one already waiting, ends
+ * signal, lib/global/server.h); meanwhile every operation, including one already waiting, ends
  * stress_timeout seconds after its start at the latest. fd -1 turns this off. */
 void stream_set_stress(struct stream *s, int fd, int stress_timeout);
 /* stream_stressed - the stress descriptor is readable now */

@@ -1,5 +1,5 @@
 /*
- * smtpd_parse.h - syntax of SMTP commands: paths, ESMTP parameters, domains
+ * smtp_parse.h - syntax of SMTP commands: paths, ESMTP parameters, domains
  *
  * Pure functions (no I/O, no configuration) so that the unit tests can
  * drive them with the RFCs' examples. Addresses come out in the internal
@@ -7,8 +7,8 @@
  * ("a b"@x -> a b@x), a source route is dropped, and the domain is split
  * off at the last '@'.
  */
-#ifndef PETREL_SMTPD_PARSE_H
-#define PETREL_SMTPD_PARSE_H
+#ifndef PETREL_SMTP_PARSE_H
+#define PETREL_SMTP_PARSE_H
 
 #include <stddef.h>
 

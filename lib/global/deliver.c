@@ -1,7 +1,7 @@
 /*
  * deliver.c - the delivery protocol between qmgr and delivery agents
  *
- * Both sides of lib/deliver.h: encoding and strict decoding of requests
+ * Both sides of lib/global/deliver.h: encoding and strict decoding of requests
  * and results, the agent's greeting/result/done messages and the status
  * log line every agent writes. Everything received is bounded and
  * checked; a malformed message is an error for the caller to handle, never

@@ -57,7 +57,7 @@ void server_conn_nodelay(const struct server_conn *c);
 /* server_service - the master.cf service name ("smtp", "127.0.0.1:2525", ...) */
 const char *server_service(void);
 /* server_standalone - serving one session on stdin/stdout (-S): no master, no queue
- * directory (per-client tables such as lib/connlimit.h do not apply) */
+ * directory (per-client tables such as lib/util/connlimit.h do not apply) */
 int server_standalone(void);
 /* server_stopping - SIGHUP/SIGTERM seen or master gone: finish up and exit */
 int server_stopping(void);

@@ -1,5 +1,5 @@
 /*
- * master_params.c - parameters of the master supervisor
+ * params_master.c - parameters of the master supervisor
  *
  * Pool sizes, throttling and shutdown timing. Per-service values may be
  * changed with -o in master.cf where noted.

@@ -2,7 +2,7 @@
  * maildrop.h - the format of locally submitted mail in maildrop/
  *
  * sendmail writes a message as a stream of records (the queue file's
- * record form, lib/qfile.h: one type byte, a 4-byte big-endian length,
+ * record form, lib/global/qfile.h: one type byte, a 4-byte big-endian length,
  * the payload) into the set-gid helper petrel-drop, which checks the
  * structure and limits, stores it in maildrop/ under a temporary name and
  * renames it to its final name once complete and fsync'ed. pickup turns it

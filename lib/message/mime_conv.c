@@ -1,7 +1,7 @@
 /*
  * mime_conv.c - downgrade of a message's content for a next hop (RFC 6152 3, RFC 3030 3)
  *
- * mime_downgrade() walks the part tree of lib/mime.c and writes a copy of
+ * mime_downgrade() walks the part tree of lib/message/mime.c and writes a copy of
  * the message in which no body part needs more than the next hop takes:
  *
  *   MIME_CONV_7BIT (a server without 8BITMIME, RFC 6152 3): a leaf part

@@ -4,7 +4,7 @@
  * petrel-super changes queue files itself (atomic renames and unlinks)
  * except those qmgr holds in its active queue: for those it asks qmgr,
  * which applies the request once the deliveries in progress for the
- * message are over (lib/qadmin.c, qmgr/qmgr_admin.c, doc/internals.md).
+ * message are over (lib/global/qadmin.c, qmgr/qmgr_admin.c, doc/internals.md).
  *
  * Protocol (attr.h messages) on private/qadmin, reachable by root and
  * mail_owner only: the client sends one request and reads one answer.

@@ -385,7 +385,7 @@ void mstore_append_abort(struct mstore_append *a);
 #define MSTORE_CACHE_ENVELOPE 'E'
 #define MSTORE_CACHE_BODYSTRUCTURE 'B' /* with extension data */
 #define MSTORE_CACHE_BODY 'b'          /* BODY (no extension data) */
-#define MSTORE_CACHE_SEARCH 'S'        /* the search summary of lib/imap_body.h */
+#define MSTORE_CACHE_SEARCH 'S'        /* the search summary of lib/imap/imap_body.h */
 #define MSTORE_CACHE_MAX 16            /* fields are bytes 'A'..'Z', 'a'..'z'; 16 in use at most */
 
 /* mstore_cache_get - a cached blob of message seq: 1 found (in out), 0 not cached,

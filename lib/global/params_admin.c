@@ -1,7 +1,7 @@
 /*
- * admin_params.c - parameters of the submission and queue administration commands
+ * params_admin.c - parameters of the submission and queue administration commands
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format.
+ * Listed in cfg_registry.c; see cfg.h for the table format.
  */
 #include "cfg.h"
 

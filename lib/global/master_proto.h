@@ -30,7 +30,7 @@
 #define MASTER_LISTEN_FD 7
 
 /* the exit status of a child that could not start and answered clients with a
- * temporary error meanwhile (lib/server.c): not a start-up failure that throttles */
+ * temporary error meanwhile (lib/global/server.c): not a start-up failure that throttles */
 #define MASTER_EXIT_UNAVAILABLE 75
 
 #define MASTER_STAT_IDLE 0

@@ -1,7 +1,7 @@
 /*
- * qmgr_params.c - parameters of qmgr
+ * params_qmgr.c - parameters of qmgr
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
+ * Listed in cfg_registry.c; see cfg.h for the table format. Names
  * and defaults follow Postfix qmgr(8), trivial-rewrite(8) and bounce(8)
  * where the meaning is the same. Per-transport overrides
  * <transport>_destination_concurrency_limit and

@@ -1,7 +1,7 @@
 /*
- * smtp_params.c - parameters of smtp, the SMTP client (remote delivery)
+ * params_smtp.c - parameters of smtp, the SMTP client (remote delivery)
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
+ * Listed in cfg_registry.c; see cfg.h for the table format. Names
  * and defaults follow Postfix smtp(8) where the meaning is the same;
  * smtp_dns_servers, smtp_dns_timeout, smtp_dns_attempts and the two
  * smtp_reply_* limits are Petrel's own. relayhost, transport_maps and the

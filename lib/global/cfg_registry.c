@@ -1,7 +1,8 @@
 /*
  * cfg_registry.c - the list of every program's parameter table
  *
- * Each program owns its table in its own directory; listing it here makes
+ * Each program has its table in params_<program>.c beside this file (the
+ * mail-system layer, so that no daemon source is part of a library); listing it here makes
  * its names known to every program (so main.cf can be checked anywhere)
  * and to petrel-conf and petrel.conf(5).
  */

@@ -4,7 +4,7 @@
  * Types: hash: and btree: (Berkeley DB files name.db built by petrel-map),
  * static:value, inline:{ key=value, ... }, regexp:/file (Postfix regexp
  * table form: "/pattern/flags result" and "!/pattern/ result"),
- * unix:passwd.byname (local accounts, lib/map_unix.c).
+ * unix:passwd.byname (local accounts, lib/global/map_unix.c).
  *
  * A lookup answers MAP_FOUND, MAP_NOTFOUND or MAP_ERROR. MAP_ERROR means
  * "temporary failure" (a missing or unreadable table, a database error)

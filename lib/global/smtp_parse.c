@@ -1,5 +1,5 @@
 /*
- * smtpd_parse.c - syntax of SMTP commands: paths, ESMTP parameters, domains
+ * smtp_parse.c - syntax of SMTP commands: paths, ESMTP parameters, domains
  *
  * Implements the ABNF of RFC 5321 4.1.2 (Path, Mailbox, Local-part,
  * Domain, address-literal, esmtp-param) and the
@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #include "mem.h"
-#include "smtpd_parse.h"
+#include "smtp_parse.h"
 
 void smtp_path_init(struct smtp_path *p)
 {
@@ -100,7 +100,7 @@ int smtp_valid_address_literal(const char *d, size_t n)
         return 1;
     /* General-address-literal = Standardized-tag ":" 1*dcontent (RFC 5321 4.1.3). dcontent
      * allows '@', but we refuse it: the internal form splits an address at its last '@'
-     * (addr_domain_at in lib/addr.c), and "a@[x:@victim.example]" would route there */
+     * (addr_domain_at in lib/global/addr.c), and "a@[x:@victim.example]" would route there */
     const char *colon = strchr(text, ':');
     if (colon == NULL || colon == text || colon[1] == '\0')
         return 0;

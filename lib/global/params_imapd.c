@@ -1,7 +1,7 @@
 /*
- * imapd_params.c - parameters of imapd (and of the MIME parser it brought)
+ * params_imapd.c - parameters of imapd (and of the MIME parser it brought)
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
+ * Listed in cfg_registry.c; see cfg.h for the table format. Names
  * follow Postfix (smtpd_tls_cert_file, smtpd_tls_wrappermode) and Dovecot
  * (imap_max_line_length) where the meaning is the same, and popd for the login
  * and error limits (popd_login_failure_limit, ...), so that both servers read alike.

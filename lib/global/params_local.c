@@ -1,7 +1,7 @@
 /*
- * local_params.c - parameters of local
+ * params_local.c - parameters of local
  *
- * Listed in lib/cfg_registry.c; see lib/cfg.h for the table format. Names
+ * Listed in cfg_registry.c; see cfg.h for the table format. Names
  * and defaults follow Postfix local(8) and virtual(8) where the meaning is
  * the same. forward_path is expanded by local itself at delivery time
  * ($home, $user, $extension, ...), so its value is read unexpanded.

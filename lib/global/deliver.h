@@ -5,7 +5,7 @@
  * over a UNIX stream socket private/<transport> served by master; every
  * message is an attr.h message (name=value lines, empty line). Bodies
  * never pass through qmgr: the agent reads the content from the queue
- * file itself (lib/qfile.h, from the envelope's content offset on).
+ * file itself (lib/global/qfile.h, from the envelope's content offset on).
  *
  * One connection, one agent process, any number of requests in turn:
  *
