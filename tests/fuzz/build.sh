@@ -21,7 +21,9 @@ if [ ! -f "$dir/Makefile" ] || [ "$dir/Makefile" -ot "$top/configure" ]; then
     (cd "$dir" && "$top/configure" -q --disable-werror CC=clang \
         CFLAGS="-g -O1 -fsanitize=fuzzer-no-link $san")
 fi
-# the layer libraries, as lib/Makemodule.am's PETREL_LIBS names them
+# the layer libraries, as lib/Makemodule.am's PETREL_LIBS names them (after
+# make has regenerated a Makefile older than Makefile.am, so it runs once)
+make -C "$dir" Makefile >/dev/null
 plibs=$(printf 'petrel-libs:\n\t@echo $(PETREL_LIBS)\n' | make -s -C "$dir" -f Makefile -f - petrel-libs)
 # shellcheck disable=SC2086
 make -C "$dir" -j"$(nproc)" $plibs >/dev/null
