@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "htab.h"
+#include "linereader.h"
 #include "log.h"
 #include "mem.h"
 
@@ -267,39 +268,16 @@ static void parse_logical(struct cfg *c, char *text, const char *file, int line,
 void cfg_parse_text(struct cfg *c, const char *text, const char *file, struct cfg_diag *diag)
 {
     struct str logical = STR_INIT;
-    int start_line = 0, lineno = 0;
-    const char *p = text;
+    struct linereader r;
+    int line, kind;
 
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        const char *q = p;
-        lineno++;
-        while (q < p + n && isspace((unsigned char)*q))
-            q++;
-        int blank = (q == p + n);
-        int comment = !blank && *q == '#';
-        if (blank || comment) {
-            /* neither ends nor continues a logical line */
-        } else if (isspace((unsigned char)*p)) {
-            if (logical.len == 0) {
-                cfg_diag_add(diag, 1, file, lineno, "continuation line without a preceding line");
-            } else {
-                str_catc(&logical, ' ');
-                str_catn(&logical, q, (size_t)(p + n - q));
-            }
-        } else {
-            if (logical.len)
-                parse_logical(c, logical.s, file, start_line, diag);
-            str_cpyn(&logical, p, n);
-            start_line = lineno;
-        }
-        p += n;
-        if (*p == '\n')
-            p++;
+    linereader_init(&r, text);
+    while ((kind = linereader_next(&r, &logical, &line)) != LINEREADER_END) {
+        if (kind == LINEREADER_ORPHAN)
+            cfg_diag_add(diag, 1, file, line, "continuation line without a preceding line");
+        else
+            parse_logical(c, logical.s, file, line, diag);
     }
-    if (logical.len)
-        parse_logical(c, logical.s, file, start_line, diag);
     str_free(&logical);
 }
 
@@ -344,7 +322,7 @@ void cfg_load_text(struct cfg *c, const char *text, size_t len, struct cfg_diag 
 
     str_printf(&path, "%s/main.cf", c->confdir);
     str_cpyn(&c->text, text, len);
-    if (memchr(str_c(&c->text), '\0', c->text.len))
+    if (linereader_has_nul(str_c(&c->text), c->text.len))
         cfg_diag_add(diag, 1, str_c(&path), 0, "file contains a NUL byte");
     else
         cfg_parse_text(c, str_c(&c->text), str_c(&path), diag);
