@@ -41,7 +41,8 @@ void mcf_free(struct mcf *m)
     mcf_init(m);
 }
 
-int mcf_port(const char *s)
+/* mcf_port - resolve a port number or /etc/services name; -1 if unknown */
+static int mcf_port(const char *s)
 {
     static const struct {
         const char *name;
