@@ -20,8 +20,7 @@ void linereader_init(struct linereader *r, const char *text)
 }
 
 /* physical - the next physical line: start, length, first non-blank byte; 0 at the end */
-static int physical(const struct linereader *r, const char **start, size_t *len,
-                    const char **text)
+static int physical(const struct linereader *r, const char **start, size_t *len, const char **text)
 {
     const char *p = r->p, *q;
     const char *nl;
