@@ -724,6 +724,26 @@ static int line_sets(const char *line, size_t n, const char *name)
     return p < line + n && *p == '=';
 }
 
+/* drop_continuation - skip the continuation lines of a replaced entry from p on, copying the
+ * comment and blank lines among them to out (they do not end the entry, as cfg_parse_text
+ * reads it); the start of the next entry */
+static const char *drop_continuation(const char *p, struct str *out)
+{
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        int kind = linereader_kind(p, len);
+        if (kind == LINEREADER_START)
+            break;
+        if (kind == LINEREADER_IGNORED) {
+            str_catn(out, p, len);
+            str_catc(out, '\n');
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    return p;
+}
+
 int cfg_edit_file(const char *path, const struct strlist *names, const struct strlist *values,
                   struct str *err)
 {
@@ -755,20 +775,11 @@ int cfg_edit_file(const char *path, const struct strlist *names, const struct st
                 hit = (long)i;
         const char *next = p + len + (nl ? 1 : 0);
         if (hit >= 0) {
-            /* skip the continuation lines of the replaced entry */
-            while (*next && (*next == ' ' || *next == '\t')) {
-                const char *q = next;
-                while (*q == ' ' || *q == '\t')
-                    q++;
-                if (*q == '#' || *q == '\n')
-                    break;
-                const char *nl2 = strchr(next, '\n');
-                next = nl2 ? nl2 + 1 : next + strlen(next);
-            }
             if (!done[hit]) {
                 str_printf(&out, "%s = %s\n", names->v[hit], values->v[hit]);
                 done[hit] = 1;
             }
+            next = drop_continuation(next, &out);
         } else {
             str_catn(&out, p, len);
             str_catc(&out, '\n');

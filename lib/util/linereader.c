@@ -6,7 +6,9 @@
  * mean. Callers: cfg_parse_text, mcf_parse_text, map_parse_text and the
  * regexp: table loader, which each turn a logical line into settings,
  * services or table entries and report problems as "file:line: message"
- * with the line number given here.
+ * with the line number given here; the editors of such files (petrel-conf
+ * -e, petrel-passwd) classify their physical lines with linereader_kind so
+ * that they agree with the reader on where an entry ends.
  */
 #include <ctype.h>
 #include <string.h>
@@ -49,6 +51,17 @@ static void advance(struct linereader *r, size_t len)
 static int ignored(const char *start, size_t len, const char *text)
 {
     return text == start + len || *text == '#';
+}
+
+int linereader_kind(const char *line, size_t len)
+{
+    const char *q = line;
+
+    while (q < line + len && isspace((unsigned char)*q))
+        q++;
+    if (ignored(line, len, q))
+        return LINEREADER_IGNORED;
+    return q == line ? LINEREADER_START : LINEREADER_CONT;
 }
 
 int linereader_next(struct linereader *r, struct str *out, int *line)

@@ -43,6 +43,16 @@ void linereader_init(struct linereader *r, const char *text);
  */
 int linereader_next(struct linereader *r, struct str *out, int *line);
 
+/* the kinds of a physical line, for the editors that rewrite such files line by line */
+enum {
+    LINEREADER_IGNORED = 0, /* empty, white space only, or a comment: never ends an entry */
+    LINEREADER_START = 1,   /* starts a logical line */
+    LINEREADER_CONT = 2,    /* continues the logical line before it */
+};
+
+/* linereader_kind - the kind of the physical line of len bytes at line (without its '\n') */
+int linereader_kind(const char *line, size_t len);
+
 /* linereader_has_nul - whether len bytes of text hold a NUL byte (such a file is refused) */
 int linereader_has_nul(const char *text, size_t len);
 

@@ -79,6 +79,20 @@ static void test_long_line(void **state)
     free(text);
 }
 
+/* test_kind - the editors' view of one physical line agrees with the reader's */
+static void test_kind(void **state)
+{
+    assert_int_equal(linereader_kind("", 0), LINEREADER_IGNORED);
+    assert_int_equal(linereader_kind(" \t\r", 3), LINEREADER_IGNORED);
+    assert_int_equal(linereader_kind("# x", 3), LINEREADER_IGNORED);
+    assert_int_equal(linereader_kind("   # x", 6), LINEREADER_IGNORED);
+    assert_int_equal(linereader_kind("a = b", 5), LINEREADER_START);
+    assert_int_equal(linereader_kind("  b", 3), LINEREADER_CONT);
+    assert_int_equal(linereader_kind("\tb#", 3), LINEREADER_CONT);
+    /* only len bytes count */
+    assert_int_equal(linereader_kind("  x", 2), LINEREADER_IGNORED);
+}
+
 static void test_has_nul(void **state)
 {
     assert_false(linereader_has_nul("", 0));
@@ -91,6 +105,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_kind),
         cmocka_unit_test(test_has_nul),
     };
     return cmocka_run_group_tests_name("linereader", tests, NULL, NULL);
