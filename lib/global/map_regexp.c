@@ -9,6 +9,8 @@
  * matched sub-expressions ($$ is a '$'). Lines with errors are logged and
  * skipped; so are patterns that would make regcomp() build a huge automaton
  * (stacked repetition operators, nested bounds whose product passes 1000). The file is read again when it changes.
+ * Its logical lines come from linereader.h as for every other table source; a file with a
+ * NUL byte makes the table unavailable (a temporary failure) until it is fixed.
  */
 #include <ctype.h>
 #include <errno.h>
