@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "linereader.h"
 #include "map.h"
 #include "mem.h"
 #include "str.h"
@@ -86,7 +87,7 @@ static int build(const char *spec, int aliases, int verbose)
         tool_die("cannot build a %s: table (only hash and btree are built from files)", type);
     if (read_file(file, &text) < 0)
         tool_die("open %s: %s", file, strerror(errno));
-    if (memchr(str_c(&text), '\0', text.len))
+    if (linereader_has_nul(str_c(&text), text.len))
         tool_die("%s: file contains a NUL byte", file);
     map_parse_text(str_c(&text), file, aliases ? MAP_TEXT_ALIASES : MAP_TEXT_POSTMAP, 1, &es,
                    &warnings, &errors);

@@ -38,6 +38,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "cfg.h"
+#include "linereader.h"
 #include "map.h"
 #include "mstore.h"
 #include "mem.h"
@@ -193,7 +194,7 @@ static char *line_key(const char *line, size_t n)
 {
     size_t k;
 
-    if (n == 0 || isspace((unsigned char)line[0]) || line[0] == '#')
+    if (linereader_kind(line, n) != LINEREADER_START)
         return NULL;
     k = strcspn(line, " \t\n");
     if (k > n)
@@ -211,11 +212,12 @@ static int edit(const char *text, const char *user, const char *hash, struct str
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         char *key = line_key(p, n);
+        int kind = linereader_kind(p, n);
         if (key)
             skipping = strcmp(key, user) == 0;
-        else if (n == 0 || p[0] == '#' || strspn(p, " \t\r") >= n)
-            skipping = 0; /* only indented non-blank lines continue an entry */
-        if (skipping) {
+        /* comment and blank lines inside an entry do not end it (map_parse_text reads past
+         * them) and are kept; its continuation lines go with it */
+        if (skipping && kind != LINEREADER_IGNORED) {
             if (key && !found && hash)
                 str_printf(out, "%s %s\n", user, hash); /* keep the user's place in the file */
             found = 1;

@@ -21,10 +21,11 @@
 #   clang                    libFuzzer targets (tests/fuzz), run briefly by CI
 #   libclang-rt-14-dev       clang's sanitizer and libFuzzer runtimes
 #   iproute2                 ss: which process serves a connection (imapd cost tests)
+#   clang-format             scripts/check-format.sh (clang-format 14, as .clang-format expects)
 set -eu
 
 BUILD_PKGS="gcc make autoconf automake pkg-config libc6-dev libdb5.3-dev libssl-dev libcrypt-dev openssl"
-TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base fetchmail isync postfix clang libclang-rt-14-dev iproute2 strace"
+TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base fetchmail isync postfix clang libclang-rt-14-dev iproute2 strace clang-format"
 
 list=0
 [ "${1:-}" = "--list" ] && { list=1; shift; }

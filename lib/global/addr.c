@@ -137,7 +137,9 @@ static int match_entry(const char *entry, const char *domain)
     return strcasecmp(entry, domain) == 0;
 }
 
-int addr_in_domain_list(const char *param, const char *domain)
+/* addr_in_domain_list - whether domain matches a list parameter; ADDR_TEMPFAIL on
+ * a table failure */
+static int addr_in_domain_list(const char *param, const char *domain)
 {
     struct strlist l = STRLIST_INIT;
     int r = 0;

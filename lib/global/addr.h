@@ -49,9 +49,6 @@ void addr_quote_local(const char *local, struct str *out);
 void addr_external(const char *addr, struct str *out);
 /* addr_domain_class - which class of ours a domain belongs to (ADDR_*) */
 int addr_domain_class(const char *domain);
-/* addr_in_domain_list - whether domain matches a list parameter; ADDR_TEMPFAIL on
- * a table failure */
-int addr_in_domain_list(const char *param, const char *domain);
 /* addr_is_our_literal - "[192.0.2.1]" / "[IPv6:...]" naming one of our interface addresses */
 int addr_is_our_literal(const char *domain);
 

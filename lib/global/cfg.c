@@ -21,6 +21,7 @@
 
 #include "cfg.h"
 #include "htab.h"
+#include "linereader.h"
 #include "log.h"
 #include "mem.h"
 
@@ -267,39 +268,16 @@ static void parse_logical(struct cfg *c, char *text, const char *file, int line,
 void cfg_parse_text(struct cfg *c, const char *text, const char *file, struct cfg_diag *diag)
 {
     struct str logical = STR_INIT;
-    int start_line = 0, lineno = 0;
-    const char *p = text;
+    struct linereader r;
+    int line, kind;
 
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        const char *q = p;
-        lineno++;
-        while (q < p + n && isspace((unsigned char)*q))
-            q++;
-        int blank = (q == p + n);
-        int comment = !blank && *q == '#';
-        if (blank || comment) {
-            /* neither ends nor continues a logical line */
-        } else if (isspace((unsigned char)*p)) {
-            if (logical.len == 0) {
-                cfg_diag_add(diag, 1, file, lineno, "continuation line without a preceding line");
-            } else {
-                str_catc(&logical, ' ');
-                str_catn(&logical, q, (size_t)(p + n - q));
-            }
-        } else {
-            if (logical.len)
-                parse_logical(c, logical.s, file, start_line, diag);
-            str_cpyn(&logical, p, n);
-            start_line = lineno;
-        }
-        p += n;
-        if (*p == '\n')
-            p++;
+    linereader_init(&r, text);
+    while ((kind = linereader_next(&r, &logical, &line)) != LINEREADER_END) {
+        if (kind == LINEREADER_ORPHAN)
+            cfg_diag_add(diag, 1, file, line, "continuation line without a preceding line");
+        else
+            parse_logical(c, logical.s, file, line, diag);
     }
-    if (logical.len)
-        parse_logical(c, logical.s, file, start_line, diag);
     str_free(&logical);
 }
 
@@ -344,7 +322,7 @@ void cfg_load_text(struct cfg *c, const char *text, size_t len, struct cfg_diag 
 
     str_printf(&path, "%s/main.cf", c->confdir);
     str_cpyn(&c->text, text, len);
-    if (memchr(str_c(&c->text), '\0', c->text.len))
+    if (linereader_has_nul(str_c(&c->text), c->text.len))
         cfg_diag_add(diag, 1, str_c(&path), 0, "file contains a NUL byte");
     else
         cfg_parse_text(c, str_c(&c->text), str_c(&path), diag);
@@ -746,6 +724,26 @@ static int line_sets(const char *line, size_t n, const char *name)
     return p < line + n && *p == '=';
 }
 
+/* drop_continuation - skip the continuation lines of a replaced entry from p on, copying the
+ * comment and blank lines among them to out (they do not end the entry, as cfg_parse_text
+ * reads it); the start of the next entry */
+static const char *drop_continuation(const char *p, struct str *out)
+{
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        int kind = linereader_kind(p, len);
+        if (kind == LINEREADER_START)
+            break;
+        if (kind == LINEREADER_IGNORED) {
+            str_catn(out, p, len);
+            str_catc(out, '\n');
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    return p;
+}
+
 int cfg_edit_file(const char *path, const struct strlist *names, const struct strlist *values,
                   struct str *err)
 {
@@ -777,20 +775,11 @@ int cfg_edit_file(const char *path, const struct strlist *names, const struct st
                 hit = (long)i;
         const char *next = p + len + (nl ? 1 : 0);
         if (hit >= 0) {
-            /* skip the continuation lines of the replaced entry */
-            while (*next && (*next == ' ' || *next == '\t')) {
-                const char *q = next;
-                while (*q == ' ' || *q == '\t')
-                    q++;
-                if (*q == '#' || *q == '\n')
-                    break;
-                const char *nl2 = strchr(next, '\n');
-                next = nl2 ? nl2 + 1 : next + strlen(next);
-            }
             if (!done[hit]) {
                 str_printf(&out, "%s = %s\n", names->v[hit], values->v[hit]);
                 done[hit] = 1;
             }
+            next = drop_continuation(next, &out);
         } else {
             str_catn(&out, p, len);
             str_catc(&out, '\n');

@@ -173,7 +173,8 @@ void dns_rr_list_free(struct dns_rr_list *l)
     l->n = 0;
 }
 
-const char *dns_strerror(int code)
+/* dns_strerror - "Host not found", ... for a DNS_ code */
+static const char *dns_strerror(int code)
 {
     switch (code) {
     case DNS_OK:

@@ -89,7 +89,5 @@ void dns_mx_sort(struct dns_rr_list *l, int randomize);
 int dns_valid_name(const char *name);
 
 void dns_rr_list_free(struct dns_rr_list *l);
-/* dns_strerror - "Host not found", ... for a DNS_ code */
-const char *dns_strerror(int code);
 
 #endif

@@ -5,12 +5,12 @@
  * plugs in; no daemon changes. This file also holds the simple in-memory
  * types (static:, inline:) and the table lists.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfg.h"
+#include "linereader.h"
 #include "log.h"
 #include "map.h"
 #include "map_impl.h"
@@ -370,32 +370,24 @@ bad:
 void map_parse_text(const char *text, const char *file, int format, int fold,
                     struct map_entries *out, struct strlist *warnings, int *errors)
 {
-    struct str logical = STR_INIT;
+    struct str logical = STR_INIT, w = STR_INIT;
     struct htab *seen = htab_create(256);
-    int start = 0, lineno = 0;
+    struct linereader r;
+    int line, kind;
 
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        const char *q = p;
-        lineno++;
-        while (q < p + n && isspace((unsigned char)*q))
-            q++;
-        if (q == p + n || *q == '#') {
-            /* blank or comment */
-        } else if (isspace((unsigned char)*p) && logical.len) {
-            str_catc(&logical, ' ');
-            str_catn(&logical, q, (size_t)(p + n - q));
+    linereader_init(&r, text);
+    while ((kind = linereader_next(&r, &logical, &line)) != LINEREADER_END) {
+        if (kind == LINEREADER_ORPHAN) {
+            /* postmap(1): a logical line starts with non-whitespace text */
+            str_reset(&w);
+            str_printf(&w, "%s:%d: continuation line without a preceding line", file, line);
+            strlist_add(warnings, str_c(&w));
+            (*errors)++;
         } else {
-            if (logical.len)
-                parse_one(logical.s, file, start, format, fold, out, seen, warnings, errors);
-            str_cpyn(&logical, q, (size_t)(p + n - q));
-            start = lineno;
+            parse_one(logical.s, file, line, format, fold, out, seen, warnings, errors);
         }
-        p += n + (nl ? 1 : 0);
     }
-    if (logical.len)
-        parse_one(logical.s, file, start, format, fold, out, seen, warnings, errors);
+    str_free(&w);
     str_free(&logical);
     htab_free(seen, NULL);
 }

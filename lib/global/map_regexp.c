@@ -9,6 +9,8 @@
  * matched sub-expressions ($$ is a '$'). Lines with errors are logged and
  * skipped; so are patterns that would make regcomp() build a huge automaton
  * (stacked repetition operators, nested bounds whose product passes 1000). The file is read again when it changes.
+ * Its logical lines come from linereader.h as for every other table source; a file with a
+ * NUL byte makes the table unavailable (a temporary failure) until it is fixed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "linereader.h"
 #include "log.h"
 #include "map_impl.h"
 #include "mem.h"
@@ -205,9 +208,10 @@ static int rx_load(struct map *m, struct rx_map *x)
 {
     struct stat st;
     struct str text = STR_INIT, logical = STR_INIT;
+    struct linereader r;
     char buf[8192];
     ssize_t n;
-    int fd, lineno = 0, start = 0;
+    int fd, line, kind;
 
     if (stat(m->name, &st) < 0) {
         str_printf(&m->error, "open %s: %s", m->name, strerror(errno));
@@ -226,29 +230,20 @@ static int rx_load(struct map *m, struct rx_map *x)
     while ((n = read(fd, buf, sizeof(buf))) > 0)
         str_catn(&text, buf, (size_t)n);
     close(fd);
-    rx_free_rules(x);
-    for (const char *p = str_c(&text); *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        const char *q = p;
-        lineno++;
-        while (q < p + len && isspace((unsigned char)*q))
-            q++;
-        if (q == p + len || *q == '#') {
-            /* blank or comment */
-        } else if (isspace((unsigned char)*p) && logical.len) {
-            str_catc(&logical, ' ');
-            str_catn(&logical, q, (size_t)(p + len - q));
-        } else {
-            if (logical.len)
-                rx_parse_line(m, x, logical.s, start);
-            str_cpyn(&logical, q, (size_t)(p + len - q));
-            start = lineno;
-        }
-        p += len + (nl ? 1 : 0);
+    if (linereader_has_nul(str_c(&text), text.len)) {
+        /* as main.cf, master.cf and postmap sources: the whole file is refused */
+        str_printf(&m->error, "%s: file contains a NUL byte", m->name);
+        str_free(&text);
+        return -1;
     }
-    if (logical.len)
-        rx_parse_line(m, x, logical.s, start);
+    rx_free_rules(x);
+    linereader_init(&r, str_c(&text));
+    while ((kind = linereader_next(&r, &logical, &line)) != LINEREADER_END) {
+        if (kind == LINEREADER_ORPHAN)
+            log_warn("%s, line %d: continuation line without a preceding line", m->name, line);
+        else
+            rx_parse_line(m, x, logical.s, line);
+    }
     str_free(&text);
     str_free(&logical);
     x->st = st;

@@ -5,7 +5,6 @@
  * "file:line: message" and keeps going, so `petrel check` shows all
  * errors at once. Entries with errors are dropped.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "linereader.h"
 #include "log.h"
 #include "mcf.h"
 #include "mem.h"
@@ -41,7 +41,8 @@ void mcf_free(struct mcf *m)
     mcf_init(m);
 }
 
-int mcf_port(const char *s)
+/* mcf_port - resolve a port number or /etc/services name; -1 if unknown */
+static int mcf_port(const char *s)
 {
     static const struct {
         const char *name;
@@ -249,34 +250,16 @@ bad:
 void mcf_parse_text(const char *text, const char *file, struct mcf *m, struct cfg_diag *diag)
 {
     struct str logical = STR_INIT;
-    int start = 0, lineno = 0;
+    struct linereader r;
+    int line, kind;
 
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        const char *q = p;
-        lineno++;
-        while (q < p + n && isspace((unsigned char)*q))
-            q++;
-        if (q == p + n || *q == '#') {
-            /* blank or comment */
-        } else if (isspace((unsigned char)*p)) {
-            if (logical.len == 0)
-                cfg_diag_add(diag, 1, file, lineno, "continuation line without a service");
-            else {
-                str_catc(&logical, ' ');
-                str_catn(&logical, q, (size_t)(p + n - q));
-            }
-        } else {
-            if (logical.len)
-                parse_entry(m, logical.s, file, start, diag);
-            str_cpyn(&logical, p, n);
-            start = lineno;
-        }
-        p += n + (nl ? 1 : 0);
+    linereader_init(&r, text);
+    while ((kind = linereader_next(&r, &logical, &line)) != LINEREADER_END) {
+        if (kind == LINEREADER_ORPHAN)
+            cfg_diag_add(diag, 1, file, line, "continuation line without a service");
+        else
+            parse_entry(m, logical.s, file, line, diag);
     }
-    if (logical.len)
-        parse_entry(m, logical.s, file, start, diag);
     str_free(&logical);
 }
 
@@ -292,7 +275,7 @@ int mcf_load(const char *path, struct mcf *m, struct cfg_diag *diag)
     while ((n = read(fd, buf, sizeof(buf))) > 0)
         str_catn(&text, buf, (size_t)n);
     close(fd);
-    if (memchr(str_c(&text), '\0', text.len))
+    if (linereader_has_nul(str_c(&text), text.len))
         cfg_diag_add(diag, 1, path, 0, "file contains a NUL byte");
     else
         mcf_parse_text(str_c(&text), path, m, diag);

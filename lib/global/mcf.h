@@ -51,8 +51,6 @@ int mcf_load(const char *path, struct mcf *m, struct cfg_diag *diag);
 void mcf_parse_text(const char *text, const char *file, struct mcf *m, struct cfg_diag *diag);
 /* mcf_find - a service by name and type, or NULL */
 struct mcf_service *mcf_find(struct mcf *m, const char *name, int type);
-/* mcf_port - resolve a port number or /etc/services name; -1 if unknown */
-int mcf_port(const char *s);
 /* mcf_apply_overrides - copy a service's -o settings into a configuration */
 void mcf_apply_overrides(const struct mcf_service *s, struct cfg *c);
 /* mcf_same_listener - whether two services listen on the same endpoint */

@@ -59,11 +59,6 @@ int server_stress_fd(void)
     return stress_fd;
 }
 
-struct evloop *server_event_loop(void)
-{
-    return server_ev;
-}
-
 /* report - one status message to master; a failed write means master is gone */
 static void report(int status)
 {

@@ -64,8 +64,6 @@ int server_stopping(void);
 /* server_stress_fd - readable while master says that every process of this service is
  * busy (stress, as in Postfix); -1 without master (-S). Poll it, never read it. */
 int server_stress_fd(void);
-/* server_event_loop - the loop of an event-loop server (NULL for others) */
-struct evloop *server_event_loop(void);
 /* server_set_busy - event-loop servers may report busy/idle themselves */
 void server_set_busy(int busy);
 

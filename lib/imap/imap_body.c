@@ -328,8 +328,10 @@ void imap_section_name(const struct imap_section *s, struct str *out)
     }
 }
 
-const struct mime_part *imap_section_part(const struct mime_message *m,
-                                          const struct imap_section *s, int *at_message)
+/* imap_section_part - the part named by the numbers of s (NULL when none), and whether
+ * the numbers stopped at a message node */
+static const struct mime_part *imap_section_part(const struct mime_message *m,
+                                                 const struct imap_section *s, int *at_message)
 {
     const struct mime_part *node = m->root;
     int at_msg = 1;

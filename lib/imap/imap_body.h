@@ -70,10 +70,6 @@ struct imap_body_data {
 int imap_section_get(const struct mime_message *m, const struct imap_section *s,
                      struct imap_body_data *out);
 void imap_body_data_free(struct imap_body_data *d);
-/* imap_section_part - the part named by the numbers of s (NULL when none), and whether
- * the numbers stopped at a message node */
-const struct mime_part *imap_section_part(const struct mime_message *m,
-                                          const struct imap_section *s, int *at_message);
 
 /* imap_body_write - the value of BODY[...]: a literal of the bytes (CRLF form, NUL as 0x80),
  * restricted to [start, start+length) when partial; "" when nothing is left */

@@ -65,7 +65,6 @@ struct imap_cmd {
 #define IMAP_READ_ERR (-4)
 
 void imap_cmd_init(struct imap_cmd *c);
-void imap_cmd_reset(struct imap_cmd *c);
 void imap_cmd_free(struct imap_cmd *c);
 /* imap_read_command - read one command; reason says why for BAD/TOOBIG/FATAL */
 int imap_read_command(struct stream *s, const struct imap_limits *lim, struct imap_cmd *c,

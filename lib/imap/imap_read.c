@@ -29,7 +29,8 @@ void imap_cmd_init(struct imap_cmd *c)
     str_init(&c->text);
 }
 
-void imap_cmd_reset(struct imap_cmd *c)
+/* imap_cmd_reset - drop c's literals (closing spooled ones) and text, keeping c's buffers */
+static void imap_cmd_reset(struct imap_cmd *c)
 {
     for (size_t i = 0; i < c->nlits; i++) {
         str_free(&c->lits[i].data);

@@ -12,7 +12,8 @@ static int is_atom_char(unsigned char c)
     return c > 32 && c < 127 && strchr("(){%*\"\\]", c) == NULL;
 }
 
-int imap_is_atom(const char *s, size_t n)
+/* imap_is_atom - whether n bytes form an atom (RFC 3501 9: 1*ATOM-CHAR) */
+static int imap_is_atom(const char *s, size_t n)
 {
     if (n == 0)
         return 0;
@@ -22,7 +23,8 @@ int imap_is_atom(const char *s, size_t n)
     return 1;
 }
 
-int imap_is_quotable(const char *s, size_t n)
+/* imap_is_quotable - whether n bytes can go out as a quoted string */
+static int imap_is_quotable(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -32,7 +34,8 @@ int imap_is_quotable(const char *s, size_t n)
     return 1;
 }
 
-void imap_append_quoted(struct str *out, const char *s, size_t n)
+/* imap_append_quoted - "..." with \ and " escaped (the caller checked imap_is_quotable) */
+static void imap_append_quoted(struct str *out, const char *s, size_t n)
 {
     size_t run = 0; /* start of the bytes not yet copied */
 
@@ -49,7 +52,8 @@ void imap_append_quoted(struct str *out, const char *s, size_t n)
     str_catc(out, '"');
 }
 
-void imap_append_literal(struct str *out, const char *s, size_t n)
+/* imap_append_literal - {n} CRLF and the bytes (NUL as 0x80) */
+static void imap_append_literal(struct str *out, const char *s, size_t n)
 {
     str_printf(out, "{%zu}\r\n", n);
     size_t start = out->len;
@@ -59,7 +63,8 @@ void imap_append_literal(struct str *out, const char *s, size_t n)
             out->s[i] = (char)0x80;
 }
 
-void imap_append_string(struct str *out, const char *s, size_t n)
+/* imap_append_string - quoted string when possible, else literal */
+static void imap_append_string(struct str *out, const char *s, size_t n)
 {
     if (imap_is_quotable(s, n))
         imap_append_quoted(out, s, n);

@@ -14,16 +14,6 @@
 
 #include "str.h"
 
-/* imap_is_atom - whether n bytes form an atom (RFC 3501 9: 1*ATOM-CHAR) */
-int imap_is_atom(const char *s, size_t n);
-/* imap_is_quotable - whether n bytes can go out as a quoted string */
-int imap_is_quotable(const char *s, size_t n);
-/* imap_append_quoted - "..." with \ and " escaped (the caller checked imap_is_quotable) */
-void imap_append_quoted(struct str *out, const char *s, size_t n);
-/* imap_append_literal - {n} CRLF and the bytes (NUL as 0x80) */
-void imap_append_literal(struct str *out, const char *s, size_t n);
-/* imap_append_string - quoted string when possible, else literal */
-void imap_append_string(struct str *out, const char *s, size_t n);
 /* imap_append_nstring - NIL for s == NULL, else a string */
 void imap_append_nstring(struct str *out, const char *s, size_t n);
 /* imap_append_cstring / imap_append_cnstring - the same for C strings */

@@ -577,15 +577,6 @@ void mime_free(struct mime_message *m)
     free(m);
 }
 
-const struct mime_part *mime_message_part(const struct mime_part *p)
-{
-    if (p->flags & MIME_PART_MESSAGE)
-        return p;
-    if (p->flags & MIME_PART_RFC822)
-        return p->children;
-    return NULL;
-}
-
 int mime_is_type(const struct mime_part *p, const char *type, const char *subtype)
 {
     return strcasecmp(p->type, type) == 0 &&

@@ -128,9 +128,6 @@ struct mime_message *mime_open_fd_header(int fd, const struct mime_limits *lim,
                                          struct str *err);
 void mime_free(struct mime_message *m);
 
-/* mime_message_part - the message node of p: p itself when it is a message,
- * its child when it is message/rfc822, else NULL */
-const struct mime_part *mime_message_part(const struct mime_part *p);
 /* mime_is_text - text/... (case-insensitive) */
 int mime_is_type(const struct mime_part *p, const char *type, const char *subtype);
 

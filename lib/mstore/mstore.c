@@ -519,11 +519,6 @@ void mstore_close(struct mstore *st)
     free(st);
 }
 
-const char *mstore_root(const struct mstore *st)
-{
-    return st->root;
-}
-
 /* ---- LIST and LSUB -------------------------------------------------------------------------- */
 
 static int cmp_folder(const void *a, const void *b)

@@ -106,7 +106,6 @@ struct mstore;
  * MSTORE_ENOTFOUND when it does not exist (without MSTORE_CREATE) */
 int mstore_open(const char *maildir, int flags, struct mstore **out, struct str *err);
 void mstore_close(struct mstore *st);
-const char *mstore_root(const struct mstore *st);
 
 /* ---- folders ----------------------------------------------------------- */
 

@@ -115,11 +115,6 @@ void log_on_fatal(void (*fn)(void))
     log_fatal_hook = fn;
 }
 
-const char *log_progname(void)
-{
-    return log_prog;
-}
-
 /* write_all - write a whole buffer, retrying on EINTR/short writes */
 static void write_all(int fd, const char *buf, size_t n)
 {
@@ -135,7 +130,8 @@ static void write_all(int fd, const char *buf, size_t n)
     }
 }
 
-void log_vmsg(int prio, const char *tag, const char *fmt, va_list ap)
+/* log_vmsg - format one message and send it to every destination */
+static void log_vmsg(int prio, const char *tag, const char *fmt, va_list ap)
 {
     char msg[4096];
     char line[4400];

@@ -37,7 +37,6 @@ void log_set_verbose(int level);
 int log_verbose(void);
 /* log_on_fatal - a cleanup run once before log_fatal exits */
 void log_on_fatal(void (*fn)(void));
-const char *log_progname(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -45,6 +44,5 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void log_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_vmsg(int prio, const char *tag, const char *fmt, va_list ap);
 
 #endif

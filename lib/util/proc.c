@@ -171,18 +171,6 @@ void proc_daemonize(void)
     }
 }
 
-void proc_move_fd(int fd, int target)
-{
-    if (fd == target) {
-        proc_cloexec(fd, 0);
-        return;
-    }
-    if (dup2(fd, target) < 0)
-        log_fatal("dup2(%d, %d): %s", fd, target, strerror(errno));
-    close(fd);
-    proc_cloexec(target, 0);
-}
-
 static int sig_pipe[2] = {-1, -1};
 
 /* sig_handler - async-signal-safe: one byte into the self-pipe */
@@ -234,9 +222,4 @@ int sig_next(void)
 void sig_default(int signo)
 {
     signal(signo, SIG_DFL);
-}
-
-void sig_ignore(int signo)
-{
-    signal(signo, SIG_IGN);
 }

@@ -30,8 +30,6 @@ void proc_nonblock(int fd, int on);
 void proc_close_from(int lowfd);
 /* proc_daemonize - fork into the background, new session, stdio on /dev/null */
 void proc_daemonize(void);
-/* proc_move_fd - dup fd to target (closing target first), clear close-on-exec */
-void proc_move_fd(int fd, int target);
 
 /* self-pipe signal delivery, for event loops */
 /* sig_init - create the pipe; returns its read end */
@@ -42,6 +40,5 @@ void sig_catch(int signo, int interrupt);
 int sig_next(void);
 int sig_fd(void);
 void sig_default(int signo);
-void sig_ignore(int signo);
 
 #endif

@@ -20,6 +20,24 @@
 #include "proc.h"
 #include "sock.h"
 
+/* sock_wait - poll one fd for events (POLLIN/POLLOUT) until timeout ms; 1 ready, 0 timeout,
+ * -1 error */
+static int sock_wait(int fd, int events, int timeout_ms)
+{
+    struct pollfd p;
+    int r;
+
+    p.fd = fd;
+    p.events = (short)events;
+    p.revents = 0;
+    do
+        r = poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r > 0 && (p.revents & (POLLERR | POLLNVAL)) && !(p.revents & events))
+        return -1;
+    return r;
+}
+
 /* unix_addr - the address of a UNIX-domain socket at path; -1 when it is too long */
 static int unix_addr(const char *path, struct sockaddr_un *sun, struct str *err)
 {
@@ -240,20 +258,4 @@ void sock_local(int fd, char *buf, size_t len, int *port)
         *port = 0;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
         sock_addr_text((struct sockaddr *)&ss, buf, len, port);
-}
-
-int sock_wait(int fd, int events, int timeout_ms)
-{
-    struct pollfd p;
-    int r;
-
-    p.fd = fd;
-    p.events = (short)events;
-    p.revents = 0;
-    do
-        r = poll(&p, 1, timeout_ms);
-    while (r < 0 && errno == EINTR);
-    if (r > 0 && (p.revents & (POLLERR | POLLNVAL)) && !(p.revents & events))
-        return -1;
-    return r;
 }

@@ -33,7 +33,5 @@ void sock_addr_text(const struct sockaddr *sa, char *buf, size_t len, int *port)
 void sock_peer(int fd, char *buf, size_t len, int *port);
 /* sock_local - the local address of a connected socket */
 void sock_local(int fd, char *buf, size_t len, int *port);
-/* sock_wait - poll one fd for events (POLLIN/POLLOUT) until timeout ms; 1 ready, 0 timeout, -1 error */
-int sock_wait(int fd, int events, int timeout_ms);
 
 #endif

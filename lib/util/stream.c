@@ -82,19 +82,9 @@ void stream_set_timeout(struct stream *s, int timeout)
     s->timeout = timeout;
 }
 
-int stream_timeout(const struct stream *s)
-{
-    return s->timeout;
-}
-
 int stream_rfd(const struct stream *s)
 {
     return s->rfd;
-}
-
-int stream_wfd(const struct stream *s)
-{
-    return s->wfd;
 }
 
 int stream_error(const struct stream *s)

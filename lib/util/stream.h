@@ -46,9 +46,7 @@ int stream_stressed(const struct stream *s);
  * 0: not pushed back); until stream_stop_deadline. Each operation keeps its own timeout. */
 void stream_start_deadline(struct stream *s, int timeout, int min_rate);
 void stream_stop_deadline(struct stream *s);
-int stream_timeout(const struct stream *s);
 int stream_rfd(const struct stream *s);
-int stream_wfd(const struct stream *s);
 /* stream_error - the sticky error (STREAM_OK when none) */
 int stream_error(const struct stream *s);
 /* stream_strerror - text for a STREAM_ code */

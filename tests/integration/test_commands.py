@@ -1,4 +1,4 @@
-"""End-to-end tests of the commands: petrel, petrel-conf, petrel-map."""
+"""End-to-end tests of the commands: petrel, petrel-conf, petrel-map, petrel-passwd."""
 
 import os
 import re
@@ -157,6 +157,40 @@ def test_petrel_map(instances):
     # $name expansion in table names, as in main.cf
     r = inst.run("petrel-map", "-q", "root", "hash:$config_directory/../aliases")
     assert r.stdout == "a@example.com, b@example.com\n"
+
+
+def test_map_sources_indented_first_line(instances):
+    """postmap(1): "A logical line starts with non-whitespace text." An indented line before
+    the first entry is reported with its file:line and fails the build (main.cf and master.cf
+    report it too); it is not taken as an entry."""
+    inst = instances(start=False)
+    src = os.path.join(inst.root, "access")
+    with open(src, "w") as f:
+        f.write("# comment\n  indented.example OK\nkept.example OK\n")
+    r = inst.run("petrel-map", "hash:" + src)
+    assert r.returncode == 1
+    assert src + ":2: continuation line without a preceding line" in r.stderr
+    q = lambda key: inst.run("petrel-map", "-q", key, "hash:" + src)
+    assert q("indented.example").returncode == 1
+    assert q("kept.example").stdout == "OK\n"
+
+
+def test_petrel_passwd_comment_inside_entry(instances):
+    """petrel-passwd removes a user's continuation lines also past a comment or blank line
+    inside the entry: the table's reader joins across them (postmap(1)), so a line left
+    behind would continue the entry before it."""
+    inst = instances(start=False)
+    src = os.path.join(inst.root, "passwd")
+    with open(src, "w") as f:
+        f.write("alice@virt.test $y$alice\nbob@virt.test $y$bob\n# a note\n\n  more\n"
+                "carol@virt.test $y$carol\n")
+    r = inst.run("petrel-passwd", "-t", "hash:" + src, "del", "bob@virt.test")
+    assert r.returncode == 0, r.stderr
+    with open(src) as f:
+        assert f.read() == ("alice@virt.test $y$alice\n# a note\n\n"
+                            "carol@virt.test $y$carol\n")
+    r = inst.run("petrel-map", "-q", "alice@virt.test", "hash:" + src)
+    assert r.stdout == "$y$alice\n"
 
 
 # what a daemon would die on is a configuration error (issue #13) ---------------------

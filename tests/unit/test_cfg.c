@@ -220,6 +220,35 @@ static void test_edit_file(void **state)
     free(dir);
 }
 
+/* test_edit_comment_inside - a comment or blank line inside the replaced entry does not end
+ * it (the reader joins the lines around it): its later continuation lines go too, instead of
+ * continuing the new setting */
+static void test_edit_comment_inside(void **state)
+{
+    char *dir = unit_tmpdir();
+    char *path = xasprintf("%s/main.cf", dir);
+    struct strlist names = STRLIST_INIT, values = STRLIST_INIT;
+    struct str err = STR_INIT;
+    char buf[512];
+
+    unit_write_file(path, "mynetworks = 10.0.0.0/8,\n# second half\n\n    192.168.0.0/16\n"
+                          "mail_name = X\n");
+    strlist_add(&names, "mynetworks");
+    strlist_add(&values, "127.0.0.0/8");
+    assert_int_equal(cfg_edit_file(path, &names, &values, &err), 0);
+    FILE *f = fopen(path, "r");
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_string_equal(buf, "mynetworks = 127.0.0.0/8\n# second half\n\nmail_name = X\n");
+    strlist_free(&names);
+    strlist_free(&values);
+    str_free(&err);
+    unit_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,7 +256,7 @@ int main(void)
         cmocka_unit_test(test_expansion),   cmocka_unit_test(test_types),
         cmocka_unit_test(test_list_split),
         cmocka_unit_test(test_check_and_getters), cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_edit_file),
+        cmocka_unit_test(test_edit_file), cmocka_unit_test(test_edit_comment_inside),
     };
     return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);
 }

@@ -98,6 +98,62 @@ static void test_text_formats(void **state)
     strlist_free(&w);
 }
 
+/* test_text_orphan_continuation - postmap(1): "A logical line starts with non-whitespace
+ * text": an indented first line is reported, not taken as an entry (as main.cf and master.cf) */
+static void test_text_orphan_continuation(void **state)
+{
+    struct map_entries es = {NULL, 0, 0};
+    struct strlist w = STRLIST_INIT;
+    int errors = 0;
+
+    map_parse_text("# head\n  indented value\nkey value\n  more\n", "access", MAP_TEXT_POSTMAP, 1,
+                   &es, &w, &errors);
+    assert_int_equal(es.n, 1);
+    assert_string_equal(es.e[0].key, "key");
+    assert_string_equal(es.e[0].value, "value more");
+    assert_int_equal(errors, 1);
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.v[0], "access:2: continuation line without a preceding line");
+    map_entries_free(&es);
+    strlist_free(&w);
+}
+
+/* test_regexp_reader - a regexp: table follows the same line rules as the other sources: an
+ * indented first line is no rule, and a file with a NUL byte is refused (temporary failure),
+ * not cut short at the NUL */
+static void test_regexp_reader(void **state)
+{
+    char *dir = unit_tmpdir();
+    char *path = xasprintf("%s/re", dir);
+    char *spec = xasprintf("regexp:%s", path);
+    struct str err = STR_INIT, v = STR_INIT;
+
+    unit_write_file(path, "  /^orphan$/ bad\n/^a$/\n  # comment\n  continued\n");
+    struct map *m = map_open(spec, &err);
+    assert_non_null(m);
+    assert_int_equal(map_lookup(m, "orphan", &v), MAP_NOTFOUND);
+    assert_int_equal(map_lookup(m, "a", &v), MAP_FOUND);
+    assert_string_equal(str_c(&v), "continued");
+    map_close(m);
+
+    static const char nul[] = "/^b$/ ok\n\0/^c$/ hidden\n";
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, f), sizeof(nul) - 1);
+    fclose(f);
+    m = map_open(spec, &err);
+    assert_non_null(m);
+    assert_int_equal(map_lookup(m, "b", &v), MAP_ERROR);
+    assert_non_null(strstr(map_error_text(m), "file contains a NUL byte"));
+    map_close(m);
+    str_free(&err);
+    str_free(&v);
+    unit_rmtree(dir);
+    free(spec);
+    free(path);
+    free(dir);
+}
+
 static void test_simple_tables(void **state)
 {
     struct str err = STR_INIT, v = STR_INIT;
@@ -274,7 +330,8 @@ int main(void)
         cmocka_unit_test(test_db_tables), cmocka_unit_test(test_text_formats),
         cmocka_unit_test(test_simple_tables), cmocka_unit_test(test_regexp),
         cmocka_unit_test(test_regexp_costly), cmocka_unit_test(test_maps_list),
-        cmocka_unit_test(test_owner),
+        cmocka_unit_test(test_owner), cmocka_unit_test(test_text_orphan_continuation),
+        cmocka_unit_test(test_regexp_reader),
     };
     return cmocka_run_group_tests_name("map", tests, NULL, NULL);
 }
