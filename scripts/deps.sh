@@ -22,10 +22,11 @@
 #   libclang-rt-14-dev       clang's sanitizer and libFuzzer runtimes
 #   iproute2                 ss: which process serves a connection (imapd cost tests)
 #   clang-format             scripts/check-format.sh (clang-format 14, as .clang-format expects)
+#   git                      scripts/check-dist.sh compares the tarball with git ls-files
 set -eu
 
 BUILD_PKGS="gcc make autoconf automake pkg-config libc6-dev libdb5.3-dev libssl-dev libcrypt-dev openssl"
-TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base fetchmail isync postfix clang libclang-rt-14-dev iproute2 strace clang-format"
+TEST_PKGS="libcmocka-dev python3 python3-pytest curl swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base fetchmail isync postfix clang libclang-rt-14-dev iproute2 strace clang-format git"
 
 list=0
 [ "${1:-}" = "--list" ] && { list=1; shift; }
