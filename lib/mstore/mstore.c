@@ -26,8 +26,10 @@
 #include "log.h"
 #include "map.h"
 #include "mem.h"
-#include "mstore_impl.h"
 #include "proc.h"
+
+#include "maildir.h"
+#include "mstore_impl.h"
 
 static const struct {
     const char *name;
@@ -715,7 +717,7 @@ int mstore_delete(struct mstore *st, const char *name)
         r = ms_has_children(st, str_c(&norm)) ? MSTORE_EHASCHILDREN : MSTORE_ENOTFOUND;
     } else {
         /* out of the namespace at once (atomic), then removed at leisure */
-        ms_unique_name(&uniq);
+        maildir_unique(&uniq);
         str_printf(&gone, "%s/petrel-deleted.%s", st->root, str_c(&uniq));
         if (rename(str_c(&path), str_c(&gone)) < 0) {
             log_warn("rename %s: %s", str_c(&path), strerror(errno));

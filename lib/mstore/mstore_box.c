@@ -25,7 +25,8 @@
 
 #include "log.h"
 #include "mem.h"
-#include "mime.h"
+
+#include "maildir.h"
 #include "mstore_impl.h"
 
 const char *mstore_strerror(int code)
@@ -121,30 +122,6 @@ void ms_msg_path(const struct mstore_box *b, int dir, const char *fname, struct 
 {
     str_reset(out);
     str_printf(out, "%s/%s/%s", b->path, dir ? "cur" : "new", fname);
-}
-
-/* ms_flags_fname - the name of a file with new system flags: base ":2," and
- * the flag letters, keeping letters we do not know, in ASCII order */
-void ms_flags_fname(const char *old, unsigned flags, struct str *out)
-{
-    const char *c = strchr(old, ':');
-    char have[128] = {0};
-
-    str_reset(out);
-    str_catn(out, old, c ? (size_t)(c - old) : strlen(old));
-    str_cat(out, ":2,");
-    if (c && strncmp(c, ":2,", 3) == 0)
-        for (c += 3; *c; c++)
-            if ((unsigned char)*c > 32 && (unsigned char)*c < 127 && !strchr("DFRST,", *c))
-                have[(unsigned char)*c] = 1;
-    have['D'] = (flags & MSTORE_F_DRAFT) != 0;
-    have['F'] = (flags & MSTORE_F_FLAGGED) != 0;
-    have['R'] = (flags & MSTORE_F_ANSWERED) != 0;
-    have['S'] = (flags & MSTORE_F_SEEN) != 0;
-    have['T'] = (flags & MSTORE_F_DELETED) != 0;
-    for (int i = 33; i < 127; i++)
-        if (have[i])
-            str_catc(out, i);
 }
 
 /* ---- applying a fresh read of the index to the view ------------------------------- */
@@ -683,13 +660,6 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
     return r;
 }
 
-/* crlf_size - n plus the bare LFs among the n bytes at p: their size with CRLF line ends;
- * prev is the byte before p ('\0' at the start of the file) */
-static uint64_t crlf_size(const char *p, size_t n, int prev)
-{
-    return mime_vsize(p, n) - (n > 0 && p[0] == '\n' && prev == '\r');
-}
-
 /* size_learned - keep a size just counted, for the index to store */
 static void size_learned(struct mstore_box *b, struct mstore_msg *m, uint64_t n)
 {
@@ -717,7 +687,7 @@ int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *si
     if (*fd < 0 && (r = mstore_msg_open(b, seq, fd)) != MSTORE_OK)
         return r;
     while ((got = pread(*fd, buf, sizeof(buf), off)) > 0) {
-        n += crlf_size(buf, (size_t)got, last);
+        n += maildir_vsize(buf, (size_t)got, last);
         off += got;
         last = buf[got - 1];
     }
@@ -739,7 +709,7 @@ int mstore_msg_size_map(struct mstore_box *b, uint32_t seq, const void *map, siz
         return MSTORE_EEXPUNGED;
     m = &b->msgs[seq - 1];
     if (m->size < 0)
-        size_learned(b, m, len > 0 ? crlf_size(map, len, '\0') : 0);
+        size_learned(b, m, len > 0 ? maildir_vsize(map, len, '\0') : 0);
     *size = (uint64_t)m->size;
     return MSTORE_OK;
 }
@@ -942,7 +912,7 @@ static int store_one(struct mstore_box *b, struct ms_rec_cursor *rc, const int d
         return 0;
     }
     if (nf != rec.flags) {
-        ms_flags_fname(rec.fname, nf, &name);
+        maildir_set_flags(rec.fname, nf, &name);
         int from = dirfd[rec.dir ? 1 : 0];
         if (from < 0 || dirfd[1] < 0 || renameat(from, rec.fname, dirfd[1], str_c(&name)) < 0) {
             int e = from < 0 || dirfd[1] < 0 ? ENOENT : errno; /* a directory gone: the file too */

@@ -151,8 +151,6 @@ void ms_recs_free(struct mstore_msg *v, uint32_t n);
 void ms_xlog_prune(struct mstore_box *b);
 int ms_kw_read(struct mstore_box *b);
 int ms_kw_write(struct mstore_box *b);
-unsigned ms_info_flags(const char *fname);
-int64_t ms_name_vsize(const char *fname);
 int ms_dir_mtimes(struct mstore_box *b, struct timespec *nt, struct timespec *ct);
 int ms_scan_needed(const struct ms_hdr *h, const struct timespec *nt, const struct timespec *ct);
 int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n);
@@ -164,7 +162,6 @@ void ms_box_free(struct mstore_box *b);
 void ms_msg_path(const struct mstore_box *b, int dir, const char *fname, struct str *out);
 void ms_msgdirs_close(struct mstore_box *b);
 int ms_kw_mask(struct mstore_box *b, const char *const *names, size_t n, uint64_t *mask);
-void ms_flags_fname(const char *old, unsigned flags, struct str *out);
 void ms_changes_expunged(struct mstore_box *b, const uint32_t *gone, size_t n,
                          struct mstore_changes *ch);
 
@@ -172,7 +169,6 @@ void ms_changes_expunged(struct mstore_box *b, const uint32_t *gone, size_t n,
 int ms_box_path(const struct mstore *st, const char *name, struct str *path);
 int ms_has_children(const struct mstore *st, const char *name);
 int ms_make_maildir(const char *path, int folder);
-void ms_unique_name(struct str *out);
 int ms_tree_lock(const struct mstore *st, int *fd);
 void ms_tree_unlock(int fd);
 

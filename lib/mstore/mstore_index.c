@@ -34,6 +34,8 @@
 #include "htab.h"
 #include "log.h"
 #include "mem.h"
+
+#include "maildir.h"
 #include "mstore_impl.h"
 
 static int want_fsync; /* this section handed out UIDs: let Berkeley DB fsync */
@@ -699,12 +701,6 @@ struct scan {
     size_t nslots;
 };
 
-static size_t base_len(const char *fname)
-{
-    const char *c = strchr(fname, ':');
-    return c ? (size_t)(c - fname) : strlen(fname);
-}
-
 static size_t base_hash(const char *s, size_t n)
 {
     return (size_t)hash_bytes(s, n);
@@ -728,7 +724,7 @@ static int scan_dir(struct scan *sc, const char *path, uint8_t dir)
             sc->v = xreallocarray(sc->v, sc->cap, sizeof(*sc->v));
         }
         sc->v[sc->n].fname = xstrdup(e->d_name);
-        sc->v[sc->n].baselen = base_len(e->d_name);
+        sc->v[sc->n].baselen = maildir_base_len(e->d_name);
         sc->v[sc->n].dir = dir;
         sc->v[sc->n].used = 0;
         sc->n++;
@@ -767,7 +763,7 @@ static void scan_index(struct scan *sc)
 
 static struct scan_ent *scan_find(struct scan *sc, const char *fname)
 {
-    size_t bl = base_len(fname);
+    size_t bl = maildir_base_len(fname);
     size_t h = base_hash(fname, bl) & (sc->nslots - 1);
 
     while (sc->slots[h]) {
@@ -785,45 +781,6 @@ static void scan_free(struct scan *sc)
         free(sc->v[i].fname);
     free(sc->v);
     free(sc->slots);
-}
-
-unsigned ms_info_flags(const char *fname)
-{
-    const char *c = strchr(fname, ':');
-    unsigned f = 0;
-
-    if (c == NULL || strncmp(c, ":2,", 3) != 0)
-        return 0;
-    for (c += 3; *c; c++) {
-        switch (*c) {
-        case 'D': f |= MSTORE_F_DRAFT; break;
-        case 'F': f |= MSTORE_F_FLAGGED; break;
-        case 'R': f |= MSTORE_F_ANSWERED; break;
-        case 'S': f |= MSTORE_F_SEEN; break;
-        case 'T': f |= MSTORE_F_DELETED; break;
-        default: break;
-        }
-    }
-    return f;
-}
-
-/* ms_name_vsize - the ",W=n" size that Dovecot-style names carry, or -1 */
-int64_t ms_name_vsize(const char *fname)
-{
-    size_t bl = base_len(fname);
-    const char *p = fname;
-
-    while ((p = strstr(p, ",W=")) != NULL && (size_t)(p - fname) < bl) {
-        char *end;
-        unsigned long long v;
-        p += 3;
-        errno = 0;
-        v = strtoull(p, &end, 10);
-        if (end != p && errno == 0 && (*end == ',' || *end == ':' || *end == '\0') &&
-            v < (1ULL << 50))
-            return (int64_t)v;
-    }
-    return -1;
 }
 
 /* name_cmp - delivery order of Maildir names: the leading time numerically */
@@ -942,7 +899,7 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
         }
         e->used = 1;
         if (e->dir != m->dir || strcmp(e->fname, m->fname) != 0) {
-            unsigned f = ms_info_flags(e->fname);
+            unsigned f = maildir_info_flags(e->fname);
             rec_from_ent(m, e);
             if (f != m->flags) {
                 m->flags = (uint8_t)f;
@@ -977,9 +934,9 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
             m->fname = xstrdup(nw[i]->fname);
             ms_uidlog_add(b, m->uid, m->fname);
             m->dir = nw[i]->dir;
-            m->flags = (uint8_t)ms_info_flags(m->fname);
+            m->flags = (uint8_t)maildir_info_flags(m->fname);
             m->modseq = modseq;
-            m->size = ms_name_vsize(m->fname);
+            m->size = maildir_name_vsize(m->fname);
             m->date = -1;
             (*n)++;
             if (ms_rec_put(b, m) < 0) {
@@ -1051,9 +1008,9 @@ static int recover_uids(struct mstore_box *b, const struct ms_uidlog *l)
         m.uid = l->uids[i];
         m.fname = e->fname;
         m.dir = e->dir;
-        m.flags = (uint8_t)ms_info_flags(e->fname);
+        m.flags = (uint8_t)maildir_info_flags(e->fname);
         m.modseq = b->hdr.highestmodseq;
-        m.size = ms_name_vsize(e->fname);
+        m.size = maildir_name_vsize(e->fname);
         m.date = -1;
         if (ms_rec_put(b, &m) < 0) {
             kept = -1;
