@@ -12,6 +12,11 @@
  * taken; a view opened with MSTORE_RECENT takes every UID from there up to
  * UIDNEXT at each sync, under the exclusive lock, so exactly one session
  * sees each message as \Recent.
+ *
+ * Also the per-message side of the API: sizes, dates, opening files, the
+ * cache by sequence number. Called by APPEND/COPY (mstore_copy.c), the
+ * folder operations (mstore.c) and the servers; calls only what lies below
+ * it: the index, the cache, the UID log, names, locks, file checks, maildir.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +33,13 @@
 
 #include "maildir.h"
 #include "mstore_impl.h"
+#include "mstore_lock.h"
+#include "mstore_check.h"
+#include "mstore_uidlog.h"
+#include "mstore_name.h"
+#include "mstore_cache.h"
+#include "mstore_index.h"
+#include "mstore_box.h"
 
 const char *mstore_strerror(int code)
 {
@@ -1165,4 +1177,23 @@ int mstore_expunge_uids(struct mstore_box *b, const uint32_t *uids, size_t n,
     r = expunge(b, cand, k, 0, ch);
     free(cand);
     return r;
+}
+
+/* ---- the cache, by sequence number ------------------------------------------------------------ */
+
+int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *out)
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+
+    if (m == NULL || m->expunged)
+        return MSTORE_EEXPUNGED;
+    return ms_cache_get(b, m->uid, field, out);
+}
+
+void mstore_cache_put(struct mstore_box *b, uint32_t seq, int field, const void *p, size_t n)
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+
+    if (m != NULL && !m->expunged)
+        ms_cache_put(b, m->uid, field, p, n);
 }

@@ -25,6 +25,9 @@
 
 #include "maildir.h"
 #include "mstore_impl.h"
+#include "mstore_uidlog.h"
+#include "mstore_index.h"
+#include "mstore_box.h"
 
 struct mstore_append {
     struct mstore_box *b;    /* handle of the target (no view) */

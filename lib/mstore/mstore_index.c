@@ -1,5 +1,5 @@
 /*
- * mstore_index.c - the per-mailbox index: locking, Berkeley DB records, directory scans
+ * mstore_index.c - the per-mailbox index: locked sections, Berkeley DB records, directory scans
  *
  * The index of a Maildir is petrel.index, a Berkeley DB btree opened
  * without an environment and with page checksums (DB_CHKSUM). Every access
@@ -21,6 +21,10 @@
  *
  * Writes are not fsynced, except when UIDs were handed out (so that no UID
  * is ever reused under the same UIDVALIDITY after a crash).
+ *
+ * Called by the views (mstore_box.c) and by APPEND/COPY (mstore_copy.c);
+ * calls only what lies below it: file names (maildir.c), the locks, the file
+ * checks, the UID log and the cache (reset when the index starts over).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,6 +41,11 @@
 
 #include "maildir.h"
 #include "mstore_impl.h"
+#include "mstore_lock.h"
+#include "mstore_check.h"
+#include "mstore_uidlog.h"
+#include "mstore_cache.h"
+#include "mstore_index.h"
 
 static int want_fsync; /* this section handed out UIDs: let Berkeley DB fsync */
 
@@ -56,39 +65,7 @@ static void db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
     str_cpy(&db_message, msg);
 }
 
-/* ---- locks -------------------------------------------------------------- */
-
-int ms_lock(int fd, int range, int type, int wait)
-{
-    struct flock fl;
-
-    memset(&fl, 0, sizeof(fl));
-    fl.l_type = (short)type;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = range;
-    fl.l_len = 1;
-    while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
-}
-
-int ms_unlock(int fd, int range)
-{
-    return ms_lock(fd, range, F_UNLCK, 0);
-}
-
-int ms_open_lockfile(const char *dir)
-{
-    char *path = xasprintf("%s/" MS_LOCK_FILE, dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0)
-        log_warn("open %s: %s", path, strerror(errno));
-    free(path);
-    return fd;
-}
+/* ---- the change stamp and backups in petrel.lock ----------------------------------- */
 
 static uint64_t read_stamp(int fd)
 {
