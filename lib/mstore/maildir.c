@@ -200,13 +200,13 @@ int maildir_create(const char *dir, int flags, struct maildir_file **out)
     return 0;
 }
 
-/* flush - write the buffer out */
-static void flush(struct maildir_file *f)
+/* write_all - write n bytes to the file unless an error is already kept */
+static void write_all(struct maildir_file *f, const char *p, size_t n)
 {
     size_t off = 0;
 
-    while (f->err == 0 && off < f->wlen) {
-        ssize_t w = write(f->fd, f->wbuf + off, f->wlen - off);
+    while (f->err == 0 && off < n) {
+        ssize_t w = write(f->fd, p + off, n - off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -215,6 +215,12 @@ static void flush(struct maildir_file *f)
         }
         off += (size_t)w;
     }
+}
+
+/* flush - write the buffer out */
+static void flush(struct maildir_file *f)
+{
+    write_all(f, f->wbuf, f->wlen);
     f->wlen = 0;
 }
 
@@ -226,6 +232,10 @@ static void store(struct maildir_file *f, const char *p, size_t n)
     f->size += n;
     f->vsize += maildir_vsize(p, n, f->last);
     f->last = (unsigned char)p[n - 1];
+    if (f->wlen == 0 && n >= WBUF) { /* a caller that buffers itself: no second copy */
+        write_all(f, p, n);
+        return;
+    }
     while (n > 0) {
         size_t k = WBUF - f->wlen < n ? WBUF - f->wlen : n;
         memcpy(f->wbuf + f->wlen, p, k);

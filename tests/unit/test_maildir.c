@@ -254,6 +254,51 @@ static void test_sizes(void **state)
     str_free(&want);
 }
 
+/* ref_vsize - a byte-at-a-time count of the CRLF size */
+static uint64_t ref_vsize(const char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v += (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) ? 2 : 1;
+    return v;
+}
+
+/* large writes: through the buffer, straight to the file, and a CRLF pair split at the seams */
+static void test_large_writes(void **state)
+{
+    size_t n = 300000, cuts[][3] = {{0, 0, 0}, {10, 150000, 0}, {65535, 65537, 200001}};
+    char *in = xmalloc(n), *dir = new_maildir();
+    struct str got = STR_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) /* lines of LF and CRLF, a CR or LF at every seam above */
+        in[i] = i % 7 == 6 ? '\n' : i % 7 == 5 && i % 2 ? '\r' : (char)('a' + i % 26);
+    in[9] = in[149999] = in[65534] = in[65536] = in[200000] = '\r';
+    in[10] = in[150000] = in[65535] = in[65537] = in[200001] = '\n';
+    for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+        struct maildir_file *f;
+        size_t at = 0;
+        assert_int_equal(maildir_create(dir, 0, &f), 0);
+        for (size_t k = 0; k < 3 && cuts[c][k]; k++) {
+            assert_int_equal(maildir_write(f, in + at, cuts[c][k] - at), 0);
+            at = cuts[c][k];
+        }
+        assert_int_equal(maildir_write(f, in + at, n - at), 0);
+        assert_int_equal(maildir_finish(f), 0);
+        read_all(maildir_tmp_path(f), &got);
+        assert_int_equal(got.len, n);
+        assert_memory_equal(got.s, in, n);
+        assert_int_equal(maildir_size(f), n);
+        assert_int_equal(maildir_crlf_size(f), ref_vsize(in, n));
+        maildir_free(f);
+    }
+    unit_rmtree(dir);
+    free(dir);
+    free(in);
+    str_free(&got);
+}
+
 /* ---- durable moves --------------------------------------------------------------------------- */
 
 static void test_deliver_fsyncs_file_then_new(void **state)
@@ -370,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_unique_name),
         cmocka_unit_test(test_keyed_and_sized_names),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_large_writes),
         cmocka_unit_test(test_deliver_fsyncs_file_then_new),
         cmocka_unit_test(test_deliver_failure_names_the_step),
         cmocka_unit_test(test_move_into_cur_and_sync),
