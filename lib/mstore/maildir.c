@@ -72,8 +72,8 @@ void maildir_unique(struct str *out)
 
     gettimeofday(&tv, NULL);
     str_reset(out);
-    str_printf(out, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-               (long)getpid(), ++counter, host_part());
+    str_printf(out, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+               ++counter, host_part());
 }
 
 void maildir_keyed(struct str *out, long long sec, long usec, const char *key)
@@ -124,12 +124,23 @@ unsigned maildir_info_flags(const char *fname)
         return 0;
     for (c += 3; *c; c++) {
         switch (*c) {
-        case 'D': f |= MSTORE_F_DRAFT; break;
-        case 'F': f |= MSTORE_F_FLAGGED; break;
-        case 'R': f |= MSTORE_F_ANSWERED; break;
-        case 'S': f |= MSTORE_F_SEEN; break;
-        case 'T': f |= MSTORE_F_DELETED; break;
-        default: break;
+        case 'D':
+            f |= MSTORE_F_DRAFT;
+            break;
+        case 'F':
+            f |= MSTORE_F_FLAGGED;
+            break;
+        case 'R':
+            f |= MSTORE_F_ANSWERED;
+            break;
+        case 'S':
+            f |= MSTORE_F_SEEN;
+            break;
+        case 'T':
+            f |= MSTORE_F_DELETED;
+            break;
+        default:
+            break;
         }
     }
     return f;
@@ -341,7 +352,7 @@ static int failed(struct maildir_file *f, const char *what, const char *path)
 int maildir_deliver(struct maildir_file *f, const char *base)
 {
     struct str name = STR_INIT, to = STR_INIT, dir = STR_INIT;
-    int before = 0, r;
+    int before = 0, r, e;
 
     maildir_name(f, base, &name);
     str_printf(&to, "%s/new/%s", f->dir, str_c(&name));
@@ -359,7 +370,7 @@ int maildir_deliver(struct maildir_file *f, const char *base)
     if (maildir_sync_dir(str_c(&dir), NULL) < 0) {
         r = failed(f, "fsync", str_c(&dir));
         if (!before) {
-            int e = errno;
+            e = errno;
             unlink(str_c(&to));
             errno = e;
         }
@@ -367,13 +378,11 @@ int maildir_deliver(struct maildir_file *f, const char *base)
     }
     r = before;
 out:
-    {
-        int e = errno;
-        str_free(&name);
-        str_free(&to);
-        str_free(&dir);
-        errno = e;
-    }
+    e = errno;
+    str_free(&name);
+    str_free(&to);
+    str_free(&dir);
+    errno = e;
     return r;
 }
 

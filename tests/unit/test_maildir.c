@@ -44,7 +44,7 @@ int __wrap_fsync(int fd)
     return __real_fsync(fd);
 }
 
-/* ---- helpers ---------------------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------------------- */
 
 /* new_maildir - a fresh Maildir (tmp, new, cur); its real path, as /proc shows it */
 static char *new_maildir(void)
@@ -132,7 +132,7 @@ static void assert_matches(const char *re, const char *s)
     regfree(&rx);
 }
 
-/* ---- names ------------------------------------------------------------------------------------- */
+/* ---- names --------------------------------------------------------------------------- */
 
 static void test_unique_name(void **state)
 {
@@ -145,7 +145,7 @@ static void test_unique_name(void **state)
     str_printf(&re, "^[0-9]{10,}\\.M[0-9]{6}P%ldQ[0-9]+\\.", (long)getpid());
     assert_matches(str_c(&re), str_c(&a));
     assert_string_equal(str_c(&a) + a.len - h.len, str_c(&h)); /* the system's host name */
-    assert_string_not_equal(str_c(&a), str_c(&b)); /* the sequence tells them apart */
+    assert_string_not_equal(str_c(&a), str_c(&b));             /* the sequence tells them apart */
     str_free(&a);
     str_free(&b);
     str_free(&h);
@@ -181,7 +181,7 @@ static void test_keyed_and_sized_names(void **state)
     str_free(&want);
 }
 
-/* ---- sizes ------------------------------------------------------------------------------------- */
+/* ---- sizes --------------------------------------------------------------------------- */
 
 /* write_pieces - write text through a new writer, split after each offset in cuts (ascending,
  * 0-terminated), finish it; the stored bytes and sizes are checked by the caller */
@@ -299,7 +299,7 @@ static void test_large_writes(void **state)
     str_free(&got);
 }
 
-/* ---- durable moves --------------------------------------------------------------------------- */
+/* ---- durable moves ------------------------------------------------------------------- */
 
 static void test_deliver_fsyncs_file_then_new(void **state)
 {
