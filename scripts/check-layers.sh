@@ -112,7 +112,9 @@ order_calls() {
         [ -n "$names" ] || continue
         for l in "$dir"/*.c; do
             lr=$(rank_in "$order" "$(basename "$l")")
-            [ -n "$lr" ] && [ "$lr" -lt "$hr" ] || continue
+            if [ -z "$lr" ] || [ "$lr" -ge "$hr" ]; then
+                continue
+            fi
             # comments blanked (line numbers kept), then NAME( anywhere
             perl -0pe 's{/\*.*?\*/}{my $c = $&; $c =~ s/[^\n]//g; $c}gse' "$l" |
                 grep -nE "(^|[^A-Za-z0-9_])($names)[[:space:]]*\(" |
