@@ -13,8 +13,6 @@
  * name-to-directory mapping are mstore_name.c's. Nothing in the store calls
  * back into this file.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
