@@ -65,11 +65,12 @@ void local_unbecome(void);
 int local_is_root(void);
 
 /* local_mailbox.c */
-/* local_copy - write the message (with prefix lines per flags) to fd; the size written
- * into *written, and into *crlf_size (if not NULL) that size with every bare LF counted
- * as CRLF; -1 with errno on a write error, -2 when limit (if > 0) was exceeded */
-int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long long limit,
-               long long *written, long long *crlf_size);
+/* local_copy - write the message (with prefix lines per flags) to fd, or through the
+ * Maildir writer mf when not NULL; the size written into *written; -1 with errno on a
+ * write error, -2 when limit (if > 0) was exceeded */
+struct maildir_file;
+int local_copy(struct local_req *lr, int fd, struct maildir_file *mf, const char *rcpt, int flags,
+               long long limit, long long *written);
 /* local_maildir - deliver into the Maildir dir (ending in '/') as the current identity */
 void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long long limit,
                    struct local_status *st);

@@ -75,7 +75,7 @@ static int spool_message(struct local_req *lr, const char *rcpt, int flags)
     if (fd < 0)
         return -1;
     unlink(path);
-    if (local_copy(lr, fd, rcpt, flags, 0, &size, NULL) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+    if (local_copy(lr, fd, NULL, rcpt, flags, 0, &size) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
         int e = errno;
         close(fd);
         errno = e;

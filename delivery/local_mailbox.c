@@ -1,13 +1,14 @@
 /*
  * local_mailbox.c - Maildir and mbox delivery
  *
- * Maildir (the Maildir specification, as also served by popd and imapd):
- * a unique name "<sec>.M<usec>P<pid>Q<n>.<host>" is created in tmp/ with
- * O_EXCL, written and fsync'ed, then linked into new/ as
- * "<key>,S=<size>,W=<size with CRLF line ends>" (Dovecot's form: imapd and
- * popd take RFC822.SIZE from W without reading the file) and removed from
- * tmp/; new/ is fsync'ed so the name survives a crash before the delivery
- * is reported. The key names the delivery rather than the attempt:
+ * Maildir (the Maildir specification, as also served by popd and imapd),
+ * through the one Maildir writer of the mail store (lib/mstore/maildir.h),
+ * which owns the name format and the sizes: a file with a unique name is
+ * created in tmp/ with O_EXCL, written and fsync'ed, then linked into new/
+ * as "<key>,S=<size>,W=<size with CRLF line ends>" (imapd and popd take
+ * RFC822.SIZE from W without reading the file) and removed from tmp/; new/
+ * is fsync'ed so the name survives a crash before the delivery is
+ * reported. The key names the delivery rather than the attempt:
  * "<arrival sec>.M<arrival usec>Q<queue ID>R<recipient record offset>.<host>",
  * the same for every attempt of one recipient of one message, so that an
  * attempt after an agent that was killed between the link and the mark
@@ -39,13 +40,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "cfg.h"
 #include "log.h"
+#include "maildir.h"
 #include "mem.h"
 
 #include "local.h"
@@ -54,10 +55,9 @@
 
 struct writer {
     int fd;
+    struct maildir_file *mf; /* when not NULL, the output instead of fd */
     struct str buf;
     long long total;
-    long long crlf_total; /* total with every bare LF counted as CRLF (RFC822.SIZE) */
-    int prev;             /* the last byte put, '\0' before the first */
     long long limit;
     int err; /* errno of a failed write, or -2 over the limit */
 };
@@ -67,7 +67,9 @@ static void w_flush(struct writer *w)
 {
     size_t off = 0;
 
-    while (w->err == 0 && off < w->buf.len) {
+    if (w->mf && w->err == 0 && maildir_write(w->mf, w->buf.s, w->buf.len) < 0)
+        w->err = errno ? errno : EIO;
+    while (w->mf == NULL && w->err == 0 && off < w->buf.len) {
         ssize_t n = write(w->fd, w->buf.s + off, w->buf.len - off);
         if (n < 0 && errno == EINTR)
             continue;
@@ -77,21 +79,6 @@ static void w_flush(struct writer *w)
             off += (size_t)n;
     }
     str_reset(&w->buf);
-}
-
-/* bare_lfs - the LFs among the n bytes at p without a CR before them (prev: the byte
- * before p) */
-static long long bare_lfs(const char *p, size_t n, int prev)
-{
-    const char *e = p + n, *q = p, *nl;
-    long long k = 0;
-
-    while ((nl = memchr(q, '\n', (size_t)(e - q))) != NULL) {
-        if ((nl == p ? prev : nl[-1]) != '\r')
-            k++;
-        q = nl + 1;
-    }
-    return k;
 }
 
 /* w_put - buffer bytes, enforcing the limit */
@@ -104,9 +91,6 @@ static void w_put(struct writer *w, const char *p, size_t n)
         w->err = -2;
         return;
     }
-    w->crlf_total += (long long)n + bare_lfs(p, n, w->prev);
-    if (n > 0)
-        w->prev = (unsigned char)p[n - 1];
     str_catn(&w->buf, p, n);
     if (w->buf.len >= OUT_CHUNK)
         w_flush(w);
@@ -129,11 +113,11 @@ static void header_addr(struct str *out, const char *addr)
     str_free(&ext);
 }
 
-int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long long limit,
-               long long *written, long long *crlf_size)
+int local_copy(struct local_req *lr, int fd, struct maildir_file *mf, const char *rcpt, int flags,
+               long long limit, long long *written)
 {
     const struct deliver_request *req = lr->req;
-    struct writer w = {fd, STR_INIT, 0, 0, '\0', limit, 0};
+    struct writer w = {fd, mf, STR_INIT, 0, limit, 0};
     struct qfile_content c;
     struct str chunk = STR_INIT, err = STR_INIT, hdr = STR_INIT;
     static const char from_[] = "From ";
@@ -222,8 +206,6 @@ int local_copy(struct local_req *lr, int fd, const char *rcpt, int flags, long l
     if (w.err == 0)
         w_flush(&w);
     *written = w.total;
-    if (crlf_size)
-        *crlf_size = w.crlf_total;
     str_free(&w.buf);
     str_free(&chunk);
     str_free(&hdr);
@@ -297,44 +279,29 @@ static int make_dirs(const char *path)
     return rc;
 }
 
-/* maildir_name - a unique file name (time, pid/counter, host); with lr, the name of this
- * delivery (arrival time, queue ID, recipient record), the same for each attempt */
-static void maildir_name(struct str *out, const struct local_req *lr)
+/* delivery_key - the base name of this delivery (arrival time, queue ID, recipient record),
+ * the same for each attempt; NULL (a unique name) when the request has none */
+static const char *delivery_key(struct str *out, const struct local_req *lr)
 {
-    static unsigned counter;
-    static char host[256];
-    struct timeval tv;
+    struct str key = STR_INIT;
 
-    if (host[0] == '\0') {
-        const char *h = cfg_str(cfg_main, "myhostname");
-        size_t k = 0;
-        for (; *h && k + 5 < sizeof(host); h++) { /* '/' and ':' may not appear */
-            if (*h == '/')
-                k += (size_t)snprintf(host + k, sizeof(host) - k, "\\057");
-            else if (*h == ':')
-                k += (size_t)snprintf(host + k, sizeof(host) - k, "\\072");
-            else
-                host[k++] = *h;
-        }
-        host[k] = '\0';
-    }
-    if (lr && lr->rcpt_offset > 0 && qfile_valid_id(lr->req->queue_id)) {
-        str_printf(out, "%lld.M%06ldQ%sR%lld.%s", lr->env.arrival_sec, lr->env.arrival_usec,
-                   lr->req->queue_id, lr->rcpt_offset, host);
-        return;
-    }
-    gettimeofday(&tv, NULL);
-    str_printf(out, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-               (long)getpid(), ++counter, host);
+    if (lr->rcpt_offset <= 0 || !qfile_valid_id(lr->req->queue_id))
+        return NULL;
+    str_printf(&key, "Q%sR%lld", lr->req->queue_id, lr->rcpt_offset);
+    maildir_keyed(out, lr->env.arrival_sec, lr->env.arrival_usec, str_c(&key));
+    str_free(&key);
+    return str_c(out);
 }
 
 void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long long limit,
                    struct local_status *st)
 {
-    struct str name = STR_INIT, tmp = STR_INIT, new = STR_INIT, sub = STR_INIT;
+    struct str key = STR_INIT, sub = STR_INIT;
+    struct maildir_file *mf;
     struct stat sb;
-    long long size = 0, crlf_size = 0;
-    int fd, r;
+    long long size = 0;
+    const char *what, *path;
+    int r;
 
     str_printf(&sub, "%snew", dir);
     if (stat(sub.s, &sb) < 0) {
@@ -349,59 +316,37 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
         }
         fsync_dir(dir);
     }
-    maildir_name(&name, NULL);
-    str_printf(&tmp, "%stmp/%s", dir, name.s);
-    fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        fail_errno(lr, st, errno, "create maildir file", tmp.s);
+    if (maildir_create(dir, 0, &mf) < 0) {
+        str_reset(&sub);
+        str_printf(&sub, "%stmp", dir);
+        fail_errno(lr, st, errno, "create maildir file in", sub.s);
         goto out;
     }
-    r = local_copy(lr, fd, rcpt, LC_DELIVERED_TO, limit, &size, &crlf_size);
-    if (r == 0 && fsync(fd) < 0)
-        r = -1;
-    if (close(fd) < 0 && r == 0)
+    r = local_copy(lr, -1, mf, rcpt, LC_DELIVERED_TO, limit, &size);
+    if (r == 0 && maildir_finish(mf) < 0)
         r = -1;
     if (r < 0) {
-        int e = errno;
-        unlink(tmp.s);
         if (r == -2)
             local_status_set(st, DELIVER_BOUNCED, "5.2.2",
                              "message is larger than the mailbox size limit (%lld bytes)", limit);
         else
-            fail_errno(lr, st, e, "write maildir file", tmp.s);
+            fail_errno(lr, st, errno, "write maildir file", maildir_tmp_path(mf));
+        maildir_free(mf);
         goto out;
     }
-    str_reset(&name);
-    maildir_name(&name, lr);
-    str_printf(&new, "%snew/%s,S=%lld,W=%lld", dir, name.s, size, crlf_size);
-    int before = 0;
-    if (link(tmp.s, new.s) < 0) {
-        if (errno == EEXIST) {
-            before = 1; /* an earlier attempt linked it and died before its mark */
-        } else if (rename(tmp.s, new.s) < 0) {
-            fail_errno(lr, st, errno, "link maildir file to", new.s);
-            unlink(tmp.s);
-            goto out;
-        }
-    }
-    unlink(tmp.s);
-    str_reset(&sub);
-    str_printf(&sub, "%snew", dir);
-    if (fsync_dir(sub.s) < 0) {
-        fail_errno(lr, st, errno, "fsync", sub.s);
-        if (!before)
-            unlink(new.s);
-        goto out;
-    }
-    if (before)
+    r = maildir_deliver(mf, delivery_key(&key, lr));
+    if (r < 0) {
+        what = maildir_failed(mf, &path);
+        fail_errno(lr, st, errno, what, path);
+    } else if (r == 1) {
         local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir (by an earlier "
                          "attempt: the file was there)");
-    else
+    } else {
         local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
+    }
+    maildir_free(mf);
 out:
-    str_free(&name);
-    str_free(&tmp);
-    str_free(&new);
+    str_free(&key);
     str_free(&sub);
 }
 
@@ -570,8 +515,8 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
         fail_errno(lr, st, errno, "stat mailbox", path);
         goto out;
     }
-    r = local_copy(lr, fd, rcpt, flags, limit > 0 ? (limit > sb.st_size ? limit - sb.st_size : 1)
-                                                  : 0, &size, NULL);
+    r = local_copy(lr, fd, NULL, rcpt, flags,
+                   limit > 0 ? (limit > sb.st_size ? limit - sb.st_size : 1) : 0, &size);
     if (r == 0 && fsync(fd) < 0)
         r = -1;
     if (r < 0) {

@@ -7,9 +7,12 @@
  * level without its own directory is a \Noselect name. Folder-tree changes
  * (CREATE, DELETE, RENAME) and the subscriptions file are serialised by a
  * lock on byte MS_LOCK_TREE of the root's petrel.lock. See mstore.h.
+ *
+ * The top of the store: STATUS and RENAME INBOX go through the views
+ * (mstore_box.c) and MOVE (mstore_copy.c); the naming rules and the
+ * name-to-directory mapping are mstore_name.c's. Nothing in the store calls
+ * back into this file.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -26,16 +29,12 @@
 #include "log.h"
 #include "map.h"
 #include "mem.h"
-#include "mstore_impl.h"
 #include "proc.h"
 
-static const struct {
-    const char *name;
-    int attr;
-} special[] = {
-    {"Drafts", MSTORE_A_DRAFTS}, {"Sent", MSTORE_A_SENT},       {"Trash", MSTORE_A_TRASH},
-    {"Junk", MSTORE_A_JUNK},     {"Archive", MSTORE_A_ARCHIVE},
-};
+#include "maildir.h"
+#include "mstore_impl.h"
+#include "mstore_lock.h"
+#include "mstore_name.h"
 
 /* ---- users ----------------------------------------------------------------------- */
 
@@ -147,108 +146,9 @@ void mstore_become_owner(const char *prog)
     str_free(&err);
 }
 
-/* ---- names ------------------------------------------------------------------------- */
-
-int mstore_name_ok(const char *name, struct str *out)
-{
-    size_t n = strlen(name);
-    const char *p;
-
-    if (n == 0 || n > MSTORE_NAME_MAX || name[0] == MSTORE_SEP || name[n - 1] == MSTORE_SEP)
-        return 0;
-    for (p = name; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c > 0x7e || strchr("/\\*%", c))
-            return 0;
-        if (c == MSTORE_SEP && p[1] == MSTORE_SEP)
-            return 0;
-    }
-    if (out) {
-        str_cpy(out, name);
-        if (strncasecmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == MSTORE_SEP))
-            memcpy(out->s, "INBOX", 5);
-    }
-    return 1;
-}
-
-static int is_inbox(const char *name)
-{
-    return strcasecmp(name, "INBOX") == 0;
-}
-
-int mstore_special_use(const char *name)
-{
-    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
-        if (strcmp(name, special[i].name) == 0)
-            return special[i].attr;
-    return 0;
-}
-
-/* mstore_match - dynamic programming over (pattern, name) positions, so that no
- * pattern (from the network) can make it take more than O(|pattern| * |name|) */
-int mstore_match(const char *pattern, const char *name)
-{
-    size_t nl = strlen(name), pl = 0;
-    int inbox = strncmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == MSTORE_SEP);
-    char *pat = xmalloc(strlen(pattern) + 1);
-    unsigned char *cur, *next;
-    int hit;
-
-    /* "**", "*%" and "%*" are "*"; "%%" is "%" */
-    for (const char *p = pattern; *p; p++) {
-        if ((*p == '*' || *p == '%') && pl > 0 && (pat[pl - 1] == '*' || pat[pl - 1] == '%')) {
-            if (*p == '*')
-                pat[pl - 1] = '*';
-            continue;
-        }
-        pat[pl++] = *p;
-    }
-    pat[pl] = '\0';
-    if (pl > 2 * (size_t)MSTORE_NAME_MAX + 1) { /* more literal bytes than any name has */
-        free(pat);
-        return 0;
-    }
-    /* cur[j]: pat[i..] matches name[j..]; computed from the end of the pattern */
-    cur = xcalloc(nl + 1, 1);
-    next = xcalloc(nl + 1, 1);
-    cur[nl] = 1;
-    for (size_t i = pl; i-- > 0;) {
-        unsigned char *t;
-        memset(next, 0, nl + 1);
-        for (size_t j = nl + 1; j-- > 0;) {
-            char c = pat[i];
-            if (c == '*')
-                next[j] = cur[j] || (j < nl && next[j + 1]);
-            else if (c == '%')
-                next[j] = cur[j] || (j < nl && name[j] != MSTORE_SEP && next[j + 1]);
-            else if (j < nl)
-                next[j] = cur[j + 1] && (c == name[j] ||
-                                         (inbox && j < 5 && toupper((unsigned char)c) == name[j]));
-        }
-        t = cur;
-        cur = next;
-        next = t;
-    }
-    hit = cur[0];
-    free(cur);
-    free(next);
-    free(pat);
-    return hit;
-}
-
-int ms_box_path(const struct mstore *st, const char *name, struct str *path)
-{
-    str_reset(path);
-    if (is_inbox(name))
-        str_cat(path, st->root);
-    else
-        str_printf(path, "%s/.%s", st->root, name);
-    return 0;
-}
-
 /* ---- directories ---------------------------------------------------------------------- */
 
-int ms_make_maildir(const char *path, int folder)
+static int ms_make_maildir(const char *path, int folder)
 {
     static const char *subs[] = {"tmp", "new", "cur"};
     char *p;
@@ -294,13 +194,7 @@ static int mkdir_parents(const char *path)
     return 0;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int ms_tree_lock(const struct mstore *st, int *fd)
+static int ms_tree_lock(const struct mstore *st, int *fd)
 {
     *fd = ms_open_lockfile(st->root);
     if (*fd < 0)
@@ -314,53 +208,10 @@ int ms_tree_lock(const struct mstore *st, int *fd)
     return 0;
 }
 
-void ms_tree_unlock(int fd)
+static void ms_tree_unlock(int fd)
 {
     if (fd >= 0)
         close(fd);
-}
-
-/* folder_dirs - the folder names present as directories in the root */
-static int folder_dirs(const struct mstore *st, struct strlist *out)
-{
-    DIR *d = opendir(st->root);
-    struct dirent *e;
-
-    if (d == NULL) {
-        log_warn("open %s: %s", st->root, strerror(errno));
-        return -1;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] != '.' || e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
-            continue;
-        if (!mstore_name_ok(e->d_name + 1, NULL))
-            continue;
-        if (e->d_type == DT_UNKNOWN) {
-            char *p = xasprintf("%s/%s", st->root, e->d_name);
-            int ok = is_dir(p);
-            free(p);
-            if (!ok)
-                continue;
-        }
-        strlist_add(out, e->d_name + 1);
-    }
-    closedir(d);
-    return 0;
-}
-
-int ms_has_children(const struct mstore *st, const char *name)
-{
-    struct strlist l = STRLIST_INIT;
-    size_t n = strlen(name);
-    int yes = 0;
-
-    if (folder_dirs(st, &l) == 0)
-        for (size_t i = 0; i < l.n && !yes; i++)
-            yes = strncmp(l.v[i], name, n) == 0 && l.v[i][n] == MSTORE_SEP;
-    strlist_free(&l);
-    return yes;
 }
 
 /* ---- subscriptions --------------------------------------------------------------------- */
@@ -466,11 +317,12 @@ static void new_user(struct mstore *st)
     }
     if (access(sp, F_OK) < 0) {
         strlist_add(&subs, "INBOX");
-        for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-            ms_box_path(st, special[i].name, &path);
+        const char *name;
+        for (size_t i = 0; (name = ms_special_name(i)) != NULL; i++) {
+            ms_box_path(st, name, &path);
             if (ms_make_maildir(str_c(&path), 1) < 0)
                 log_warn("create %s: %s", str_c(&path), strerror(errno));
-            strlist_add(&subs, special[i].name);
+            strlist_add(&subs, name);
         }
         write_subs(st, &subs);
     }
@@ -487,7 +339,7 @@ int mstore_open(const char *maildir, int flags, struct mstore **out, struct str 
     char *subs;
 
     *out = NULL;
-    if (!is_dir(cur)) {
+    if (!ms_is_dir(cur)) {
         if (!(flags & MSTORE_CREATE)) {
             free(cur);
             return MSTORE_ENOTFOUND;
@@ -557,7 +409,7 @@ int mstore_list(struct mstore *st, struct mstore_folders *out)
     static int present = 1, implied = 2;
 
     memset(out, 0, sizeof(*out));
-    if (folder_dirs(st, &dirs) < 0) {
+    if (ms_folder_dirs(st, &dirs) < 0) {
         htab_free(seen, NULL);
         return MSTORE_ETEMP;
     }
@@ -643,7 +495,7 @@ int mstore_create(struct mstore *st, const char *name)
         str_free(&norm);
         return MSTORE_EBADNAME;
     }
-    if (is_inbox(str_c(&norm))) {
+    if (ms_is_inbox(str_c(&norm))) {
         str_free(&norm);
         return MSTORE_EEXISTS;
     }
@@ -652,7 +504,7 @@ int mstore_create(struct mstore *st, const char *name)
         return MSTORE_ETEMP;
     }
     ms_box_path(st, str_c(&norm), &path);
-    if (is_dir(str_c(&path))) {
+    if (ms_is_dir(str_c(&path))) {
         r = MSTORE_EEXISTS;
     } else {
         /* superior names first (RFC 3501 6.3.3), then the name itself */
@@ -660,7 +512,7 @@ int mstore_create(struct mstore *st, const char *name)
             if (*s == MSTORE_SEP || *s == '\0') {
                 char save = *s;
                 *s = '\0';
-                if (!is_inbox(norm.s)) {
+                if (!ms_is_inbox(norm.s)) {
                     ms_box_path(st, norm.s, &path);
                     if (ms_make_maildir(str_c(&path), 1) < 0) {
                         log_warn("create %s: %s", str_c(&path), strerror(errno));
@@ -697,7 +549,7 @@ int mstore_delete(struct mstore *st, const char *name)
         str_free(&norm);
         return MSTORE_EBADNAME;
     }
-    if (is_inbox(str_c(&norm))) {
+    if (ms_is_inbox(str_c(&norm))) {
         str_free(&norm);
         return MSTORE_EINBOX;
     }
@@ -706,11 +558,11 @@ int mstore_delete(struct mstore *st, const char *name)
         return MSTORE_ETEMP;
     }
     ms_box_path(st, str_c(&norm), &path);
-    if (!is_dir(str_c(&path))) {
+    if (!ms_is_dir(str_c(&path))) {
         r = ms_has_children(st, str_c(&norm)) ? MSTORE_EHASCHILDREN : MSTORE_ENOTFOUND;
     } else {
         /* out of the namespace at once (atomic), then removed at leisure */
-        ms_unique_name(&uniq);
+        maildir_unique(&uniq);
         str_printf(&gone, "%s/petrel-deleted.%s", st->root, str_c(&uniq));
         if (rename(str_c(&path), str_c(&gone)) < 0) {
             log_warn("rename %s: %s", str_c(&path), strerror(errno));
@@ -758,11 +610,11 @@ int mstore_rename(struct mstore *st, const char *from, const char *to)
         r = MSTORE_EBADNAME;
         goto out;
     }
-    if (is_inbox(str_c(&t))) {
+    if (ms_is_inbox(str_c(&t))) {
         r = MSTORE_EEXISTS;
         goto out;
     }
-    if (is_inbox(str_c(&f))) {
+    if (ms_is_inbox(str_c(&f))) {
         r = rename_inbox(st, str_c(&t));
         goto out;
     }
@@ -775,7 +627,7 @@ int mstore_rename(struct mstore *st, const char *from, const char *to)
         r = MSTORE_ETEMP;
         goto out;
     }
-    if (folder_dirs(st, &dirs) < 0) {
+    if (ms_folder_dirs(st, &dirs) < 0) {
         r = MSTORE_ETEMP;
         goto out;
     }
@@ -800,7 +652,7 @@ int mstore_rename(struct mstore *st, const char *from, const char *to)
     /* superior names of the new name, as CREATE makes them */
     for (char *s = strchr(t.s, MSTORE_SEP); s; s = strchr(s + 1, MSTORE_SEP)) {
         *s = '\0';
-        if (!is_inbox(t.s)) {
+        if (!ms_is_inbox(t.s)) {
             ms_box_path(st, t.s, &a);
             ms_make_maildir(str_c(&a), 1);
         }

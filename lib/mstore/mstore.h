@@ -14,7 +14,8 @@
  * BODY[] send), the internal date, the system flags (also kept in the
  * Maildir info suffix ":2,DFRST"), keywords and a modseq; and a cache
  * (petrel.cache) of opaque blobs (ENVELOPE, BODYSTRUCTURE) that imapd
- * fills. Local delivery only writes tmp/ and links into new/; the store
+ * fills. Local delivery only writes tmp/ and links into new/ (through the
+ * store's Maildir writer, maildir.h); the store
  * finds new files by scanning new/ and cur/ when their mtimes change.
  * doc/internals.md ("Mail store") documents the on-disk format.
  *
@@ -31,6 +32,12 @@
  * copy of the UIDs), keeping UIDVALIDITY and UIDs; only without that copy is
  * a new (greater) UIDVALIDITY chosen. POP3 UIDL is derived from UIDVALIDITY and
  * the UID (mstore_uidl), so it survives flag changes and new/ -> cur/.
+ *
+ * Inside, the files call one way, bottom up (lib/mstore/ORDER, checked by
+ * scripts/check-layers.sh; the table is in mstore_impl.h): maildir (message
+ * files, also local delivery's writer) <- lock, check, uidlog, name <- cache
+ * <- index <- box (the views) <- copy (APPEND, COPY, MOVE) <- mstore.c
+ * (users, the store, folder operations).
  *
  * Errors: functions return MSTORE_OK (0) or a negative MSTORE_E* code;
  * MSTORE_ETEMP is a temporary failure already logged (answer NO/-ERR

@@ -12,6 +12,11 @@
  * taken; a view opened with MSTORE_RECENT takes every UID from there up to
  * UIDNEXT at each sync, under the exclusive lock, so exactly one session
  * sees each message as \Recent.
+ *
+ * Also the per-message side of the API: sizes, dates, opening files, the
+ * cache by sequence number. Called by APPEND/COPY (mstore_copy.c), the
+ * folder operations (mstore.c) and the servers; calls only what lies below
+ * it: the index, the cache, the UID log, names, locks, file checks, maildir.c.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,8 +30,16 @@
 
 #include "log.h"
 #include "mem.h"
-#include "mime.h"
+
+#include "maildir.h"
 #include "mstore_impl.h"
+#include "mstore_lock.h"
+#include "mstore_check.h"
+#include "mstore_uidlog.h"
+#include "mstore_name.h"
+#include "mstore_cache.h"
+#include "mstore_index.h"
+#include "mstore_box.h"
 
 const char *mstore_strerror(int code)
 {
@@ -121,30 +134,6 @@ void ms_msg_path(const struct mstore_box *b, int dir, const char *fname, struct 
 {
     str_reset(out);
     str_printf(out, "%s/%s/%s", b->path, dir ? "cur" : "new", fname);
-}
-
-/* ms_flags_fname - the name of a file with new system flags: base ":2," and
- * the flag letters, keeping letters we do not know, in ASCII order */
-void ms_flags_fname(const char *old, unsigned flags, struct str *out)
-{
-    const char *c = strchr(old, ':');
-    char have[128] = {0};
-
-    str_reset(out);
-    str_catn(out, old, c ? (size_t)(c - old) : strlen(old));
-    str_cat(out, ":2,");
-    if (c && strncmp(c, ":2,", 3) == 0)
-        for (c += 3; *c; c++)
-            if ((unsigned char)*c > 32 && (unsigned char)*c < 127 && !strchr("DFRST,", *c))
-                have[(unsigned char)*c] = 1;
-    have['D'] = (flags & MSTORE_F_DRAFT) != 0;
-    have['F'] = (flags & MSTORE_F_FLAGGED) != 0;
-    have['R'] = (flags & MSTORE_F_ANSWERED) != 0;
-    have['S'] = (flags & MSTORE_F_SEEN) != 0;
-    have['T'] = (flags & MSTORE_F_DELETED) != 0;
-    for (int i = 33; i < 127; i++)
-        if (have[i])
-            str_catc(out, i);
 }
 
 /* ---- applying a fresh read of the index to the view ------------------------------- */
@@ -683,13 +672,6 @@ int mstore_msg_size(struct mstore_box *b, uint32_t seq, uint64_t *size)
     return r;
 }
 
-/* crlf_size - n plus the bare LFs among the n bytes at p: their size with CRLF line ends;
- * prev is the byte before p ('\0' at the start of the file) */
-static uint64_t crlf_size(const char *p, size_t n, int prev)
-{
-    return mime_vsize(p, n) - (n > 0 && p[0] == '\n' && prev == '\r');
-}
-
 /* size_learned - keep a size just counted, for the index to store */
 static void size_learned(struct mstore_box *b, struct mstore_msg *m, uint64_t n)
 {
@@ -717,7 +699,7 @@ int mstore_msg_size_fd(struct mstore_box *b, uint32_t seq, int *fd, uint64_t *si
     if (*fd < 0 && (r = mstore_msg_open(b, seq, fd)) != MSTORE_OK)
         return r;
     while ((got = pread(*fd, buf, sizeof(buf), off)) > 0) {
-        n += crlf_size(buf, (size_t)got, last);
+        n += maildir_vsize(buf, (size_t)got, last);
         off += got;
         last = buf[got - 1];
     }
@@ -739,7 +721,7 @@ int mstore_msg_size_map(struct mstore_box *b, uint32_t seq, const void *map, siz
         return MSTORE_EEXPUNGED;
     m = &b->msgs[seq - 1];
     if (m->size < 0)
-        size_learned(b, m, len > 0 ? crlf_size(map, len, '\0') : 0);
+        size_learned(b, m, len > 0 ? maildir_vsize(map, len, '\0') : 0);
     *size = (uint64_t)m->size;
     return MSTORE_OK;
 }
@@ -942,7 +924,7 @@ static int store_one(struct mstore_box *b, struct ms_rec_cursor *rc, const int d
         return 0;
     }
     if (nf != rec.flags) {
-        ms_flags_fname(rec.fname, nf, &name);
+        maildir_set_flags(rec.fname, nf, &name);
         int from = dirfd[rec.dir ? 1 : 0];
         if (from < 0 || dirfd[1] < 0 || renameat(from, rec.fname, dirfd[1], str_c(&name)) < 0) {
             int e = from < 0 || dirfd[1] < 0 ? ENOENT : errno; /* a directory gone: the file too */
@@ -1195,4 +1177,23 @@ int mstore_expunge_uids(struct mstore_box *b, const uint32_t *uids, size_t n,
     r = expunge(b, cand, k, 0, ch);
     free(cand);
     return r;
+}
+
+/* ---- the cache, by sequence number ------------------------------------------------------------ */
+
+int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *out)
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+
+    if (m == NULL || m->expunged)
+        return MSTORE_EEXPUNGED;
+    return ms_cache_get(b, m->uid, field, out);
+}
+
+void mstore_cache_put(struct mstore_box *b, uint32_t seq, int field, const void *p, size_t n)
+{
+    const struct mstore_msg *m = mstore_msg(b, seq);
+
+    if (m != NULL && !m->expunged)
+        ms_cache_put(b, m->uid, field, p, n);
 }

@@ -16,6 +16,10 @@
  * section (never while holding the shared lock: two upgrading readers
  * would deadlock). A get looks in the buffered puts first, through a hash
  * of (UID, field), so that a FETCH of many messages stays linear.
+ *
+ * Keyed by UID only: the views (mstore_box.c) map sequence numbers for the
+ * public mstore_cache_get/put; the index resets the file when it starts
+ * over. Calls only the locks and the file checks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +29,11 @@
 
 #include "log.h"
 #include "mem.h"
+
 #include "mstore_impl.h"
+#include "mstore_lock.h"
+#include "mstore_check.h"
+#include "mstore_cache.h"
 
 #define PUTS_FLUSH_BYTES (4u << 20)
 
@@ -189,17 +197,14 @@ static void cache_key(unsigned char *k, uint32_t uid, int field)
     ms_put32be(k + 1, uid);
 }
 
-int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *out)
+int ms_cache_get(struct mstore_box *b, uint32_t uid, int field, struct str *out)
 {
-    const struct mstore_msg *m = mstore_msg(b, seq);
     unsigned char key[5];
     DBT k, v;
     int r;
 
-    if (m == NULL || m->expunged)
-        return MSTORE_EEXPUNGED;
     if (b->nputs) {
-        size_t at = *put_slot(b, m->uid, field);
+        size_t at = *put_slot(b, uid, field);
         if (at) {
             str_cpyn(out, b->puts[at - 1].data, b->puts[at - 1].len);
             return 1;
@@ -217,7 +222,7 @@ int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *
     }
     if (b->cache == NULL)
         return 0;
-    cache_key(key, m->uid, field);
+    cache_key(key, uid, field);
     memset(&k, 0, sizeof(k));
     memset(&v, 0, sizeof(v));
     k.data = key;
@@ -232,20 +237,17 @@ int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *
     return 1;
 }
 
-void mstore_cache_put(struct mstore_box *b, uint32_t seq, int field, const void *p, size_t n)
+void ms_cache_put(struct mstore_box *b, uint32_t uid, int field, const void *p, size_t n)
 {
-    const struct mstore_msg *m = mstore_msg(b, seq);
     struct ms_cache_put *e;
 
-    if (m == NULL || m->expunged)
-        return;
     grow_puts(b);
     e = &b->puts[b->nputs];
-    e->uid = m->uid;
+    e->uid = uid;
     e->field = field;
     e->data = xmemdup(p, n ? n : 1);
     e->len = n;
-    *put_slot(b, m->uid, field) = ++b->nputs;
+    *put_slot(b, uid, field) = ++b->nputs;
     b->putbytes += n;
     if (b->putbytes >= PUTS_FLUSH_BYTES)
         ms_cache_write(b);

@@ -29,7 +29,9 @@
 
 #include "log.h"
 #include "mem.h"
+
 #include "mstore_impl.h"
+#include "mstore_check.h"
 
 #define IDENT_SIZE 48
 

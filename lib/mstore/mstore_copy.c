@@ -2,10 +2,12 @@
  * mstore_copy.c - new messages in a mailbox: APPEND, COPY and MOVE
  *
  * A new message file is written (or hard-linked) under tmp/ of the target
- * Maildir without any lock, then, inside one exclusive index section, each
- * file is renamed into cur/ and gets the next UID, so that a concurrent
- * scan can never see the file before it has its UID. The index is fsynced
- * when UIDs were handed out (mstore_index.c). A MOVE copies first, then
+ * Maildir without any lock, by the one Maildir writer (maildir.c: unique
+ * name, ,S= and ,W= sizes, fsync), then, inside one exclusive index section,
+ * each file is renamed into cur/ and gets the next UID, so that a concurrent
+ * scan can never see the file before it has its UID; cur/ is fsynced before
+ * the section ends, and the index is fsynced when UIDs were handed out
+ * (mstore_index.c). A MOVE copies first, then
  * expunges the sources: a crash in between leaves a copy, never a loss.
  */
 #include <errno.h>
@@ -20,45 +22,17 @@
 
 #include "log.h"
 #include "mem.h"
+
+#include "maildir.h"
 #include "mstore_impl.h"
+#include "mstore_uidlog.h"
+#include "mstore_index.h"
+#include "mstore_box.h"
 
 struct mstore_append {
-    struct mstore_box *b; /* handle of the target (no view) */
-    struct str tmp;       /* tmp/ path */
-    struct str base;
-    int fd;
-    int pending_cr;
-    int last;   /* last byte stored */
-    int failed; /* a write failed (errno kept in err) */
-    int err;
-    uint64_t disk, vsize;
-    size_t wlen;
-    char wbuf[65536];
+    struct mstore_box *b;    /* handle of the target (no view) */
+    struct maildir_file *f; /* the message under tmp/ (maildir.c) */
 };
-
-/* ms_unique_name - a Maildir unique name: time.MusecPpidQcount.host */
-void ms_unique_name(struct str *out)
-{
-    static unsigned counter;
-    struct timeval tv;
-    char host[256];
-
-    gettimeofday(&tv, NULL);
-    if (gethostname(host, sizeof(host)) < 0)
-        strcpy(host, "localhost");
-    host[sizeof(host) - 1] = '\0';
-    str_reset(out);
-    str_printf(out, "%lld.M%06ldP%ldQ%u.", (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-               ++counter);
-    for (const char *h = host; *h; h++) {
-        if (*h == '/')
-            str_cat(out, "\\057");
-        else if (*h == ':')
-            str_cat(out, "\\072");
-        else
-            str_catc(out, *h);
-    }
-}
 
 /* ---- APPEND ------------------------------------------------------------------------ */
 
@@ -73,13 +47,8 @@ int mstore_append_begin(struct mstore *st, const char *name, struct mstore_appen
         return r;
     a = xcalloc(1, sizeof(*a));
     a->b = b;
-    ms_unique_name(&a->base);
-    str_printf(&a->tmp, "%s/tmp/%s", b->path, str_c(&a->base));
-    a->fd = open(str_c(&a->tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (a->fd < 0) {
-        log_warn("create %s: %s", str_c(&a->tmp), strerror(errno));
-        str_free(&a->tmp);
-        str_free(&a->base);
+    if (maildir_create(b->path, MAILDIR_CRLF, &a->f) < 0) {
+        log_warn("create a file in %s/tmp: %s", b->path, strerror(errno));
         ms_box_free(b);
         free(a);
         return MSTORE_ETEMP;
@@ -88,89 +57,37 @@ int mstore_append_begin(struct mstore *st, const char *name, struct mstore_appen
     return MSTORE_OK;
 }
 
-static void append_flush(struct mstore_append *a)
-{
-    size_t off = 0;
-
-    while (!a->failed && off < a->wlen) {
-        ssize_t w = write(a->fd, a->wbuf + off, a->wlen - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            a->failed = 1;
-            a->err = errno;
-            break;
-        }
-        off += (size_t)w;
-    }
-    a->wlen = 0;
-}
-
-static void append_byte(struct mstore_append *a, int c)
-{
-    if (a->wlen == sizeof(a->wbuf))
-        append_flush(a);
-    a->wbuf[a->wlen++] = (char)c;
-    a->disk++;
-    /* RFC822.SIZE as the CRLF reader will count the stored bytes */
-    a->vsize += (c == '\n' && a->last != '\r') ? 2 : 1;
-    a->last = c;
-}
-
 int mstore_append_write(struct mstore_append *a, const void *p, size_t n)
 {
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        int c = s[i];
-        if (a->pending_cr) {
-            a->pending_cr = 0;
-            if (c == '\n') {
-                append_byte(a, '\n');
-                continue;
-            }
-            append_byte(a, '\r');
-        }
-        if (c == '\r')
-            a->pending_cr = 1;
-        else
-            append_byte(a, c);
-    }
-    return a->failed ? MSTORE_ETEMP : MSTORE_OK;
+    return maildir_write(a->f, p, n) < 0 ? MSTORE_ETEMP : MSTORE_OK;
 }
 
 void mstore_append_abort(struct mstore_append *a)
 {
     if (a == NULL)
         return;
-    if (a->fd >= 0)
-        close(a->fd);
-    if (a->tmp.len)
-        unlink(str_c(&a->tmp));
-    str_free(&a->tmp);
-    str_free(&a->base);
+    maildir_free(a->f);
     ms_box_free(a->b);
     free(a);
 }
 
 /* add_file - inside an exclusive section: rename tmp into cur/ with flags and
- * record it under the next UID; returns the UID or 0 */
+ * record it under the next UID; returns the UID or 0. The caller fsyncs cur/
+ * (maildir_sync_dir) before the section ends. */
 static uint32_t add_file(struct mstore_box *b, const char *tmp, const char *base, unsigned flags,
                          uint64_t kw, int64_t size, int64_t date, uint64_t modseq)
 {
     struct mstore_msg m;
-    struct str name = STR_INIT, to = STR_INIT;
+    struct str name = STR_INIT;
 
     if (b->hdr.uidnext >= 0xfffffff0u) {
         log_warn("mailbox %s: UIDs exhausted", b->path);
         return 0;
     }
-    ms_flags_fname(base, flags & MSTORE_F_SYSTEM, &name);
-    ms_msg_path(b, 1, str_c(&name), &to);
-    if (rename(tmp, str_c(&to)) < 0) {
-        log_warn("rename %s to %s: %s", tmp, str_c(&to), strerror(errno));
+    maildir_set_flags(base, flags & MSTORE_F_SYSTEM, &name);
+    if (maildir_move(tmp, b->path, str_c(&name)) < 0) {
+        log_warn("rename %s to %s/cur/%s: %s", tmp, b->path, str_c(&name), strerror(errno));
         str_free(&name);
-        str_free(&to);
         return 0;
     }
     memset(&m, 0, sizeof(m));
@@ -185,14 +102,22 @@ static uint32_t add_file(struct mstore_box *b, const char *tmp, const char *base
     if (ms_rec_put(b, &m) < 0) {
         log_warn("write mailbox index of %s", b->path);
         free(m.fname);
-        str_free(&to);
         return 0; /* the file stays: the next scan gives it a UID */
     }
     ms_uidlog_add(b, m.uid, m.fname);
     free(m.fname);
-    str_free(&to);
     ms_idx_want_fsync();
     return m.uid;
+}
+
+/* sync_cur - make the renames into cur/ durable before the index hands out their UIDs */
+static int sync_cur(struct mstore_box *b)
+{
+    if (maildir_sync_dir(b->path, "cur") < 0) {
+        log_warn("fsync %s/cur: %s", b->path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int mstore_append_commit(struct mstore_append *a, unsigned flags, const char *const *keywords,
@@ -205,22 +130,8 @@ int mstore_append_commit(struct mstore_append *a, unsigned flags, const char *co
     int r = MSTORE_OK;
 
     *uid = *uidvalidity = 0;
-    if (a->pending_cr) {
-        a->pending_cr = 0;
-        append_byte(a, '\r');
-    }
-    append_flush(a);
-    if (!a->failed && fsync(a->fd) < 0) {
-        a->failed = 1;
-        a->err = errno;
-    }
-    if (close(a->fd) < 0 && !a->failed) {
-        a->failed = 1;
-        a->err = errno;
-    }
-    a->fd = -1;
-    if (a->failed) {
-        log_warn("write %s: %s", str_c(&a->tmp), strerror(a->err));
+    if (maildir_finish(a->f) < 0) {
+        log_warn("write %s: %s", maildir_tmp_path(a->f), strerror(errno));
         mstore_append_abort(a);
         return MSTORE_ETEMP;
     }
@@ -228,9 +139,8 @@ int mstore_append_commit(struct mstore_append *a, unsigned flags, const char *co
         date = time(NULL);
     times[0].tv_sec = times[1].tv_sec = date;
     times[0].tv_nsec = times[1].tv_nsec = 0;
-    utimensat(AT_FDCWD, str_c(&a->tmp), times, 0);
-    str_printf(&base, "%s,S=%llu,W=%llu", str_c(&a->base), (unsigned long long)a->disk,
-               (unsigned long long)a->vsize);
+    utimensat(AT_FDCWD, maildir_tmp_path(a->f), times, 0);
+    maildir_name(a->f, NULL, &base);
     if (ms_idx_begin(b, 1) < 0) {
         str_free(&base);
         mstore_append_abort(a);
@@ -242,8 +152,12 @@ int mstore_append_commit(struct mstore_append *a, unsigned flags, const char *co
         r = ms_kw_mask(b, keywords, nkeywords, &kw);
     if (r == MSTORE_OK) {
         uint64_t modseq = b->hdr.highestmodseq + 1;
-        *uid = add_file(b, str_c(&a->tmp), str_c(&base), flags, kw, (int64_t)a->vsize,
-                        (int64_t)date, modseq);
+        *uid = add_file(b, maildir_tmp_path(a->f), str_c(&base), flags, kw,
+                        (int64_t)maildir_crlf_size(a->f), (int64_t)date, modseq);
+        if (*uid)
+            maildir_keep(a->f); /* in cur/: nothing to remove from tmp/ */
+        if (*uid && sync_cur(b) < 0)
+            r = MSTORE_ETEMP; /* recorded all the same: at worst the client appends twice */
         if (*uid) {
             b->hdr.highestmodseq = modseq;
             ms_note_cur_change(b, &ct);
@@ -256,8 +170,6 @@ int mstore_append_commit(struct mstore_append *a, unsigned flags, const char *co
     }
     ms_idx_end(b, *uid != 0);
     str_free(&base);
-    if (*uid)
-        str_reset(&a->tmp); /* renamed into cur/: nothing to remove */
     mstore_append_abort(a);
     return r;
 }
@@ -273,34 +185,61 @@ struct copy_item {
     struct str base;
 };
 
-/* copy_file - copy src to dst byte for byte (when a hard link is impossible) */
-static int copy_file(const char *src, const char *dst)
+/* copy_file - copy src byte for byte under dir/tmp/ through the writer (when a hard link
+ * is impossible); the item gets the file and its name with sizes; -1 with errno */
+static int copy_file(struct copy_item *it, const char *src, const char *dir)
 {
     char buf[65536];
-    int in = open(src, O_RDONLY | O_CLOEXEC), out;
-    ssize_t n;
-    int rc = 0;
+    struct maildir_file *f;
+    int in = open(src, O_RDONLY | O_CLOEXEC), e;
+    ssize_t n = 0;
 
     if (in < 0)
         return -1;
-    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0) {
+    if (maildir_create(dir, 0, &f) < 0) {
+        e = errno;
         close(in);
+        errno = e;
         return -1;
     }
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            rc = -1;
-            break;
-        }
-    if (n < 0 || fsync(out) < 0)
-        rc = -1;
+    while ((n = read(in, buf, sizeof(buf))) > 0 && maildir_write(f, buf, (size_t)n) == 0)
+        ;
+    e = errno;
     close(in);
-    if (close(out) < 0)
-        rc = -1;
-    if (rc < 0)
-        unlink(dst);
-    return rc;
+    if (n != 0 || maildir_finish(f) < 0) {
+        if (n == 0)
+            e = errno;
+        maildir_free(f);
+        errno = e;
+        return -1;
+    }
+    str_cpy(&it->tmp, maildir_tmp_path(f));
+    maildir_name(f, NULL, &it->base);
+    if (it->size < 0)
+        it->size = (int64_t)maildir_crlf_size(f);
+    maildir_keep(f);
+    maildir_free(f);
+    return 0;
+}
+
+/* place - hard-link (or copy) src under dir/tmp/ with a unique name and its sizes;
+ * -1 with errno (ENOENT: the source vanished meanwhile) */
+static int place(struct copy_item *it, const char *src, const char *dir)
+{
+    struct str base = STR_INIT;
+    struct stat st;
+
+    maildir_unique(&base);
+    str_printf(&it->tmp, "%s/tmp/%s", dir, str_c(&base));
+    if (link(src, str_c(&it->tmp)) == 0) {
+        maildir_sized(&it->base, str_c(&base),
+                      stat(str_c(&it->tmp), &st) == 0 ? (int64_t)st.st_size : -1, it->size);
+        str_free(&base);
+        return 0;
+    }
+    str_free(&base);
+    str_reset(&it->tmp);
+    return copy_file(it, src, dir);
 }
 
 /* snapshot - the current file, flags and keywords of the messages to copy */
@@ -379,13 +318,9 @@ int mstore_copy(struct mstore_box *b, const uint32_t *seqs, size_t n, const char
     /* hard-link (or copy) every file into the target's tmp/, without locks */
     for (size_t i = 0; i < nitems; i++) {
         struct copy_item *it = &items[i];
-        ms_unique_name(&it->base);
-        if (it->size >= 0)
-            str_printf(&it->base, ",W=%lld", (long long)it->size);
-        str_printf(&it->tmp, "%s/tmp/%s", d->path, str_c(&it->base));
-        if (link(paths.v[i], str_c(&it->tmp)) < 0 && copy_file(paths.v[i], str_c(&it->tmp)) < 0) {
+        if (place(it, paths.v[i], d->path) < 0) {
             if (errno != ENOENT) {
-                log_warn("copy %s to %s: %s", paths.v[i], str_c(&it->tmp), strerror(errno));
+                log_warn("copy %s to %s/tmp: %s", paths.v[i], d->path, strerror(errno));
                 r = MSTORE_ETEMP;
                 goto out;
             }
@@ -426,6 +361,8 @@ int mstore_copy(struct mstore_box *b, const uint32_t *seqs, size_t n, const char
             }
             sorted[ndone++] = it->src_uid; /* reused: the source UIDs done */
         }
+        if (ndone && sync_cur(d) < 0)
+            r = MSTORE_ETEMP; /* recorded all the same: at worst the client copies twice */
         if (ndone) {
             d->hdr.highestmodseq = modseq;
             ms_note_cur_change(d, &ct);

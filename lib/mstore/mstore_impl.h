@@ -1,9 +1,24 @@
 /*
- * mstore_impl.h - private parts of the mail store shared by its source files
+ * mstore_impl.h - the mail store's private types: no functions, only what its files share
  *
- * mstore.c (users, folders, subscriptions), mstore_box.c (the index, views,
- * sync, flag changes, expunge, copy, append) and mstore_cache.c (blobs)
- * include this; nothing else does.
+ * The mail store (lib/mstore) is a stack of files, each with one job and
+ * its own internal header; a file includes and calls only the files below
+ * it (lib/mstore/ORDER, checked by scripts/check-layers.sh), bottom up:
+ *
+ *   mstore.h        the public API and its types (no code)
+ *   maildir         message files: names, ,S=/,W= sizes, the writer (also local's)
+ *   mstore_impl.h   these shared types and the on-disk constants
+ *   mstore_lock     petrel.lock byte-range locks
+ *   mstore_check    trust in the index and cache files
+ *   mstore_uidlog   petrel.uids, the second copy of the UIDs
+ *   mstore_name     mailbox names, LIST patterns, name -> directory
+ *   mstore_cache    petrel.cache blobs by UID
+ *   mstore_index    petrel.index records, locked sections, directory scans
+ *   mstore_box      an open mailbox: the view, sync, flags, expunge, size, cache by seq
+ *   mstore_copy     new messages: APPEND, COPY, MOVE
+ *   mstore          users, the store, folder operations (LIST, CREATE, RENAME, STATUS ...)
+ *
+ * Every file of the store includes this; nothing outside it does.
  */
 #ifndef PETREL_MSTORE_IMPL_H
 #define PETREL_MSTORE_IMPL_H
@@ -38,14 +53,6 @@
 #define MS_LOGIN_OFF 16 /* last POP3 login time (8 bytes LE) */
 #define MS_IDENT_INDEX_OFF 32
 #define MS_IDENT_CACHE_OFF 80
-
-/* the files whose trust mstore_check.c keeps */
-#define MS_FILE_INDEX 0
-#define MS_FILE_CACHE 1
-
-#define MS_INDEX_VERSION 1
-#define MS_XLOG_MAX 20000  /* expunge log entries kept at most ... */
-#define MS_XLOG_KEEP 15000 /* ... and after pruning */
 
 /* what a box holds on a lock byte (F_RDLCK is 0, so not that) */
 #define MS_HELD_SHARED 1
@@ -108,95 +115,6 @@ struct mstore_box {
     struct str uidlog; /* lines for petrel.uids from this section (mstore_uidlog.c) */
     int uidlog_checked; /* this view made sure the log exists for its UIDVALIDITY */
 };
-
-/* petrel.uids as read back */
-struct ms_uidlog {
-    uint32_t uidvalidity;
-    uint32_t next; /* UIDNEXT when the file was last written whole */
-    uint32_t *uids; /* ascending */
-    char **bases;
-    uint32_t n, cap;
-};
-
-/* mstore_index.c: locks, the index database, directory scans */
-void ms_idx_init(void);
-int ms_lock(int fd, int range, int type, int wait);
-int ms_unlock(int fd, int range);
-int ms_open_lockfile(const char *dir);
-int ms_idx_lock(struct mstore_box *b, int excl);
-int ms_idx_open(struct mstore_box *b);
-int ms_idx_begin(struct mstore_box *b, int excl);
-uint64_t ms_idx_end(struct mstore_box *b, int bump);
-int ms_idx_create(struct mstore_box *b, int corrupt);
-int ms_idx_load(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n);
-void ms_idx_want_fsync(void);
-uint64_t ms_read_stamp(struct mstore_box *b);
-int ms_hdr_put(struct mstore_box *b);
-int ms_rec_get(struct mstore_box *b, uint32_t uid, struct mstore_msg *m);
-int ms_rec_put(struct mstore_box *b, const struct mstore_msg *m);
-int ms_rec_del(struct mstore_box *b, uint32_t uid, uint64_t modseq);
-
-/* a walk over records in ascending UIDs (one exclusive section): a get
- * steps to the next record when that is the one asked for, and a put
- * rewrites the record of the last get in place (no second search) */
-struct ms_rec_cursor {
-    DBC *c;
-    uint32_t uid; /* of the record under the cursor; 0 when not on one */
-};
-int ms_recc_open(struct mstore_box *b, struct ms_rec_cursor *rc);
-int ms_recc_get(struct ms_rec_cursor *rc, uint32_t uid, struct mstore_msg *m);
-int ms_recc_put(struct ms_rec_cursor *rc, const struct mstore_msg *m);
-void ms_recc_close(struct ms_rec_cursor *rc);
-void ms_recs_free(struct mstore_msg *v, uint32_t n);
-void ms_xlog_prune(struct mstore_box *b);
-int ms_kw_read(struct mstore_box *b);
-int ms_kw_write(struct mstore_box *b);
-unsigned ms_info_flags(const char *fname);
-int64_t ms_name_vsize(const char *fname);
-int ms_dir_mtimes(struct mstore_box *b, struct timespec *nt, struct timespec *ct);
-int ms_scan_needed(const struct ms_hdr *h, const struct timespec *nt, const struct timespec *ct);
-int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n);
-void ms_note_cur_change(struct mstore_box *b, const struct timespec *before);
-
-/* mstore_box.c: views */
-int ms_box_handle(struct mstore *st, const char *name, int flags, struct mstore_box **out);
-void ms_box_free(struct mstore_box *b);
-void ms_msg_path(const struct mstore_box *b, int dir, const char *fname, struct str *out);
-void ms_msgdirs_close(struct mstore_box *b);
-int ms_kw_mask(struct mstore_box *b, const char *const *names, size_t n, uint64_t *mask);
-void ms_flags_fname(const char *old, unsigned flags, struct str *out);
-void ms_changes_expunged(struct mstore_box *b, const uint32_t *gone, size_t n,
-                         struct mstore_changes *ch);
-
-/* mstore.c: folders */
-int ms_box_path(const struct mstore *st, const char *name, struct str *path);
-int ms_has_children(const struct mstore *st, const char *name);
-int ms_make_maildir(const char *path, int folder);
-void ms_unique_name(struct str *out);
-int ms_tree_lock(const struct mstore *st, int *fd);
-void ms_tree_unlock(int fd);
-
-/* mstore_check.c: trust in the index and cache files */
-int ms_file_check(struct mstore_box *b, int which);
-void ms_file_trust(struct mstore_box *b, int which);
-void ms_file_distrust(struct mstore_box *b, int which);
-void ms_file_set_aside(struct mstore_box *b, int which);
-int ms_db_verify(const char *path, struct str *why);
-int ms_db_close(DB *db);
-
-/* mstore_uidlog.c: the second copy of the UIDs */
-void ms_uidlog_add(struct mstore_box *b, uint32_t uid, const char *fname);
-void ms_uidlog_flush(struct mstore_box *b, int sync);
-int ms_uidlog_write(struct mstore_box *b, const struct mstore_msg *recs, uint32_t n);
-int ms_uidlog_read(struct mstore_box *b, struct ms_uidlog *l);
-void ms_uidlog_free(struct ms_uidlog *l);
-void ms_uidlog_maintain(struct mstore_box *b, const struct mstore_msg *recs, uint32_t n, int excl);
-
-/* mstore_cache.c */
-void ms_cache_release(struct mstore_box *b);
-int ms_cache_write(struct mstore_box *b);
-void ms_cache_drop_uids(struct mstore_box *b, const uint32_t *uids, size_t n);
-void ms_cache_reset(const char *dir);
 
 /* little-endian and big-endian helpers for records */
 static inline void ms_put32be(unsigned char *p, uint32_t v)

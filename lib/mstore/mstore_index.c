@@ -1,5 +1,5 @@
 /*
- * mstore_index.c - the per-mailbox index: locking, Berkeley DB records, directory scans
+ * mstore_index.c - the per-mailbox index: locked sections, Berkeley DB records, directory scans
  *
  * The index of a Maildir is petrel.index, a Berkeley DB btree opened
  * without an environment and with page checksums (DB_CHKSUM). Every access
@@ -21,6 +21,10 @@
  *
  * Writes are not fsynced, except when UIDs were handed out (so that no UID
  * is ever reused under the same UIDVALIDITY after a crash).
+ *
+ * Called by the views (mstore_box.c) and by APPEND/COPY (mstore_copy.c);
+ * calls only what lies below it: file names (maildir.c), the locks, the file
+ * checks, the UID log and the cache (reset when the index starts over).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,7 +38,14 @@
 #include "htab.h"
 #include "log.h"
 #include "mem.h"
+
+#include "maildir.h"
 #include "mstore_impl.h"
+#include "mstore_lock.h"
+#include "mstore_check.h"
+#include "mstore_uidlog.h"
+#include "mstore_cache.h"
+#include "mstore_index.h"
 
 static int want_fsync; /* this section handed out UIDs: let Berkeley DB fsync */
 
@@ -54,39 +65,7 @@ static void db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
     str_cpy(&db_message, msg);
 }
 
-/* ---- locks -------------------------------------------------------------- */
-
-int ms_lock(int fd, int range, int type, int wait)
-{
-    struct flock fl;
-
-    memset(&fl, 0, sizeof(fl));
-    fl.l_type = (short)type;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = range;
-    fl.l_len = 1;
-    while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
-}
-
-int ms_unlock(int fd, int range)
-{
-    return ms_lock(fd, range, F_UNLCK, 0);
-}
-
-int ms_open_lockfile(const char *dir)
-{
-    char *path = xasprintf("%s/" MS_LOCK_FILE, dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-    if (fd < 0)
-        log_warn("open %s: %s", path, strerror(errno));
-    free(path);
-    return fd;
-}
+/* ---- the change stamp and backups in petrel.lock ----------------------------------- */
 
 static uint64_t read_stamp(int fd)
 {
@@ -699,12 +678,6 @@ struct scan {
     size_t nslots;
 };
 
-static size_t base_len(const char *fname)
-{
-    const char *c = strchr(fname, ':');
-    return c ? (size_t)(c - fname) : strlen(fname);
-}
-
 static size_t base_hash(const char *s, size_t n)
 {
     return (size_t)hash_bytes(s, n);
@@ -728,7 +701,7 @@ static int scan_dir(struct scan *sc, const char *path, uint8_t dir)
             sc->v = xreallocarray(sc->v, sc->cap, sizeof(*sc->v));
         }
         sc->v[sc->n].fname = xstrdup(e->d_name);
-        sc->v[sc->n].baselen = base_len(e->d_name);
+        sc->v[sc->n].baselen = maildir_base_len(e->d_name);
         sc->v[sc->n].dir = dir;
         sc->v[sc->n].used = 0;
         sc->n++;
@@ -767,7 +740,7 @@ static void scan_index(struct scan *sc)
 
 static struct scan_ent *scan_find(struct scan *sc, const char *fname)
 {
-    size_t bl = base_len(fname);
+    size_t bl = maildir_base_len(fname);
     size_t h = base_hash(fname, bl) & (sc->nslots - 1);
 
     while (sc->slots[h]) {
@@ -785,45 +758,6 @@ static void scan_free(struct scan *sc)
         free(sc->v[i].fname);
     free(sc->v);
     free(sc->slots);
-}
-
-unsigned ms_info_flags(const char *fname)
-{
-    const char *c = strchr(fname, ':');
-    unsigned f = 0;
-
-    if (c == NULL || strncmp(c, ":2,", 3) != 0)
-        return 0;
-    for (c += 3; *c; c++) {
-        switch (*c) {
-        case 'D': f |= MSTORE_F_DRAFT; break;
-        case 'F': f |= MSTORE_F_FLAGGED; break;
-        case 'R': f |= MSTORE_F_ANSWERED; break;
-        case 'S': f |= MSTORE_F_SEEN; break;
-        case 'T': f |= MSTORE_F_DELETED; break;
-        default: break;
-        }
-    }
-    return f;
-}
-
-/* ms_name_vsize - the ",W=n" size that Dovecot-style names carry, or -1 */
-int64_t ms_name_vsize(const char *fname)
-{
-    size_t bl = base_len(fname);
-    const char *p = fname;
-
-    while ((p = strstr(p, ",W=")) != NULL && (size_t)(p - fname) < bl) {
-        char *end;
-        unsigned long long v;
-        p += 3;
-        errno = 0;
-        v = strtoull(p, &end, 10);
-        if (end != p && errno == 0 && (*end == ',' || *end == ':' || *end == '\0') &&
-            v < (1ULL << 50))
-            return (int64_t)v;
-    }
-    return -1;
 }
 
 /* name_cmp - delivery order of Maildir names: the leading time numerically */
@@ -942,7 +876,7 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
         }
         e->used = 1;
         if (e->dir != m->dir || strcmp(e->fname, m->fname) != 0) {
-            unsigned f = ms_info_flags(e->fname);
+            unsigned f = maildir_info_flags(e->fname);
             rec_from_ent(m, e);
             if (f != m->flags) {
                 m->flags = (uint8_t)f;
@@ -977,9 +911,9 @@ int ms_scan(struct mstore_box *b, struct mstore_msg **recs, uint32_t *n)
             m->fname = xstrdup(nw[i]->fname);
             ms_uidlog_add(b, m->uid, m->fname);
             m->dir = nw[i]->dir;
-            m->flags = (uint8_t)ms_info_flags(m->fname);
+            m->flags = (uint8_t)maildir_info_flags(m->fname);
             m->modseq = modseq;
-            m->size = ms_name_vsize(m->fname);
+            m->size = maildir_name_vsize(m->fname);
             m->date = -1;
             (*n)++;
             if (ms_rec_put(b, m) < 0) {
@@ -1051,9 +985,9 @@ static int recover_uids(struct mstore_box *b, const struct ms_uidlog *l)
         m.uid = l->uids[i];
         m.fname = e->fname;
         m.dir = e->dir;
-        m.flags = (uint8_t)ms_info_flags(e->fname);
+        m.flags = (uint8_t)maildir_info_flags(e->fname);
         m.modseq = b->hdr.highestmodseq;
-        m.size = ms_name_vsize(e->fname);
+        m.size = maildir_name_vsize(e->fname);
         m.date = -1;
         if (ms_rec_put(b, &m) < 0) {
             kept = -1;

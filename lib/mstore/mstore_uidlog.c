@@ -33,7 +33,9 @@
 #include "htab.h"
 #include "log.h"
 #include "mem.h"
+
 #include "mstore_impl.h"
+#include "mstore_uidlog.h"
 
 #define UIDLOG_MAX (64u << 20) /* a longer file is not read: rebuilt with a new UIDVALIDITY */
 #define UIDLOG_SLACK 65536     /* rewritten past this size and three times the live lines */
