@@ -6,8 +6,9 @@
  * the queue ID comes back on a second pipe once the file is durable, and
  * petrel-drop's exit status (sysexits.h) says why when it is not. Content
  * goes out in D records of at most 64 KB. Closing the pipe without the end
- * record (submit_abort, or the caller dying) makes petrel-drop remove its
- * temporary file: a half-written message is never picked up. The caller
+ * record (the caller dying) makes petrel-drop remove its temporary file: a
+ * half-written message is never picked up; submit_abort also sends it
+ * SIGTERM, so that a deliberate abort is not reported as a truncated input. The caller
  * must ignore SIGPIPE (a petrel-drop that refused early shows in its status).
  */
 #include <errno.h>
@@ -227,6 +228,9 @@ void submit_abort(struct submit *s)
         release(s);
         return;
     }
+    /* petrel-drop removes its temporary file and exits quietly on SIGTERM; the closed pipe
+     * alone would make it report a truncated input */
+    kill(s->pid, SIGTERM);
     str_reset(&s->buf);
     finish(s, &id, &err);
     str_free(&id);

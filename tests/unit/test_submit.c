@@ -64,7 +64,8 @@ static void teardown(void)
     cfg_main = NULL;
 }
 
-/* read_in - what the stand-in received, read with the maildrop reader; its return code */
+/* read_in - what the stand-in received, read with the maildrop reader; its return code,
+ * -2 when it received nothing at all */
 static int read_in(struct maildrop_env *env, struct str *content, struct str *err)
 {
     static const struct maildrop_limits lim = {1000000, 10};
@@ -74,7 +75,8 @@ static int read_in(struct maildrop_env *env, struct str *content, struct str *er
     int fd = open(path, O_RDONLY), rc;
 
     free(path);
-    assert_true(fd >= 0);
+    if (fd < 0)
+        return -2;
     maildrop_reader_init(&r, fd, &lim);
     rc = maildrop_read_envelope(&r, env, err);
     if (rc == 0)
@@ -158,7 +160,7 @@ static void test_refused(void **state)
     teardown();
 }
 
-/* given up after the start: the helper sees no end record (it removes its file) */
+/* given up after the start: the helper is stopped (SIGTERM) and never sees an end record */
 static void test_abort_started(void **state)
 {
     struct str err = STR_INIT, content = STR_INIT;
@@ -171,7 +173,8 @@ static void test_abort_started(void **state)
     assert_int_equal(submit_start(s, &err), 0);
     submit_write(s, "partial\n", 8);
     submit_abort(s);
-    assert_int_equal(read_in(&env, &content, &err), -1);
+    memset(&env, 0, sizeof(env));
+    assert_true(read_in(&env, &content, &err) < 0);
     maildrop_env_free(&env);
     str_free(&err);
     str_free(&content);
