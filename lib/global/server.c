@@ -172,6 +172,8 @@ static void setup_logging(int standalone)
     const char *file = cfg_str(cfg_main, "maillog_file");
 
     log_set_syslog_name(cfg_str(cfg_main, "syslog_name"));
+    if (standalone && strcmp(file, "/dev/stdout") == 0)
+        file = ""; /* -S: standard output is the session itself */
     if (*file && log_set_file(file) == 0) {
         log_set_dests(LOG_DEST_FILE);
     } else if (*file && !standalone) {

@@ -368,6 +368,15 @@ def test_smtp_session_local_rules(instances):
         Q.wait_removed(inst, qid)
 
 
+def test_smtp_session_log_stays_out_of_the_session(instances):
+    """maillog_file = /dev/stdout (the container idiom) must not put smtpd's log lines into
+    the SMTP replies of sendmail -bs, whose standard output is the session."""
+    inst = S.submit_instance(instances, main_cf={"maillog_file": "/dev/stdout"})
+    r = S.sendmail(inst, "-bs", input="EHLO client.example\r\nQUIT\r\n")
+    assert r.returncode == 0, r.stderr
+    assert all(re.match(r"(220|250|221)[ -]", l) for l in r.stdout.splitlines()), r.stdout
+
+
 def test_verify_addresses(inst):
     Q.write_aliases(inst, {"postmaster": "demo@example.test", "root": "demo@example.test"})
     inst.main_cf["transport_maps"] = "inline:{bounce.test=error:5.1.2 no such domain}"
