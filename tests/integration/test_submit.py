@@ -368,6 +368,17 @@ def test_smtp_session_local_rules(instances):
         Q.wait_removed(inst, qid)
 
 
+def test_smtp_session_notify_grammar_is_smtpd_s(inst):
+    """The ESMTP parameters of -bs are parsed by smtpd's one grammar: an empty NOTIFY list
+    element is a syntax error (RFC 3461 4.1: 1#notify-list-element), 501 as from smtpd on
+    port 25; the hand-written -bs copy accepted NOTIFY=SUCCESS,,FAILURE."""
+    r = S.sendmail(inst, "-bs", input="EHLO client.example\r\nMAIL FROM:<>\r\n"
+                   "RCPT TO:<demo@example.test> NOTIFY=SUCCESS,,FAILURE\r\n"
+                   "RCPT TO:<demo@example.test> NOTIFY=SUCCESS,FAILURE\r\nQUIT\r\n")
+    assert r.returncode == 0, r.stderr
+    assert bs_codes(r.stdout.splitlines()) == ["250", "501", "250", "221"], r.stdout
+
+
 def test_smtp_session_log_stays_out_of_the_session(instances):
     """maillog_file = /dev/stdout (the container idiom) must not put smtpd's log lines into
     the SMTP replies of sendmail -bs, whose standard output is the session."""
