@@ -10,13 +10,15 @@
  * to the arguments; Bcc: and Resent-Bcc: never reach the queue; a line
  * with a single dot ends the message unless -i (-oi); a leading mbox
  * "From " line is dropped; -f, -F (else $NAME, else the GECOS name), -N,
- * -R, -V set the envelope; -bs runs SMTP on standard input and output;
+ * -R, -V set the envelope; -bs runs the SMTP server, smtpd, in stand-alone
+ * mode on standard input and output (Postfix's smtpd -S), as the invoking
+ * user, with -F (else $NAME, else the GECOS name) as $NAME for its From:;
  * -bv reports how each address would be delivered; -q, -qR, -qI flush;
  * -C or MAIL_CONFIG select the configuration; historic options (-oem,
  * -odb, -odi, -oQ..., -m, -n, -G, -U, ...) are accepted and ignored.
  *
  * The message goes into maildrop/ through the set-gid helper petrel-drop
- * (sendmail_submit.c), as the invoking user; the exit status is 0 only
+ * (lib/global/submit.h), as the invoking user; the exit status is 0 only
  * once the file is durable. Exit status (sysexits.h): EX_USAGE bad
  * options or no recipient, EX_DATAERR a message over a limit, EX_NOUSER a
  * malformed address (or, for -bv, an undeliverable one), EX_NOPERM not
@@ -43,6 +45,7 @@
 #include "qfile.h"
 #include "str.h"
 #include "stream.h"
+#include "submit.h"
 #include "tool.h"
 
 #include "sendmail.h"
@@ -348,13 +351,13 @@ static void read_header(struct reader *r)
 }
 
 /* copy_body - the rest of the input into the submission */
-static void copy_body(struct reader *r, struct submission *sub)
+static void copy_body(struct reader *r, struct submit *sub)
 {
     struct str piece = STR_INIT;
     int line_start = r->body_line_start;
 
     if (r->first_body.len) {
-        submission_write(sub, r->first_body.s, r->first_body.len);
+        submit_write(sub, r->first_body.s, r->first_body.len);
         r->size += r->first_body.len;
     }
     while (!r->ended) {
@@ -367,13 +370,30 @@ static void copy_body(struct reader *r, struct submission *sub)
         line_start = c == 1;
         r->size += piece.len;
         if (r->size > r->limit) {
-            submission_abort(sub);
+            submit_abort(sub);
             die(EX_DATAERR, "message file too big (over message_size_limit = %llu bytes)",
                 r->limit);
         }
-        submission_write(sub, piece.s, piece.len);
+        submit_write(sub, piece.s, piece.len);
     }
     str_free(&piece);
+}
+
+/* open_submission - petrel-drop started with the whole envelope; dies when it cannot be */
+static struct submit *open_submission(const struct sm_opts *o, const struct sm_rcpts *rcpts)
+{
+    struct submit_env env = {o->sender, o->fullname, o->envid, o->ret};
+    struct submit *sub = submit_open(o->confdir, &env);
+    struct str err = STR_INIT;
+
+    for (size_t i = 0; i < rcpts->n; i++)
+        submit_rcpt(sub, rcpts->v[i].addr, rcpts->v[i].orcpt, rcpts->v[i].notify);
+    if (submit_start(sub, &err) < 0) {
+        submit_abort(sub);
+        die(EX_OSERR, "%s", str_c(&err));
+    }
+    str_free(&err);
+    return sub;
 }
 
 /* submit - -bm: read the message, queue it */
@@ -381,7 +401,7 @@ static int submit(struct sm_opts *o, struct sm_rcpts *rcpts)
 {
     struct reader r;
     struct str id = STR_INIT, err = STR_INIT;
-    struct submission *sub;
+    struct submit *sub;
     int rc;
 
     memset(&r, 0, sizeof(r));
@@ -402,12 +422,10 @@ static int submit(struct sm_opts *o, struct sm_rcpts *rcpts)
             cfg_int(cfg_main, "submit_recipient_limit"));
     if (r.size > r.limit)
         die(EX_DATAERR, "message file too big (over message_size_limit = %llu bytes)", r.limit);
-    sub = submission_open(o, rcpts, &err);
-    if (sub == NULL)
-        die(EX_OSERR, "%s", str_c(&err));
-    submission_write(sub, r.header.s, r.header.len);
+    sub = open_submission(o, rcpts);
+    submit_write(sub, r.header.s, r.header.len);
     copy_body(&r, sub);
-    rc = submission_close(sub, &id, &err);
+    rc = submit_close(sub, &id, &err);
     if (rc)
         die(rc, "%s", str_c(&err));
     if (o->verbose)
@@ -421,6 +439,21 @@ static int submit(struct sm_opts *o, struct sm_rcpts *rcpts)
     str_free(&id);
     str_free(&err);
     return 0;
+}
+
+/* run_smtpd - -bs: the SMTP server itself in stand-alone mode (smtpd -S) on our standard
+ * input and output, as the invoking user; the full name travels as $NAME */
+static _Noreturn void run_smtpd(const struct sm_opts *o)
+{
+    char *path = xasprintf("%s/smtpd", cfg_str(cfg_main, "daemon_directory"));
+
+    if (o->fullname && *o->fullname)
+        setenv("NAME", o->fullname, 1);
+    else
+        unsetenv("NAME");
+    fflush(stdout);
+    execl(path, "smtpd", "-S", "-c", o->confdir, o->verbose ? "-v" : (char *)NULL, (char *)NULL);
+    die(EX_UNAVAILABLE, "exec %s: %s", path, strerror(errno));
 }
 
 /* confdir_of - -C names the directory, or a main.cf inside it (Postfix) */
@@ -552,7 +585,7 @@ int main(int argc, char **argv)
     if (mode == 's') {
         if (optind != argc)
             die(EX_USAGE, "-bs takes no recipient arguments");
-        rc = sendmail_smtp(&o);
+        run_smtpd(&o);
     } else {
         for (int i = optind; i < argc; i++)
             if (sm_parse_list(argv[i], strlen(argv[i]), o.notify, &rcpts, &bad) < 0)

@@ -2,10 +2,9 @@
  * sendmail.h - the sendmail command's shared declarations
  *
  * Rooms: sendmail.c (options, modes, reading a message from standard
- * input), sendmail_submit.c (addresses, and the pipe into the set-gid
- * helper petrel-drop), sendmail_smtp.c (-bs: an SMTP session on standard
- * input and output), sendmail_verify.c (-bv: how each address would be
- * delivered).
+ * input and handing it to petrel-drop through lib/global/submit.h; -bs
+ * runs smtpd in stand-alone mode), sendmail_submit.c (addresses),
+ * sendmail_verify.c (-bv: how each address would be delivered).
  */
 #ifndef PETREL_SENDMAIL_H
 #define PETREL_SENDMAIL_H
@@ -46,22 +45,6 @@ int sm_parse_sender(const char *text, struct str *out);
 /* sm_rcpts_add - one recipient in external form (duplicates are dropped) */
 void sm_rcpts_add(struct sm_rcpts *l, const char *addr, const char *orcpt, int notify);
 void sm_rcpts_free(struct sm_rcpts *l);
-
-struct submission;
-/* submission_open - start petrel-drop and send it the envelope; NULL with err */
-struct submission *submission_open(const struct sm_opts *o, const struct sm_rcpts *r,
-                                   struct str *err);
-/* submission_write - message content (written in D records) */
-void submission_write(struct submission *s, const void *p, size_t n);
-/* submission_close - the end record; wait for petrel-drop: 0 with the queue ID in id, else a
- * sysexits.h status with err set */
-int submission_close(struct submission *s, struct str *id, struct str *err);
-/* submission_abort - give up: petrel-drop removes its temporary file */
-void submission_abort(struct submission *s);
-
-/* sendmail_smtp.c */
-/* sendmail_smtp - an SMTP session on standard input and output; the exit status */
-int sendmail_smtp(const struct sm_opts *o);
 
 /* sendmail_verify.c */
 /* sendmail_verify - report how each recipient would be delivered; the exit status */

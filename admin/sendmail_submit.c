@@ -1,5 +1,5 @@
 /*
- * sendmail_submit.c - addresses, and the pipe into the set-gid helper petrel-drop
+ * sendmail_submit.c - the addresses given to sendmail
  *
  * Addresses given to sendmail (arguments, -f, To:/Cc:/Bcc: with -t) are
  * RFC 5322 address lists: "Name <user@example.com>, other (comment)" and
@@ -7,41 +7,16 @@
  * the RFC 5321 syntax rules that pickup applies (lib/global/smtp_parse.c) and
  * kept in that external form (quotes kept) for the maildrop file, so that
  * a typo is reported at once with EX_NOUSER rather than found in corrupt/.
- *
- * A submission runs $command_directory/petrel-drop with a pipe on its
- * standard input (the records) and one on its standard output (the queue
- * ID it prints once the file is durable). Content goes out in D records
- * of at most 64 KB; when sendmail stops early (a limit, an error), closing
- * the pipe without the end record makes petrel-drop remove its file.
+ * The message itself goes to petrel-drop through lib/global/submit.h.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <sysexits.h>
-#include <unistd.h>
 
-#include "cfg.h"
 #include "maildrop.h"
 #include "mem.h"
 #include "smtp_parse.h"
 
 #include "sendmail.h"
-
-#define CHUNK 65536
-
-struct submission {
-    pid_t pid;
-    int in;  /* petrel-drop's standard input */
-    int out; /* its standard output */
-    int failed;
-    struct str buf;   /* records not yet written */
-    struct str chunk; /* content not yet in a D record */
-};
 
 /* external - the external form of an addr-spec (RFC 5321 syntax, quotes kept); -1 when
  * malformed */
@@ -197,171 +172,4 @@ int sm_parse_sender(const char *text, struct str *out)
     sm_rcpts_free(&l);
     str_free(&bad);
     return rc;
-}
-
-/* put - append a record to the output buffer */
-static void put(struct submission *s, int type, const void *p, size_t n)
-{
-    maildrop_put(&s->buf, type, p, n);
-}
-
-/* drain - write the output buffer to petrel-drop */
-static void drain(struct submission *s)
-{
-    size_t off = 0;
-
-    while (!s->failed && off < s->buf.len) {
-        ssize_t n = write(s->in, s->buf.s + off, s->buf.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            s->failed = 1; /* petrel-drop is gone: its status tells why */
-        else
-            off += (size_t)n;
-    }
-    str_reset(&s->buf);
-}
-
-/* spawn - run petrel-drop with two pipes; -1 with err */
-static int spawn(struct submission *s, const struct sm_opts *o, struct str *err)
-{
-    int in[2], out[2];
-    char *path = xasprintf("%s/petrel-drop", cfg_str(cfg_main, "command_directory"));
-
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
-        str_printf(err, "pipe: %s", strerror(errno));
-        free(path);
-        return -1;
-    }
-    s->pid = fork();
-    if (s->pid < 0) {
-        str_printf(err, "fork: %s", strerror(errno));
-        free(path);
-        return -1;
-    }
-    if (s->pid == 0) {
-        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
-            _exit(EX_OSERR);
-        signal(SIGPIPE, SIG_DFL);
-        execl(path, "petrel-drop", "-c", o->confdir, (char *)NULL);
-        fprintf(stderr, "sendmail: fatal: exec %s: %s\n", path, strerror(errno));
-        _exit(EX_UNAVAILABLE);
-    }
-    close(in[0]);
-    close(out[1]);
-    s->in = in[1];
-    s->out = out[0];
-    free(path);
-    return 0;
-}
-
-struct submission *submission_open(const struct sm_opts *o, const struct sm_rcpts *r,
-                                   struct str *err)
-{
-    struct submission *s = xcalloc(1, sizeof(*s));
-    struct timeval tv;
-    char t[64];
-
-    str_init(&s->buf);
-    str_init(&s->chunk);
-    if (spawn(s, o, err) < 0) {
-        free(s);
-        return NULL;
-    }
-    gettimeofday(&tv, NULL);
-    put(s, QREC_VERSION, MAILDROP_MAGIC, strlen(MAILDROP_MAGIC));
-    snprintf(t, sizeof(t), "%lld.%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
-    put(s, QREC_TIME, t, strlen(t));
-    put(s, QREC_SENDER, o->sender, strlen(o->sender));
-    if (o->fullname && *o->fullname) {
-        char *a = xasprintf("fullname=%s", o->fullname);
-        put(s, QREC_ATTR, a, strlen(a));
-        free(a);
-    }
-    if (o->envid) {
-        char *a = xasprintf("envid=%s", o->envid);
-        put(s, QREC_ATTR, a, strlen(a));
-        free(a);
-    }
-    if (o->ret) {
-        char *a = xasprintf("ret=%s", o->ret);
-        put(s, QREC_ATTR, a, strlen(a));
-        free(a);
-    }
-    for (size_t i = 0; i < r->n; i++)
-        maildrop_put_rcpt(&s->buf, r->v[i].addr, r->v[i].orcpt, r->v[i].notify);
-    put(s, QREC_MESSAGE, "", 0);
-    drain(s);
-    return s;
-}
-
-void submission_write(struct submission *s, const void *p, size_t n)
-{
-    const char *c = p;
-
-    while (n > 0) {
-        size_t k = CHUNK - s->chunk.len;
-        if (k > n)
-            k = n;
-        str_catn(&s->chunk, c, k);
-        c += k;
-        n -= k;
-        if (s->chunk.len == CHUNK) {
-            put(s, QREC_DATA, s->chunk.s, s->chunk.len);
-            str_reset(&s->chunk);
-            drain(s);
-        }
-    }
-}
-
-/* finish - close the pipes, collect the ID and the exit status */
-static int finish(struct submission *s, struct str *id, struct str *err)
-{
-    char buf[256];
-    ssize_t n;
-    int status, rc;
-
-    close(s->in);
-    str_reset(id);
-    while ((n = read(s->out, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0 && id->len < 128)
-            str_catn(id, buf, (size_t)n);
-    close(s->out);
-    str_chomp(id);
-    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && id->len > 0)
-        rc = 0;
-    else if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
-             WEXITSTATUS(status) <= EX__MAX && WEXITSTATUS(status) != EX_OK)
-        rc = WEXITSTATUS(status);
-    else
-        rc = EX_TEMPFAIL;
-    if (rc)
-        str_printf(err, "the message could not be queued (petrel-drop %s %d)",
-                   WIFEXITED(status) ? "exit status" : "signal",
-                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    str_free(&s->buf);
-    str_free(&s->chunk);
-    free(s);
-    return rc;
-}
-
-int submission_close(struct submission *s, struct str *id, struct str *err)
-{
-    if (s->chunk.len)
-        put(s, QREC_DATA, s->chunk.s, s->chunk.len);
-    put(s, QREC_END, "", 0);
-    drain(s);
-    return finish(s, id, err);
-}
-
-void submission_abort(struct submission *s)
-{
-    struct str id = STR_INIT, err = STR_INIT;
-
-    str_reset(&s->buf);
-    finish(s, &id, &err);
-    str_free(&id);
-    str_free(&err);
 }

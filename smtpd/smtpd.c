@@ -15,7 +15,9 @@
  * smtpd_hard_error_limit the connection is closed with 421.
  *
  * Policy (who may relay, which recipients exist) lives in smtpd_check.c,
- * message content in smtpd_data.c, AUTH in smtpd_sasl.c.
+ * message content in smtpd_data.c, AUTH in smtpd_sasl.c. With -S (sendmail
+ * -bs) one session runs on standard input and output as the invoking user,
+ * a trusted local submission stored through petrel-drop (smtpd_standalone.c).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -547,12 +549,12 @@ static void cmd_rcpt(struct session *ss, const char *args)
         goto out;
     }
     qualify(&rcpt);
-    if (check_rcpt(ss, &rcpt, &out) != 0) {
+    if (!smtpd_cf.standalone && check_rcpt(ss, &rcpt, &out) != 0) {
         reply_text(ss, str_c(&out));
         log_reject(ss, "RCPT", str_c(&out), str_c(&rcpt.raw));
         goto out;
     }
-    if (ss->qf == NULL && data_open_queue_file(ss, &out) < 0) {
+    if (!data_opened(ss) && data_open_queue_file(ss, &out) < 0) {
         reply_text(ss, str_c(&out));
         goto out;
     }
@@ -625,7 +627,7 @@ static void cmd_vrfy(struct session *ss, const char *args)
         reply(ss, "501 5.1.3 Bad recipient address syntax");
     } else {
         qualify(&a);
-        if (check_verify(ss, &a, &out) != 0)
+        if (!smtpd_cf.standalone && check_verify(ss, &a, &out) != 0)
             reply_text(ss, str_c(&out));
         else
             reply(ss, "252 2.0.0 <%s>", str_c(&a.raw));
@@ -894,7 +896,8 @@ static void serve(struct server_conn *c)
     ss.port = c->port;
     snprintf(ss.namaddr, sizeof(ss.namaddr), "%s[%s]", ss.name, ss.addr);
     log_info("connect from %s", ss.namaddr);
-    ss.in_mynetworks = check_client_list("mynetworks", ss.addr);
+    /* stand-alone: the local user, trusted as Postfix's sendmail -bs trusts it */
+    ss.in_mynetworks = smtpd_cf.standalone || check_client_list("mynetworks", ss.addr);
     ss.bare_mode = smtpd_cf.bare_mode;
     if (ss.bare_mode == BARE_REJECT &&
         check_client_list("smtpd_forbid_bare_newline_exclusions", ss.addr))
@@ -951,6 +954,8 @@ static void pre_init(int argc, char **argv)
 
     (void)argc;
     (void)argv;
+    if (server_standalone())
+        standalone_settings();
     smtpd_cf.tls_level = tls_level(cfg_str(cfg_main, "smtpd_tls_security_level"));
     smtpd_cf.wrappermode = cfg_bool(cfg_main, "smtpd_tls_wrappermode");
     if (smtpd_cf.tls_level != TLS_LEVEL_NONE || smtpd_cf.wrappermode) {
@@ -980,7 +985,8 @@ static void post_init(void)
 {
     const struct cfg *c = cfg_main;
 
-    if (chdir(cfg_str(c, "queue_directory")) < 0)
+    /* stand-alone: petrel-drop finds the queue itself */
+    if (!smtpd_cf.standalone && chdir(cfg_str(c, "queue_directory")) < 0)
         log_fatal("chdir %s: %s", cfg_str(c, "queue_directory"), strerror(errno));
     smtpd_cf.myhostname = cfg_str(c, "myhostname");
     smtpd_cf.myorigin = cfg_str(c, "myorigin");
@@ -1020,7 +1026,8 @@ static void post_init(void)
     if (smtpd_cf.wrappermode && smtpd_tls_ctx == NULL)
         log_warn("smtpd_tls_wrappermode = yes without a usable certificate: every connection "
                  "will be closed");
-    check_init();
+    if (!smtpd_cf.standalone) /* no restrictions: no tables the user may not read */
+        check_init();
     sasl_init();
     if (smtpd_cf.conn_limit > 0 && !server_standalone())
         connlimit_open("smtpd");

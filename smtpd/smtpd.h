@@ -5,7 +5,8 @@
  * work the way the protocol does: smtpd.c (connection, command loop,
  * envelope commands), smtpd_check.c (restrictions and recipient
  * validation), smtpd_data.c (DATA/BDAT and the queue file), smtpd_sasl.c
- * (AUTH), lib/global/smtp_parse.c (syntax); connections per client are counted by
+ * (AUTH), smtpd_standalone.c (smtpd -S for sendmail -bs: its settings and
+ * the maildrop store), lib/global/smtp_parse.c (syntax); connections per client are counted by
  * lib/util/connlimit.c, shared with popd and imapd.
  */
 #ifndef PETREL_SMTPD_H
@@ -76,12 +77,14 @@ struct smtpd_conf {
     unsigned long long queue_minfree;
     int always_add_headers;
     int bare_mode;
+    int standalone; /* smtpd -S: local submission (smtpd_standalone.c) */
 };
 
 extern struct smtpd_conf smtpd_cf;
 extern SSL_CTX *smtpd_tls_ctx;
 
 struct content;
+struct submit;
 
 struct session {
     struct stream *s;
@@ -120,6 +123,7 @@ struct session {
     struct smtp_path first_rcpt;
     struct htab *rcpt_seen;
     struct qfile_writer *qf;
+    struct submit *drop; /* stand-alone mode: the maildrop file instead of qf */
     struct str queue_id;
     int bdat_active;     /* BDAT chunks are arriving */
     int bdat_failed;     /* a chunk was rejected: the rest of the transaction is refused */
@@ -161,6 +165,25 @@ void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char 
 void cmd_data(struct session *ss, const char *args);
 void cmd_bdat(struct session *ss, const char *args);
 void data_abort(struct session *ss);
+
+/* data_opened - the transaction has its queue file (or maildrop submission) */
+int data_opened(const struct session *ss);
+
+/* smtpd_standalone.c */
+/* standalone_settings - smtpd -S: the main.cf overrides of local submission (no TLS, no
+ * AUTH, bare LF accepted, pickup adds the headers, ...); before anything reads them */
+void standalone_settings(void);
+/* drop_open - the maildrop submission for the transaction (instead of data_open_queue_file) */
+int drop_open(struct session *ss, struct str *reply_line);
+void drop_rcpt(struct session *ss, const struct smtp_path *rcpt, const char *orcpt, int notify);
+/* drop_begin - run petrel-drop with the envelope; -1 when it cannot be run */
+int drop_begin(struct session *ss);
+void drop_write(struct session *ss, const char *p, size_t n);
+/* drop_commit - the end of the message; NULL once durable (ss->queue_id set), else the
+ * reply that refuses it */
+const char *drop_commit(struct session *ss);
+/* drop_abort - give up the submission, if any */
+void drop_abort(struct session *ss);
 
 /* smtpd_sasl.c */
 void sasl_init(void);

@@ -16,6 +16,11 @@
  * can "LF . LF" or "CR . CR" end a message, which is what SMTP smuggling
  * needs. Content is streamed to the file in pieces; memory stays bounded
  * whatever the client sends.
+ *
+ * In stand-alone mode (smtpd -S, sendmail -bs) the same content goes to a
+ * maildrop file through petrel-drop instead (smtpd_standalone.c), without
+ * our Received: header (pickup adds its own, naming the submitting user);
+ * there "." LF also ends DATA, as it ends sendmail's input.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -85,6 +90,8 @@ int data_open_queue_file(struct session *ss, struct str *reply_line)
     char num[32];
     static const char *const bodies[] = {"", "7BIT", "8BITMIME", "BINARYMIME"};
 
+    if (smtpd_cf.standalone)
+        return drop_open(ss, reply_line);
     ss->qf = qfile_create("incoming", &err);
     if (ss->qf == NULL) {
         log_warn("cannot create a queue file: %s", str_c(&err));
@@ -121,6 +128,11 @@ int data_open_queue_file(struct session *ss, struct str *reply_line)
     return 0;
 }
 
+int data_opened(const struct session *ss)
+{
+    return ss->qf != NULL || ss->drop != NULL;
+}
+
 void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char *orcpt,
                    int notify)
 {
@@ -132,7 +144,10 @@ void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char 
         ss->rcpt_seen = htab_create(16);
     if (htab_get(ss->rcpt_seen, key.s) == NULL) {
         htab_put(ss->rcpt_seen, key.s, ss);
-        qfile_put_rcpt(ss->qf, str_c(&rcpt->addr), orcpt, notify, NULL);
+        if (ss->drop)
+            drop_rcpt(ss, rcpt, orcpt, notify);
+        else
+            qfile_put_rcpt(ss->qf, str_c(&rcpt->addr), orcpt, notify, NULL);
     }
     str_free(&key);
 }
@@ -149,6 +164,7 @@ void data_abort(struct session *ss)
         qfile_writer_free(ss->qf); /* unlinks the incomplete file */
         ss->qf = NULL;
     }
+    drop_abort(ss);
 }
 
 /* received_header - RFC 5321 4.4 trace header, first in the stored content */
@@ -188,6 +204,11 @@ static int begin_content(struct session *ss, int bdat)
     cs->add_missing = smtpd_cf.always_add_headers || check_rewrite_clients(ss);
     str_init(&cs->msgid);
     ss->content = cs;
+    if (ss->drop) {
+        if (drop_begin(ss) < 0)
+            cs->write_error = 1;
+        return 0;
+    }
     qfile_begin_content(ss->qf);
     received_header(ss, &h);
     if (qfile_write(ss->qf, h.s, h.len) < 0)
@@ -215,7 +236,9 @@ static void store(struct session *ss, const char *p, size_t n)
         return;
     if (!cs->bdat && ss->bare_mode == BARE_REJECT && (cs->bare_lf || cs->bare_cr))
         return; /* the message will be refused: stop writing */
-    if (qfile_write(ss->qf, p, n) < 0)
+    if (ss->drop)
+        drop_write(ss, p, n);
+    else if (qfile_write(ss->qf, p, n) < 0)
         cs->write_error = 1;
 }
 
@@ -371,7 +394,9 @@ static int read_data(struct session *ss)
         const char *p = buf.s;
         size_t n = buf.len;
         if (starts && n > 0 && p[0] == '.') {
-            if (complete && n == 3 && p[1] == '\r' && p[2] == '\n' && cs->prev_crlf) {
+            int crlf_dot = complete && n == 3 && p[1] == '\r' && p[2] == '\n';
+            int lf_dot = complete && n == 2 && p[1] == '\n';
+            if ((crlf_dot && cs->prev_crlf) || (smtpd_cf.standalone && (crlf_dot || lf_dot))) {
                 r = 0;
                 break;
             }
@@ -434,10 +459,13 @@ static void finish(struct session *ss, const char *cmd)
     else if (cs->hdr_too_big)
         refuse = "552 5.3.4 Error: message header too big";
     else if (cs->write_error) {
-        log_warn("%s: write queue file: %s", str_c(&ss->queue_id), qfile_error(ss->qf));
+        if (ss->qf)
+            log_warn("%s: write queue file: %s", str_c(&ss->queue_id), qfile_error(ss->qf));
         refuse = "451 4.3.0 Error: queue file write error";
     }
-    if (refuse == NULL && qfile_commit(ss->qf, &err) < 0) {
+    if (refuse == NULL && ss->drop) {
+        refuse = drop_commit(ss);
+    } else if (refuse == NULL && qfile_commit(ss->qf, &err) < 0) {
         log_warn("%s: commit queue file: %s", str_c(&ss->queue_id), str_c(&err));
         refuse = "451 4.3.0 Error: queue file write error";
     }
@@ -445,7 +473,8 @@ static void finish(struct session *ss, const char *cmd)
         reply_text(ss, refuse);
         log_reject(ss, cmd, refuse, NULL);
     } else {
-        trigger_qmgr();
+        if (ss->qf)
+            trigger_qmgr(); /* (a maildrop file: petrel-drop has poked pickup) */
         if (cs->msgid.len)
             log_info("%s: message-id=%s", str_c(&ss->queue_id), str_c(&cs->msgid));
         reply(ss, "250 2.0.0 Ok: queued as %s", str_c(&ss->queue_id));

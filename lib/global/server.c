@@ -167,11 +167,14 @@ static void setup_logging(int standalone)
     const char *file = cfg_str(cfg_main, "maillog_file");
 
     log_set_syslog_name(cfg_str(cfg_main, "syslog_name"));
-    if (*file) {
-        if (log_set_file(file) < 0)
-            log_fatal("open maillog_file %s: %s", file, strerror(errno));
+    if (standalone && strcmp(file, "/dev/stdout") == 0)
+        file = ""; /* -S: standard output is the session itself */
+    if (*file && log_set_file(file) == 0) {
         log_set_dests(LOG_DEST_FILE);
+    } else if (*file && !standalone) {
+        log_fatal("open maillog_file %s: %s", file, strerror(errno));
     } else {
+        /* -S runs as whoever invoked it (sendmail -bs), who may not write the mail log */
         log_set_dests(LOG_DEST_SYSLOG | (standalone && isatty(2) ? LOG_DEST_STDERR : 0));
     }
 }

@@ -18,7 +18,9 @@
  * answers every connection with that reply, then exits with
  * MASTER_EXIT_UNAVAILABLE so that master starts a new attempt.
  * With -S, a single-connection server serves one session on stdin/stdout
- * without master (sendmail -bs, tests).
+ * without master, as whoever ran it (smtpd -S for sendmail -bs): main.cf is
+ * read from disk, and a maillog_file that user may not write (or
+ * /dev/stdout, the session's own channel) gives way to syslog.
  */
 #ifndef PETREL_SERVER_H
 #define PETREL_SERVER_H

@@ -270,15 +270,122 @@ def test_smtp_session(inst, user):
     assert r.returncode == 0, r.stderr
     replies = r.stdout.splitlines()
     assert replies[0].startswith("220 %s ESMTP Petrel" % HOST)
-    assert "250-PIPELINING" in replies and "250-DSN" in replies and "250 ENHANCEDSTATUSCODES" in replies
+    # the EHLO keywords in any order (RFC 5321 4.1.1.1 sets none); -bs is smtpd itself now
+    kws = [l[4:] for l in replies if l.startswith("250")]
+    assert "PIPELINING" in kws and "DSN" in kws and "ENHANCEDSTATUSCODES" in kws
     codes = [l[:3] for l in replies if l[3] == " "][1:]
+    # BOGUS: 500, an unrecognized command (RFC 5321 4.2.4; the old -bs copy said 502)
     assert codes == ["250", "250", "250", "250", "354", "250", "250", "554", "250", "503", "552",
-                     "250", "252", "502", "221"], replies
+                     "250", "252", "500", "221"], replies
     qid = re.search(r"250 2.0.0 Ok: queued as ([0-9A-F]+)", r.stdout).group(1)
     msgs = S.wait_mail(inst) + S.wait_mail(inst, user="other")
     assert msgs[0].get_payload() == ".dot\nline\n"
     assert "from userid %d)" % user.pw_uid in msgs[0]["Received"]
     Q.wait_removed(inst, qid)
+
+
+def bs_codes(replies):
+    """The code of each final reply line after the greeting and the EHLO reply."""
+    return [l[:3] for l in replies if len(l) > 3 and l[3] == " "][2:]
+
+
+def test_smtp_session_is_the_smtp_server(inst, user):
+    """sendmail -bs runs smtpd itself (smtpd -S): CHUNKING and BDAT, which the hand-written
+    copy it replaced never had, carry an unprivileged user's message, pipelined in one
+    write, to the mailbox, attributed to that user by pickup; no TLS or AUTH is offered."""
+    body = "Subject: chunked\r\n\r\nsent with BDAT\r\n"
+    script = ("EHLO client.example\r\nMAIL FROM:<me@example.org>\r\n"
+              "RCPT TO:<demo@example.test>\r\nBDAT %d LAST\r\n%sQUIT\r\n" % (len(body), body))
+    r = S.sendmail(inst, "-bs", input=script, user=USER)
+    assert r.returncode == 0, r.stderr
+    replies = r.stdout.splitlines()
+    kws = [l[4:] for l in replies if l.startswith("250")]
+    assert "CHUNKING" in kws and "PIPELINING" in kws
+    assert not [k for k in kws if k.startswith(("STARTTLS", "AUTH", "BINARYMIME"))], kws
+    assert bs_codes(replies) == ["250", "250", "250", "221"], replies
+    qid = re.search(r"250 2.0.0 Ok: queued as ([0-9A-F]+)", r.stdout).group(1)
+    msg = S.wait_mail(inst)[0]
+    assert msg["Subject"] == "chunked" and msg.get_payload() == "sent with BDAT\n"
+    assert msg["Return-Path"] == "<me@example.org>"
+    assert msg["From"] == "Petra Submitter <me@example.org>"  # the GECOS name, via $NAME
+    received = msg.get_all("Received")
+    assert re.match(r"by %s \(Petrel, from userid %d\)\s+id %s; " % (HOST, user.pw_uid, qid),
+                    received[0])
+    assert not [h for h in received if "client.example" in h]  # pickup's is the trace header
+    assert re.search(r"pickup\[\d+\]: %s: uid=%d user=%s from=<me@example.org>" % (
+        qid, user.pw_uid, USER), inst.log())
+    Q.wait_removed(inst, qid)
+
+
+def test_smtp_session_local_rules(instances):
+    """In -bs mode the local submitter is trusted as Postfix's sendmail -bs trusts it: no
+    restrictions, no required AUTH, no recipient validation, bare LF lines and "." LF accepted;
+    the limits are smtpd's (the recipient count also petrel-drop's: the lower one answers
+    452 at RCPT time), exactly at message_size_limit petrel-drop and smtpd agree."""
+    inst = S.submit_instance(instances, main_cf={
+        "smtpd_client_restrictions": "reject", "smtpd_recipient_restrictions": "reject",
+        "mynetworks": "192.0.2.0/24", "smtpd_sasl_auth_required": "yes",
+        "disable_vrfy_command": "no", "submit_recipient_limit": "2",
+        "message_size_limit": "2000"})
+
+    def sized(n):
+        head = "Subject: sized\r\n\r\n"
+        line = "x" * 78 + "\r\n"
+        text = head + line * ((n - len(head)) // len(line))
+        return text + "y" * (n - len(text) - 2) + "\r\n"
+
+    assert len(sized(2000)) == 2000 and len(sized(2001)) == 2001
+    script = ("EHLO client.example\n"
+              "MAIL FROM:<root>\n"
+              "RCPT TO:<demo@example.test>\n"
+              "RCPT TO:<other@example.test>\n"
+              "RCPT TO:<third@example.test>\n"
+              "VRFY nosuchuser@example.test\n"
+              "DATA\nSubject: lf\n\nbare LF lines\n.\n"
+              "MAIL FROM:<root>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\n" + sized(2000) +
+              ".\r\n"
+              "MAIL FROM:<root>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\n" + sized(2001) +
+              ".\r\nQUIT\r\n")
+    r = S.sendmail(inst, "-bs", input=script)
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # (the 552 gave petrel-drop up quietly)
+    replies = r.stdout.splitlines()
+    assert "250 SIZE 2000" in replies or "250-SIZE 2000" in replies
+    assert bs_codes(replies) == ["250", "250", "250", "452", "252", "354", "250",
+                                 "250", "250", "354", "250",
+                                 "250", "250", "354", "552", "221"], replies
+    assert "452 4.5.3 Error: too many recipients" in replies
+    assert "552 5.3.4 Error: message file too big" in replies
+    ids = re.findall(r"250 2.0.0 Ok: queued as ([0-9A-F]+)", r.stdout)
+    assert len(ids) == 2
+    msgs = S.wait_mail(inst, 2)
+    texts = sorted(S.mailbox_texts(inst))
+    assert any("bare LF lines\n" in m.get_payload() for m in msgs)
+    assert any(t.endswith("y\n") and "Subject: sized" in t for t in texts)
+    assert S.wait_mail(inst, user="other")[0].get_payload() == "bare LF lines\n"
+    # the answers came from smtpd, as root it could write the mail log
+    assert re.search(r"smtpd\[\d+\]: connect from localhost\[127\.0\.0\.1\]", inst.log())
+    for qid in ids:
+        Q.wait_removed(inst, qid)
+
+
+def test_smtp_session_notify_grammar_is_smtpd_s(inst):
+    """The ESMTP parameters of -bs are parsed by smtpd's one grammar: an empty NOTIFY list
+    element is a syntax error (RFC 3461 4.1: 1#notify-list-element), 501 as from smtpd on
+    port 25; the hand-written -bs copy accepted NOTIFY=SUCCESS,,FAILURE."""
+    r = S.sendmail(inst, "-bs", input="EHLO client.example\r\nMAIL FROM:<>\r\n"
+                   "RCPT TO:<demo@example.test> NOTIFY=SUCCESS,,FAILURE\r\n"
+                   "RCPT TO:<demo@example.test> NOTIFY=SUCCESS,FAILURE\r\nQUIT\r\n")
+    assert r.returncode == 0, r.stderr
+    assert bs_codes(r.stdout.splitlines()) == ["250", "501", "250", "221"], r.stdout
+
+
+def test_smtp_session_log_stays_out_of_the_session(instances):
+    """maillog_file = /dev/stdout (the container idiom) must not put smtpd's log lines into
+    the SMTP replies of sendmail -bs, whose standard output is the session."""
+    inst = S.submit_instance(instances, main_cf={"maillog_file": "/dev/stdout"})
+    r = S.sendmail(inst, "-bs", input="EHLO client.example\r\nQUIT\r\n")
+    assert r.returncode == 0, r.stderr
+    assert all(re.match(r"(220|250|221)[ -]", l) for l in r.stdout.splitlines()), r.stdout
 
 
 def test_verify_addresses(inst):
