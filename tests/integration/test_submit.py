@@ -179,9 +179,51 @@ def test_dsn_options_and_ignored_ones(inst):
     assert qf.attrs["uid"] == str(os.getuid())
     assert qf.rcpts[0]["addr"] == "someone@remote.test" and qf.rcpts[0]["notify"] == 1
     # bad values are usage errors
-    for bad in (["-N", "sometimes"], ["-R", "body"], ["-V", "a b"], ["-bd"], ["-bz"]):
+    for bad in (["-N", "sometimes"], ["-R", "body"], ["-V", "a\tb"], ["-bd"], ["-bz"]):
         r = S.sendmail(inst, *bad, "demo@example.test", input=MSG)
         assert r.returncode == 64, (bad, r.stderr)
+
+
+def test_dsn_values_mean_the_same_to_sendmail_and_smtpd(inst):
+    """-N, -R and -V take exactly what smtpd takes in NOTIFY=, RET= and ENVID= (one parser,
+    lib/global/smtp_parse.c): RFC 3461 4.1 makes an empty NOTIFY item a syntax error, which
+    smtpd answered with 501 while sendmail -N queued the message (issue #14); RFC 3461 4.4
+    allows white space in an envelope ID, which smtpd took and sendmail -V refused."""
+    r = U.Raw(inst.smtp_port)
+    assert r.cmd("EHLO client.example.org")[0] == 250
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 250
+
+    def smtpd_says(notify):
+        return r.cmd("RCPT TO:<demo@example.test> NOTIFY=" + notify)[:2]
+
+    for bad in ("success,,failure", "success,", ",success", "never,success", "never,never"):
+        assert smtpd_says(bad) == (501, "5.5.4 Bad NOTIFY parameter syntax"), bad
+        res = S.sendmail(inst, "-N", bad, "demo@example.test", input=MSG)
+        assert res.returncode == 64, (bad, res.returncode, res.stderr)
+        assert "-N %s:" % bad in res.stderr
+    for good in ("success,failure", "NEVER", "delay,success"):
+        assert smtpd_says(good)[0] == 250, good
+        res = S.sendmail(inst, "-v", "-N", good, "demo@example.test", input=MSG)
+        assert res.returncode == 0, (good, res.stderr)
+    # no white space in the list: it cannot stand in an esmtp-value (RFC 5321 4.1.2)
+    res = S.sendmail(inst, "-N", "success, delay", "demo@example.test", input=MSG)
+    assert res.returncode == 64, res.stderr
+    assert r.cmd("RSET")[0] == 250
+    # an envelope ID with a space: ENVID=a+20b and -V 'a b' both reach the queue file
+    assert r.cmd("MAIL FROM:<a@example.org> ENVID=a+20b RET=hdrs")[0] == 250
+    r.cmd("QUIT")
+    res = S.sendmail(inst, "-v", "-V", "a b", "-R", "Hdrs", "someone@remote.test", input=MSG)
+    assert res.returncode == 0, res.stderr
+    qid = S.queued_id(res)
+    S.wait_queue(inst, qid, "deferred")
+    path = [p for p in Q.queue_files(inst, qid) if "/deferred/" in p][0]
+    qf = U.QueueFile(path)
+    assert qf.attrs["envid"] == "a b" and qf.attrs["ret"] == "HDRS"
+    # the 100-character limit counts the xtext that goes on the wire, as in ENVID=
+    res = S.sendmail(inst, "-V", "+" + "x" * 98, "demo@example.test", input=MSG)
+    assert res.returncode == 64, res.stderr
+    res = S.sendmail(inst, "-v", "-V", "=" + "x" * 97, "someone@remote.test", input=MSG)
+    assert res.returncode == 0, res.stderr
 
 
 def test_success_notification_carries_envid(inst):
