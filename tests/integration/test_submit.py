@@ -419,6 +419,37 @@ def test_hostile_maildrop_records(inst, user):
     assert S.maildrop_files(inst) == []
 
 
+def test_maildrop_dsn_values_checked_as_smtpd_does(inst):
+    """pickup judges a maildrop file's ORCPT, ENVID and RET with smtpd's parsers: what smtpd
+    answers with 501 5.5.4 (an ORCPT addr-type with '_', a control character) goes to
+    corrupt/; pickup took any ORCPT with a ';' before (issue #14)."""
+    import struct
+
+    def rec(t, p):
+        return t + struct.pack(">I", len(p)) + p
+
+    def drop(attrs, orcpt):
+        data = rec(b"V", b"PETRELDROP1") + rec(b"S", b"")
+        for a in attrs:
+            data += rec(b"A", a)
+        data += rec(b"R", b"demo@example.test\x00" + orcpt + b"\x000")
+        data += rec(b"M", b"") + rec(b"D", b"Subject: x\n\nbody\n") + rec(b"X", b"")
+        r = S.cmd(inst, "petrel-drop", input=data, text=False)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.decode().strip()
+
+    bad = [drop([], b"rfc_822;demo@example.test"), drop([], b"rfc822;"),
+           drop([b"envid=" + b"+" * 34], b""), drop([b"ret=BODY"], b"")]
+    good = drop([b"envid=a b", b"ret=hdrs"], b"rfc822;Demo@Example.test")
+    S.wait_mail(inst)
+    wait_for(lambda: set(S.corrupt_files(inst)) >= set(bad), what="the bad files in corrupt/")
+    log = inst.log()
+    for qid, why in zip(bad, ("bad original recipient", "bad original recipient",
+                              "bad envelope ID", "bad RET value")):
+        assert re.search(r"%s: malformed maildrop file from uid \d+ \(%s\)" % (qid, why), log)
+    assert good not in S.corrupt_files(inst)
+
+
 def test_mailq_and_sendmail_bp(inst):
     r = S.sendmail(inst, "-v", "someone@remote.test", input=MSG)
     qid = S.queued_id(r)
