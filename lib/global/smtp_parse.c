@@ -463,20 +463,23 @@ const char *smtp_ret_name(int ret)
     return ret == SMTP_RET_FULL ? "FULL" : ret == SMTP_RET_HDRS ? "HDRS" : "";
 }
 
+/* the NOTIFY keywords (RFC 3461 4.1), in the order they are written */
+static const struct {
+    const char *word;
+    int bit;
+} notify_words[] = {{"NEVER", QNOTIFY_NEVER},
+                    {"SUCCESS", QNOTIFY_SUCCESS},
+                    {"FAILURE", QNOTIFY_FAILURE},
+                    {"DELAY", QNOTIFY_DELAY}};
+
+#define NOTIFY_WORDS (sizeof(notify_words) / sizeof(notify_words[0]))
+
 /* notify_keyword - the QNOTIFY_ bit of one list element (n bytes at p), 0 if none */
 static int notify_keyword(const char *p, size_t n)
 {
-    static const struct {
-        const char *word;
-        int bit;
-    } words[] = {{"NEVER", QNOTIFY_NEVER},
-                 {"SUCCESS", QNOTIFY_SUCCESS},
-                 {"FAILURE", QNOTIFY_FAILURE},
-                 {"DELAY", QNOTIFY_DELAY}};
-
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strlen(words[i].word) == n && strncasecmp(p, words[i].word, n) == 0)
-            return words[i].bit;
+    for (size_t i = 0; i < NOTIFY_WORDS; i++)
+        if (strlen(notify_words[i].word) == n && strncasecmp(p, notify_words[i].word, n) == 0)
+            return notify_words[i].bit;
     return 0;
 }
 
@@ -502,6 +505,20 @@ int smtp_parse_notify(const char *v)
     if ((bits & QNOTIFY_NEVER) && items != 1) /* "the NEVER keyword MUST appear by itself" */
         return -1;
     return bits;
+}
+
+void smtp_format_notify(int bits, struct str *out)
+{
+    const char *sep = "";
+
+    if (bits & QNOTIFY_NEVER)
+        bits = QNOTIFY_NEVER; /* it stands alone */
+    for (size_t i = 0; i < NOTIFY_WORDS; i++)
+        if (bits & notify_words[i].bit) {
+            str_cat(out, sep);
+            str_cat(out, notify_words[i].word);
+            sep = ",";
+        }
 }
 
 int smtp_parse_envid(const char *v, struct str *out)
@@ -552,16 +569,22 @@ int smtp_parse_orcpt(const char *v, struct str *out)
     return 0;
 }
 
-int smtp_orcpt_valid(const char *decoded)
+void smtp_format_orcpt(const char *decoded, struct str *out)
 {
     const char *semi = strchr(decoded, ';');
+
+    if (semi == NULL)
+        return;
+    str_catn(out, decoded, (size_t)(semi + 1 - decoded));
+    smtp_xtext_encode(semi + 1, strlen(semi + 1), out);
+}
+
+int smtp_orcpt_valid(const char *decoded)
+{
     struct str x = STR_INIT, dec = STR_INIT;
     int r;
 
-    if (semi == NULL)
-        return 0;
-    str_cpyn(&x, decoded, (size_t)(semi + 1 - decoded));
-    smtp_xtext_encode(semi + 1, strlen(semi + 1), &x);
+    smtp_format_orcpt(decoded, &x);
     r = smtp_parse_orcpt(str_c(&x), &dec) == 0;
     str_free(&x);
     str_free(&dec);

@@ -99,6 +99,9 @@ const char *smtp_ret_name(int ret);
  * list of SUCCESS, FAILURE, DELAY (any case, no empty item, no white space); the QNOTIFY_
  * bits of qfile.h, or -1 */
 int smtp_parse_notify(const char *v);
+/* smtp_format_notify - QNOTIFY_ bits as that value ("NEVER", "SUCCESS,DELAY"), appended;
+ * nothing for 0 */
+void smtp_format_notify(int bits, struct str *out);
 
 /* smtp_parse_envid - RFC 3461 4.4 ENVID value: xtext of at most 100 characters that decodes
  * to 1 or more printable US-ASCII characters (graphic or space); the decoded form replaces
@@ -115,6 +118,9 @@ int smtp_parse_orcpt(const char *v, struct str *out);
 /* smtp_orcpt_valid - an original recipient given decoded ("rfc822;user@example.com", as a
  * maildrop file holds it) that smtp_parse_orcpt would have accepted in its xtext form */
 int smtp_orcpt_valid(const char *decoded);
+/* smtp_format_orcpt - a decoded original recipient as its ORCPT value ("rfc822;a b@x" ->
+ * "rfc822;a+20b@x"), appended; nothing without a ';' */
+void smtp_format_orcpt(const char *decoded, struct str *out);
 
 /* smtp_valid_domain - RFC 5321 Domain (LDH labels; UTF-8 labels when utf8_ok) or
  * address-literal; '_' is tolerated in labels as real mail systems send it */

@@ -230,6 +230,27 @@ static void test_notify(void **state)
     assert_int_equal(smtp_parse_notify(NULL), -1); /* NOTIFY without '=' */
 }
 
+/* what the smtp client sends (and petrel-cat shows) parses back to the same bits */
+static void test_notify_format(void **state)
+{
+    struct str out = STR_INIT;
+
+    (void)state;
+    for (int bits = 1; bits < 16; bits++) {
+        str_reset(&out);
+        smtp_format_notify(bits, &out);
+        assert_int_equal(smtp_parse_notify(out.s),
+                         (bits & QNOTIFY_NEVER) ? QNOTIFY_NEVER : bits);
+    }
+    str_reset(&out);
+    smtp_format_notify(QNOTIFY_DELAY | QNOTIFY_SUCCESS | QNOTIFY_FAILURE, &out);
+    assert_string_equal(out.s, "SUCCESS,FAILURE,DELAY");
+    str_reset(&out);
+    smtp_format_notify(0, &out);
+    assert_int_equal(out.len, 0);
+    str_free(&out);
+}
+
 static void test_ret_body_size(void **state)
 {
     unsigned long long n = 0;
@@ -328,6 +349,9 @@ static void test_orcpt(void **state)
     assert_false(smtp_orcpt_valid("rfc822;"));
     assert_false(smtp_orcpt_valid("rfc822;a\nb"));
     assert_false(smtp_orcpt_valid("x y;a@b"));
+    str_reset(&out);
+    smtp_format_orcpt("rfc822;a b+c@example.test", &out);
+    assert_string_equal(out.s, "rfc822;a+20b+2Bc@example.test");
     str_free(&out);
     str_free(&big);
 }
@@ -354,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_path_limits),
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_notify),
+        cmocka_unit_test(test_notify_format),
         cmocka_unit_test(test_ret_body_size),
         cmocka_unit_test(test_envid),
         cmocka_unit_test(test_orcpt),
