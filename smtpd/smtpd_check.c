@@ -30,7 +30,6 @@
 
 #include "addr.h"
 #include "cfg.h"
-#include "cfg_validate.h"
 #include "log.h"
 #include "map.h"
 #include "mem.h"
