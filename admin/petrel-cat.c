@@ -18,6 +18,7 @@
  *
  * Exit status: 0 success; 1 a file could not be read or is damaged; 2 usage.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@
 #include "mem.h"
 #include "qdir.h"
 #include "qfile.h"
+#include "smtp_parse.h"
 #include "str.h"
 #include "tool.h"
 
@@ -79,19 +81,16 @@ static char *find(const char *id)
     return NULL;
 }
 
-/* notify_text - NOTIFY bits as words */
+/* notify_text - NOTIFY bits as words, in lower case (as sendmail -N takes them) */
 static void notify_text(int bits, struct str *out)
 {
-    if (bits == 0)
+    if (bits == 0) {
         str_cat(out, "default");
-    if (bits & QNOTIFY_NEVER)
-        str_cat(out, "never");
-    if (bits & QNOTIFY_SUCCESS)
-        str_cat(out, out->len ? ",success" : "success");
-    if (bits & QNOTIFY_FAILURE)
-        str_cat(out, out->len ? ",failure" : "failure");
-    if (bits & QNOTIFY_DELAY)
-        str_cat(out, out->len ? ",delay" : "delay");
+        return;
+    }
+    smtp_format_notify(bits, out);
+    for (size_t i = 0; i < out->len; i++)
+        out->s[i] = (char)tolower((unsigned char)out->s[i]);
 }
 
 /* shown - an envelope value with every byte that printable() (lib/util/str.h) would not show

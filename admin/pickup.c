@@ -53,8 +53,6 @@
 
 #define SCAN_SLICE 32          /* files per event-loop turn */
 #define FULLNAME_MAX 256       /* bytes of a full name for From: */
-#define ENVID_MAX 100          /* RFC 3461 4.4 */
-#define ORCPT_MAX 500          /* RFC 3461 4.2 */
 #define ENVELOPE_SLACK (1 << 20) /* file bytes beyond the content limit */
 
 static struct evloop *ev;
@@ -105,17 +103,12 @@ static int check_attrs(const struct maildrop_env *env, const char **why)
         *why = "full name too long";
         return -1;
     }
-    if (envid) {
-        size_t n = strlen(envid);
-        for (size_t i = 0; i < n; i++)
-            if (envid[i] < 33 || envid[i] > 126)
-                n = 0;
-        if (n == 0 || n > ENVID_MAX) {
-            *why = "bad envelope ID";
-            return -1;
-        }
+    /* the rules of the ESMTP parameters (RFC 3461 4.3, 4.4), as smtpd applies them */
+    if (envid && !smtp_envid_valid(envid)) {
+        *why = "bad envelope ID";
+        return -1;
     }
-    if (ret && strcasecmp(ret, "FULL") != 0 && strcasecmp(ret, "HDRS") != 0) {
+    if (ret && smtp_parse_ret(ret) < 0) {
         *why = "bad RET value";
         return -1;
     }
@@ -216,7 +209,7 @@ static const char *validate(struct job *j, struct str *err)
         const char *o = j->env.rcpts[i].orcpt;
         if (qualify(j->env.rcpts[i].addr, 0, &j->rcpts[i], &j->utf8, &why) < 0)
             return "bad recipient address syntax";
-        if (*o && (strlen(o) > ORCPT_MAX || strchr(o, ';') == NULL))
+        if (*o && !smtp_orcpt_valid(o)) /* RFC 3461 4.2, as smtpd */
             return "bad original recipient";
     }
     return NULL;
@@ -237,7 +230,7 @@ static void write_envelope(struct job *j, struct qfile_writer *w)
     snprintf(num, sizeof(num), "%ld", (long)j->st.st_uid);
     qfile_put_attr(w, "uid", num);
     if ((v = maildrop_env_attr(&j->env, "ret")) != NULL)
-        qfile_put_attr(w, "ret", strcasecmp(v, "FULL") == 0 ? "FULL" : "HDRS");
+        qfile_put_attr(w, "ret", smtp_ret_name(smtp_parse_ret(v)));
     if ((v = maildrop_env_attr(&j->env, "envid")) != NULL)
         qfile_put_attr(w, "envid", v);
     if (j->utf8)

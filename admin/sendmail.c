@@ -42,7 +42,7 @@
 #include "log.h"
 #include "map.h"
 #include "mem.h"
-#include "qfile.h"
+#include "smtp_parse.h"
 #include "str.h"
 #include "stream.h"
 #include "submit.h"
@@ -95,31 +95,6 @@ static _Noreturn __attribute__((format(printf, 2, 3))) void die(int status, cons
     va_end(ap);
     fputc('\n', stderr);
     exit(status);
-}
-
-/* parse_notify - -N never | success,delay,failure */
-static int parse_notify(const char *v)
-{
-    struct strlist l = STRLIST_INIT;
-    int bits = 0;
-
-    strlist_split(&l, v, ", ");
-    for (size_t i = 0; i < l.n; i++) {
-        if (strcasecmp(l.v[i], "never") == 0 && l.n == 1)
-            bits |= QNOTIFY_NEVER;
-        else if (strcasecmp(l.v[i], "success") == 0)
-            bits |= QNOTIFY_SUCCESS;
-        else if (strcasecmp(l.v[i], "delay") == 0)
-            bits |= QNOTIFY_DELAY;
-        else if (strcasecmp(l.v[i], "failure") == 0)
-            bits |= QNOTIFY_FAILURE;
-        else
-            die(EX_USAGE, "-N %s: use never, or a list of success, delay, failure", v);
-    }
-    strlist_free(&l);
-    if (bits == 0)
-        die(EX_USAGE, "-N: empty list");
-    return bits;
 }
 
 /* gecos_name - the full name of the invoking user ($NAME, else the GECOS name), or NULL */
@@ -482,7 +457,7 @@ int main(int argc, char **argv)
     struct sm_rcpts rcpts = {NULL, 0};
     const char *copt = NULL, *fopt = NULL, *qopt = NULL, *base;
     char mode = 'm';
-    int c, want_queue = 0;
+    int c, ret, want_queue = 0;
     struct str sender = STR_INIT, bad = STR_INIT, why = STR_INIT;
 
     memset(&o, 0, sizeof(o));
@@ -499,21 +474,20 @@ int main(int argc, char **argv)
         case 'C': copt = optarg; break;
         case 'F': o.fullname = optarg; break;
         case 'I': mode = 'i'; break;
-        case 'N': o.notify = parse_notify(optarg); break;
+        case 'N': /* the values of the ESMTP parameters NOTIFY, RET and ENVID (RFC 3461) */
+            if ((o.notify = smtp_parse_notify(optarg)) < 0)
+                die(EX_USAGE, "-N %s: use never, or a comma-separated list of success, delay, "
+                              "failure", optarg);
+            break;
         case 'R':
-            if (strcasecmp(optarg, "full") == 0)
-                o.ret = "FULL";
-            else if (strcasecmp(optarg, "hdrs") == 0)
-                o.ret = "HDRS";
-            else
+            if ((ret = smtp_parse_ret(optarg)) < 0)
                 die(EX_USAGE, "-R %s: use full or hdrs", optarg);
+            o.ret = smtp_ret_name(ret);
             break;
         case 'V':
-            for (const char *p = optarg; *p; p++)
-                if (*p < 33 || *p > 126)
-                    die(EX_USAGE, "-V: the envelope ID must be printable ASCII");
-            if (*optarg == '\0' || strlen(optarg) > 100)
-                die(EX_USAGE, "-V: the envelope ID must have 1 to 100 characters");
+            if (!smtp_envid_valid(optarg))
+                die(EX_USAGE, "-V: the envelope ID must be 1 to 100 printable ASCII characters "
+                              "(counted as xtext)");
             o.envid = optarg;
             break;
         case 'b':

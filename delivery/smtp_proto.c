@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mem.h"
 #include "addr.h"
+#include "smtp_parse.h"
 #include "smtp_text.h"
 
 #include "smtp.h"
@@ -430,26 +431,14 @@ static void rcpt_to(struct xact *x, size_t i, struct str *cmd)
     str_catc(cmd, '>');
     if (!(x->ss->features & SMTP_F_DSN))
         return;
-    if (rc->notify & QNOTIFY_NEVER) {
-        str_cat(cmd, " NOTIFY=NEVER");
-    } else if (rc->notify) {
-        const char *sep = " NOTIFY=";
-        static const struct {
-            int bit;
-            const char *name;
-        } bits[] = {{QNOTIFY_SUCCESS, "SUCCESS"}, {QNOTIFY_FAILURE, "FAILURE"},
-                    {QNOTIFY_DELAY, "DELAY"}};
-        for (size_t b = 0; b < 3; b++)
-            if (rc->notify & bits[b].bit) {
-                str_printf(cmd, "%s%s", sep, bits[b].name);
-                sep = ",";
-            }
+    if (rc->notify) {
+        str_cat(cmd, " NOTIFY=");
+        smtp_format_notify(rc->notify, cmd);
     }
     const char *semi = strchr(rc->orcpt, ';');
     if (semi && semi > rc->orcpt) {
         str_cat(cmd, " ORCPT=");
-        str_catn(cmd, rc->orcpt, (size_t)(semi - rc->orcpt + 1));
-        smtp_xtext_encode(semi + 1, strlen(semi + 1), cmd);
+        smtp_format_orcpt(rc->orcpt, cmd);
     } else if (rc->orig[0]) {
         /* RFC 3461 4.2: the original recipient as received */
         struct str q = STR_INIT;

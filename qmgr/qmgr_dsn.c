@@ -28,6 +28,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "mem.h"
+#include "smtp_parse.h"
 
 #include "qmgr.h"
 
@@ -325,7 +326,7 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
         if (strcasecmp(m->env.attrs[i].name, "ret") == 0 ||
             strcasecmp(m->env.attrs[i].name, "dsn_ret") == 0)
             ret = m->env.attrs[i].value;
-    full = kind == KIND_FAILURE && !(ret && strcasecmp(ret, "HDRS") == 0) &&
+    full = kind == KIND_FAILURE && smtp_parse_ret(ret) != SMTP_RET_HDRS &&
            (long long)m->env.content_size <= limit;
     clock_gettime(CLOCK_REALTIME, &ts);
     qfile_put_time(w, ts.tv_sec, ts.tv_nsec / 1000);

@@ -106,9 +106,9 @@ void transaction_reset(struct session *ss)
     smtp_path_reset(&ss->sender);
     smtp_path_reset(&ss->first_rcpt);
     ss->size_declared = 0;
-    ss->body = BODY_NONE;
+    ss->body = SMTP_BODY_NONE;
     ss->smtputf8 = 0;
-    ss->ret = RET_NONE;
+    ss->ret = SMTP_RET_NONE;
     str_reset(&ss->envid);
     ss->nrcpt = 0;
     if (ss->rcpt_seen) {
@@ -274,41 +274,34 @@ static int mail_param(struct session *ss, const struct smtp_param *p)
     const char *k = p->key, *v = p->value;
     unsigned long long n;
     struct str dec = STR_INIT;
-    int r = 0;
+    int r = 0, body, ret;
 
     if (strcasecmp(k, "SIZE") == 0 && ehlo_keyword("SIZE")) {
-        if (v == NULL || parse_ulong(v, 1ULL << 62, &n) < 0)
+        if (smtp_parse_size(v, &n) < 0)
             reply(ss, "501 5.5.4 Bad message size syntax"), r = -1;
         else
             ss->size_declared = (long long)n;
     } else if (strcasecmp(k, "BODY") == 0 && ehlo_keyword("8BITMIME")) {
-        if (v && strcasecmp(v, "7BIT") == 0)
-            ss->body = BODY_7BIT;
-        else if (v && strcasecmp(v, "8BITMIME") == 0)
-            ss->body = BODY_8BITMIME;
-        else if (v && strcasecmp(v, "BINARYMIME") == 0 && ehlo_keyword("CHUNKING") &&
-                 ehlo_keyword("BINARYMIME"))
-            ss->body = BODY_BINARYMIME;
-        else
+        body = smtp_parse_body(v);
+        if (body == SMTP_BODY_BINARYMIME &&
+            !(ehlo_keyword("CHUNKING") && ehlo_keyword("BINARYMIME")))
+            body = -1;
+        if (body < 0)
             reply(ss, "501 5.5.4 Unsupported BODY parameter value"), r = -1;
+        else
+            ss->body = body;
     } else if (strcasecmp(k, "SMTPUTF8") == 0 && smtpd_cf.smtputf8 && ehlo_keyword("SMTPUTF8")) {
-        if (v != NULL)
+        if (v != NULL) /* RFC 6531 3.4: the parameter has no value */
             reply(ss, "501 5.5.4 Syntax: SMTPUTF8 takes no value"), r = -1;
         else
             ss->smtputf8 = 1;
     } else if (strcasecmp(k, "RET") == 0 && ehlo_keyword("DSN")) {
-        if (v && strcasecmp(v, "FULL") == 0)
-            ss->ret = RET_FULL;
-        else if (v && strcasecmp(v, "HDRS") == 0)
-            ss->ret = RET_HDRS;
-        else
+        if ((ret = smtp_parse_ret(v)) < 0)
             reply(ss, "501 5.5.4 Bad RET parameter syntax"), r = -1;
+        else
+            ss->ret = ret;
     } else if (strcasecmp(k, "ENVID") == 0 && ehlo_keyword("DSN")) {
-        /* RFC 3461 4.4: xtext, at most 100 characters, printable ASCII once decoded */
-        int ok = v && strlen(v) <= 100 && smtp_xtext_decode(v, &dec) == 0 && dec.len > 0;
-        for (size_t i = 0; ok && i < dec.len; i++)
-            ok = dec.s[i] >= 32 && dec.s[i] < 127;
-        if (!ok)
+        if (smtp_parse_envid(v, &dec) < 0)
             reply(ss, "501 5.5.4 Bad ENVID parameter syntax"), r = -1;
         else
             str_cpy(&ss->envid, dec.s);
@@ -401,9 +394,9 @@ static void cmd_mail(struct session *ss, const char *args)
         return;
     }
     ss->size_declared = 0;
-    ss->body = BODY_NONE;
+    ss->body = SMTP_BODY_NONE;
     ss->smtputf8 = 0;
-    ss->ret = RET_NONE;
+    ss->ret = SMTP_RET_NONE;
     str_reset(&ss->envid);
     for (size_t i = 0; i < params.n; i++) {
         if (!ss->esmtp) { /* no extensions after HELO (RFC 5321 3.2) */
@@ -440,50 +433,15 @@ static void cmd_mail(struct session *ss, const char *args)
 static int rcpt_param(struct session *ss, const struct smtp_param *p, int *notify,
                       struct str *orcpt)
 {
-    const char *v = p->value;
-
     if (strcasecmp(p->key, "NOTIFY") == 0 && ehlo_keyword("DSN")) {
-        struct strlist l = STRLIST_INIT;
-        int ok = v != NULL;
-        if (ok)
-            strlist_split(&l, v, ",");
-        for (size_t i = 0; ok && i < l.n; i++) {
-            if (strcasecmp(l.v[i], "NEVER") == 0 && l.n == 1)
-                *notify |= QNOTIFY_NEVER;
-            else if (strcasecmp(l.v[i], "SUCCESS") == 0)
-                *notify |= QNOTIFY_SUCCESS;
-            else if (strcasecmp(l.v[i], "FAILURE") == 0)
-                *notify |= QNOTIFY_FAILURE;
-            else if (strcasecmp(l.v[i], "DELAY") == 0)
-                *notify |= QNOTIFY_DELAY;
-            else
-                ok = 0;
-        }
-        ok = ok && l.n > 0 && strchr(",", v[strlen(v) - 1]) == NULL && strstr(v, ",,") == NULL;
-        strlist_free(&l);
-        if (!ok) {
+        if ((*notify = smtp_parse_notify(p->value)) < 0) {
             reply(ss, "501 5.5.4 Bad NOTIFY parameter syntax");
             return -1;
         }
         return 0;
     }
     if (strcasecmp(p->key, "ORCPT") == 0 && ehlo_keyword("DSN")) {
-        /* addr-type ";" xtext, at most 500 characters; stored decoded */
-        const char *semi = v ? strchr(v, ';') : NULL;
-        int ok = semi && semi > v && strlen(v) <= 500;
-        for (const char *q = v; ok && q < semi; q++)
-            ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-                 (*q >= '0' && *q <= '9') || *q == '-';
-        if (ok) {
-            str_cpyn(orcpt, v, (size_t)(semi - v));
-            str_catc(orcpt, ';');
-            ok = semi[1] != '\0' && smtp_xtext_decode(semi + 1, orcpt) == 0 &&
-                 memchr(orcpt->s, '\0', orcpt->len) == NULL &&
-                 smtp_utf8_valid(orcpt->s, orcpt->len);
-            for (size_t i = 0; ok && i < orcpt->len; i++)
-                ok = (unsigned char)orcpt->s[i] >= 32 && orcpt->s[i] != 127;
-        }
-        if (!ok) {
+        if (smtp_parse_orcpt(p->value, orcpt) < 0) { /* stored decoded */
             reply(ss, "501 5.5.4 Bad ORCPT parameter syntax");
             return -1;
         }

@@ -22,17 +22,6 @@
 
 #include "smtp_parse.h"
 
-/* BODY= values (RFC 6152, RFC 3030) */
-#define BODY_NONE 0
-#define BODY_7BIT 1
-#define BODY_8BITMIME 2
-#define BODY_BINARYMIME 3
-
-/* RET= values (RFC 3461 4.3) */
-#define RET_NONE 0
-#define RET_FULL 1
-#define RET_HDRS 2
-
 /* smtpd_forbid_bare_newline modes */
 #define BARE_REJECT 0
 #define BARE_NORMALIZE 1

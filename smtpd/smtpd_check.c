@@ -30,10 +30,10 @@
 
 #include "addr.h"
 #include "cfg.h"
-#include "cfg_validate.h"
 #include "log.h"
 #include "map.h"
 #include "mem.h"
+#include "smtpd_restrict.h"
 
 #include "smtpd.h"
 
@@ -166,15 +166,8 @@ int check_client_list(const char *param, const char *addr)
 #define R_PERMIT 1
 #define R_REJECT 2
 
-/* the stages, in evaluation order */
-enum { L_CLIENT, L_HELO, L_SENDER, L_RELAY, L_RECIPIENT, L_COUNT };
-
-static const char *const list_params[L_COUNT] = {
-    "smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-    "smtpd_relay_restrictions", "smtpd_recipient_restrictions",
-};
-
-static struct strlist lists[L_COUNT];
+/* the stages, in evaluation order: smtpd_restrict_lists[] names their parameters */
+static struct strlist lists[SR_LIST_COUNT];
 
 /* tables used by check_*_access, opened on first use and kept */
 static struct map **access_maps;
@@ -191,14 +184,8 @@ struct rctx {
     struct session *ss;
     const struct smtp_path *rcpt; /* NULL outside RCPT */
     struct str *out;              /* the reply line on R_REJECT */
-    int list;                     /* L_ */
+    int list;                     /* SR_LIST_ */
 };
-
-/* restriction_known - whether a name is a restriction we implement (one list, in lib/) */
-static int restriction_known(const char *name)
-{
-    return cfg_restriction_known(name);
-}
 
 /* get_access_map - open (once) the table named by a check_*_access argument */
 static struct map *get_access_map(const char *spec)
@@ -232,18 +219,22 @@ static struct maps *open_maps(const char *param)
     return ms;
 }
 
+static void check_bound(void);
+
 void check_init(void)
 {
-    for (int l = 0; l < L_COUNT; l++) {
-        cfg_list(cfg_main, list_params[l], &lists[l]);
+    check_bound();
+    for (int l = 0; l < SR_LIST_COUNT; l++) {
+        const char *param = smtpd_restrict_lists[l];
+        cfg_list(cfg_main, param, &lists[l]);
         for (size_t i = 0; i < lists[l].n; i++) {
             const char *t = lists[l].v[i];
-            if (!restriction_known(t)) {
-                log_warn("%s: unknown restriction '%s': such requests get 451 4.3.5",
-                         list_params[l], t);
-            } else if (strncasecmp(t, "check_", 6) == 0) {
+            const struct smtpd_restrict *sr = smtpd_restrict_find(t);
+            if (sr == NULL) {
+                log_warn("%s: unknown restriction '%s': such requests get 451 4.3.5", param, t);
+            } else if (sr->flags & SR_TAKES_TABLE) {
                 if (i + 1 >= lists[l].n)
-                    log_warn("%s: %s needs a table argument", list_params[l], t);
+                    log_warn("%s: %s needs a table argument", param, t);
                 else
                     get_access_map(lists[l].v[++i]);
             }
@@ -622,138 +613,320 @@ out:
 static void list_subject(struct rctx *c, const char **subject, const char **what)
 {
     switch (c->list) {
-    case L_CLIENT: *subject = c->ss->namaddr, *what = "Client host"; break;
-    case L_HELO: *subject = str_c(&c->ss->helo), *what = "Helo command"; break;
-    case L_SENDER: *subject = str_c(&c->ss->sender.raw), *what = "Sender address"; break;
+    case SR_LIST_CLIENT: *subject = c->ss->namaddr, *what = "Client host"; break;
+    case SR_LIST_HELO: *subject = str_c(&c->ss->helo), *what = "Helo command"; break;
+    case SR_LIST_SENDER: *subject = str_c(&c->ss->sender.raw), *what = "Sender address"; break;
     default:
         *subject = c->rcpt ? str_c(&c->rcpt->raw) : "", *what = "Recipient address";
         break;
     }
 }
 
+/* The handlers, one per restriction of smtpd_restrict.h (bound by id in handlers[] below).
+ * Each returns R_DUNNO, R_PERMIT or R_REJECT (with c->out set); table is the type:table
+ * argument of an SR_TAKES_TABLE restriction, else NULL. */
+
+static int r_permit(struct rctx *c, const char *table, int depth)
+{
+    (void)c, (void)table, (void)depth;
+    return R_PERMIT;
+}
+
+static int r_dunno(struct rctx *c, const char *table, int depth)
+{
+    (void)c, (void)table, (void)depth;
+    return R_DUNNO;
+}
+
+/* deny - a plain reject (554) or defer (450) naming what the list is about */
+static int deny(struct rctx *c, int code)
+{
+    const char *subject, *what;
+
+    list_subject(c, &subject, &what);
+    set_reply(c->out, code, "5.7.1", subject, what, "Access denied");
+    return R_REJECT;
+}
+
+static int r_reject(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return deny(c, 554);
+}
+
+static int r_defer(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return deny(c, 450);
+}
+
+static int r_permit_mynetworks(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return c->ss->in_mynetworks ? R_PERMIT : R_DUNNO;
+}
+
+static int r_permit_sasl_authenticated(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return c->ss->sasl_username ? R_PERMIT : R_DUNNO;
+}
+
+/* auth_destination - the recipient's domain is ours or relayed for (permit_auth_destination
+ * when code is 0); otherwise code ("Relay access denied"), the others' way */
+static int auth_destination(struct rctx *c, int code)
+{
+    int cls;
+
+    if (c->rcpt == NULL)
+        return R_DUNNO;
+    cls = addr_domain_class(str_c(&c->rcpt->domain));
+    if (cls == ADDR_TEMPFAIL)
+        return tempfail(c, str_c(&c->rcpt->raw), "domain lists");
+    if (code == 0)
+        return cls != ADDR_OTHER ? R_PERMIT : R_DUNNO;
+    if (cls != ADDR_OTHER)
+        return R_DUNNO;
+    set_reply(c->out, code, "5.7.1", str_c(&c->rcpt->raw), NULL, "Relay access denied");
+    return R_REJECT;
+}
+
+static int r_reject_unauth_destination(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return auth_destination(c, 554);
+}
+
+static int r_defer_unauth_destination(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return auth_destination(c, 454);
+}
+
+static int r_permit_auth_destination(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return auth_destination(c, 0);
+}
+
+static int r_reject_unknown_recipient_domain(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return reject_unknown_domain(c, c->rcpt, "Recipient address", "2");
+}
+
+static int r_reject_unknown_sender_domain(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return c->ss->in_mail ? reject_unknown_domain(c, &c->ss->sender, "Sender address", "8")
+                          : R_DUNNO;
+}
+
+/* need_fqdn - 504 for an address without a fully-qualified domain */
+static int need_fqdn(struct rctx *c, const struct smtp_path *a, const char *what)
+{
+    if (a == NULL || !non_fqdn(a))
+        return R_DUNNO;
+    set_reply(c->out, 504, "5.5.2", str_c(&a->raw), what, "need fully-qualified address");
+    return R_REJECT;
+}
+
+static int r_reject_non_fqdn_sender(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return need_fqdn(c, c->ss->in_mail ? &c->ss->sender : NULL, "Sender address");
+}
+
+static int r_reject_non_fqdn_recipient(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return need_fqdn(c, c->rcpt, "Recipient address");
+}
+
+static int r_reject_non_fqdn_helo_hostname(struct rctx *c, const char *table, int depth)
+{
+    const char *h = str_c(&c->ss->helo);
+
+    (void)table, (void)depth;
+    if (!c->ss->helo_seen || h[0] == '[' ||
+        (strchr(h, '.') != NULL && h[strlen(h) - 1] != '.'))
+        return R_DUNNO;
+    set_reply(c->out, 504, "5.5.2", h, "Helo command", "need fully-qualified hostname");
+    return R_REJECT;
+}
+
+static int r_reject_invalid_helo_hostname(struct rctx *c, const char *table, int depth)
+{
+    const char *h = str_c(&c->ss->helo);
+
+    (void)table, (void)depth;
+    if (!c->ss->helo_seen || smtp_valid_domain(h, strlen(h), 0))
+        return R_DUNNO;
+    set_reply(c->out, 501, "5.5.2", h, "Helo command", "Invalid name");
+    return R_REJECT;
+}
+
+static int r_reject_unauth_pipelining(struct rctx *c, const char *table, int depth)
+{
+    const char *subject, *what;
+
+    (void)table, (void)depth;
+    /* commands sent ahead of time by a client that did not see PIPELINING (RFC 2920) */
+    if (c->ss->esmtp || stream_pending(c->ss->s) == 0)
+        return R_DUNNO;
+    list_subject(c, &subject, &what);
+    set_reply(c->out, 503, "5.5.0", subject, what, "Improper use of SMTP command pipelining");
+    return R_REJECT;
+}
+
+static int r_reject_sender_login_mismatch(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return sender_login_mismatch(c, 3);
+}
+
+static int r_reject_authenticated_sender_login_mismatch(struct rctx *c, const char *table,
+                                                        int depth)
+{
+    (void)table, (void)depth;
+    return sender_login_mismatch(c, 2);
+}
+
+static int r_reject_unauthenticated_sender_login_mismatch(struct rctx *c, const char *table,
+                                                          int depth)
+{
+    (void)table, (void)depth;
+    return sender_login_mismatch(c, 1);
+}
+
+static int r_reject_unlisted_recipient(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return c->rcpt ? validate(c, c->rcpt, "Recipient address", 1) : R_DUNNO;
+}
+
+static int r_reject_unlisted_sender(struct rctx *c, const char *table, int depth)
+{
+    (void)table, (void)depth;
+    return c->ss->in_mail ? validate(c, &c->ss->sender, "Sender address", 0) : R_DUNNO;
+}
+
+/* access_keys - look up keys (freed here) in table as check_*_access does */
+static int access_keys(struct rctx *c, const char *table, struct strlist *keys,
+                       const char *subject, const char *what, int depth)
+{
+    int r = lookup_keys(c, table, keys, subject, what, depth);
+
+    strlist_free(keys);
+    return r;
+}
+
+static int r_check_client_access(struct rctx *c, const char *table, int depth)
+{
+    struct strlist keys = STRLIST_INIT;
+
+    client_keys(&keys, c->ss);
+    return access_keys(c, table, &keys, c->ss->namaddr, "Client host", depth);
+}
+
+static int r_check_helo_access(struct rctx *c, const char *table, int depth)
+{
+    struct strlist keys = STRLIST_INIT;
+    const char *h = str_c(&c->ss->helo);
+
+    if (!c->ss->helo_seen)
+        return R_DUNNO;
+    add_domain_keys(&keys, h);
+    if (keys.n == 0)
+        strlist_add(&keys, h);
+    return access_keys(c, table, &keys, h, "Helo command", depth);
+}
+
+static int r_check_sender_access(struct rctx *c, const char *table, int depth)
+{
+    struct strlist keys = STRLIST_INIT;
+    const struct smtp_path *a = &c->ss->sender;
+
+    if (!c->ss->in_mail)
+        return R_DUNNO;
+    address_keys(&keys, a);
+    return access_keys(c, table, &keys, a->is_null ? "" : a->raw.s, "Sender address", depth);
+}
+
+static int r_check_recipient_access(struct rctx *c, const char *table, int depth)
+{
+    struct strlist keys = STRLIST_INIT;
+
+    if (c->rcpt == NULL)
+        return R_DUNNO;
+    address_keys(&keys, c->rcpt);
+    return access_keys(c, table, &keys, str_c(&c->rcpt->raw), "Recipient address", depth);
+}
+
+/* handlers - the function of each restriction; the names are in lib/global/smtpd_restrict.c */
+static int (*const handlers[SR_COUNT])(struct rctx *, const char *, int) = {
+    [SR_PERMIT] = r_permit,
+    [SR_DUNNO] = r_dunno,
+    [SR_REJECT] = r_reject,
+    [SR_DEFER] = r_defer,
+    [SR_PERMIT_MYNETWORKS] = r_permit_mynetworks,
+    [SR_PERMIT_SASL_AUTHENTICATED] = r_permit_sasl_authenticated,
+    [SR_REJECT_UNAUTH_DESTINATION] = r_reject_unauth_destination,
+    [SR_DEFER_UNAUTH_DESTINATION] = r_defer_unauth_destination,
+    [SR_PERMIT_AUTH_DESTINATION] = r_permit_auth_destination,
+    [SR_REJECT_UNKNOWN_RECIPIENT_DOMAIN] = r_reject_unknown_recipient_domain,
+    [SR_REJECT_UNKNOWN_SENDER_DOMAIN] = r_reject_unknown_sender_domain,
+    [SR_REJECT_NON_FQDN_SENDER] = r_reject_non_fqdn_sender,
+    [SR_REJECT_NON_FQDN_RECIPIENT] = r_reject_non_fqdn_recipient,
+    [SR_REJECT_NON_FQDN_HELO_HOSTNAME] = r_reject_non_fqdn_helo_hostname,
+    [SR_REJECT_INVALID_HELO_HOSTNAME] = r_reject_invalid_helo_hostname,
+    [SR_REJECT_UNAUTH_PIPELINING] = r_reject_unauth_pipelining,
+    [SR_REJECT_SENDER_LOGIN_MISMATCH] = r_reject_sender_login_mismatch,
+    [SR_REJECT_AUTHENTICATED_SENDER_LOGIN_MISMATCH] = r_reject_authenticated_sender_login_mismatch,
+    [SR_REJECT_UNAUTHENTICATED_SENDER_LOGIN_MISMATCH] =
+        r_reject_unauthenticated_sender_login_mismatch,
+    [SR_REJECT_UNLISTED_RECIPIENT] = r_reject_unlisted_recipient,
+    [SR_REJECT_UNLISTED_SENDER] = r_reject_unlisted_sender,
+    [SR_CHECK_CLIENT_ACCESS] = r_check_client_access,
+    [SR_CHECK_HELO_ACCESS] = r_check_helo_access,
+    [SR_CHECK_SENDER_ACCESS] = r_check_sender_access,
+    [SR_CHECK_RECIPIENT_ACCESS] = r_check_recipient_access,
+};
+
+/* check_bound - every restriction that config validation accepts has a handler here */
+static void check_bound(void)
+{
+    for (int id = 0; id < SR_COUNT; id++)
+        if (handlers[id] == NULL)
+            log_panic("restriction %s has no handler", smtpd_restrict_name(id));
+}
+
+/* config_error - 451 4.3.5 for a list smtpd cannot evaluate (the admin must fix main.cf) */
+static int config_error(struct rctx *c)
+{
+    const char *subject, *what;
+
+    list_subject(c, &subject, &what);
+    set_reply(c->out, 451, "4.3.5", subject, NULL, "Server configuration error");
+    return R_REJECT;
+}
+
 /* eval_one - one restriction (and its table argument); *i moves past what it used */
 static int eval_one(struct rctx *c, char **v, size_t n, size_t *i, int depth)
 {
-    const char *t = v[*i], *subject, *what;
-    struct session *ss = c->ss;
-    struct strlist keys = STRLIST_INIT;
-    int r = R_DUNNO, cls;
+    const struct smtpd_restrict *sr = smtpd_restrict_find(v[*i]);
+    const char *table = NULL;
 
-    list_subject(c, &subject, &what);
-    if (strcasecmp(t, "permit") == 0)
-        return R_PERMIT;
-    if (strcasecmp(t, "dunno") == 0)
-        return R_DUNNO;
-    if (strcasecmp(t, "reject") == 0 || strcasecmp(t, "defer") == 0) {
-        int defer = strcasecmp(t, "defer") == 0;
-        set_reply(c->out, defer ? 450 : 554, "5.7.1", subject, what, "Access denied");
-        return R_REJECT;
+    if (sr == NULL) {
+        log_warn("%s: unknown restriction '%s'", smtpd_restrict_lists[c->list], v[*i]);
+        return config_error(c);
     }
-    if (strcasecmp(t, "permit_mynetworks") == 0)
-        return ss->in_mynetworks ? R_PERMIT : R_DUNNO;
-    if (strcasecmp(t, "permit_sasl_authenticated") == 0)
-        return ss->sasl_username ? R_PERMIT : R_DUNNO;
-    if (strcasecmp(t, "reject_unauth_destination") == 0 ||
-        strcasecmp(t, "defer_unauth_destination") == 0 ||
-        strcasecmp(t, "permit_auth_destination") == 0) {
-        if (c->rcpt == NULL)
-            return R_DUNNO;
-        cls = addr_domain_class(str_c(&c->rcpt->domain));
-        if (cls == ADDR_TEMPFAIL)
-            return tempfail(c, str_c(&c->rcpt->raw), "domain lists");
-        if (strcasecmp(t, "permit_auth_destination") == 0)
-            return cls != ADDR_OTHER ? R_PERMIT : R_DUNNO;
-        if (cls != ADDR_OTHER)
-            return R_DUNNO;
-        set_reply(c->out, t[0] == 'd' ? 454 : 554, "5.7.1", str_c(&c->rcpt->raw), NULL,
-                  "Relay access denied");
-        return R_REJECT;
+    if (sr->flags & SR_TAKES_TABLE) {
+        if (*i + 1 >= n)
+            return config_error(c);
+        table = v[++*i];
     }
-    if (strcasecmp(t, "reject_unknown_recipient_domain") == 0)
-        return reject_unknown_domain(c, c->rcpt, "Recipient address", "2");
-    if (strcasecmp(t, "reject_unknown_sender_domain") == 0)
-        return ss->in_mail ? reject_unknown_domain(c, &ss->sender, "Sender address", "8")
-                           : R_DUNNO;
-    if (strcasecmp(t, "reject_non_fqdn_sender") == 0) {
-        if (!ss->in_mail || !non_fqdn(&ss->sender))
-            return R_DUNNO;
-        set_reply(c->out, 504, "5.5.2", str_c(&ss->sender.raw), "Sender address",
-                  "need fully-qualified address");
-        return R_REJECT;
-    }
-    if (strcasecmp(t, "reject_non_fqdn_recipient") == 0) {
-        if (c->rcpt == NULL || !non_fqdn(c->rcpt))
-            return R_DUNNO;
-        set_reply(c->out, 504, "5.5.2", str_c(&c->rcpt->raw), "Recipient address",
-                  "need fully-qualified address");
-        return R_REJECT;
-    }
-    if (strcasecmp(t, "reject_non_fqdn_helo_hostname") == 0 ||
-        strcasecmp(t, "reject_invalid_helo_hostname") == 0) {
-        const char *h = str_c(&ss->helo);
-        int invalid = t[7] == 'i';
-        if (!ss->helo_seen)
-            return R_DUNNO;
-        if (invalid && !smtp_valid_domain(h, strlen(h), 0)) {
-            set_reply(c->out, 501, "5.5.2", h, "Helo command", "Invalid name");
-            return R_REJECT;
-        }
-        if (!invalid && h[0] != '[' && (strchr(h, '.') == NULL || h[strlen(h) - 1] == '.')) {
-            set_reply(c->out, 504, "5.5.2", h, "Helo command", "need fully-qualified hostname");
-            return R_REJECT;
-        }
-        return R_DUNNO;
-    }
-    if (strcasecmp(t, "reject_unauth_pipelining") == 0) {
-        /* commands sent ahead of time by a client that did not see PIPELINING (RFC 2920) */
-        if (ss->esmtp || stream_pending(ss->s) == 0)
-            return R_DUNNO;
-        set_reply(c->out, 503, "5.5.0", subject, what,
-                  "Improper use of SMTP command pipelining");
-        return R_REJECT;
-    }
-    if (strcasecmp(t, "reject_sender_login_mismatch") == 0)
-        return sender_login_mismatch(c, 3);
-    if (strcasecmp(t, "reject_authenticated_sender_login_mismatch") == 0)
-        return sender_login_mismatch(c, 2);
-    if (strcasecmp(t, "reject_unauthenticated_sender_login_mismatch") == 0)
-        return sender_login_mismatch(c, 1);
-    if (strcasecmp(t, "reject_unlisted_recipient") == 0)
-        return c->rcpt ? validate(c, c->rcpt, "Recipient address", 1) : R_DUNNO;
-    if (strcasecmp(t, "reject_unlisted_sender") == 0)
-        return ss->in_mail ? validate(c, &ss->sender, "Sender address", 0) : R_DUNNO;
-    if (strncasecmp(t, "check_", 6) == 0 && restriction_known(t)) {
-        const char *spec = *i + 1 < n ? v[++*i] : NULL;
-        if (spec == NULL) {
-            set_reply(c->out, 451, "4.3.5", subject, NULL, "Server configuration error");
-            return R_REJECT;
-        }
-        if (strcasecmp(t, "check_client_access") == 0) {
-            client_keys(&keys, ss);
-            r = lookup_keys(c, spec, &keys, ss->namaddr, "Client host", depth);
-        } else if (strcasecmp(t, "check_helo_access") == 0) {
-            if (ss->helo_seen) {
-                add_domain_keys(&keys, str_c(&ss->helo));
-                if (keys.n == 0)
-                    strlist_add(&keys, str_c(&ss->helo));
-                r = lookup_keys(c, spec, &keys, str_c(&ss->helo), "Helo command", depth);
-            }
-        } else if (strcasecmp(t, "check_sender_access") == 0) {
-            if (ss->in_mail) {
-                address_keys(&keys, &ss->sender);
-                r = lookup_keys(c, spec, &keys, ss->sender.is_null ? "" : ss->sender.raw.s,
-                                "Sender address", depth);
-            }
-        } else if (c->rcpt) {
-            address_keys(&keys, c->rcpt);
-            r = lookup_keys(c, spec, &keys, str_c(&c->rcpt->raw), "Recipient address", depth);
-        }
-        strlist_free(&keys);
-        return r;
-    }
-    log_warn("%s: unknown restriction '%s'", list_params[c->list], t);
-    set_reply(c->out, 451, "4.3.5", subject, NULL, "Server configuration error");
-    return R_REJECT;
+    return handlers[sr->id](c, table, depth);
 }
 
 /* eval_list - the first restriction of a list that decides (R_PERMIT, R_REJECT), else R_DUNNO */
@@ -771,7 +944,7 @@ int check_rcpt(struct session *ss, const struct smtp_path *rcpt, struct str *out
 {
     struct rctx c = {ss, rcpt, out, 0};
 
-    for (c.list = 0; c.list < L_COUNT; c.list++)
+    for (c.list = 0; c.list < SR_LIST_COUNT; c.list++)
         if (eval_list(&c, lists[c.list].v, lists[c.list].n, 0) == R_REJECT)
             return -1;
     if (reject_unlisted_sender && validate(&c, &ss->sender, "Sender address", 0) == R_REJECT)
@@ -783,7 +956,7 @@ int check_rcpt(struct session *ss, const struct smtp_path *rcpt, struct str *out
 
 int check_verify(struct session *ss, const struct smtp_path *rcpt, struct str *out)
 {
-    struct rctx c = {ss, rcpt, out, L_RECIPIENT};
+    struct rctx c = {ss, rcpt, out, SR_LIST_RECIPIENT};
 
     return validate(&c, rcpt, "Recipient address", 1) == R_REJECT ? -1 : 0;
 }

@@ -116,7 +116,7 @@ int data_open_queue_file(struct session *ss, struct str *reply_line)
     put_attr(ss->qf, "body", bodies[ss->body]);
     if (ss->smtputf8)
         put_attr(ss->qf, "smtputf8", "1");
-    put_attr(ss->qf, "ret", ss->ret == RET_FULL ? "FULL" : ss->ret == RET_HDRS ? "HDRS" : "");
+    put_attr(ss->qf, "ret", smtp_ret_name(ss->ret));
     put_attr(ss->qf, "envid", str_c(&ss->envid));
     str_printf(&l, "%s: client=%s", ss->queue_id.s, ss->namaddr);
     if (ss->sasl_username)
@@ -522,7 +522,7 @@ void cmd_data(struct session *ss, const char *args)
         reply(ss, "554 5.5.1 Error: no valid recipients");
         return;
     }
-    if (ss->body == BODY_BINARYMIME) { /* RFC 3030 3 */
+    if (ss->body == SMTP_BODY_BINARYMIME) { /* RFC 3030 3 */
         reply(ss, "503 5.5.1 Error: BODY=BINARYMIME requires BDAT");
         return;
     }

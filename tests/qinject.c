@@ -35,6 +35,7 @@
 #include "proc.h"
 #include "qdir.h"
 #include "qfile.h"
+#include "smtp_parse.h"
 #include "str.h"
 #include "tool.h"
 #include "trigger.h"
@@ -43,29 +44,6 @@ struct rcpt {
     char *addr, *orcpt;
     int notify;
 };
-
-/* parse_notify - RFC 3461 NOTIFY keywords into QNOTIFY_ bits */
-static int parse_notify(const char *v)
-{
-    struct strlist l = STRLIST_INIT;
-    int bits = 0;
-
-    strlist_split(&l, v, ",");
-    for (size_t i = 0; i < l.n; i++) {
-        if (strcasecmp(l.v[i], "NEVER") == 0)
-            bits |= QNOTIFY_NEVER;
-        else if (strcasecmp(l.v[i], "SUCCESS") == 0)
-            bits |= QNOTIFY_SUCCESS;
-        else if (strcasecmp(l.v[i], "FAILURE") == 0)
-            bits |= QNOTIFY_FAILURE;
-        else if (strcasecmp(l.v[i], "DELAY") == 0)
-            bits |= QNOTIFY_DELAY;
-        else
-            tool_die("bad NOTIFY keyword: %s", l.v[i]);
-    }
-    strlist_free(&l);
-    return bits;
-}
 
 /* read_stdin - the whole message, LF line ends turned into CRLF */
 static void read_stdin(struct str *out)
@@ -105,7 +83,10 @@ int main(int argc, char **argv)
         case 'r': ret = optarg; break;
         case 'e': envid = optarg; break;
         case 'A': strlist_add(&attrs, optarg); break;
-        case 'n': pend_notify = parse_notify(optarg); break;
+        case 'n':
+            if ((pend_notify = smtp_parse_notify(optarg)) < 0)
+                tool_die("bad NOTIFY value: %s", optarg);
+            break;
         case 'O': pend_orcpt = optarg; break;
         case 't':
             rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));

@@ -5,10 +5,11 @@
  * every daemon's own start-up: cfg_check() (syntax, types, bounds), then
  * what only shows when a daemon uses a value: the type of every lookup
  * table (*_maps, tables in mynetworks, check_*_access arguments), the
- * names in smtpd_*_restrictions, and Postfix filter settings Petrel does
- * not implement (a migrated configuration must not silently lose its spam
- * filtering). Each problem is one "file:line: message" error, with the
- * line of the setting (or of the master.cf -o override) that caused it.
+ * names in smtpd_*_restrictions (against smtpd_restrict.h, the list that
+ * smtpd evaluates), and Postfix filter settings Petrel does not implement
+ * (a migrated configuration must not silently lose its spam filtering).
+ * Each problem is one "file:line: message" error, with the line of the
+ * setting (or of the master.cf -o override) that caused it.
  * A configuration that passes here cannot make a daemon exit at start.
  */
 #include <arpa/inet.h>
@@ -22,41 +23,7 @@
 #include "map.h"
 #include "mcf.h"
 #include "mem.h"
-
-/* the restrictions smtpd implements (smtpd/smtpd_check.c evaluates them) */
-static const char *const known_restrictions[] = {
-    "permit",
-    "reject",
-    "defer",
-    "dunno",
-    "permit_mynetworks",
-    "permit_sasl_authenticated",
-    "reject_unauth_destination",
-    "defer_unauth_destination",
-    "permit_auth_destination",
-    "reject_unknown_recipient_domain",
-    "reject_unknown_sender_domain",
-    "reject_non_fqdn_sender",
-    "reject_non_fqdn_recipient",
-    "reject_non_fqdn_helo_hostname",
-    "reject_invalid_helo_hostname",
-    "reject_unlisted_recipient",
-    "reject_unlisted_sender",
-    "check_client_access",
-    "check_helo_access",
-    "check_sender_access",
-    "check_recipient_access",
-    "reject_unauth_pipelining",
-    "reject_sender_login_mismatch",
-    "reject_authenticated_sender_login_mismatch",
-    "reject_unauthenticated_sender_login_mismatch",
-    NULL,
-};
-
-static const char *const restriction_lists[] = {
-    "smtpd_client_restrictions", "smtpd_helo_restrictions",      "smtpd_sender_restrictions",
-    "smtpd_relay_restrictions",  "smtpd_recipient_restrictions", NULL,
-};
+#include "smtpd_restrict.h"
 
 /* Postfix content filters that Petrel does not run (yet): setting one is an error
  * until a program declares the parameter, so that mail never passes unfiltered by
@@ -84,14 +51,6 @@ static const struct {
     {"popd", "popd_tls_wrappermode", "popd_tls_cert_file"},
     {"imapd", "imapd_tls_wrappermode", "imapd_tls_cert_file"},
 };
-
-int cfg_restriction_known(const char *name)
-{
-    for (int i = 0; known_restrictions[i]; i++)
-        if (strcasecmp(known_restrictions[i], name) == 0)
-            return 1;
-    return 0;
-}
 
 /* add - one error about parameter name, at the line that set it */
 static void add(const struct cfg *c, struct cfg_diag *d, const char *name, const char *fmt, ...)
@@ -193,20 +152,22 @@ static void check_tables(const struct cfg *c, struct cfg_diag *d)
 /* check_restrictions - smtpd_*_restrictions: known names, check_* with a valid table */
 static void check_restrictions(const struct cfg *c, struct cfg_diag *d)
 {
-    for (int r = 0; restriction_lists[r]; r++) {
+    for (int r = 0; r < SR_LIST_COUNT; r++) {
+        const char *list = smtpd_restrict_lists[r];
         struct strlist l = STRLIST_INIT;
 
-        if (cfg_find_param(restriction_lists[r]) == NULL)
+        if (cfg_find_param(list) == NULL)
             continue;
-        cfg_list(c, restriction_lists[r], &l);
+        cfg_list(c, list, &l);
         for (size_t i = 0; i < l.n; i++) {
-            if (!cfg_restriction_known(l.v[i])) {
-                add(c, d, restriction_lists[r], "unknown restriction '%s'", l.v[i]);
-            } else if (strncasecmp(l.v[i], "check_", 6) == 0) {
+            const struct smtpd_restrict *sr = smtpd_restrict_find(l.v[i]);
+            if (sr == NULL) {
+                add(c, d, list, "unknown restriction '%s'", l.v[i]);
+            } else if (sr->flags & SR_TAKES_TABLE) {
                 if (i + 1 >= l.n)
-                    add(c, d, restriction_lists[r], "%s needs a table argument", l.v[i]);
+                    add(c, d, list, "%s needs a table argument", l.v[i]);
                 else
-                    check_table(c, d, restriction_lists[r], l.v[++i]);
+                    check_table(c, d, list, l.v[++i]);
             }
         }
         strlist_free(&l);

@@ -17,7 +17,5 @@ int cfg_validate(struct cfg *c, struct cfg_diag *diag);
 /* cfg_validate_services - the same checks for each master.cf service with -o overrides,
  * on c's main.cf text; reports only problems at the service's master.cf line */
 int cfg_validate_services(const struct cfg *c, const struct mcf *m, struct cfg_diag *diag);
-/* cfg_restriction_known - whether smtpd implements a restriction of that name */
-int cfg_restriction_known(const char *name);
 
 #endif

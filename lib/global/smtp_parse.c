@@ -9,6 +9,11 @@
  * local part and an unqualified address; it never takes an unquoted '@'
  * in a local part, control characters or malformed domains, so that no
  * address can mean one thing here and another at the next hop.
+ *
+ * The values of the ESMTP parameters (SIZE, BODY, RET, NOTIFY, ENVID,
+ * ORCPT) are parsed here too, once: smtpd, sendmail's -N/-R/-V and
+ * pickup all call these functions, so no two ways into the queue can
+ * disagree on what a value means.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -17,6 +22,7 @@
 #include <strings.h>
 
 #include "mem.h"
+#include "qfile.h"
 #include "smtp_parse.h"
 
 void smtp_path_init(struct smtp_path *p)
@@ -419,4 +425,168 @@ int smtp_parse_params(const char *text, struct smtp_params *out, const char **wh
 bad:
     smtp_params_free(out);
     return -1;
+}
+
+#define ENVID_MAX 100 /* RFC 3461 4.4 */
+#define ORCPT_MAX 500 /* RFC 3461 4.2 */
+
+int smtp_parse_size(const char *v, unsigned long long *out)
+{
+    /* 1ULL << 62 keeps every later sum in a long long; larger sizes are refused anyway */
+    return v == NULL || parse_ulong(v, 1ULL << 62, out) < 0 ? -1 : 0;
+}
+
+int smtp_parse_body(const char *v)
+{
+    if (v == NULL)
+        return -1;
+    if (strcasecmp(v, "7BIT") == 0)
+        return SMTP_BODY_7BIT;
+    if (strcasecmp(v, "8BITMIME") == 0)
+        return SMTP_BODY_8BITMIME;
+    if (strcasecmp(v, "BINARYMIME") == 0)
+        return SMTP_BODY_BINARYMIME;
+    return -1;
+}
+
+int smtp_parse_ret(const char *v)
+{
+    if (v && strcasecmp(v, "FULL") == 0)
+        return SMTP_RET_FULL;
+    if (v && strcasecmp(v, "HDRS") == 0)
+        return SMTP_RET_HDRS;
+    return -1;
+}
+
+const char *smtp_ret_name(int ret)
+{
+    return ret == SMTP_RET_FULL ? "FULL" : ret == SMTP_RET_HDRS ? "HDRS" : "";
+}
+
+/* the NOTIFY keywords (RFC 3461 4.1), in the order they are written */
+static const struct {
+    const char *word;
+    int bit;
+} notify_words[] = {{"NEVER", QNOTIFY_NEVER},
+                    {"SUCCESS", QNOTIFY_SUCCESS},
+                    {"FAILURE", QNOTIFY_FAILURE},
+                    {"DELAY", QNOTIFY_DELAY}};
+
+#define NOTIFY_WORDS (sizeof(notify_words) / sizeof(notify_words[0]))
+
+/* notify_keyword - the QNOTIFY_ bit of one list element (n bytes at p), 0 if none */
+static int notify_keyword(const char *p, size_t n)
+{
+    for (size_t i = 0; i < NOTIFY_WORDS; i++)
+        if (strlen(notify_words[i].word) == n && strncasecmp(p, notify_words[i].word, n) == 0)
+            return notify_words[i].bit;
+    return 0;
+}
+
+int smtp_parse_notify(const char *v)
+{
+    int bits = 0, items = 0;
+
+    if (v == NULL)
+        return -1;
+    /* RFC 3461 4.1: notify-esmtp-value = "NEVER" / 1#notify-list-element; an empty
+     * element (",,", a leading or trailing comma, an empty value) is a syntax error */
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        int bit = notify_keyword(p, n);
+        if (bit == 0)
+            return -1;
+        bits |= bit;
+        items++;
+        p += n;
+        if (*p == '\0')
+            break;
+    }
+    if ((bits & QNOTIFY_NEVER) && items != 1) /* "the NEVER keyword MUST appear by itself" */
+        return -1;
+    return bits;
+}
+
+void smtp_format_notify(int bits, struct str *out)
+{
+    const char *sep = "";
+
+    if (bits & QNOTIFY_NEVER)
+        bits = QNOTIFY_NEVER; /* it stands alone */
+    for (size_t i = 0; i < NOTIFY_WORDS; i++)
+        if (bits & notify_words[i].bit) {
+            str_cat(out, sep);
+            str_cat(out, notify_words[i].word);
+            sep = ",";
+        }
+}
+
+int smtp_parse_envid(const char *v, struct str *out)
+{
+    str_reset(out);
+    if (v == NULL || strlen(v) > ENVID_MAX || smtp_xtext_decode(v, out) < 0 || out->len == 0)
+        return -1;
+    /* RFC 3461 4.4: printable (graphic and white space) US-ASCII before encoding */
+    for (size_t i = 0; i < out->len; i++)
+        if (out->s[i] < 32 || out->s[i] > 126)
+            return -1;
+    return 0;
+}
+
+int smtp_envid_valid(const char *decoded)
+{
+    struct str x = STR_INIT, dec = STR_INIT;
+    int r;
+
+    smtp_xtext_encode(decoded, strlen(decoded), &x);
+    r = smtp_parse_envid(str_c(&x), &dec) == 0;
+    str_free(&x);
+    str_free(&dec);
+    return r;
+}
+
+int smtp_parse_orcpt(const char *v, struct str *out)
+{
+    const char *semi = v ? strchr(v, ';') : NULL;
+
+    str_reset(out);
+    /* RFC 3461 4.2: orcpt-parameter = "ORCPT=" original-recipient-address, addr-type ";"
+     * xtext, addr-type an atom (we take letters, digits and '-', as the registered types are) */
+    if (semi == NULL || semi == v || strlen(v) > ORCPT_MAX || semi[1] == '\0')
+        return -1;
+    for (const char *q = v; q < semi; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              *q == '-'))
+            return -1;
+    str_cpyn(out, v, (size_t)(semi - v));
+    str_catc(out, ';');
+    if (smtp_xtext_decode(semi + 1, out) < 0 || memchr(out->s, '\0', out->len) != NULL ||
+        !smtp_utf8_valid(out->s, out->len))
+        return -1;
+    for (size_t i = 0; i < out->len; i++)
+        if ((unsigned char)out->s[i] < 32 || out->s[i] == 127)
+            return -1;
+    return 0;
+}
+
+void smtp_format_orcpt(const char *decoded, struct str *out)
+{
+    const char *semi = strchr(decoded, ';');
+
+    if (semi == NULL)
+        return;
+    str_catn(out, decoded, (size_t)(semi + 1 - decoded));
+    smtp_xtext_encode(semi + 1, strlen(semi + 1), out);
+}
+
+int smtp_orcpt_valid(const char *decoded)
+{
+    struct str x = STR_INIT, dec = STR_INIT;
+    int r;
+
+    smtp_format_orcpt(decoded, &x);
+    r = smtp_parse_orcpt(str_c(&x), &dec) == 0;
+    str_free(&x);
+    str_free(&dec);
+    return r;
 }

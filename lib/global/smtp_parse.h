@@ -68,6 +68,60 @@ struct smtp_params {
 int smtp_parse_params(const char *text, struct smtp_params *out, const char **why);
 void smtp_params_free(struct smtp_params *p);
 
+/*
+ * The values of the ESMTP parameters, one parser each. smtpd calls them on what a client
+ * sent; sendmail (-N, -R, -V) and pickup (a maildrop file's envelope) call the same ones, so
+ * that a value is good or bad alike on every way into the queue.
+ */
+
+/* smtp_parse_size - RFC 1870 6 size-value (1*20DIGIT); -1 when malformed */
+int smtp_parse_size(const char *v, unsigned long long *out);
+
+/* BODY= (RFC 6152 2, RFC 3030 3) */
+#define SMTP_BODY_NONE 0
+#define SMTP_BODY_7BIT 1
+#define SMTP_BODY_8BITMIME 2
+#define SMTP_BODY_BINARYMIME 3
+/* smtp_parse_body - "7BIT", "8BITMIME" or "BINARYMIME" (any case) as SMTP_BODY_; -1 otherwise
+ * (whether BINARYMIME was offered is the caller's business) */
+int smtp_parse_body(const char *v);
+
+/* RET= (RFC 3461 4.3) */
+#define SMTP_RET_NONE 0
+#define SMTP_RET_FULL 1
+#define SMTP_RET_HDRS 2
+/* smtp_parse_ret - "FULL" or "HDRS" (any case) as SMTP_RET_; -1 otherwise */
+int smtp_parse_ret(const char *v);
+/* smtp_ret_name - "FULL", "HDRS", or "" for SMTP_RET_NONE */
+const char *smtp_ret_name(int ret);
+
+/* smtp_parse_notify - RFC 3461 4.1 notify-esmtp-value: "NEVER" alone, or a comma-separated
+ * list of SUCCESS, FAILURE, DELAY (any case, no empty item, no white space); the QNOTIFY_
+ * bits of qfile.h, or -1 */
+int smtp_parse_notify(const char *v);
+/* smtp_format_notify - QNOTIFY_ bits as that value ("NEVER", "SUCCESS,DELAY"), appended;
+ * nothing for 0 */
+void smtp_format_notify(int bits, struct str *out);
+
+/* smtp_parse_envid - RFC 3461 4.4 ENVID value: xtext of at most 100 characters that decodes
+ * to 1 or more printable US-ASCII characters (graphic or space); the decoded form replaces
+ * out. -1 when malformed (out then undefined) */
+int smtp_parse_envid(const char *v, struct str *out);
+/* smtp_envid_valid - an envelope ID given decoded (sendmail -V, a maildrop file, a queue
+ * file) that smtp_parse_envid would have accepted in its xtext form */
+int smtp_envid_valid(const char *decoded);
+
+/* smtp_parse_orcpt - RFC 3461 4.2 ORCPT value: addr-type ";" xtext, at most 500 characters,
+ * decoding to well-formed UTF-8 without control characters; "addr-type;decoded" replaces
+ * out. -1 when malformed (out then undefined) */
+int smtp_parse_orcpt(const char *v, struct str *out);
+/* smtp_orcpt_valid - an original recipient given decoded ("rfc822;user@example.com", as a
+ * maildrop file holds it) that smtp_parse_orcpt would have accepted in its xtext form */
+int smtp_orcpt_valid(const char *decoded);
+/* smtp_format_orcpt - a decoded original recipient as its ORCPT value ("rfc822;a b@x" ->
+ * "rfc822;a+20b@x"), appended; nothing without a ';' */
+void smtp_format_orcpt(const char *decoded, struct str *out);
+
 /* smtp_valid_domain - RFC 5321 Domain (LDH labels; UTF-8 labels when utf8_ok) or
  * address-literal; '_' is tolerated in labels as real mail systems send it */
 int smtp_valid_domain(const char *d, size_t n, int utf8_ok);

@@ -179,9 +179,51 @@ def test_dsn_options_and_ignored_ones(inst):
     assert qf.attrs["uid"] == str(os.getuid())
     assert qf.rcpts[0]["addr"] == "someone@remote.test" and qf.rcpts[0]["notify"] == 1
     # bad values are usage errors
-    for bad in (["-N", "sometimes"], ["-R", "body"], ["-V", "a b"], ["-bd"], ["-bz"]):
+    for bad in (["-N", "sometimes"], ["-R", "body"], ["-V", "a\tb"], ["-bd"], ["-bz"]):
         r = S.sendmail(inst, *bad, "demo@example.test", input=MSG)
         assert r.returncode == 64, (bad, r.stderr)
+
+
+def test_dsn_values_mean_the_same_to_sendmail_and_smtpd(inst):
+    """-N, -R and -V take exactly what smtpd takes in NOTIFY=, RET= and ENVID= (one parser,
+    lib/global/smtp_parse.c): RFC 3461 4.1 makes an empty NOTIFY item a syntax error, which
+    smtpd answered with 501 while sendmail -N queued the message (issue #14); RFC 3461 4.4
+    allows white space in an envelope ID, which smtpd took and sendmail -V refused."""
+    r = U.Raw(inst.smtp_port)
+    assert r.cmd("EHLO client.example.org")[0] == 250
+    assert r.cmd("MAIL FROM:<a@example.org>")[0] == 250
+
+    def smtpd_says(notify):
+        return r.cmd("RCPT TO:<demo@example.test> NOTIFY=" + notify)[:2]
+
+    for bad in ("success,,failure", "success,", ",success", "never,success", "never,never"):
+        assert smtpd_says(bad) == (501, "5.5.4 Bad NOTIFY parameter syntax"), bad
+        res = S.sendmail(inst, "-N", bad, "demo@example.test", input=MSG)
+        assert res.returncode == 64, (bad, res.returncode, res.stderr)
+        assert "-N %s:" % bad in res.stderr
+    for good in ("success,failure", "NEVER", "delay,success"):
+        assert smtpd_says(good)[0] == 250, good
+        res = S.sendmail(inst, "-v", "-N", good, "demo@example.test", input=MSG)
+        assert res.returncode == 0, (good, res.stderr)
+    # no white space in the list: it cannot stand in an esmtp-value (RFC 5321 4.1.2)
+    res = S.sendmail(inst, "-N", "success, delay", "demo@example.test", input=MSG)
+    assert res.returncode == 64, res.stderr
+    assert r.cmd("RSET")[0] == 250
+    # an envelope ID with a space: ENVID=a+20b and -V 'a b' both reach the queue file
+    assert r.cmd("MAIL FROM:<a@example.org> ENVID=a+20b RET=hdrs")[0] == 250
+    r.cmd("QUIT")
+    res = S.sendmail(inst, "-v", "-V", "a b", "-R", "Hdrs", "someone@remote.test", input=MSG)
+    assert res.returncode == 0, res.stderr
+    qid = S.queued_id(res)
+    S.wait_queue(inst, qid, "deferred")
+    path = [p for p in Q.queue_files(inst, qid) if "/deferred/" in p][0]
+    qf = U.QueueFile(path)
+    assert qf.attrs["envid"] == "a b" and qf.attrs["ret"] == "HDRS"
+    # the 100-character limit counts the xtext that goes on the wire, as in ENVID=
+    res = S.sendmail(inst, "-V", "+" + "x" * 98, "demo@example.test", input=MSG)
+    assert res.returncode == 64, res.stderr
+    res = S.sendmail(inst, "-v", "-V", "=" + "x" * 97, "someone@remote.test", input=MSG)
+    assert res.returncode == 0, res.stderr
 
 
 def test_success_notification_carries_envid(inst):
@@ -482,6 +524,37 @@ def test_hostile_maildrop_records(inst, user):
     assert re.search(r"%s: malformed maildrop file from uid %d \(bad recipient address syntax\)" %
                      (bad_id, user.pw_uid), inst.log())
     assert S.maildrop_files(inst) == []
+
+
+def test_maildrop_dsn_values_checked_as_smtpd_does(inst):
+    """pickup judges a maildrop file's ORCPT, ENVID and RET with smtpd's parsers: what smtpd
+    answers with 501 5.5.4 (an ORCPT addr-type with '_', a control character) goes to
+    corrupt/; pickup took any ORCPT with a ';' before (issue #14)."""
+    import struct
+
+    def rec(t, p):
+        return t + struct.pack(">I", len(p)) + p
+
+    def drop(attrs, orcpt):
+        data = rec(b"V", b"PETRELDROP1") + rec(b"S", b"")
+        for a in attrs:
+            data += rec(b"A", a)
+        data += rec(b"R", b"demo@example.test\x00" + orcpt + b"\x000")
+        data += rec(b"M", b"") + rec(b"D", b"Subject: x\n\nbody\n") + rec(b"X", b"")
+        r = S.cmd(inst, "petrel-drop", input=data, text=False)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.decode().strip()
+
+    bad = [drop([], b"rfc_822;demo@example.test"), drop([], b"rfc822;"),
+           drop([b"envid=" + b"+" * 34], b""), drop([b"ret=BODY"], b"")]
+    good = drop([b"envid=a b", b"ret=hdrs"], b"rfc822;Demo@Example.test")
+    S.wait_mail(inst)
+    wait_for(lambda: set(S.corrupt_files(inst)) >= set(bad), what="the bad files in corrupt/")
+    log = inst.log()
+    for qid, why in zip(bad, ("bad original recipient", "bad original recipient",
+                              "bad envelope ID", "bad RET value")):
+        assert re.search(r"%s: malformed maildrop file from uid \d+ \(%s\)" % (qid, why), log)
+    assert good not in S.corrupt_files(inst)
 
 
 def test_mailq_and_sendmail_bp(inst):

@@ -2,11 +2,14 @@
  * test_smtp_parse.c - unit tests of lib/global/smtp_parse.c (paths, parameters, domains)
  *
  * Table driven, with the examples of RFC 5321 4.1.2, RFC 3461 4 and RFC 6531 and the relay
- * tricks that must never parse into an address that would be relayed.
+ * tricks that must never parse into an address that would be relayed. The values of the
+ * ESMTP parameters have one parser each, shared by smtpd, sendmail (-N -R -V) and pickup:
+ * what is refused here is refused on every way into the queue.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "qfile.h"
 #include "smtp_parse.h"
 #include "unit.h"
 
@@ -185,6 +188,174 @@ static void test_params(void **state)
     assert_string_equal(why, "too many parameters");
 }
 
+/* RFC 3461 4.1 NOTIFY: "NEVER" alone or 1#(SUCCESS / FAILURE / DELAY), any case */
+static const struct {
+    const char *in;
+    int bits; /* -1: syntax error (smtpd 501 5.5.4, sendmail -N exit 64) */
+} notify_cases[] = {
+    {"NEVER", QNOTIFY_NEVER},
+    {"never", QNOTIFY_NEVER},
+    {"SUCCESS", QNOTIFY_SUCCESS},
+    {"SUCCESS,FAILURE", QNOTIFY_SUCCESS | QNOTIFY_FAILURE},
+    {"success,delay,Failure", QNOTIFY_SUCCESS | QNOTIFY_DELAY | QNOTIFY_FAILURE},
+    {"DELAY,DELAY", QNOTIFY_DELAY},
+    /* an empty element: smtpd refused these, sendmail -N took them (issue #14) */
+    {"SUCCESS,,FAILURE", -1},
+    {"SUCCESS,", -1},
+    {",SUCCESS", -1},
+    {",", -1},
+    {"", -1},
+    /* white space is no part of an esmtp-value (RFC 5321 4.1.2); sendmail -N took it */
+    {"SUCCESS, FAILURE", -1},
+    {"SUCCESS FAILURE", -1},
+    {" SUCCESS", -1},
+    /* NEVER MUST appear by itself */
+    {"NEVER,SUCCESS", -1},
+    {"SUCCESS,NEVER", -1},
+    {"NEVER,NEVER", -1},
+    {"SOMETIMES", -1},
+    {"SUCCESSFUL", -1},
+    {"SUCC", -1},
+};
+
+static void test_notify(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(notify_cases) / sizeof(notify_cases[0]); i++) {
+        int got = smtp_parse_notify(notify_cases[i].in);
+        if (got != notify_cases[i].bits)
+            fail_msg("NOTIFY=%s: got %d, want %d", notify_cases[i].in, got,
+                     notify_cases[i].bits);
+    }
+    assert_int_equal(smtp_parse_notify(NULL), -1); /* NOTIFY without '=' */
+}
+
+/* what the smtp client sends (and petrel-cat shows) parses back to the same bits */
+static void test_notify_format(void **state)
+{
+    struct str out = STR_INIT;
+
+    (void)state;
+    for (int bits = 1; bits < 16; bits++) {
+        str_reset(&out);
+        smtp_format_notify(bits, &out);
+        assert_int_equal(smtp_parse_notify(out.s),
+                         (bits & QNOTIFY_NEVER) ? QNOTIFY_NEVER : bits);
+    }
+    str_reset(&out);
+    smtp_format_notify(QNOTIFY_DELAY | QNOTIFY_SUCCESS | QNOTIFY_FAILURE, &out);
+    assert_string_equal(out.s, "SUCCESS,FAILURE,DELAY");
+    str_reset(&out);
+    smtp_format_notify(0, &out);
+    assert_int_equal(out.len, 0);
+    str_free(&out);
+}
+
+static void test_ret_body_size(void **state)
+{
+    unsigned long long n = 0;
+
+    (void)state;
+    /* RFC 3461 4.3 */
+    assert_int_equal(smtp_parse_ret("FULL"), SMTP_RET_FULL);
+    assert_int_equal(smtp_parse_ret("hdrs"), SMTP_RET_HDRS);
+    assert_int_equal(smtp_parse_ret("BODY"), -1);
+    assert_int_equal(smtp_parse_ret(""), -1);
+    assert_int_equal(smtp_parse_ret(NULL), -1);
+    assert_string_equal(smtp_ret_name(SMTP_RET_FULL), "FULL");
+    assert_string_equal(smtp_ret_name(SMTP_RET_HDRS), "HDRS");
+    assert_string_equal(smtp_ret_name(SMTP_RET_NONE), "");
+    /* RFC 6152 2, RFC 3030 3 */
+    assert_int_equal(smtp_parse_body("7bit"), SMTP_BODY_7BIT);
+    assert_int_equal(smtp_parse_body("8BITMIME"), SMTP_BODY_8BITMIME);
+    assert_int_equal(smtp_parse_body("BinaryMIME"), SMTP_BODY_BINARYMIME);
+    assert_int_equal(smtp_parse_body("8BIT"), -1);
+    assert_int_equal(smtp_parse_body(NULL), -1);
+    /* RFC 1870 6 */
+    assert_int_equal(smtp_parse_size("1000", &n), 0);
+    assert_int_equal(n, 1000);
+    assert_int_equal(smtp_parse_size("0", &n), 0);
+    assert_int_equal(smtp_parse_size("-1", &n), -1);
+    assert_int_equal(smtp_parse_size("1k", &n), -1);
+    assert_int_equal(smtp_parse_size("", &n), -1);
+    assert_int_equal(smtp_parse_size(NULL, &n), -1);
+    assert_int_equal(smtp_parse_size("99999999999999999999", &n), -1);
+}
+
+static void test_envid(void **state)
+{
+    struct str out = STR_INIT, big = STR_INIT;
+
+    (void)state;
+    /* RFC 3461 4.4: xtext, up to 100 characters, printable US-ASCII (graphic and space) */
+    assert_int_equal(smtp_parse_envid("QQ+2B314159", &out), 0);
+    assert_string_equal(out.s, "QQ+314159");
+    assert_int_equal(smtp_parse_envid("a+20b", &out), 0);
+    assert_string_equal(out.s, "a b");
+    assert_int_equal(smtp_parse_envid("a+2", &out), -1);
+    assert_int_equal(smtp_parse_envid("a+09b", &out), -1); /* a control character */
+    assert_int_equal(smtp_parse_envid("a+C3+A9", &out), -1); /* not US-ASCII */
+    assert_int_equal(smtp_parse_envid("", &out), -1);
+    assert_int_equal(smtp_parse_envid(NULL, &out), -1);
+    for (int i = 0; i < 100; i++)
+        str_catc(&big, 'x');
+    assert_int_equal(smtp_parse_envid(big.s, &out), 0);
+    str_catc(&big, 'x');
+    assert_int_equal(smtp_parse_envid(big.s, &out), -1);
+    /* the same rule for a value given decoded (sendmail -V, a maildrop file): the limit
+     * counts the xtext that goes on the wire */
+    assert_true(smtp_envid_valid("env-1"));
+    assert_true(smtp_envid_valid("a b"));
+    assert_true(smtp_envid_valid("QQ+314159"));
+    assert_false(smtp_envid_valid(""));
+    assert_false(smtp_envid_valid("a\tb"));
+    assert_false(smtp_envid_valid("caf\xc3\xa9"));
+    big.s[100] = '\0', big.len = 100;
+    assert_true(smtp_envid_valid(big.s));
+    big.s[0] = '+'; /* "+2B" makes it 102 characters */
+    assert_false(smtp_envid_valid(big.s));
+    str_free(&out);
+    str_free(&big);
+}
+
+static void test_orcpt(void **state)
+{
+    struct str out = STR_INIT, big = STR_INIT;
+
+    (void)state;
+    /* RFC 3461 4.2: addr-type ";" xtext, up to 500 characters; kept decoded */
+    assert_int_equal(smtp_parse_orcpt("rfc822;o+40example.test", &out), 0);
+    assert_string_equal(out.s, "rfc822;o@example.test");
+    assert_int_equal(smtp_parse_orcpt("utf-8;b+C3+BCcher@example.test", &out), 0);
+    assert_string_equal(out.s, "utf-8;b\xc3\xbc" "cher@example.test");
+    assert_int_equal(smtp_parse_orcpt("rfc822", &out), -1);
+    assert_int_equal(smtp_parse_orcpt(";a@b", &out), -1);
+    assert_int_equal(smtp_parse_orcpt("rfc822;", &out), -1);
+    assert_int_equal(smtp_parse_orcpt("rfc_822;a@b", &out), -1);
+    assert_int_equal(smtp_parse_orcpt("rfc822;a+00b", &out), -1); /* NUL */
+    assert_int_equal(smtp_parse_orcpt("rfc822;a+0Ab", &out), -1); /* control */
+    assert_int_equal(smtp_parse_orcpt("rfc822;a+C3b", &out), -1); /* broken UTF-8 */
+    assert_int_equal(smtp_parse_orcpt(NULL, &out), -1);
+    str_cat(&big, "rfc822;");
+    while (big.len < 500)
+        str_catc(&big, 'x');
+    assert_int_equal(smtp_parse_orcpt(big.s, &out), 0);
+    str_catc(&big, 'x');
+    assert_int_equal(smtp_parse_orcpt(big.s, &out), -1);
+    /* decoded, as a maildrop file holds it */
+    assert_true(smtp_orcpt_valid("rfc822;o@example.test"));
+    assert_true(smtp_orcpt_valid("rfc822;a b@example.test"));
+    assert_false(smtp_orcpt_valid("rfc822"));
+    assert_false(smtp_orcpt_valid("rfc822;"));
+    assert_false(smtp_orcpt_valid("rfc822;a\nb"));
+    assert_false(smtp_orcpt_valid("x y;a@b"));
+    str_reset(&out);
+    smtp_format_orcpt("rfc822;a b+c@example.test", &out);
+    assert_string_equal(out.s, "rfc822;a+20b+2Bc@example.test");
+    str_free(&out);
+    str_free(&big);
+}
+
 static void test_domains(void **state)
 {
     (void)state;
@@ -206,6 +377,11 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_path_limits),
         cmocka_unit_test(test_params),
+        cmocka_unit_test(test_notify),
+        cmocka_unit_test(test_notify_format),
+        cmocka_unit_test(test_ret_body_size),
+        cmocka_unit_test(test_envid),
+        cmocka_unit_test(test_orcpt),
         cmocka_unit_test(test_domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
