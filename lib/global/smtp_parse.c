@@ -489,20 +489,28 @@ int smtp_parse_notify(const char *v)
 
     if (v == NULL)
         return -1;
-    /* RFC 3461 4.1: notify-esmtp-value = "NEVER" / 1#notify-list-element; an empty
-     * element (",,", a leading or trailing comma, an empty value) is a syntax error */
+    /* RFC 3461 4.1: notify-esmtp-value = "NEVER" / 1#notify-list-element, in RFC 822's
+     * ABNF, whose # rule (RFC 822 2.7) permits null elements that do not count:
+     * "SUCCESS,,FAILURE" and ",SUCCESS" are two and one elements (Postfix takes them
+     * too); at least one element must be there. NEVER is no list element: alone only. */
+    int commas = 0;
     for (const char *p = v;; p++) {
         size_t n = strcspn(p, ",");
-        int bit = notify_keyword(p, n);
-        if (bit == 0)
-            return -1;
-        bits |= bit;
-        items++;
+        if (n > 0) {
+            int bit = notify_keyword(p, n);
+            if (bit == 0)
+                return -1;
+            bits |= bit;
+            items++;
+        }
         p += n;
         if (*p == '\0')
             break;
+        commas++;
     }
-    if ((bits & QNOTIFY_NEVER) && items != 1) /* "the NEVER keyword MUST appear by itself" */
+    if (items == 0)
+        return -1;
+    if ((bits & QNOTIFY_NEVER) && (items != 1 || commas != 0)) /* "MUST appear by itself" */
         return -1;
     return bits;
 }

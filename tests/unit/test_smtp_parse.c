@@ -199,12 +199,18 @@ static const struct {
     {"SUCCESS,FAILURE", QNOTIFY_SUCCESS | QNOTIFY_FAILURE},
     {"success,delay,Failure", QNOTIFY_SUCCESS | QNOTIFY_DELAY | QNOTIFY_FAILURE},
     {"DELAY,DELAY", QNOTIFY_DELAY},
-    /* an empty element: smtpd refused these, sendmail -N took them (issue #14) */
-    {"SUCCESS,,FAILURE", -1},
-    {"SUCCESS,", -1},
-    {",SUCCESS", -1},
+    /* null elements: RFC 822 2.7's # rule permits them and they do not count; smtpd
+     * refused these and sendmail -N took them (issue #14): the RFC decides */
+    {"SUCCESS,,FAILURE", QNOTIFY_SUCCESS | QNOTIFY_FAILURE},
+    {"SUCCESS,", QNOTIFY_SUCCESS},
+    {",SUCCESS", QNOTIFY_SUCCESS},
+    {",,delay,,", QNOTIFY_DELAY},
+    /* but one element at least (1#) */
     {",", -1},
+    {",,", -1},
     {"", -1},
+    {"NEVER,", -1},
+    {",NEVER", -1},
     /* white space is no part of an esmtp-value (RFC 5321 4.1.2); sendmail -N took it */
     {"SUCCESS, FAILURE", -1},
     {"SUCCESS FAILURE", -1},
