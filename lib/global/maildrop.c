@@ -109,10 +109,7 @@ static int parse_attr(struct maildrop_env *env, const struct str *p, struct str 
         str_printf(err, "attribute '%.*s' not allowed", (int)(n > 64 ? 64 : n), p->s);
         return -1;
     }
-    env->attrs = xreallocarray(env->attrs, env->nattrs + 1, sizeof(*env->attrs));
-    env->attrs[env->nattrs].name = xstrdup(allowed_attrs[i]);
-    env->attrs[env->nattrs].value = xstrdup(p->s + n + 1);
-    env->nattrs++;
+    rec_attr_add(&env->attrs, &env->nattrs, p->s, (size_t)n, p->s + n + 1);
     return 0;
 }
 
@@ -231,11 +228,7 @@ int maildrop_read_content(struct maildrop_reader *r, struct str *out, struct str
 void maildrop_env_free(struct maildrop_env *env)
 {
     free(env->sender);
-    for (size_t i = 0; i < env->nattrs; i++) {
-        free(env->attrs[i].name);
-        free(env->attrs[i].value);
-    }
-    free(env->attrs);
+    rec_attrs_free(env->attrs, env->nattrs);
     for (size_t i = 0; i < env->nrcpts; i++) {
         free(env->rcpts[i].addr);
         free(env->rcpts[i].orcpt);
@@ -246,8 +239,5 @@ void maildrop_env_free(struct maildrop_env *env)
 
 const char *maildrop_env_attr(const struct maildrop_env *env, const char *name)
 {
-    for (size_t i = 0; i < env->nattrs; i++)
-        if (strcmp(env->attrs[i].name, name) == 0)
-            return env->attrs[i].value;
-    return NULL;
+    return rec_attr_find(env->attrs, env->nattrs, name);
 }

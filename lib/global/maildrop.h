@@ -54,7 +54,7 @@ struct maildrop_env {
     long long sec; /* submission time from the T record (0 when absent) */
     long usec;
     char *sender;
-    struct qfile_attr *attrs;
+    struct rec_attr *attrs;
     size_t nattrs;
     struct maildrop_rcpt *rcpts;
     size_t nrcpts;

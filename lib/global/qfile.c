@@ -411,10 +411,7 @@ static int envelope_record(struct qfile_env *env, struct env_state *st, int type
             str_cat(err, "bad attribute record");
             return -1;
         }
-        env->attrs = xreallocarray(env->attrs, env->nattrs + 1, sizeof(*env->attrs));
-        env->attrs[env->nattrs].name = xstrndup(p->s, (size_t)n);
-        env->attrs[env->nattrs].value = xstrdup(p->s + n + 1);
-        env->nattrs++;
+        rec_attr_add(&env->attrs, &env->nattrs, p->s, (size_t)n, p->s + n + 1);
         return 0;
     }
     case QREC_RCPT:
@@ -471,11 +468,7 @@ int qfile_read_envelope(int fd, struct qfile_env *env, size_t max_rcpts, struct 
 void qfile_env_free(struct qfile_env *env)
 {
     free(env->sender);
-    for (size_t i = 0; i < env->nattrs; i++) {
-        free(env->attrs[i].name);
-        free(env->attrs[i].value);
-    }
-    free(env->attrs);
+    rec_attrs_free(env->attrs, env->nattrs);
     for (size_t i = 0; i < env->nrcpts; i++) {
         free(env->rcpts[i].addr);
         free(env->rcpts[i].orcpt);
@@ -487,10 +480,7 @@ void qfile_env_free(struct qfile_env *env)
 
 const char *qfile_env_attr(const struct qfile_env *env, const char *name)
 {
-    for (size_t i = 0; i < env->nattrs; i++)
-        if (strcmp(env->attrs[i].name, name) == 0)
-            return env->attrs[i].value;
-    return NULL;
+    return rec_attr_find(env->attrs, env->nattrs, name);
 }
 
 void qfile_content_init(struct qfile_content *c, int fd, const struct qfile_env *env)

@@ -50,6 +50,7 @@
 #define QFILE_ID_MAX 40
 #define QFILE_RECORD_MAX REC_MAX /* largest record (rec.h) */
 #define QFILE_CHUNK 65536        /* content chunk size written */
+#define QFILE_RCPT_MAX 1000000   /* recipients qmgr and the agents read from one file */
 
 /* flags in the Z record */
 #define QFILE_F_DELAY_WARNED 0x0001 /* a delay DSN was sent */
@@ -101,17 +102,12 @@ struct qfile_rcpt {
     int done;
 };
 
-struct qfile_attr {
-    char *name;
-    char *value;
-};
-
 struct qfile_env {
     char id[QFILE_ID_MAX];
     long long arrival_sec;
     long arrival_usec;
     char *sender;
-    struct qfile_attr *attrs;
+    struct rec_attr *attrs;
     size_t nattrs;
     struct qfile_rcpt *rcpts;
     size_t nrcpts;

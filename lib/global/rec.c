@@ -10,10 +10,12 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "mem.h"
 #include "rec.h"
 
 /* the envelope of a queue file: written by Petrel's own daemons, its text records as
@@ -225,6 +227,32 @@ long rec_attr_decode(const struct str *p)
     if (eq == NULL || eq == p->s || memchr(p->s, '\0', p->len))
         return -1;
     return (long)(eq - p->s);
+}
+
+void rec_attr_add(struct rec_attr **attrs, size_t *n, const char *name, size_t namelen,
+                  const char *value)
+{
+    *attrs = xreallocarray(*attrs, *n + 1, sizeof(**attrs));
+    (*attrs)[*n].name = xstrndup(name, namelen);
+    (*attrs)[*n].value = xstrdup(value);
+    (*n)++;
+}
+
+const char *rec_attr_find(const struct rec_attr *attrs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(attrs[i].name, name) == 0)
+            return attrs[i].value;
+    return NULL;
+}
+
+void rec_attrs_free(struct rec_attr *attrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(attrs[i].name);
+        free(attrs[i].value);
+    }
+    free(attrs);
 }
 
 void rec_rcpt_encode(struct str *out, const struct rec_rcpt *rc, int fields)

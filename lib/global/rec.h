@@ -111,6 +111,18 @@ void rec_attr_encode(struct str *out, const char *name, const char *value);
  * no '=', an empty name, or a NUL byte */
 long rec_attr_decode(const struct str *p);
 
+/* the attributes of a read envelope, in file order */
+struct rec_attr {
+    char *name;
+    char *value;
+};
+/* rec_attr_add - append a copy of name (namelen bytes) and value to *attrs (*n of them) */
+void rec_attr_add(struct rec_attr **attrs, size_t *n, const char *name, size_t namelen,
+                  const char *value);
+/* rec_attr_find - the value of the first attribute called name, or NULL */
+const char *rec_attr_find(const struct rec_attr *attrs, size_t n, const char *name);
+void rec_attrs_free(struct rec_attr *attrs, size_t n);
+
 /* the recipient record R (r: done): address NUL orcpt NUL notify [NUL dsn_orig] */
 #define REC_RCPT_DROP 3  /* fields of a maildrop file's recipient */
 #define REC_RCPT_QUEUE 4 /* fields of a queue file's recipient: dsn_orig too */
