@@ -78,13 +78,15 @@ int maildrop_printable(const char *s, size_t n)
     return 1;
 }
 
-/* parse_rcpt - a recipient record (rec_rcpt_decode) whose address and orcpt are printable */
+/* parse_rcpt - a recipient record (rec_rcpt_decode) whose address and orcpt are printable
+ * and whose NOTIFY has NEVER only alone (RFC 3461 4.1, as smtpd takes it at RCPT) */
 static int parse_rcpt(const struct str *p, struct maildrop_rcpt *rc)
 {
     struct rec_rcpt f;
 
     if (rec_rcpt_decode(p, REC_RCPT_DROP, &f) < 0 || !maildrop_printable(f.addr, strlen(f.addr)) ||
-        !maildrop_printable(f.orcpt, strlen(f.orcpt)))
+        !maildrop_printable(f.orcpt, strlen(f.orcpt)) ||
+        ((f.notify & QNOTIFY_NEVER) && f.notify != QNOTIFY_NEVER))
         return -1;
     rc->addr = xstrdup(f.addr);
     rc->orcpt = xstrdup(f.orcpt);

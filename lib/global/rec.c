@@ -269,7 +269,7 @@ void rec_rcpt_encode(struct str *out, const struct rec_rcpt *rc, int fields)
     }
 }
 
-/* notify_decode - decimal digits of a QNOTIFY_ set: NEVER only alone (RFC 3461 4.1) */
+/* notify_decode - decimal digits of a set of QNOTIFY_ bits */
 static int notify_decode(const char *s, int *notify)
 {
     unsigned v = 0;
@@ -283,8 +283,6 @@ static int notify_decode(const char *s, int *notify)
         if (v > (QNOTIFY_NEVER | QNOTIFY_SUCCESS | QNOTIFY_FAILURE | QNOTIFY_DELAY))
             return -1;
     }
-    if ((v & QNOTIFY_NEVER) && v != QNOTIFY_NEVER)
-        return -1;
     *notify = (int)v;
     return 0;
 }

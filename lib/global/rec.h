@@ -129,7 +129,7 @@ void rec_attrs_free(struct rec_attr *attrs, size_t n);
 struct rec_rcpt {
     const char *addr;     /* never "" */
     const char *orcpt;    /* RFC 3461 ORCPT "type;address", "" when none */
-    int notify;           /* QNOTIFY_ bits, 0 = default; NEVER only alone */
+    int notify;           /* QNOTIFY_ bits, 0 = default */
     const char *dsn_orig; /* the address before rewriting, "" when none (queue files) */
 };
 
@@ -138,7 +138,7 @@ struct rec_rcpt {
 void rec_rcpt_encode(struct str *out, const struct rec_rcpt *rc, int fields);
 /* rec_rcpt_decode - split payload p (NUL-terminated after p->len, as rec_read leaves it)
  * of exactly fields fields; rc's strings point into p. 0 ok, -1 malformed: a field
- * missing or extra, an empty address, notify not decimal digits of a valid QNOTIFY_ set */
+ * missing or extra, an empty address, notify not decimal digits of QNOTIFY_ bits */
 int rec_rcpt_decode(const struct str *p, int fields, struct rec_rcpt *rc);
 
 #endif
