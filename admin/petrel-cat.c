@@ -34,6 +34,7 @@
 #include "mem.h"
 #include "qdir.h"
 #include "qfile.h"
+#include "rec.h"
 #include "smtp_parse.h"
 #include "str.h"
 #include "tool.h"
@@ -254,7 +255,7 @@ static int cat_file(const char *path)
             printf("*** ERROR: truncated record header at offset %zu ***\n", pos);
             goto out;
         }
-        len = ((uint32_t)h[1] << 24) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 8) | h[4];
+        len = rec_length(h);
         if (len > QFILE_RECORD_MAX || len > data.len - pos - QFILE_HDR) {
             printf("*** ERROR: bad record length %u at offset %zu ***\n", len, pos);
             goto out;

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "maildrop.h"
 #include "mem.h"
+#include "rec.h"
 #include "str.h"
 #include "tool.h"
 #include "trigger.h"
@@ -122,21 +123,21 @@ static void out_flush(int fd, struct str *out)
 static void copy_envelope(const struct maildrop_env *env, struct str *out)
 {
     struct timeval tv;
-    char t[64];
+    struct str p = STR_INIT;
 
     gettimeofday(&tv, NULL);
-    maildrop_put(out, QREC_VERSION, MAILDROP_MAGIC, strlen(MAILDROP_MAGIC));
-    snprintf(t, sizeof(t), "%lld.%06ld", (long long)tv.tv_sec, (long)tv.tv_usec);
-    maildrop_put(out, QREC_TIME, t, strlen(t));
-    maildrop_put(out, QREC_SENDER, env->sender, strlen(env->sender));
+    rec_put(out, QREC_VERSION, MAILDROP_MAGIC, strlen(MAILDROP_MAGIC));
+    rec_time_encode(&p, (long long)tv.tv_sec, (long)tv.tv_usec);
+    rec_put(out, QREC_TIME, p.s, p.len);
+    rec_put(out, QREC_SENDER, env->sender, strlen(env->sender));
     for (size_t i = 0; i < env->nattrs; i++) {
-        char *a = xasprintf("%s=%s", env->attrs[i].name, env->attrs[i].value);
-        maildrop_put(out, QREC_ATTR, a, strlen(a));
-        free(a);
+        rec_attr_encode(&p, env->attrs[i].name, env->attrs[i].value);
+        rec_put(out, QREC_ATTR, p.s, p.len);
     }
     for (size_t i = 0; i < env->nrcpts; i++)
         maildrop_put_rcpt(out, env->rcpts[i].addr, env->rcpts[i].orcpt, env->rcpts[i].notify);
-    maildrop_put(out, QREC_MESSAGE, "", 0);
+    rec_put(out, QREC_MESSAGE, "", 0);
+    str_free(&p);
 }
 
 /* finish - fsync, mode 0444, rename to the queue ID; the ID */
@@ -228,13 +229,13 @@ int main(int argc, char **argv)
     copy_envelope(&env, &out);
     maildrop_env_free(&env);
     while ((r = maildrop_read_content(&rd, &chunk, &err)) > 0) {
-        maildrop_put(&out, QREC_DATA, chunk.s, chunk.len);
+        rec_put(&out, QREC_DATA, chunk.s, chunk.len);
         if (out.len >= WRITE_CHUNK)
             out_flush(fd, &out);
     }
     if (r < 0)
         die(EX_DATAERR, "malformed input: %s", str_c(&err));
-    maildrop_put(&out, QREC_END, "", 0);
+    rec_put(&out, QREC_END, "", 0);
     out_flush(fd, &out);
     id = finish(fd);
     close(fd);

@@ -44,6 +44,7 @@
 #include "mem.h"
 #include "qdir.h"
 #include "qfile.h"
+#include "rec.h"
 #include "str.h"
 
 #include "petrel-super.h"
@@ -179,7 +180,7 @@ static int has_end(int fd, const struct stat *st)
 
     return st->st_size >= QFILE_HDR &&
            pread(fd, tail, QFILE_HDR, st->st_size - QFILE_HDR) == QFILE_HDR &&
-           tail[0] == QREC_END && tail[1] == 0 && tail[2] == 0 && tail[3] == 0 && tail[4] == 0;
+           tail[0] == QREC_END && rec_length(tail) == 0;
 }
 
 /* open_entry - the regular file name of dfd that lstat saw as st, opened with O_NOFOLLOW

@@ -1001,26 +1001,22 @@ static int fail_all(struct stream *s, struct deliver_request *req, const char *r
 static int handle_request(struct stream *s, struct deliver_request *req)
 {
     struct local_req lr;
-    struct str want = STR_INIT, err = STR_INIT;
+    struct str err = STR_INIT;
+    const char *why = "cannot read the queue file";
     int rc = STREAM_OK;
 
     memset(&lr, 0, sizeof(lr));
     lr.req = req;
     lr.qfd = -1;
-    str_printf(&want, "active/%s", req->queue_id);
-    if (strcmp(req->queue_file, want.s) != 0) {
-        log_warn("%s: refusing queue file %s", req->queue_id, req->queue_file);
-        rc = fail_all(s, req, "bad queue file name in the delivery request");
-        goto out;
-    }
     /* as mail_owner: the file is its, and the mark is made through this descriptor */
-    if (local_become_mail_owner(&err) == 0) {
-        lr.qfd = deliver_queue_open(req->queue_id, &err);
+    if (local_become_mail_owner(&err) < 0) {
+        log_warn("%s: %s", req->queue_id, str_c(&err));
+    } else {
+        lr.qfd = deliver_queue_load(req, &lr.env, &why);
         local_unbecome();
     }
-    if (lr.qfd < 0 || qfile_read_envelope(lr.qfd, &lr.env, 1000000, &err) < 0) {
-        log_warn("%s: %s", req->queue_id, str_c(&err));
-        rc = fail_all(s, req, "cannot read the queue file");
+    if (lr.qfd < 0) {
+        rc = fail_all(s, req, why);
         goto out;
     }
     scan_headers(&lr);
@@ -1031,7 +1027,6 @@ out:
         close(lr.qfd);
     qfile_env_free(&lr.env);
     strlist_free(&lr.delivered_to);
-    str_free(&want);
     str_free(&err);
     return rc;
 }

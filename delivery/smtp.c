@@ -437,24 +437,15 @@ static int handle_request(struct stream *qs, const struct deliver_request *req,
                           int *dest_failed)
 {
     struct smtp_msg m;
-    struct str want = STR_INIT, err = STR_INIT;
+    const char *why;
     int rc = STREAM_OK;
 
     *dest_failed = 0;
     memset(&m, 0, sizeof(m));
     m.req = req;
-    m.qfd = -1;
     m.rcpts = xcalloc(req->nrcpts ? req->nrcpts : 1, sizeof(*m.rcpts));
-    str_printf(&want, "active/%s", req->queue_id);
-    if (strcmp(req->queue_file, want.s) != 0) {
-        log_warn("%s: refusing queue file %s", req->queue_id, req->queue_file);
-        rc = fail_all(qs, &m, "bad queue file name in the delivery request");
-        goto out;
-    }
-    m.qfd = deliver_queue_open(req->queue_id, &err);
-    if (m.qfd < 0 || qfile_read_envelope(m.qfd, &m.env, DELIVER_RCPT_MAX, &err) < 0) {
-        log_warn("%s: %s", req->queue_id, str_c(&err));
-        rc = fail_all(qs, &m, "cannot read the queue file");
+    if ((m.qfd = deliver_queue_load(req, &m.env, &why)) < 0) {
+        rc = fail_all(qs, &m, why);
         goto out;
     }
     for (size_t i = 0; i < req->nrcpts; i++) {
@@ -491,8 +482,6 @@ out:
         str_free(&m.rcpts[i].relay);
     }
     free(m.rcpts);
-    str_free(&want);
-    str_free(&err);
     return rc;
 }
 

@@ -42,7 +42,7 @@
 
 #include "qmgr.h"
 
-#define QMGR_RCPT_HARD_MAX 1000000 /* recipients read from one queue file */
+#define QMGR_RCPT_HARD_MAX QFILE_RCPT_MAX /* recipients read from one queue file */
 
 static struct qmgr_msg *active_list;
 

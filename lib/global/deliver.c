@@ -438,6 +438,29 @@ int deliver_queue_open(const char *queue_id, struct str *err)
     return fd;
 }
 
+int deliver_queue_load(const struct deliver_request *req, struct qfile_env *env, const char **why)
+{
+    struct str want = STR_INIT, err = STR_INIT;
+    int fd = -1;
+
+    memset(env, 0, sizeof(*env));
+    str_printf(&want, "active/%s", req->queue_id);
+    if (strcmp(req->queue_file, want.s) != 0) {
+        log_warn("%s: refusing queue file %s", req->queue_id, req->queue_file);
+        *why = "bad queue file name in the delivery request";
+    } else if ((fd = deliver_queue_open(req->queue_id, &err)) < 0 ||
+               qfile_read_envelope(fd, env, QFILE_RCPT_MAX, &err) < 0) {
+        log_warn("%s: %s", req->queue_id, str_c(&err));
+        *why = "cannot read the queue file";
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    str_free(&want);
+    str_free(&err);
+    return fd;
+}
+
 const struct qfile_rcpt *deliver_rcpt_record(const struct qfile_env *env,
                                              const struct deliver_request *req, size_t i)
 {

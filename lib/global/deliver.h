@@ -177,6 +177,12 @@ int deliver_report(struct stream *s, const struct deliver_request *req,
  * deliver_mark_sent, a regular file with one link, share-locked for the length of the
  * request (closing it releases the lock); -1 with err */
 int deliver_queue_open(const char *queue_id, struct str *err);
+/* deliver_queue_load - an agent's start on request req: its queue_file must be "active/"
+ * and its queue ID (agents accept no other), opened by deliver_queue_open (as the calling
+ * identity) and its envelope read into env (at most QFILE_RCPT_MAX recipients, as qmgr
+ * reads it). The descriptor, share-locked (the caller closes it and frees env); or -1 with
+ * the trouble logged, env empty and *why the reason to report for every recipient */
+int deliver_queue_load(const struct deliver_request *req, struct qfile_env *env, const char **why);
 /* deliver_rcpt_record - the envelope record of request recipient i (found by its offset),
  * or NULL when the offset names no recipient record */
 const struct qfile_rcpt *deliver_rcpt_record(const struct qfile_env *env,

@@ -2,145 +2,43 @@
  * maildrop.c - the format of locally submitted mail in maildrop/
  *
  * Writers (sendmail, petrel-drop) append records to a buffer; readers
- * (petrel-drop on its input pipe, pickup on a maildrop file, petrel-cat)
- * go through the records once, front to back, with read(2), so that the
- * same code serves a pipe and a file. The reader never trusts a length
- * before checking it against the limit of the record's type.
+ * (petrel-drop on its input pipe, pickup on a maildrop file) go through the
+ * records once, front to back, with the one record reader of
+ * lib/global/rec.h in its read(2) mode, so that the same code serves a pipe
+ * and a file. The record reader checks each type against rec_drop_envelope
+ * or rec_content and its length against that type's limit before it reads
+ * the payload; this file checks the order of the records, the attribute
+ * whitelist and that every envelope value is printable.
  */
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "maildrop.h"
 #include "mem.h"
+#include "rec.h"
 
 static const char *const allowed_attrs[] = {MAILDROP_ATTRS, NULL};
 
 void maildrop_put(struct str *out, int type, const void *data, size_t len)
 {
-    unsigned char hdr[QFILE_HDR];
-
-    hdr[0] = (unsigned char)type;
-    hdr[1] = (unsigned char)(len >> 24);
-    hdr[2] = (unsigned char)(len >> 16);
-    hdr[3] = (unsigned char)(len >> 8);
-    hdr[4] = (unsigned char)len;
-    str_catn(out, hdr, sizeof(hdr));
-    if (len)
-        str_catn(out, data, len);
+    rec_put(out, type, data, len);
 }
 
 void maildrop_put_rcpt(struct str *out, const char *addr, const char *orcpt, int notify)
 {
+    struct rec_rcpt rc = {addr, orcpt, notify, NULL};
     struct str p = STR_INIT;
-    char num[16];
 
-    str_cat(&p, addr);
-    str_catc(&p, '\0');
-    str_cat(&p, orcpt ? orcpt : "");
-    str_catc(&p, '\0');
-    snprintf(num, sizeof(num), "%d", notify);
-    str_cat(&p, num);
-    maildrop_put(out, QREC_RCPT, p.s, p.len);
+    rec_rcpt_encode(&p, &rc, REC_RCPT_DROP);
+    rec_put(out, QREC_RCPT, p.s, p.len);
     str_free(&p);
 }
 
 void maildrop_reader_init(struct maildrop_reader *r, int fd, const struct maildrop_limits *lim)
 {
     memset(r, 0, sizeof(*r));
-    r->fd = fd;
+    rec_reader_init(&r->rd, fd, 0, 0);
     r->lim = *lim;
-}
-
-/* fill - read more input into the buffer; bytes added, 0 at EOF, -1 on error */
-static ssize_t fill(struct maildrop_reader *r)
-{
-    ssize_t n;
-
-    if (r->start == r->end)
-        r->start = r->end = 0;
-    if (r->end == sizeof(r->buf)) {
-        memmove(r->buf, r->buf + r->start, r->end - r->start);
-        r->end -= r->start;
-        r->start = 0;
-    }
-    do
-        n = read(r->fd, r->buf + r->end, sizeof(r->buf) - r->end);
-    while (n < 0 && errno == EINTR);
-    if (n > 0)
-        r->end += (size_t)n;
-    return n;
-}
-
-/* take - n bytes into dst (NULL: append to out); bytes taken (short at EOF), -1 on error */
-static ssize_t take(struct maildrop_reader *r, void *dst, struct str *out, size_t n)
-{
-    size_t got = 0;
-
-    while (got < n) {
-        if (r->start == r->end) {
-            ssize_t f = fill(r);
-            if (f < 0)
-                return -1;
-            if (f == 0)
-                break;
-        }
-        size_t k = r->end - r->start;
-        if (k > n - got)
-            k = n - got;
-        if (dst)
-            memcpy((char *)dst + got, r->buf + r->start, k);
-        else
-            str_catn(out, r->buf + r->start, k);
-        r->start += k;
-        got += k;
-    }
-    r->offset += got;
-    return (ssize_t)got;
-}
-
-/* read_record - the next record; 1 ok, 0 clean end of input, -1 error (err set) */
-static int read_record(struct maildrop_reader *r, int *type, struct str *payload, size_t max,
-                       struct str *err)
-{
-    unsigned char hdr[QFILE_HDR];
-    uint64_t at = r->offset;
-    ssize_t n = take(r, hdr, NULL, sizeof(hdr));
-    uint32_t len;
-
-    if (n < 0) {
-        str_printf(err, "read error: %s", strerror(errno));
-        return -1;
-    }
-    if (n == 0)
-        return 0;
-    if (n != QFILE_HDR) {
-        str_printf(err, "truncated record header at offset %llu", (unsigned long long)at);
-        return -1;
-    }
-    len = ((uint32_t)hdr[1] << 24) | ((uint32_t)hdr[2] << 16) | ((uint32_t)hdr[3] << 8) | hdr[4];
-    if (len > max) {
-        str_printf(err, "record type 0x%02x of %u bytes at offset %llu exceeds the limit of %zu",
-                   hdr[0], len, (unsigned long long)at, max);
-        return -1;
-    }
-    str_reset(payload);
-    if (len) {
-        str_reserve(payload, len);
-        n = take(r, NULL, payload, len);
-        if (n < 0) {
-            str_printf(err, "read error: %s", strerror(errno));
-            return -1;
-        }
-        if (n != (ssize_t)len) {
-            str_printf(err, "truncated record at offset %llu", (unsigned long long)at);
-            return -1;
-        }
-    }
-    *type = hdr[0];
-    return 1;
 }
 
 int maildrop_printable(const char *s, size_t n)
@@ -180,71 +78,40 @@ int maildrop_printable(const char *s, size_t n)
     return 1;
 }
 
-/* parse_rcpt - "address NUL orcpt NUL notify" */
+/* parse_rcpt - a recipient record (rec_rcpt_decode) whose address and orcpt are printable
+ * and whose NOTIFY has NEVER only alone (RFC 3461 4.1, as smtpd takes it at RCPT) */
 static int parse_rcpt(const struct str *p, struct maildrop_rcpt *rc)
 {
-    const char *a = p->s, *end = p->s + p->len;
-    const char *o = memchr(a, '\0', p->len);
-    const char *nf;
-    char *e;
-    long notify;
+    struct rec_rcpt f;
 
-    if (o == NULL || ++o > end || (nf = memchr(o, '\0', (size_t)(end - o))) == NULL)
+    if (rec_rcpt_decode(p, REC_RCPT_DROP, &f) < 0 || !maildrop_printable(f.addr, strlen(f.addr)) ||
+        !maildrop_printable(f.orcpt, strlen(f.orcpt)) ||
+        ((f.notify & QNOTIFY_NEVER) && f.notify != QNOTIFY_NEVER))
         return -1;
-    nf++;
-    if (nf >= end || memchr(nf, '\0', (size_t)(end - nf)) != NULL)
-        return -1;
-    if (o - a - 1 == 0 || !maildrop_printable(a, (size_t)(o - a - 1)) ||
-        !maildrop_printable(o, (size_t)(nf - o - 1)))
-        return -1;
-    errno = 0;
-    notify = strtol(nf, &e, 10);
-    if (*e != '\0' || e == nf || notify < 0 || notify > 15 ||
-        ((notify & QNOTIFY_NEVER) && notify != QNOTIFY_NEVER))
-        return -1;
-    rc->addr = xstrdup(a);
-    rc->orcpt = xstrdup(o);
-    rc->notify = (int)notify;
+    rc->addr = xstrdup(f.addr);
+    rc->orcpt = xstrdup(f.orcpt);
+    rc->notify = f.notify;
     return 0;
 }
 
 /* parse_attr - a whitelisted "name=value" */
 static int parse_attr(struct maildrop_env *env, const struct str *p, struct str *err)
 {
-    const char *eq = memchr(p->s, '=', p->len);
+    long n = rec_attr_decode(p);
     size_t i;
 
-    if (eq == NULL || !maildrop_printable(p->s, p->len)) {
+    if (n < 0 || !maildrop_printable(p->s, p->len)) {
         str_cat(err, "malformed attribute record");
         return -1;
     }
     for (i = 0; allowed_attrs[i]; i++)
-        if (strlen(allowed_attrs[i]) == (size_t)(eq - p->s) &&
-            memcmp(allowed_attrs[i], p->s, (size_t)(eq - p->s)) == 0)
+        if (strlen(allowed_attrs[i]) == (size_t)n && memcmp(allowed_attrs[i], p->s, (size_t)n) == 0)
             break;
     if (allowed_attrs[i] == NULL || maildrop_env_attr(env, allowed_attrs[i])) {
-        str_printf(err, "attribute '%.*s' not allowed", (int)(eq - p->s > 64 ? 64 : eq - p->s),
-                   p->s);
+        str_printf(err, "attribute '%.*s' not allowed", (int)(n > 64 ? 64 : n), p->s);
         return -1;
     }
-    env->attrs = xreallocarray(env->attrs, env->nattrs + 1, sizeof(*env->attrs));
-    env->attrs[env->nattrs].name = xstrdup(allowed_attrs[i]);
-    env->attrs[env->nattrs].value = xstrdup(eq + 1);
-    env->nattrs++;
-    return 0;
-}
-
-/* parse_time - "<sec>.<usec>" */
-static int parse_time(struct maildrop_env *env, const struct str *p)
-{
-    long long sec;
-    long usec;
-    char extra;
-
-    if (sscanf(p->s, "%lld.%6ld%c", &sec, &usec, &extra) != 2 || sec < 0 || usec < 0)
-        return -1;
-    env->sec = sec;
-    env->usec = usec;
+    rec_attr_add(&env->attrs, &env->nattrs, p->s, (size_t)n, p->s + n + 1);
     return 0;
 }
 
@@ -255,23 +122,26 @@ int maildrop_read_envelope(struct maildrop_reader *r, struct maildrop_env *env, 
 
     memset(env, 0, sizeof(*env));
     for (int first = 1;; first = 0) {
-        n = read_record(r, &type, &p, MAILDROP_ENV_RECORD_MAX, err);
-        if (n == 0)
+        size_t mark = err->len;
+        n = rec_read(&r->rd, &rec_drop_envelope, &type, &p, err);
+        if (n == REC_EOF)
             str_cat(err, first ? "empty file" : "missing end of envelope");
-        if (n <= 0)
-            goto out;
-        if (first && (type != QREC_VERSION || p.len != strlen(MAILDROP_MAGIC) ||
-                      memcmp(p.s, MAILDROP_MAGIC, p.len) != 0)) {
+        if (first && (n == REC_UNEXPECTED ||
+                      (n == REC_OK && (type != QREC_VERSION || p.len != strlen(MAILDROP_MAGIC) ||
+                                       memcmp(p.s, MAILDROP_MAGIC, p.len) != 0)))) {
+            str_truncate(err, mark);
             str_cat(err, "not a maildrop file (bad version record)");
             goto out;
         }
+        if (n != REC_OK)
+            goto out;
         switch (type) {
         case QREC_VERSION:
             if (!first)
                 goto unexpected;
             break;
         case QREC_TIME:
-            if (seen_time++ || parse_time(env, &p) < 0) {
+            if (seen_time++ || rec_time_decode(&p, &env->sec, &env->usec) < 0) {
                 str_cat(err, "malformed time record");
                 goto out;
             }
@@ -329,32 +199,25 @@ out:
 int maildrop_read_content(struct maildrop_reader *r, struct str *out, struct str *err)
 {
     int type, n;
-    char extra;
 
     if (r->state != 1) {
         str_cat(err, r->state == 0 ? "content read before the envelope" : "read past the end");
         return -1;
     }
-    n = read_record(r, &type, out, QFILE_RECORD_MAX, err);
-    if (n == 0)
+    n = rec_read(&r->rd, &rec_content, &type, out, err);
+    if (n == REC_EOF)
         str_cat(err, "missing end record (truncated file)");
-    if (n <= 0)
+    if (n != REC_OK)
         return -1;
     if (type == QREC_END) {
-        if (out->len != 0) {
-            str_cat(err, "malformed end record");
-            return -1;
-        }
-        if (take(r, &extra, NULL, 1) != 0) {
-            str_cat(err, "data after the end record");
+        if ((n = rec_at_end(&r->rd, err)) <= 0) {
+            if (n == 0)
+                str_cat(err, "data after the end record");
             return -1;
         }
         r->state = 2;
+        str_reset(out);
         return 0;
-    }
-    if (type != QREC_DATA) {
-        str_printf(err, "unexpected record type 0x%02x in the content", type);
-        return -1;
     }
     r->content += out->len;
     if (r->content > r->lim.content_max) {
@@ -367,11 +230,7 @@ int maildrop_read_content(struct maildrop_reader *r, struct str *out, struct str
 void maildrop_env_free(struct maildrop_env *env)
 {
     free(env->sender);
-    for (size_t i = 0; i < env->nattrs; i++) {
-        free(env->attrs[i].name);
-        free(env->attrs[i].value);
-    }
-    free(env->attrs);
+    rec_attrs_free(env->attrs, env->nattrs);
     for (size_t i = 0; i < env->nrcpts; i++) {
         free(env->rcpts[i].addr);
         free(env->rcpts[i].orcpt);
@@ -382,8 +241,5 @@ void maildrop_env_free(struct maildrop_env *env)
 
 const char *maildrop_env_attr(const struct maildrop_env *env, const char *name)
 {
-    for (size_t i = 0; i < env->nattrs; i++)
-        if (strcmp(env->attrs[i].name, name) == 0)
-            return env->attrs[i].value;
-    return NULL;
+    return rec_attr_find(env->attrs, env->nattrs, name);
 }

@@ -2,8 +2,9 @@
  * maildrop.h - the format of locally submitted mail in maildrop/
  *
  * sendmail writes a message as a stream of records (the queue file's
- * record form, lib/global/qfile.h: one type byte, a 4-byte big-endian length,
- * the payload) into the set-gid helper petrel-drop, which checks the
+ * record form, lib/global/rec.h: one type byte, a 4-byte big-endian length,
+ * the payload; each type's limit in rec_drop_envelope and rec_content)
+ * into the set-gid helper petrel-drop, which checks the
  * structure and limits, stores it in maildrop/ under a temporary name and
  * renames it to its final name once complete and fsync'ed. pickup turns it
  * into a queue file in incoming/. Layout:
@@ -30,14 +31,15 @@
 #include <stdint.h>
 
 #include "qfile.h"
+#include "rec.h"
 #include "str.h"
 
 #define MAILDROP_MAGIC "PETRELDROP1"
 #define MAILDROP_ATTRS "fullname", "envid", "ret"
-#define MAILDROP_ENV_RECORD_MAX 4096  /* an envelope record */
+#define MAILDROP_ENV_RECORD_MAX REC_DROP_TEXT_MAX /* an envelope text record (rec.h) */
 #define MAILDROP_ATTR_MAX 16          /* attribute records */
 
-/* maildrop_put - append one record to out */
+/* maildrop_put - append one record to out (rec_put) */
 void maildrop_put(struct str *out, int type, const void *data, size_t len);
 /* maildrop_put_rcpt - an R record */
 void maildrop_put_rcpt(struct str *out, const char *addr, const char *orcpt, int notify);
@@ -52,7 +54,7 @@ struct maildrop_env {
     long long sec; /* submission time from the T record (0 when absent) */
     long usec;
     char *sender;
-    struct qfile_attr *attrs;
+    struct rec_attr *attrs;
     size_t nattrs;
     struct maildrop_rcpt *rcpts;
     size_t nrcpts;
@@ -65,13 +67,10 @@ struct maildrop_limits {
 
 /* a sequential reader over a file or a pipe */
 struct maildrop_reader {
-    int fd;
-    uint64_t offset;  /* bytes consumed */
-    uint64_t content; /* content bytes returned so far */
-    int state;        /* 0 envelope, 1 content, 2 done */
+    struct rec_reader rd; /* read(2) front to back */
+    uint64_t content;     /* content bytes returned so far */
+    int state;            /* 0 envelope, 1 content, 2 done */
     struct maildrop_limits lim;
-    char buf[65536];
-    size_t start, end;
 };
 
 void maildrop_reader_init(struct maildrop_reader *r, int fd, const struct maildrop_limits *lim);

@@ -1,10 +1,12 @@
 /*
  * qfile.c - queue files: IDs, the record format, writing and reading
  *
- * The writer buffers records and writes them in large blocks; only commit
- * forces them to disk (one fsync per message). The reader is strict: it
- * accepts each record type only in its segment, bounds every length, and
- * reports the first problem as the reason the file is corrupt.
+ * The writer buffers records (rec_put) and writes them in large blocks;
+ * only commit forces them to disk (one fsync per message). The reader is
+ * strict: it takes records through the one record reader (lib/global/rec.h),
+ * which accepts each record type only in its segment and bounds every
+ * length, checks the order of the records here, and reports the first
+ * problem as the reason the file is corrupt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include "log.h"
 #include "mem.h"
 #include "qfile.h"
+#include "rec.h"
 
 #define WBUF_MAX 65536
 
@@ -36,20 +39,6 @@ struct qfile_writer {
     int committed;
     struct str error;
 };
-
-/* be32 - encode a length */
-static void be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
 int qfile_valid_id(const char *name)
 {
@@ -96,7 +85,7 @@ static struct qfile_writer *writer_new(int fd, const char *id, char *path)
     str_init(&w->error);
     qfile_put(w, QREC_VERSION, QFILE_MAGIC, strlen(QFILE_MAGIC));
     w->size_offset = (off_t)w->out.len;
-    qfile_put(w, QREC_SIZE, "000000000000000 0000", 20);
+    qfile_put(w, QREC_SIZE, "000000000000000 0000", REC_SIZE_LEN);
     return w;
 }
 
@@ -182,28 +171,33 @@ const char *qfile_error(const struct qfile_writer *w)
 
 int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len)
 {
-    unsigned char hdr[QFILE_HDR];
-
     if (w->error.len)
         return -1;
-    if (len > QFILE_RECORD_MAX) {
+    if (len > REC_MAX) {
         str_printf(&w->error, "record too large (%zu bytes)", len);
         return -1;
     }
-    hdr[0] = (unsigned char)type;
-    be32(hdr + 1, (uint32_t)len);
-    str_catn(&w->out, hdr, QFILE_HDR);
-    str_catn(&w->out, data, len);
+    rec_put(&w->out, type, data, len);
     if (w->out.len >= WBUF_MAX)
         return flush_out(w);
     return 0;
 }
 
+/* put_payload - a record whose payload was encoded into p (freed) */
+static int put_payload(struct qfile_writer *w, int type, struct str *p)
+{
+    int r = qfile_put(w, type, p->s, p->len);
+
+    str_free(p);
+    return r;
+}
+
 int qfile_put_time(struct qfile_writer *w, long long sec, long usec)
 {
-    char buf[64];
-    int n = snprintf(buf, sizeof(buf), "%lld.%06ld", sec, usec);
-    return qfile_put(w, QREC_TIME, buf, (size_t)n);
+    struct str p = STR_INIT;
+
+    rec_time_encode(&p, sec, usec);
+    return put_payload(w, QREC_TIME, &p);
 }
 
 int qfile_put_sender(struct qfile_writer *w, const char *sender)
@@ -213,33 +207,20 @@ int qfile_put_sender(struct qfile_writer *w, const char *sender)
 
 int qfile_put_attr(struct qfile_writer *w, const char *name, const char *value)
 {
-    struct str s = STR_INIT;
-    int r;
+    struct str p = STR_INIT;
 
-    str_printf(&s, "%s=%s", name, value);
-    r = qfile_put(w, QREC_ATTR, s.s, s.len);
-    str_free(&s);
-    return r;
+    rec_attr_encode(&p, name, value);
+    return put_payload(w, QREC_ATTR, &p);
 }
 
 int qfile_put_rcpt(struct qfile_writer *w, const char *addr, const char *orcpt, int notify,
                    const char *dsn_orig)
 {
-    struct str s = STR_INIT;
-    char nb[16];
-    int r;
+    struct rec_rcpt rc = {addr, orcpt, notify, dsn_orig};
+    struct str p = STR_INIT;
 
-    snprintf(nb, sizeof(nb), "%d", notify);
-    str_cat(&s, addr);
-    str_catc(&s, '\0');
-    str_cat(&s, orcpt ? orcpt : "");
-    str_catc(&s, '\0');
-    str_cat(&s, nb);
-    str_catc(&s, '\0');
-    str_cat(&s, dsn_orig ? dsn_orig : "");
-    r = qfile_put(w, QREC_RCPT, s.s, s.len);
-    str_free(&s);
-    return r;
+    rec_rcpt_encode(&p, &rc, REC_RCPT_QUEUE);
+    return put_payload(w, QREC_RCPT, &p);
 }
 
 int qfile_begin_content(struct qfile_writer *w)
@@ -288,7 +269,8 @@ int qfile_commit(struct qfile_writer *w, struct str *err)
     if (w->error.len == 0)
         flush_out(w);
     snprintf(z, sizeof(z), "%015llu %04x", (unsigned long long)w->content, 0);
-    if (w->error.len == 0 && pwrite(w->fd, z, 20, w->size_offset + QFILE_HDR) != 20)
+    if (w->error.len == 0 &&
+        pwrite(w->fd, z, REC_SIZE_LEN, w->size_offset + REC_HDR) != REC_SIZE_LEN)
         str_printf(&w->error, "write %s: %s", w->path, strerror(errno));
     if (w->error.len == 0 && fchmod(w->fd, 0700) < 0)
         str_printf(&w->error, "chmod %s: %s", w->path, strerror(errno));
@@ -349,204 +331,134 @@ void qfile_writer_free(struct qfile_writer *w)
 
 /* reading ---------------------------------------------------------------- */
 
-/* a small read-ahead window for the envelope, which is many short records */
-struct rbuf {
-    off_t start;
-    size_t len;
-    char data[8192];
+/* the envelope reader's state: which once-only records were seen */
+struct env_state {
+    int version, sender, time;
+    size_t max_rcpts;
 };
 
-/* rb_read - n bytes at off, through the window when it can hold them */
-static ssize_t rb_read(int fd, struct rbuf *rb, void *buf, size_t n, off_t off)
+/* add_rcpt - a recipient record at offset at (type R or r) */
+static int add_rcpt(struct qfile_env *env, const struct env_state *st, int type,
+                    const struct str *p, off_t at, struct str *err)
 {
-    if (rb == NULL || n > sizeof(rb->data))
-        return pread(fd, buf, n, off);
-    if (off < rb->start || off + (off_t)n > rb->start + (off_t)rb->len) {
-        ssize_t got = pread(fd, rb->data, sizeof(rb->data), off);
-        if (got < 0)
-            return -1;
-        rb->start = off;
-        rb->len = (size_t)got;
-    }
-    size_t avail = (size_t)(rb->start + (off_t)rb->len - off);
-    if (n > avail)
-        n = avail;
-    memcpy(buf, rb->data + (off - rb->start), n);
-    return (ssize_t)n;
-}
+    struct rec_rcpt f;
+    struct qfile_rcpt *rc;
 
-/* read_record - the record at *pos; 1 ok, 0 clean EOF, -1 error */
-static int read_record(int fd, struct rbuf *rb, off_t *pos, int *type, struct str *payload,
-                       struct str *err)
-{
-    unsigned char hdr[QFILE_HDR];
-    ssize_t n = rb_read(fd, rb, hdr, QFILE_HDR, *pos);
-    uint32_t len;
-
-    if (n == 0)
-        return 0;
-    if (n != QFILE_HDR) {
-        str_printf(err, "truncated record header at offset %lld", (long long)*pos);
+    if (env->nrcpts >= st->max_rcpts) {
+        str_printf(err, "more than %zu recipients", st->max_rcpts);
         return -1;
     }
-    len = get_be32(hdr + 1);
-    if (len > QFILE_RECORD_MAX) {
-        str_printf(err, "record of %u bytes at offset %lld exceeds the limit", len,
-                   (long long)*pos);
+    if (rec_rcpt_decode(p, REC_RCPT_QUEUE, &f) < 0) {
+        str_cat(err, "bad recipient record");
         return -1;
     }
-    str_reset(payload);
-    str_reserve(payload, len);
-    n = len ? rb_read(fd, rb, payload->s, len, *pos + QFILE_HDR) : 0;
-    if (n != (ssize_t)len) {
-        str_printf(err, "truncated record at offset %lld", (long long)*pos);
-        return -1;
-    }
-    payload->len = len;
-    payload->s[len] = '\0';
-    *type = hdr[0];
-    *pos += QFILE_HDR + (off_t)len;
-    return 1;
-}
-
-/* parse_rcpt - split a recipient payload */
-static int parse_rcpt(const struct str *p, struct qfile_rcpt *r)
-{
-    const char *f[4];
-    const char *s = p->s, *end = p->s + p->len;
-    int n = 0;
-
-    f[n++] = s;
-    for (const char *q = s; q < end && n < 4; q++)
-        if (*q == '\0')
-            f[n++] = q + 1;
-    if (n != 4 || memchr(f[3], 0, (size_t)(end - f[3])))
-        return -1;
-    char *e;
-    long notify = strtol(f[2], &e, 10);
-    if (*e != '\0' || notify < 0 || notify > 15)
-        return -1;
-    r->addr = xstrdup(f[0]);
-    r->orcpt = xstrdup(f[1]);
-    r->notify = (int)notify;
-    r->dsn_orig = xstrndup(f[3], (size_t)(end - f[3]));
+    env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1, sizeof(*env->rcpts));
+    rc = &env->rcpts[env->nrcpts++];
+    rc->addr = xstrdup(f.addr);
+    rc->orcpt = xstrdup(f.orcpt);
+    rc->notify = f.notify;
+    rc->dsn_orig = xstrdup(f.dsn_orig);
+    rc->offset = at;
+    rc->done = type == QREC_RCPT_DONE;
     return 0;
+}
+
+/* envelope_record - one record of the envelope at offset at: 0 more follow, 1 it ended
+ * the envelope, -1 corrupt (err) */
+static int envelope_record(struct qfile_env *env, struct env_state *st, int type,
+                           const struct str *p, off_t at, struct str *err)
+{
+    switch (type) {
+    case QREC_VERSION:
+        if (st->version || p->len != strlen(QFILE_MAGIC) || memcmp(p->s, QFILE_MAGIC, p->len)) {
+            str_cat(err, "unsupported queue file version");
+            return -1;
+        }
+        st->version = 1;
+        return 0;
+    case QREC_SIZE: {
+        unsigned long long size;
+        unsigned flags;
+        char extra;
+        if (env->size_offset >= 0 || p->len != REC_SIZE_LEN ||
+            sscanf(p->s, "%15llu %4x%c", &size, &flags, &extra) != 2) {
+            str_cat(err, "bad size record");
+            return -1;
+        }
+        env->size_offset = at;
+        env->content_size = size;
+        env->flags = (int)flags;
+        return 0;
+    }
+    case QREC_TIME:
+        if (st->time || rec_time_decode(p, &env->arrival_sec, &env->arrival_usec) < 0) {
+            str_cat(err, "bad arrival time record");
+            return -1;
+        }
+        st->time = 1;
+        return 0;
+    case QREC_SENDER:
+        if (st->sender || memchr(p->s, '\0', p->len)) {
+            str_cat(err, "bad sender record");
+            return -1;
+        }
+        env->sender = xstrdup(p->s);
+        st->sender = 1;
+        return 0;
+    case QREC_ATTR: {
+        long n = rec_attr_decode(p);
+        if (n < 0) {
+            str_cat(err, "bad attribute record");
+            return -1;
+        }
+        rec_attr_add(&env->attrs, &env->nattrs, p->s, (size_t)n, p->s + n + 1);
+        return 0;
+    }
+    case QREC_RCPT:
+    case QREC_RCPT_DONE:
+        return add_rcpt(env, st, type, p, at, err);
+    case QREC_MESSAGE:
+        if (!st->sender || !st->time || env->size_offset < 0) {
+            str_cat(err, "envelope incomplete");
+            return -1;
+        }
+        return 1;
+    default: /* not in rec_queue_envelope */
+        log_panic("queue file envelope record type 0x%02x", type);
+    }
 }
 
 int qfile_read_envelope(int fd, struct qfile_env *env, size_t max_rcpts, struct str *err)
 {
+    struct env_state st = {0, 0, 0, max_rcpts};
     struct str p = STR_INIT;
-    struct rbuf rb;
-    off_t pos = 0, at;
-    int type, r, seen_version = 0, seen_sender = 0, seen_time = 0, rc = -1;
+    struct rec_reader rd;
+    int type, r, rc = -1;
 
     memset(env, 0, sizeof(*env));
-    rb.start = 0;
-    rb.len = 0;
     env->size_offset = -1;
+    rec_reader_init(&rd, fd, 1, 0);
     for (;;) {
-        at = pos;
-        r = read_record(fd, &rb, &pos, &type, &p, err);
-        if (r == 0) {
+        off_t at = rd.offset;
+        size_t mark = err->len;
+        r = rec_read(&rd, &rec_queue_envelope, &type, &p, err);
+        if (r == REC_EOF) {
             str_cat(err, "missing end of envelope");
-            goto out;
+            break;
         }
-        if (r < 0)
-            goto out;
-        if (!seen_version && type != QREC_VERSION) {
+        if (!st.version && (r == REC_UNEXPECTED || (r == REC_OK && type != QREC_VERSION))) {
+            str_truncate(err, mark);
             str_cat(err, "not a queue file (no version record)");
-            goto out;
-        }
-        switch (type) {
-        case QREC_VERSION:
-            if (seen_version || strcmp(p.s, QFILE_MAGIC) != 0 || p.len != strlen(QFILE_MAGIC)) {
-                str_cat(err, "unsupported queue file version");
-                goto out;
-            }
-            seen_version = 1;
-            break;
-        case QREC_SIZE: {
-            unsigned long long size;
-            unsigned flags;
-            char extra;
-            if (env->size_offset >= 0 || p.len != 20 ||
-                sscanf(p.s, "%15llu %4x%c", &size, &flags, &extra) != 2) {
-                str_cat(err, "bad size record");
-                goto out;
-            }
-            env->size_offset = at;
-            env->content_size = size;
-            env->flags = (int)flags;
             break;
         }
-        case QREC_TIME: {
-            long long sec;
-            long usec;
-            char extra;
-            if (seen_time || sscanf(p.s, "%lld.%6ld%c", &sec, &usec, &extra) != 2 || sec < 0) {
-                str_cat(err, "bad arrival time record");
-                goto out;
-            }
-            env->arrival_sec = sec;
-            env->arrival_usec = usec;
-            seen_time = 1;
+        if (r != REC_OK || (r = envelope_record(env, &st, type, &p, at, err)) < 0)
             break;
-        }
-        case QREC_SENDER:
-            if (seen_sender || memchr(p.s, '\0', p.len)) {
-                str_cat(err, "bad sender record");
-                goto out;
-            }
-            env->sender = xstrdup(p.s);
-            seen_sender = 1;
-            break;
-        case QREC_ATTR: {
-            char *eq = memchr(p.s, '=', p.len);
-            if (eq == NULL || eq == p.s || memchr(p.s, '\0', p.len)) {
-                str_cat(err, "bad attribute record");
-                goto out;
-            }
-            env->attrs = xreallocarray(env->attrs, env->nattrs + 1, sizeof(*env->attrs));
-            env->attrs[env->nattrs].name = xstrndup(p.s, (size_t)(eq - p.s));
-            env->attrs[env->nattrs].value = xstrdup(eq + 1);
-            env->nattrs++;
-            break;
-        }
-        case QREC_RCPT:
-        case QREC_RCPT_DONE: {
-            struct qfile_rcpt rc1;
-            memset(&rc1, 0, sizeof(rc1));
-            if (env->nrcpts >= max_rcpts) {
-                str_printf(err, "more than %zu recipients", max_rcpts);
-                goto out;
-            }
-            if (parse_rcpt(&p, &rc1) < 0 || rc1.addr[0] == '\0') {
-                free(rc1.addr);
-                free(rc1.orcpt);
-                free(rc1.dsn_orig);
-                str_cat(err, "bad recipient record");
-                goto out;
-            }
-            rc1.offset = at;
-            rc1.done = type == QREC_RCPT_DONE;
-            env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1, sizeof(*env->rcpts));
-            env->rcpts[env->nrcpts++] = rc1;
-            break;
-        }
-        case QREC_MESSAGE:
-            if (p.len != 0 || !seen_sender || !seen_time || env->size_offset < 0) {
-                str_cat(err, "envelope incomplete");
-                goto out;
-            }
-            env->content_offset = pos;
+        if (r == 1) {
+            env->content_offset = rd.offset;
             rc = 0;
-            goto out;
-        default:
-            str_printf(err, "unexpected record type 0x%02x in the envelope", type);
-            goto out;
+            break;
         }
     }
-out:
     str_free(&p);
     if (rc < 0)
         qfile_env_free(env);
@@ -556,11 +468,7 @@ out:
 void qfile_env_free(struct qfile_env *env)
 {
     free(env->sender);
-    for (size_t i = 0; i < env->nattrs; i++) {
-        free(env->attrs[i].name);
-        free(env->attrs[i].value);
-    }
-    free(env->attrs);
+    rec_attrs_free(env->attrs, env->nattrs);
     for (size_t i = 0; i < env->nrcpts; i++) {
         free(env->rcpts[i].addr);
         free(env->rcpts[i].orcpt);
@@ -572,16 +480,12 @@ void qfile_env_free(struct qfile_env *env)
 
 const char *qfile_env_attr(const struct qfile_env *env, const char *name)
 {
-    for (size_t i = 0; i < env->nattrs; i++)
-        if (strcmp(env->attrs[i].name, name) == 0)
-            return env->attrs[i].value;
-    return NULL;
+    return rec_attr_find(env->attrs, env->nattrs, name);
 }
 
 void qfile_content_init(struct qfile_content *c, int fd, const struct qfile_env *env)
 {
-    c->fd = fd;
-    c->pos = env->content_offset;
+    rec_reader_init(&c->rd, fd, 1, env->content_offset);
     c->done = 0;
     c->total = 0;
 }
@@ -592,25 +496,22 @@ int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err
 
     if (c->done)
         return 0;
-    r = read_record(c->fd, NULL, &c->pos, &type, out, err);
-    if (r == 0) {
+    r = rec_read(&c->rd, &rec_content, &type, out, err);
+    if (r == REC_EOF) {
         str_cat(err, "missing end record");
         return -1;
     }
-    if (r < 0)
+    if (r != REC_OK)
         return -1;
     if (type == QREC_END) {
-        if (out->len != 0) {
-            str_cat(err, "bad end record");
+        if ((r = rec_at_end(&c->rd, err)) <= 0) {
+            if (r == 0)
+                str_cat(err, "data after the end record");
             return -1;
         }
         c->done = 1;
         str_reset(out);
         return 0;
-    }
-    if (type != QREC_DATA) {
-        str_printf(err, "unexpected record type 0x%02x in the content", type);
-        return -1;
     }
     c->total += out->len;
     return 1;
@@ -646,17 +547,17 @@ int qfile_set_flags(int fd, const struct qfile_env *env, int flags)
 
     snprintf(z, sizeof(z), "%015llu %04x", (unsigned long long)env->content_size,
              (unsigned)flags & 0xffff);
-    return pwrite(fd, z, 20, env->size_offset + QFILE_HDR) == 20 ? 0 : -1;
+    return pwrite(fd, z, REC_SIZE_LEN, env->size_offset + REC_HDR) == REC_SIZE_LEN ? 0 : -1;
 }
 
 int qfile_is_complete(int fd)
 {
     struct stat st;
-    unsigned char tail[QFILE_HDR];
+    unsigned char tail[REC_HDR];
 
-    if (fstat(fd, &st) < 0 || (st.st_mode & 0777) != 0700 || st.st_size < QFILE_HDR)
+    if (fstat(fd, &st) < 0 || (st.st_mode & 0777) != 0700 || st.st_size < REC_HDR)
         return 0;
-    if (pread(fd, tail, QFILE_HDR, st.st_size - QFILE_HDR) != QFILE_HDR)
+    if (pread(fd, tail, REC_HDR, st.st_size - REC_HDR) != REC_HDR)
         return 0;
-    return tail[0] == QREC_END && get_be32(tail + 1) == 0;
+    return tail[0] == QREC_END && rec_length(tail) == 0;
 }

@@ -1,8 +1,9 @@
 /*
  * qfile.h - queue files: IDs, the record format, writing and reading
  *
- * A queue file is a sequence of records: one type byte, a 4-byte
- * big-endian payload length, the payload. Layout:
+ * A queue file is a sequence of records (lib/global/rec.h: one type byte, a
+ * 4-byte big-endian payload length, the payload; the limit of each type,
+ * the reader and the payload codecs are there). Layout:
  *
  *   envelope:  V "PETREL1"            version (always first)
  *              Z "<size 15> <flags 4>" fixed width, updated in place
@@ -16,8 +17,9 @@
  *                                     our Received: header first), in chunks
  *   end:       X ""                   the file is complete
  *
- * Each segment accepts only its own record types; anything else, a bad
- * length or a missing end record makes the file corrupt. Queue files come
+ * Each segment accepts only its own record types (rec_queue_envelope,
+ * rec_content); anything else, a length over its type's limit, bytes after
+ * the end record or a missing end record makes the file corrupt. Queue files come
  * from other processes (maildrop/ is written by any local user), so every
  * reader treats them as untrusted.
  *
@@ -40,33 +42,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rec.h"
 #include "str.h"
 
-#define QREC_VERSION 'V'
-#define QREC_SIZE 'Z'
-#define QREC_TIME 'T'
-#define QREC_SENDER 'S'
-#define QREC_ATTR 'A'
-#define QREC_RCPT 'R'
-#define QREC_RCPT_DONE 'r'
-#define QREC_MESSAGE 'M'
-#define QREC_DATA 'D'
-#define QREC_END 'X'
-
 #define QFILE_MAGIC "PETREL1"
-#define QFILE_HDR 5              /* type + length */
+#define QFILE_HDR REC_HDR /* type + length (rec.h) */
 #define QFILE_ID_MAX 40
-#define QFILE_RECORD_MAX (1 << 20) /* largest record a reader accepts */
+#define QFILE_RECORD_MAX REC_MAX /* largest record (rec.h) */
 #define QFILE_CHUNK 65536        /* content chunk size written */
+#define QFILE_RCPT_MAX 1000000   /* recipients qmgr and the agents read from one file */
 
 /* flags in the Z record */
 #define QFILE_F_DELAY_WARNED 0x0001 /* a delay DSN was sent */
-
-/* NOTIFY bits (RFC 3461) */
-#define QNOTIFY_NEVER 1
-#define QNOTIFY_SUCCESS 2
-#define QNOTIFY_FAILURE 4
-#define QNOTIFY_DELAY 8
 
 struct qfile_writer;
 
@@ -115,17 +102,12 @@ struct qfile_rcpt {
     int done;
 };
 
-struct qfile_attr {
-    char *name;
-    char *value;
-};
-
 struct qfile_env {
     char id[QFILE_ID_MAX];
     long long arrival_sec;
     long arrival_usec;
     char *sender;
-    struct qfile_attr *attrs;
+    struct rec_attr *attrs;
     size_t nattrs;
     struct qfile_rcpt *rcpts;
     size_t nrcpts;
@@ -135,9 +117,9 @@ struct qfile_env {
     off_t content_offset; /* of the first record after M */
 };
 
-/* qfile_read_envelope - parse the envelope of an open file (from offset 0).
- * 0 ok; -1 corrupt (err says why). Limits: max_rcpts recipients, records of
- * at most QFILE_RECORD_MAX bytes. */
+/* qfile_read_envelope - parse the envelope of an open file (from offset 0, with pread).
+ * 0 ok; -1 corrupt (err says why). Limits: max_rcpts recipients, each record type's
+ * (rec_queue_envelope). */
 int qfile_read_envelope(int fd, struct qfile_env *env, size_t max_rcpts, struct str *err);
 void qfile_env_free(struct qfile_env *env);
 /* qfile_env_attr - an envelope attribute's value, or NULL */
@@ -145,15 +127,14 @@ const char *qfile_env_attr(const struct qfile_env *env, const char *name);
 
 /* content reading: call qfile_content_next from env->content_offset on */
 struct qfile_content {
-    int fd;
-    off_t pos;
+    struct rec_reader rd;
     int done;
     uint64_t total;
 };
 
 void qfile_content_init(struct qfile_content *c, int fd, const struct qfile_env *env);
 /* qfile_content_next - the next chunk into out (replacing it): 1 chunk, 0 at the end
- * record, -1 corrupt or truncated (err set) */
+ * record (nothing may follow it), -1 corrupt or truncated (err set) */
 int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err);
 
 /* qfile_copy_content - append the whole content of the open queue file fd (whose envelope

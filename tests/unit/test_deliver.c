@@ -272,6 +272,105 @@ static void test_mark_sent(void **state)
     str_free(&path);
 }
 
+/* load_request - a request naming queue file queue_file for queue ID id */
+static void load_request(struct deliver_request *req, const char *id, const char *queue_file)
+{
+    deliver_request_init(req);
+    req->queue_id = xstrdup(id);
+    req->queue_file = xstrdup(queue_file);
+}
+
+/* test_queue_load - an agent's start on a request (local and smtp alike): only active/ID,
+ * no symlink, one link; a file of more recipients than one request may carry is read (qmgr
+ * reads up to QFILE_RCPT_MAX; the smtp agent used to stop at DELIVER_RCPT_MAX) */
+static void test_queue_load(void **state)
+{
+    char dir[] = "/tmp/test_deliver.XXXXXX", cwd[4096];
+    struct str err = STR_INIT, a = STR_INIT, path = STR_INIT;
+    struct deliver_request req;
+    struct qfile_env env;
+    const char *why = NULL;
+    char *id;
+    int fd;
+
+    (void)state;
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(mkdir("active", 0700), 0);
+    struct qfile_writer *w = qfile_create("active", &err);
+    assert_non_null(w);
+    qfile_put_time(w, 1, 0);
+    qfile_put_sender(w, "s@example.test");
+    for (size_t i = 0; i <= DELIVER_RCPT_MAX; i++) {
+        str_reset(&a);
+        str_printf(&a, "r%zu@example.test", i);
+        qfile_put_rcpt(w, a.s, NULL, 0, NULL);
+    }
+    assert_int_equal(qfile_commit(w, &err), 0);
+    id = xstrdup(qfile_writer_id(w));
+    qfile_writer_free(w);
+    str_printf(&path, "active/%s", id);
+
+    load_request(&req, id, path.s);
+    fd = deliver_queue_load(&req, &env, &why);
+    assert_true(fd >= 0);
+    assert_int_equal(env.nrcpts, DELIVER_RCPT_MAX + 1);
+    assert_string_equal(env.rcpts[DELIVER_RCPT_MAX].addr, "r100000@example.test");
+    /* share-locked: a queue manager's exclusive lock waits */
+    int fd2 = open(path.s, O_RDONLY);
+    assert_int_equal(flock(fd2, LOCK_EX | LOCK_NB), -1);
+    close(fd2);
+    close(fd);
+    qfile_env_free(&env);
+    deliver_request_free(&req);
+
+    /* any other name, even one that leads to the same file */
+    str_reset(&a);
+    str_printf(&a, "active/../active/%s", id);
+    load_request(&req, id, a.s);
+    assert_int_equal(deliver_queue_load(&req, &env, &why), -1);
+    assert_string_equal(why, "bad queue file name in the delivery request");
+    assert_int_equal(env.nrcpts, 0);
+    deliver_request_free(&req);
+    /* a symlink, a second link, a missing file */
+    assert_int_equal(rename(path.s, "f"), 0);
+    assert_int_equal(symlink("../f", path.s), 0);
+    load_request(&req, id, path.s);
+    why = NULL;
+    assert_int_equal(deliver_queue_load(&req, &env, &why), -1);
+    assert_string_equal(why, "cannot read the queue file");
+    assert_int_equal(unlink(path.s), 0);
+    assert_int_equal(link("f", path.s), 0);
+    why = NULL;
+    assert_int_equal(deliver_queue_load(&req, &env, &why), -1);
+    assert_string_equal(why, "cannot read the queue file");
+    assert_int_equal(unlink(path.s), 0);
+    why = NULL;
+    assert_int_equal(deliver_queue_load(&req, &env, &why), -1);
+    assert_string_equal(why, "cannot read the queue file");
+    deliver_request_free(&req);
+    /* a corrupt file */
+    assert_int_equal(rename("f", path.s), 0);
+    fd = open(path.s, O_WRONLY);
+    assert_int_equal(pwrite(fd, "Q", 1, 0), 1);
+    close(fd);
+    load_request(&req, id, path.s);
+    why = NULL;
+    assert_int_equal(deliver_queue_load(&req, &env, &why), -1);
+    assert_string_equal(why, "cannot read the queue file");
+    deliver_request_free(&req);
+
+    unlink(path.s);
+    rmdir("active");
+    assert_int_equal(chdir(cwd), 0);
+    rmdir(dir);
+    free(id);
+    str_free(&err);
+    str_free(&a);
+    str_free(&path);
+}
+
 static void test_dsn_valid(void **state)
 {
     (void)state;
@@ -306,8 +405,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_rejects),
-        cmocka_unit_test(test_replies), cmocka_unit_test(test_dsn_valid),
-        cmocka_unit_test(test_mark_sent),
+        cmocka_unit_test(test_replies),           cmocka_unit_test(test_dsn_valid),
+        cmocka_unit_test(test_mark_sent),         cmocka_unit_test(test_queue_load),
         cmocka_unit_test(test_delay_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
