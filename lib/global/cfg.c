@@ -25,6 +25,15 @@
 #include "log.h"
 #include "mem.h"
 
+/* TRANSITIONAL BEGIN: the getters are defined here, not the string-taking macros */
+#undef cfg_str
+#undef cfg_bool
+#undef cfg_int
+#undef cfg_time
+#undef cfg_size
+#undef cfg_list
+/* TRANSITIONAL END */
+
 #define EXPAND_DEPTH_LIMIT 100
 
 struct setting {
@@ -490,9 +499,32 @@ static const char *expanded(const struct cfg *c, const char *name)
     return v;
 }
 
-const char *cfg_str(const struct cfg *c, const char *name)
+/* param_of - the registry entry of a typed id; an id that is none is a bug */
+static const struct cfg_param *param_of(int id)
+{
+    if (id < 0 || id >= CFG_ID_COUNT || cfg_params[id].name == NULL)
+        log_panic("cfg: no parameter has id %d", id);
+    return &cfg_params[id];
+}
+
+const char *cfg_name(int p)
+{
+    return param_of(p)->name;
+}
+
+const char *cfg_value(const struct cfg *c, int p)
+{
+    return expanded(c, param_of(p)->name);
+}
+
+const char *cfg_str_name(const struct cfg *c, const char *name)
 {
     return expanded(c, name);
+}
+
+const char *cfg_str(const struct cfg *c, enum cfg_str_param p)
+{
+    return expanded(c, param_of((int)p)->name);
 }
 
 int cfg_parse_bool(const char *s, int *out)
@@ -598,18 +630,18 @@ static const char *check_value(const struct cfg_param *p, const char *v, long lo
 }
 
 /* typed - fetch, expand and convert a parameter of the given type */
-static long long typed(const struct cfg *c, const char *name, enum cfg_type type)
+static long long typed(const struct cfg *c, const struct cfg_param *p, const char *name,
+                       enum cfg_type type)
 {
-    const struct cfg_param *p = cfg_find_param(name);
     const char *v;
     const char *why;
     long long num;
 
     if (p == NULL || p->type != type)
-        log_panic("cfg: parameter %s requested with the wrong type", name);
-    v = expanded(c, name);
+        log_panic("cfg: parameter %s requested with the wrong type", p ? p->name : name);
+    v = expanded(c, p->name);
     if ((why = check_value(p, v, &num)) != NULL)
-        log_fatal("parameter %s = %s: %s", name, v, why);
+        log_fatal("parameter %s = %s: %s", p->name, v, why);
     if (type == CFG_BOOL) {
         int b = 0;
         cfg_parse_bool(v, &b);
@@ -618,29 +650,58 @@ static long long typed(const struct cfg *c, const char *name, enum cfg_type type
     return num;
 }
 
-int cfg_bool(const struct cfg *c, const char *name)
+/* by_id, by_name - typed() of a typed id, of a name known at run time */
+#define by_id(c, p, type) typed(c, param_of((int)(p)), NULL, type)
+#define by_name(c, name, type) typed(c, cfg_find_param(name), name, type)
+
+int cfg_bool(const struct cfg *c, enum cfg_bool_param p)
 {
-    return (int)typed(c, name, CFG_BOOL);
+    return (int)by_id(c, p, CFG_BOOL);
 }
 
-long long cfg_int(const struct cfg *c, const char *name)
+long long cfg_int(const struct cfg *c, enum cfg_int_param p)
 {
-    return typed(c, name, CFG_INT);
+    return by_id(c, p, CFG_INT);
 }
 
-long long cfg_time(const struct cfg *c, const char *name)
+long long cfg_time(const struct cfg *c, enum cfg_time_param p)
 {
-    return typed(c, name, CFG_TIME);
+    return by_id(c, p, CFG_TIME);
 }
 
-long long cfg_size(const struct cfg *c, const char *name)
+long long cfg_size(const struct cfg *c, enum cfg_size_param p)
 {
-    return typed(c, name, CFG_SIZE);
+    return by_id(c, p, CFG_SIZE);
 }
 
-void cfg_list(const struct cfg *c, const char *name, struct strlist *out)
+void cfg_list(const struct cfg *c, enum cfg_list_param p, struct strlist *out)
 {
-    cfg_split_list(cfg_str(c, name), out);
+    cfg_split_list(expanded(c, cfg_name((int)p)), out);
+}
+
+int cfg_bool_name(const struct cfg *c, const char *name)
+{
+    return (int)by_name(c, name, CFG_BOOL);
+}
+
+long long cfg_int_name(const struct cfg *c, const char *name)
+{
+    return by_name(c, name, CFG_INT);
+}
+
+long long cfg_time_name(const struct cfg *c, const char *name)
+{
+    return by_name(c, name, CFG_TIME);
+}
+
+long long cfg_size_name(const struct cfg *c, const char *name)
+{
+    return by_name(c, name, CFG_SIZE);
+}
+
+void cfg_list_name(const struct cfg *c, const char *name, struct strlist *out)
+{
+    cfg_split_list(cfg_str_name(c, name), out);
 }
 
 void cfg_split_list(const char *text, struct strlist *out)

@@ -1,10 +1,36 @@
 /*
  * cfg.h - main.cf: typed parameter registry, parser, expansion, getters
  *
- * Every parameter of every Petrel program is declared once in a typed table
- * (struct cfg_param) owned by its program and listed in cfg_tables[]
- * (cfg_registry.c). That table is the single source for parsing,
- * validation, `petrel-conf -d` and the petrel.conf(5) page.
+ * Every parameter of every Petrel program is declared once, in a table owned
+ * by its program: lib/global/params_<owner>.def, one line per parameter,
+ *
+ *     P(smtpd_timeout, TIME, "300s", 1, 3600, 0, "Time limit for ...")
+ *
+ * (name, type, default text, min, max, flags, one or two sentences of
+ * documentation), every table listed in cfg_params.def. These X-macro
+ * tables are the single source of everything else, built by the C
+ * preprocessor, so nothing can drift apart:
+ *   - cfg_registry.c expands them into struct cfg_param entries
+ *     (cfg_params[], cfg_tables[]): parsing, validation, `petrel-conf -d`,
+ *     `petrel-conf --markdown` (doc/parameters.md) and the checks of
+ *     main.cf and master.cf -o overrides all read that registry;
+ *   - cfg_params.h expands them into one enum per type: P_<name> is a
+ *     constant of enum cfg_<type>_param (cfg_time_param, cfg_str_param, ...).
+ * Code names a parameter by that constant: cfg_time(cfg_main,
+ * P_smtpd_timeout) returns seconds as long long, cfg_str(..., P_myhostname)
+ * a string, and so on (cfg_value gives the text of any type); a function
+ * that takes a parameter takes the typed enum too
+ * (maps_open_param(P_alias_maps, &err)). A misspelt name is an
+ * undeclared identifier, and a parameter of another type is an enum
+ * conversion, which this header makes an error in every file that includes
+ * it, so both fail the build (scripts/check-typed-params.sh proves it).
+ * cfg_name(P_x) is the name as text, for messages and the by-name calls.
+ *
+ * Names known only at run time (petrel-conf NAME, master.cf -o overrides,
+ * $name expansion, <transport>_destination_concurrency_limit) go through
+ * the registry by string: cfg_find_param, cfg_raw, cfg_is_set, cfg_origin,
+ * cfg_set, cfg_default and the by-name getters cfg_<type>_name, which check
+ * the type when the program runs, as every getter did before.
  *
  * A struct cfg holds the settings read from one main.cf plus per-service
  * `-o name=value` overrides. Values are kept as text and expanded on read
@@ -20,7 +46,13 @@
 #ifndef PETREL_CFG_H
 #define PETREL_CFG_H
 
+#include "cfg_params.h"
 #include "str.h"
+
+/* a parameter of one type given where another is wanted does not compile (see above) */
+#pragma GCC diagnostic error "-Wenum-conversion"
+/* nor does a string given where a parameter id is wanted */
+#pragma GCC diagnostic error "-Wint-conversion"
 
 enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_TIME, CFG_SIZE, CFG_LIST };
 
@@ -44,6 +76,8 @@ struct cfg_table {
 
 /* the registry of all tables, ending with a NULL owner (cfg_registry.c) */
 extern const struct cfg_table cfg_tables[];
+/* every parameter, indexed by enum cfg_id; each table ends with a NULL name */
+extern const struct cfg_param cfg_params[];
 
 struct cfg;
 
@@ -99,15 +133,40 @@ int cfg_expand(const struct cfg *c, const char *text, struct str *out, struct st
 /* cfg_names_set - names set in main.cf, in file order */
 void cfg_names_set(const struct cfg *c, struct strlist *out);
 
-/* typed getters of expanded values */
-const char *cfg_str(const struct cfg *c, const char *name);
-int cfg_bool(const struct cfg *c, const char *name);
-long long cfg_int(const struct cfg *c, const char *name);
-long long cfg_time(const struct cfg *c, const char *name); /* seconds */
-long long cfg_size(const struct cfg *c, const char *name); /* bytes */
+/* typed getters of expanded values: the parameter is a P_<name> of its type */
+const char *cfg_str(const struct cfg *c, enum cfg_str_param p);
+int cfg_bool(const struct cfg *c, enum cfg_bool_param p);
+long long cfg_int(const struct cfg *c, enum cfg_int_param p);
+long long cfg_time(const struct cfg *c, enum cfg_time_param p); /* seconds */
+long long cfg_size(const struct cfg *c, enum cfg_size_param p); /* bytes */
 /* cfg_list - append the items of a list parameter (comma and/or space separated;
  * a {...} group is one item) */
-void cfg_list(const struct cfg *c, const char *name, struct strlist *out);
+void cfg_list(const struct cfg *c, enum cfg_list_param p, struct strlist *out);
+/* cfg_name - the name of a parameter: any P_<name> */
+const char *cfg_name(int p);
+/* cfg_value - the expanded text of a parameter of any type: any P_<name> */
+const char *cfg_value(const struct cfg *c, int p);
+
+/* the same by a name known only at run time: a registered parameter of that type
+ * (log_panic otherwise); cfg_str_name also takes a name that is only set */
+const char *cfg_str_name(const struct cfg *c, const char *name);
+int cfg_bool_name(const struct cfg *c, const char *name);
+long long cfg_int_name(const struct cfg *c, const char *name);
+long long cfg_time_name(const struct cfg *c, const char *name);
+long long cfg_size_name(const struct cfg *c, const char *name);
+void cfg_list_name(const struct cfg *c, const char *name, struct strlist *out);
+
+/* TRANSITIONAL BEGIN: the getters still take a string name; typed-params-convert.py
+ * converts the call sites to P_<name> and then removes this block */
+#define CFG_TR(f, p) _Generic((p), char *: f##_name, const char *: f##_name, default: f)
+#define cfg_str(c, p) CFG_TR(cfg_str, p)(c, p)
+#define cfg_bool(c, p) CFG_TR(cfg_bool, p)(c, p)
+#define cfg_int(c, p) CFG_TR(cfg_int, p)(c, p)
+#define cfg_time(c, p) CFG_TR(cfg_time, p)(c, p)
+#define cfg_size(c, p) CFG_TR(cfg_size, p)(c, p)
+#define cfg_list(c, p, out) CFG_TR(cfg_list, p)(c, p, out)
+/* TRANSITIONAL END */
+
 /* cfg_split_list - the same splitting for any text */
 void cfg_split_list(const char *text, struct strlist *out);
 
