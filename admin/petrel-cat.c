@@ -68,7 +68,7 @@ static _Noreturn void help(void)
 /* find - the path of a queue ID in the queue directory, or NULL */
 static char *find(const char *id)
 {
-    const char *qd = cfg_str(cfg_main, "queue_directory");
+    const char *qd = cfg_str(cfg_main, P_queue_directory);
     const char *dirs[] = {"incoming", "active", "deferred", "hold", "corrupt", "maildrop"};
 
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {

@@ -200,18 +200,18 @@ int main(int argc, char **argv)
     confdir = tool_confdir(copt);
     if (tool_load_trusted(confdir, &err) < 0)
         die(EX_NOPERM, "%s", str_c(&err));
-    if (!tool_user_allowed("authorized_submit_users", getuid(), &err))
+    if (!tool_user_allowed(P_authorized_submit_users, getuid(), &err))
         die(EX_NOPERM, "%s: not allowed to submit mail", str_c(&err));
-    if (chdir(cfg_str(cfg_main, "queue_directory")) < 0)
-        die(EX_TEMPFAIL, "chdir %s: %s", cfg_str(cfg_main, "queue_directory"), strerror(errno));
+    if (chdir(cfg_str(cfg_main, P_queue_directory)) < 0)
+        die(EX_TEMPFAIL, "chdir %s: %s", cfg_str(cfg_main, P_queue_directory), strerror(errno));
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGQUIT, on_signal);
 
-    lim.content_max = (uint64_t)cfg_size(cfg_main, "message_size_limit");
-    lim.rcpt_max = (size_t)cfg_int(cfg_main, "submit_recipient_limit");
+    lim.content_max = (uint64_t)cfg_size(cfg_main, P_message_size_limit);
+    lim.rcpt_max = (size_t)cfg_int(cfg_main, P_submit_recipient_limit);
     maildrop_reader_init(&rd, 0, &lim);
     if (maildrop_read_envelope(&rd, &env, &err) < 0)
         die(EX_DATAERR, "malformed input: %s", str_c(&err));
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
     if (fd < 0) {
         int e = errno;
         tmp_path[0] = '\0';
-        die(EX_TEMPFAIL, "create a file in %s/maildrop: %s", cfg_str(cfg_main, "queue_directory"),
+        die(EX_TEMPFAIL, "create a file in %s/maildrop: %s", cfg_str(cfg_main, P_queue_directory),
             strerror(e));
     }
     copy_envelope(&env, &out);
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
     printf("%s\n", id);
     fflush(stdout);
     str_reset(&err);
-    if (trigger_send("public/pickup", "W", (int)cfg_time(cfg_main, "ipc_timeout"), &err) < 0)
+    if (trigger_send("public/pickup", "W", (int)cfg_time(cfg_main, P_ipc_timeout), &err) < 0)
         fprintf(stderr, "petrel-drop: warning: cannot notify pickup (%s): the message waits in "
                         "the maildrop queue for its next scan\n", str_c(&err));
     free(id);

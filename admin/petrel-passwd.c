@@ -98,7 +98,7 @@ static void find_table(const char *opt, char **type, char **file)
     const char *spec = opt;
 
     if (spec == NULL) {
-        cfg_list(cfg_main, "mailbox_passwd_maps", &l);
+        cfg_list(cfg_main, P_mailbox_passwd_maps, &l);
         for (size_t i = 0; i < l.n && spec == NULL; i++) {
             const char *colon = strchr(l.v[i], ':');
             if (colon && (strncmp(l.v[i], "hash:", 5) == 0 || strncmp(l.v[i], "btree:", 6) == 0))
@@ -256,7 +256,7 @@ static gid_t new_file_group(void)
 
     if (mstore_vmail_ids(&vuid, &vgid, &err) == 0)
         gid = vgid;
-    else if (proc_user(cfg_str(cfg_main, "mail_owner"), &uid, &gid) < 0)
+    else if (proc_user(cfg_str(cfg_main, P_mail_owner), &uid, &gid) < 0)
         gid = getegid();
     str_free(&err);
     return gid;

@@ -201,9 +201,9 @@ static int list(int json)
 {
     struct listing l = {json, 0, 0};
     struct str err = STR_INIT, why = STR_INIT;
-    const char *qd = cfg_str(cfg_main, "queue_directory");
+    const char *qd = cfg_str(cfg_main, P_queue_directory);
 
-    if (!tool_user_allowed("authorized_mailq_users", getuid(), &why))
+    if (!tool_user_allowed(P_authorized_mailq_users, getuid(), &why))
         tool_die("%s: not allowed to view the mail queue", why.s);
     if (showq_list(qd, NULL, SHOWQ_TIMEOUT, on_entry, &l, &err) < 0) {
         if (l.count > 0)
@@ -250,10 +250,10 @@ static int valid_site(const char *s)
 static int flush(int what, const char *arg, int verbose)
 {
     struct str err = STR_INIT, why = STR_INIT;
-    const char *qd = cfg_str(cfg_main, "queue_directory");
+    const char *qd = cfg_str(cfg_main, P_queue_directory);
     int r;
 
-    if (!tool_user_allowed("authorized_flush_users", getuid(), &why))
+    if (!tool_user_allowed(P_authorized_flush_users, getuid(), &why))
         tool_die("%s: not allowed to flush the mail queue", why.s);
     switch (what) {
     case 'f':

@@ -415,9 +415,9 @@ static void read_ids(struct strlist *out)
 /* setup_logging - per-message lines go to the mail log only */
 static void setup_logging(void)
 {
-    const char *file = cfg_str(cfg_main, "maillog_file");
+    const char *file = cfg_str(cfg_main, P_maillog_file);
 
-    log_set_syslog_name(cfg_str(cfg_main, "syslog_name"));
+    log_set_syslog_name(cfg_str(cfg_main, P_syslog_name));
     if (*file && log_set_file(file) == 0)
         log_set_dests(LOG_DEST_FILE);
     else
@@ -477,13 +477,13 @@ int main(int argc, char **argv)
             }
         }
     tool_load(tool_confdir(copt), 0, 0);
-    if (proc_user(cfg_str(cfg_main, "mail_owner"), &mail_uid, &mail_gid) < 0 && geteuid() == 0)
-        tool_die("mail_owner %s: no such user", cfg_str(cfg_main, "mail_owner"));
+    if (proc_user(cfg_str(cfg_main, P_mail_owner), &mail_uid, &mail_gid) < 0 && geteuid() == 0)
+        tool_die("mail_owner %s: no such user", cfg_str(cfg_main, P_mail_owner));
     if (!tool_is_admin())
         tool_die("permission denied: run petrel-super as root or as mail_owner (%s)",
-                 cfg_str(cfg_main, "mail_owner"));
-    if (chdir(cfg_str(cfg_main, "queue_directory")) < 0)
-        tool_die("chdir %s: %s", cfg_str(cfg_main, "queue_directory"), strerror(errno));
+                 cfg_str(cfg_main, P_mail_owner));
+    if (chdir(cfg_str(cfg_main, P_queue_directory)) < 0)
+        tool_die("chdir %s: %s", cfg_str(cfg_main, P_queue_directory), strerror(errno));
     setup_logging();
     umask(077);
     coordinate();
@@ -493,7 +493,7 @@ int main(int argc, char **argv)
      * as mail_owner, so that no path it could swap is ever followed by root (the lock,
      * the log file and the config are open already) */
     if (geteuid() == 0 && any)
-        proc_drop_privs(cfg_str(cfg_main, "mail_owner"), mail_uid, mail_gid);
+        proc_drop_privs(cfg_str(cfg_main, P_mail_owner), mail_uid, mail_gid);
     for (int op = 0; op < OP_COUNT; op++) {
         struct strlist ids = STRLIST_INIT;
         struct htab *seen = htab_create(64);

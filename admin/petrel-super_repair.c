@@ -505,10 +505,10 @@ int super_repair(int qmgr_running, uid_t mail_uid, gid_t mail_gid, int verbose)
     r.uid = geteuid() == 0 ? mail_uid : geteuid();
     r.gid = geteuid() == 0 ? mail_gid : getegid();
     r.verbose = verbose;
-    r.stale = time(NULL) - (time_t)cfg_time(cfg_main, "stale_queue_file_time");
+    r.stale = time(NULL) - (time_t)cfg_time(cfg_main, P_stale_queue_file_time);
     check_tree(&r);
     if (qdir_ids(cfg_main, &ids, &err) < 0 ||
-        qdir_create(cfg_str(cfg_main, "queue_directory"), &ids, &err) < 0)
+        qdir_create(cfg_str(cfg_main, P_queue_directory), &ids, &err) < 0)
         trouble(&r, "queue directories: %s", err.s);
     check_dir(&r, "maildrop", -1, 1);
     check_dir(&r, "incoming", -1, 0);

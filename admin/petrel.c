@@ -59,7 +59,7 @@ static _Noreturn void help(void)
 
 static char *pid_path(void)
 {
-    return xasprintf("%s/pid/master.pid", cfg_str(cfg_main, "queue_directory"));
+    return xasprintf("%s/pid/master.pid", cfg_str(cfg_main, P_queue_directory));
 }
 
 static pid_t running(void)
@@ -96,7 +96,7 @@ static int check_all(int with_queue)
     else if (diag.errors == 0)
         cfg_validate_services(cfg_main, &m, &diag);
     if (diag.errors == 0) {
-        const char *dd = cfg_str(cfg_main, "daemon_directory");
+        const char *dd = cfg_str(cfg_main, P_daemon_directory);
         for (size_t i = 0; i < m.n; i++) {
             char *prog = xasprintf("%s/%s", dd, m.svc[i].argv.v[0]);
             if (access(prog, X_OK) < 0)
@@ -111,8 +111,8 @@ static int check_all(int with_queue)
         } else if (with_queue) {
             struct strlist problems = STRLIST_INIT;
             struct stat st;
-            if (stat(cfg_str(cfg_main, "queue_directory"), &st) == 0)
-                qdir_check(cfg_str(cfg_main, "queue_directory"), &ids, &problems);
+            if (stat(cfg_str(cfg_main, P_queue_directory), &st) == 0)
+                qdir_check(cfg_str(cfg_main, P_queue_directory), &ids, &problems);
             for (size_t i = 0; i < problems.n; i++)
                 cfg_diag_add(&diag, 1, NULL, 0, "%s", problems.v[i]);
             strlist_free(&problems);
@@ -136,9 +136,9 @@ static void check_queue(void)
     ssize_t n;
     pid_t pid;
     int status;
-    char *path = xasprintf("%s/petrel-super", cfg_str(cfg_main, "command_directory"));
+    char *path = xasprintf("%s/petrel-super", cfg_str(cfg_main, P_command_directory));
 
-    if (stat(cfg_str(cfg_main, "queue_directory"), &st) < 0) {
+    if (stat(cfg_str(cfg_main, P_queue_directory), &st) < 0) {
         free(path);
         return;
     }
@@ -181,7 +181,7 @@ static int do_start(void)
     if ((mpid = running()) > 0)
         tool_die("the mail system is already running (pid %ld)", (long)mpid);
     check_queue();
-    char *master = xasprintf("%s/master", cfg_str(cfg_main, "daemon_directory"));
+    char *master = xasprintf("%s/master", cfg_str(cfg_main, P_daemon_directory));
     pid = fork();
     if (pid < 0)
         tool_die("fork: %s", strerror(errno));
@@ -206,7 +206,7 @@ static int do_start(void)
 static int do_stop(void)
 {
     pid_t pid = running();
-    long long wait_s = cfg_time(cfg_main, "master_stop_timeout") + 10;
+    long long wait_s = cfg_time(cfg_main, P_master_stop_timeout) + 10;
 
     if (pid == 0)
         tool_die("the mail system is not running");
@@ -326,7 +326,7 @@ static int do_status(void)
 static int do_flush(void)
 {
     struct str err = STR_INIT;
-    char *path = xasprintf("%s/public/qmgr", cfg_str(cfg_main, "queue_directory"));
+    char *path = xasprintf("%s/public/qmgr", cfg_str(cfg_main, P_queue_directory));
 
     if (running() == 0)
         tool_die("the mail system is not running");

@@ -83,7 +83,7 @@ static int qualify(const char *ext, int null_ok, struct str *out, int *utf8, con
     if (r == SMTP_PATH_OK) {
         str_cpy(out, str_c(&p.addr));
         if (!p.is_null && p.domain.len == 0)
-            str_printf(out, "@%s", cfg_str(cfg_main, "myorigin"));
+            str_printf(out, "@%s", cfg_str(cfg_main, P_myorigin));
         if (p.utf8)
             *utf8 = 1;
     }
@@ -188,8 +188,8 @@ static const char *validate(struct job *j, struct str *err)
     struct maildrop_limits lim;
     const char *why = NULL;
 
-    lim.content_max = (uint64_t)cfg_size(cfg_main, "message_size_limit");
-    lim.rcpt_max = (size_t)cfg_int(cfg_main, "submit_recipient_limit");
+    lim.content_max = (uint64_t)cfg_size(cfg_main, P_message_size_limit);
+    lim.rcpt_max = (size_t)cfg_int(cfg_main, P_submit_recipient_limit);
     if (!S_ISREG(j->st.st_mode))
         return "not a regular file";
     if (j->st.st_nlink != 1)
@@ -252,7 +252,7 @@ static void write_envelope(struct job *j, struct qfile_writer *w)
 static void received_header(struct job *j, const char *id, struct str *h)
 {
     str_printf(h, "Received: by %s (%s, from userid %ld)\r\n\tid %s; ",
-               cfg_str(cfg_main, "myhostname"), cfg_str(cfg_main, "mail_name"),
+               cfg_str(cfg_main, P_myhostname), cfg_str(cfg_main, P_mail_name),
                (long)j->st.st_uid, id);
     pickup_date(time(NULL), h);
     str_cat(h, "\r\n");
@@ -282,8 +282,8 @@ static int write_queue_file(struct job *j, struct str *why)
     received_header(j, qfile_writer_id(w), &h);
     qfile_write(w, h.s, h.len);
     from_header(j->sender.s, maildrop_env_attr(&j->env, "fullname"), &from);
-    pickup_content_init(&pc, w, qfile_writer_id(w), cfg_str(cfg_main, "myhostname"), from.s,
-                        (size_t)cfg_size(cfg_main, "header_size_limit"));
+    pickup_content_init(&pc, w, qfile_writer_id(w), cfg_str(cfg_main, P_myhostname), from.s,
+                        (size_t)cfg_size(cfg_main, P_header_size_limit));
     while ((r = maildrop_read_content(&j->rd, &chunk, &err)) > 0)
         pickup_content_feed(&pc, chunk.s, chunk.len);
     pickup_content_end(&pc);
@@ -400,7 +400,7 @@ out:
  * followed. */
 static void stale_temp(int dfd, const char *name)
 {
-    time_t now = time(NULL), limit = now - (time_t)cfg_time(cfg_main, "stale_queue_file_time");
+    time_t now = time(NULL), limit = now - (time_t)cfg_time(cfg_main, P_stale_queue_file_time);
     struct stat st;
 
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime >= limit)

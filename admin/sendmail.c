@@ -146,7 +146,7 @@ static void load_config(const char *confdir)
 static _Noreturn void run_tool(const char *name, const char *confdir, const char *a1,
                                const char *a2)
 {
-    char *path = xasprintf("%s/%s", cfg_str(cfg_main, "command_directory"), name);
+    char *path = xasprintf("%s/%s", cfg_str(cfg_main, P_command_directory), name);
 
     fflush(stdout);
     execl(path, name, "-c", confdir, a1, a2, (char *)NULL);
@@ -159,7 +159,7 @@ static int newaliases(int verbose)
     struct strlist l = STRLIST_INIT;
     int rc = 0;
 
-    cfg_list(cfg_main, "alias_database", &l);
+    cfg_list(cfg_main, P_alias_database, &l);
     for (size_t i = 0; i < l.n; i++) {
         const char *colon = strchr(l.v[i], ':');
         struct str text = STR_INIT, err = STR_INIT;
@@ -381,8 +381,8 @@ static int submit(struct sm_opts *o, struct sm_rcpts *rcpts)
 
     memset(&r, 0, sizeof(r));
     r.o = o;
-    r.limit = (unsigned long long)cfg_size(cfg_main, "message_size_limit");
-    r.header_limit = (size_t)cfg_size(cfg_main, "header_size_limit");
+    r.limit = (unsigned long long)cfg_size(cfg_main, P_message_size_limit);
+    r.header_limit = (size_t)cfg_size(cfg_main, P_header_size_limit);
     r.s = stream_new(0, -1, 0);
     read_header(&r);
     /* RFC 5322 3.6.6: a resent message goes to the Resent- recipients only */
@@ -392,9 +392,9 @@ static int submit(struct sm_opts *o, struct sm_rcpts *rcpts)
     if (rcpts->n == 0)
         die(EX_USAGE, o->extract ? "no recipient addresses found in message header"
                                  : "no recipients specified");
-    if (rcpts->n > (size_t)cfg_int(cfg_main, "submit_recipient_limit"))
+    if (rcpts->n > (size_t)cfg_int(cfg_main, P_submit_recipient_limit))
         die(EX_USAGE, "too many recipients (over submit_recipient_limit = %lld)",
-            cfg_int(cfg_main, "submit_recipient_limit"));
+            cfg_int(cfg_main, P_submit_recipient_limit));
     if (r.size > r.limit)
         die(EX_DATAERR, "message file too big (over message_size_limit = %llu bytes)", r.limit);
     sub = open_submission(o, rcpts);
@@ -420,7 +420,7 @@ static int submit(struct sm_opts *o, struct sm_rcpts *rcpts)
  * input and output, as the invoking user; the full name travels as $NAME */
 static _Noreturn void run_smtpd(const struct sm_opts *o)
 {
-    char *path = xasprintf("%s/smtpd", cfg_str(cfg_main, "daemon_directory"));
+    char *path = xasprintf("%s/smtpd", cfg_str(cfg_main, P_daemon_directory));
 
     if (o->fullname && *o->fullname)
         setenv("NAME", o->fullname, 1);
@@ -554,7 +554,7 @@ int main(int argc, char **argv)
     o.sender = str_c(&sender);
     if (o.fullname == NULL)
         o.fullname = fullname = gecos_name(pw);
-    if (mode != 'v' && !tool_user_allowed("authorized_submit_users", getuid(), &why))
+    if (mode != 'v' && !tool_user_allowed(P_authorized_submit_users, getuid(), &why))
         die(EX_NOPERM, "%s: not allowed to submit mail", str_c(&why));
     if (mode == 's') {
         if (optind != argc)

@@ -198,8 +198,8 @@ int sendmail_verify(const struct sm_opts *o, const struct sm_rcpts *r)
     cfg_diag_free(&diag);
     free(path);
     resolve_init();
-    v.aliases = maps_open_param("alias_maps", &err);
-    v.vmailbox = maps_open_param("virtual_mailbox_maps", &err);
+    v.aliases = maps_open_param(P_alias_maps, &err);
+    v.vmailbox = maps_open_param(P_virtual_mailbox_maps, &err);
     for (size_t i = 0; i < r->n; i++) {
         struct smtp_path p;
         struct strlist targets = STRLIST_INIT;

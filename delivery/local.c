@@ -164,7 +164,7 @@ static int seen_before(struct rctx *c, const char *key)
 {
     if (strlist_find(&c->seen, key, 0) >= 0)
         return 1;
-    if ((long long)c->seen.n < cfg_int(cfg_main, "duplicate_filter_limit"))
+    if ((long long)c->seen.n < cfg_int(cfg_main, P_duplicate_filter_limit))
         strlist_add(&c->seen, key);
     return 0;
 }
@@ -172,13 +172,13 @@ static int seen_before(struct rctx *c, const char *key)
 /* default_privs - the $default_privs identity; -1 when unknown */
 static int default_privs(struct local_priv *p)
 {
-    struct passwd *pw = getpwnam(cfg_str(cfg_main, "default_privs"));
+    struct passwd *pw = getpwnam(cfg_str(cfg_main, P_default_privs));
 
     if (pw == NULL || pw->pw_uid == 0)
         return -1;
     p->uid = pw->pw_uid;
     p->gid = pw->pw_gid;
-    p->user = cfg_str(cfg_main, "default_privs");
+    p->user = cfg_str(cfg_main, P_default_privs);
     p->home = "";
     p->shell = "";
     return 0;
@@ -241,7 +241,7 @@ static void split_targets(const char *text, struct strlist *out)
 }
 
 /* allowed - whether a destination kind is allowed from a class (alias, forward, include) */
-static int allowed(const char *param, const char *cls)
+static int allowed(enum cfg_list_param param, const char *cls)
 {
     struct strlist l = STRLIST_INIT;
     int r;
@@ -305,7 +305,7 @@ static void canon(const char *addr, struct str *out)
     }
     if ((at = addr_domain_at(out->s)) == NULL) {
         str_catc(out, '@');
-        str_cat(out, cfg_str(cfg_main, "myorigin"));
+        str_cat(out, cfg_str(cfg_main, P_myorigin));
         at = addr_domain_at(out->s);
     }
     lowercase((char *)at);
@@ -319,7 +319,7 @@ static void deliver_file(struct rctx *c, const char *path, const struct local_pr
     struct strlist prep = STRLIST_INIT;
     int flags = LC_FROM_LINE | LC_QUOTE_FROM | LC_BLANK_LINE;
 
-    cfg_list(cfg_main, "prepend_delivered_header", &prep);
+    cfg_list(cfg_main, P_prepend_delivered_header, &prep);
     if (strlist_find(&prep, "file", 1) >= 0)
         flags |= LC_DELIVERED_TO;
     strlist_free(&prep);
@@ -359,7 +359,7 @@ static void expand_list(struct rctx *c, const char *text, const char *cls,
             str_printf(&key, "cmd:%s", it + 1);
             if (seen_before(c, key.s))
                 continue;
-            if (!allowed("allow_mail_to_commands", cls)) {
+            if (!allowed(P_allow_mail_to_commands, cls)) {
                 settle(c, to, DELIVER_BOUNCED, "5.7.1", "mail to command is restricted");
                 continue;
             }
@@ -375,7 +375,7 @@ static void expand_list(struct rctx *c, const char *text, const char *cls,
             str_printf(&key, "file:%s", it);
             if (seen_before(c, key.s))
                 continue;
-            if (!allowed("allow_mail_to_files", cls))
+            if (!allowed(P_allow_mail_to_files, cls))
                 settle(c, to, DELIVER_BOUNCED, "5.7.1", "mail to file is restricted");
             else
                 deliver_file(c, it, p, to);
@@ -427,8 +427,8 @@ static void deliver_mailbox(struct rctx *c, const struct passwd *pw, const char 
 {
     struct local_status st = {0, "", STR_INIT};
     struct local_priv p = {pw->pw_uid, pw->pw_gid, pw->pw_name, pw->pw_dir, pw->pw_shell};
-    const char *hm = cfg_str(cfg_main, "home_mailbox");
-    long long limit = cfg_size(cfg_main, "mailbox_size_limit");
+    const char *hm = cfg_str(cfg_main, P_home_mailbox);
+    long long limit = cfg_size(cfg_main, P_mailbox_size_limit);
     struct str path = STR_INIT, key = STR_INIT;
     int in_spool = *hm == '\0';
 
@@ -438,7 +438,7 @@ static void deliver_mailbox(struct rctx *c, const struct passwd *pw, const char 
         return;
     }
     if (in_spool)
-        str_printf(&path, "%s/%s", cfg_str(cfg_main, "mail_spool_directory"), pw->pw_name);
+        str_printf(&path, "%s/%s", cfg_str(cfg_main, P_mail_spool_directory), pw->pw_name);
     else
         str_printf(&path, "%s/%s", pw->pw_dir, hm);
     if (local_become(&p) < 0) {
@@ -520,7 +520,7 @@ static void deliver_virtual(struct rctx *c, const char *addr)
     }
     trim(val.s);
     if (parse_id(uidv.s, &uid) < 0 || parse_id(gidv.s, &gid) < 0 ||
-        (long long)uid < cfg_int(cfg_main, "virtual_minimum_uid") || val.s[0] == '/' ||
+        (long long)uid < cfg_int(cfg_main, P_virtual_minimum_uid) || val.s[0] == '/' ||
         strstr(val.s, "..") || val.s[0] == '\0') {
         log_warn("%s: bad virtual mailbox settings for %s: path \"%s\" uid \"%s\" gid \"%s\"",
                  c->lr->req->queue_id, addr, val.s, uidv.s, gidv.s);
@@ -528,12 +528,12 @@ static void deliver_virtual(struct rctx *c, const char *addr)
                addr);
         goto out;
     }
-    str_printf(&path, "%s/%s", cfg_str(cfg_main, "virtual_mailbox_base"), val.s);
+    str_printf(&path, "%s/%s", cfg_str(cfg_main, P_virtual_mailbox_base), val.s);
     struct local_priv p = {(uid_t)uid, (gid_t)gid, addr, "", ""};
     if (local_become(&p) < 0) {
         local_status_set(&st, DELIVER_DEFERRED, "4.3.0", "cannot change identity");
     } else {
-        long long limit = cfg_size(cfg_main, "virtual_mailbox_limit");
+        long long limit = cfg_size(cfg_main, P_virtual_mailbox_limit);
         if (path.s[path.len - 1] == '/')
             local_maildir(c->lr, path.s, addr, limit, &st);
         else
@@ -574,11 +574,11 @@ static void deliver_alias(struct rctx *c, const char *name, const char *value, i
     const char *saved = c->owner;
     int r;
 
-    if (cfg_bool(cfg_main, "owner_request_special") && strncmp(name, "owner-", 6) != 0) {
+    if (cfg_bool(cfg_main, P_owner_request_special) && strncmp(name, "owner-", 6) != 0) {
         struct str v = STR_INIT;
         str_printf(&key, "owner-%s", name);
         if (maps_lookup(alias_maps, key.s, &v) == MAP_FOUND) {
-            str_printf(&owner, "owner-%s@%s", name, cfg_str(cfg_main, "myorigin"));
+            str_printf(&owner, "owner-%s@%s", name, cfg_str(cfg_main, P_myorigin));
             c->owner = owner.s;
         }
         str_free(&v);
@@ -607,8 +607,8 @@ static int deliver_forward_file(struct rctx *c, const struct passwd *pw, const c
     struct strlist paths = STRLIST_INIT;
     struct str buf = STR_INIT, path = STR_INIT;
     struct local_priv p = {pw->pw_uid, pw->pw_gid, pw->pw_name, pw->pw_dir, pw->pw_shell};
-    const char *raw = cfg_raw(cfg_main, "forward_path");
-    const char *delim = cfg_str(cfg_main, "recipient_delimiter");
+    const char *raw = cfg_raw(cfg_main, cfg_name(P_forward_path));
+    const char *delim = cfg_str(cfg_main, P_recipient_delimiter);
     int done = 0;
 
     cfg_split_list(raw ? raw : "", &paths);
@@ -763,7 +763,7 @@ static int loop_check(struct rctx *c)
         settle(c, c->rcpt, DELIVER_BOUNCED, "5.4.6", "mail forwarding loop for %s", c->rcpt);
         return -1;
     }
-    if (c->lr->received > cfg_int(cfg_main, "hopcount_limit")) {
+    if (c->lr->received > cfg_int(cfg_main, P_hopcount_limit)) {
         settle(c, c->rcpt, DELIVER_BOUNCED, "5.4.6", "too many hops (%d Received: headers)",
                c->lr->received);
         return -1;
@@ -1034,11 +1034,11 @@ out:
 /* serve - one qmgr connection: requests in turn until qmgr closes or we are idle */
 static void serve(struct server_conn *conn)
 {
-    struct stream *s = stream_new(conn->fd, conn->wfd, (int)cfg_time(cfg_main, "ipc_timeout"));
+    struct stream *s = stream_new(conn->fd, conn->wfd, (int)cfg_time(cfg_main, P_ipc_timeout));
     struct deliver_request req;
     struct str err = STR_INIT;
-    long long max = cfg_int(cfg_main, "max_use");
-    int idle = (int)cfg_time(cfg_main, "max_idle");
+    long long max = cfg_int(cfg_main, P_max_use);
+    int idle = (int)cfg_time(cfg_main, P_max_idle);
 
     deliver_request_init(&req);
     if (deliver_agent_hello(s) != STREAM_OK)
@@ -1065,13 +1065,13 @@ out:
 }
 
 /* open_maps - the tables, once per process (a bad specification is fatal) */
-static struct maps *open_maps(const char *param)
+static struct maps *open_maps(enum cfg_list_param param)
 {
     struct str err = STR_INIT;
     struct maps *m = maps_open_param(param, &err);
 
     if (m == NULL)
-        log_fatal("%s: %s", param, str_c(&err));
+        log_fatal("%s: %s", cfg_name(param), str_c(&err));
     str_free(&err);
     return m;
 }
@@ -1079,10 +1079,10 @@ static struct maps *open_maps(const char *param)
 /* post_init - open the tables once per process */
 static void post_init(void)
 {
-    alias_maps = open_maps("alias_maps");
-    vmailbox_maps = open_maps("virtual_mailbox_maps");
-    vuid_maps = open_maps("virtual_uid_maps");
-    vgid_maps = open_maps("virtual_gid_maps");
+    alias_maps = open_maps(P_alias_maps);
+    vmailbox_maps = open_maps(P_virtual_mailbox_maps);
+    vuid_maps = open_maps(P_virtual_uid_maps);
+    vgid_maps = open_maps(P_virtual_gid_maps);
     if (local_is_root() && geteuid() != 0)
         log_fatal("local must start as root (master.cf unpriv = n)");
 }

@@ -39,7 +39,7 @@
 static _Noreturn void child(int in, int out, const char *cmd, const struct local_priv *p,
                             char **envp)
 {
-    const char *shell = cfg_str(cfg_main, "local_command_shell");
+    const char *shell = cfg_str(cfg_main, P_local_command_shell);
 
     setsid();
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
@@ -119,10 +119,10 @@ void local_command(struct local_req *lr, const char *cmd, const struct local_pri
     struct strlist prep = STRLIST_INIT;
     struct str out = STR_INIT;
     int outp[2] = {-1, -1}, in = -1, status = 0, flags = LC_FROM_LINE;
-    long long deadline = evloop_now_ms() + cfg_time(cfg_main, "command_time_limit") * 1000;
+    long long deadline = evloop_now_ms() + cfg_time(cfg_main, P_command_time_limit) * 1000;
     pid_t pid, w;
 
-    cfg_list(cfg_main, "prepend_delivered_header", &prep);
+    cfg_list(cfg_main, P_prepend_delivered_header, &prep);
     if (strlist_find(&prep, "command", 1) >= 0)
         flags |= LC_DELIVERED_TO;
     strlist_free(&prep);
@@ -179,7 +179,7 @@ void local_command(struct local_req *lr, const char *cmd, const struct local_pri
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         log_warn("%s: command %s exceeded the time limit of %llds", lr->req->queue_id, cmd,
-                 cfg_time(cfg_main, "command_time_limit"));
+                 cfg_time(cfg_main, P_command_time_limit));
         local_status_set(st, DELIVER_DEFERRED, "4.3.0", "command %s: time limit exceeded", cmd);
         goto out;
     }

@@ -54,7 +54,7 @@ int local_forward(struct local_req *lr, size_t i, const char *sender,
     for (size_t k = 0; k < addrs->n; k++)
         qfile_put_rcpt(w, addrs->v[k], rc->orcpt, rc->notify, rc->orig[0] ? rc->orig : rc->addr);
     qfile_begin_content(w);
-    cfg_list(cfg_main, "prepend_delivered_header", &prep);
+    cfg_list(cfg_main, P_prepend_delivered_header, &prep);
     if (strlist_find(&prep, "forward", 1) >= 0) {
         str_cat(&hdr, "Delivered-To: ");
         for (const char *a = rc->addr; *a; a++) /* no line breaks into the header */

@@ -353,8 +353,8 @@ out:
 /* lock_fcntl - an exclusive fcntl lock with retries; 0 or -1 */
 static int lock_fcntl(int fd)
 {
-    long long tries = cfg_int(cfg_main, "deliver_lock_attempts");
-    long long delay = cfg_time(cfg_main, "deliver_lock_delay");
+    long long tries = cfg_int(cfg_main, P_deliver_lock_attempts);
+    long long delay = cfg_time(cfg_main, P_deliver_lock_delay);
     struct flock fl;
 
     for (long long i = 0; i < tries; i++) {
@@ -397,9 +397,9 @@ static int dotlock_try(const char *lock, int as_root_too)
 /* dotlock - path.lock with retries and stale-lock removal; 0 or -1 */
 static int dotlock(const char *lock, int in_spool)
 {
-    long long tries = cfg_int(cfg_main, "deliver_lock_attempts");
-    long long delay = cfg_time(cfg_main, "deliver_lock_delay");
-    long long stale = cfg_time(cfg_main, "stale_lock_time");
+    long long tries = cfg_int(cfg_main, P_deliver_lock_attempts);
+    long long delay = cfg_time(cfg_main, P_deliver_lock_delay);
+    long long stale = cfg_time(cfg_main, P_stale_lock_time);
     struct stat sb;
 
     for (long long i = 0; i < tries; i++) {
@@ -476,7 +476,7 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
     long long size = 0;
     int fd, r, use_dot = 0, use_fcntl = 0, dotted = 0;
 
-    cfg_list(cfg_main, "mailbox_delivery_lock", &locks);
+    cfg_list(cfg_main, P_mailbox_delivery_lock, &locks);
     use_dot = strlist_find(&locks, "dotlock", 1) >= 0;
     use_fcntl = strlist_find(&locks, "fcntl", 1) >= 0;
     strlist_free(&locks);

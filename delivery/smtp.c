@@ -70,7 +70,7 @@ static int cache_alive(struct smtp_session *ss)
 /* cache_take - a usable cached session for dest at level, or NULL */
 static struct smtp_session *cache_take(const char *dest, int level)
 {
-    long long reuse_ms = cfg_time(cfg_main, "smtp_connection_reuse_time_limit") * 1000;
+    long long reuse_ms = cfg_time(cfg_main, P_smtp_connection_reuse_time_limit) * 1000;
 
     for (int i = 0; i < CACHE_MAX; i++) {
         struct smtp_session *ss = cache[i];
@@ -87,8 +87,8 @@ static struct smtp_session *cache_take(const char *dest, int level)
 /* cache_put - keep a healthy session for the next request (or close it) */
 static void cache_put(struct smtp_session *ss)
 {
-    long long limit = cfg_time(cfg_main, "smtp_connection_cache_time_limit");
-    long long reuse_ms = cfg_time(cfg_main, "smtp_connection_reuse_time_limit") * 1000;
+    long long limit = cfg_time(cfg_main, P_smtp_connection_cache_time_limit);
+    long long reuse_ms = cfg_time(cfg_main, P_smtp_connection_reuse_time_limit) * 1000;
     int slot = -1;
 
     if (limit == 0 || smtp_now_ms() - ss->born_ms >= reuse_ms || server_stopping()) {
@@ -107,7 +107,7 @@ static void cache_put(struct smtp_session *ss)
  * the next one expires, -1 when the cache is empty */
 static long long cache_expire(int all)
 {
-    long long limit = cfg_time(cfg_main, "smtp_connection_cache_time_limit") * 1000;
+    long long limit = cfg_time(cfg_main, P_smtp_connection_cache_time_limit) * 1000;
     long long now = smtp_now_ms(), next = -1;
 
     for (int i = 0; i < CACHE_MAX; i++) {
@@ -265,7 +265,7 @@ static int downgrade(struct smtp_session *ss, struct smtp_msg *m, struct smtp_wh
     if (m->conv_state[mode] == 0) /* -1 + 1 */
         smtp_why_set(why, DELIVER_BOUNCED, "5.6.3", "message has %s, and it cannot be "
                      "converted: %s", text.s, str_c(&m->conv_why[mode]));
-    else if (cfg_bool(cfg_main, "disable_mime_output_conversion"))
+    else if (cfg_bool(cfg_main, P_disable_mime_output_conversion))
         smtp_why_set(why, DELIVER_BOUNCED, "5.6.3", "message has %s (and "
                      "disable_mime_output_conversion = yes)", text.s);
     else
@@ -344,7 +344,7 @@ static int try_servers(struct stream *qs, struct smtp_msg *m, const struct smtp_
 {
     struct smtp_addr_list al = {NULL, 0};
     struct smtp_why why;
-    long long session_limit = cfg_int(cfg_main, "smtp_mx_session_limit"), sessions = 0;
+    long long session_limit = cfg_int(cfg_main, P_smtp_mx_session_limit), sessions = 0;
     int any_session = 0, rc = 0;
 
     smtp_why_init(&why);
@@ -389,7 +389,7 @@ static int deliver(struct stream *qs, struct smtp_msg *m, int *dest_failed)
     int level, rc = 0;
 
     smtp_why_init(&why);
-    if (smtp_nexthop_parse(m->req->nexthop, (int)cfg_int(cfg_main, "smtp_tcp_port"), &nh) < 0) {
+    if (smtp_nexthop_parse(m->req->nexthop, (int)cfg_int(cfg_main, P_smtp_tcp_port), &nh) < 0) {
         log_warn("%s: bad next hop \"%s\" (want domain, host:port or [host]:port)",
                  m->req->queue_id, m->req->nexthop);
         smtp_why_set(&why, DELIVER_DEFERRED, "4.3.5", "bad next hop: %s", m->req->nexthop);
@@ -489,7 +489,7 @@ out:
  * 1 when input is ready, 0 idle too long or stopping, -1 on a broken connection */
 static int wait_request(struct stream *qs)
 {
-    long long idle_ms = cfg_time(cfg_main, "max_idle") * 1000;
+    long long idle_ms = cfg_time(cfg_main, P_max_idle) * 1000;
     long long start = smtp_now_ms();
 
     for (;;) {
@@ -509,10 +509,10 @@ static int wait_request(struct stream *qs)
 static void serve(struct server_conn *conn)
 {
     struct stream *qs =
-        stream_new(conn->fd, conn->wfd, (int)cfg_time(cfg_main, "ipc_timeout"));
+        stream_new(conn->fd, conn->wfd, (int)cfg_time(cfg_main, P_ipc_timeout));
     struct deliver_request req;
     struct str err = STR_INIT;
-    long long max = cfg_int(cfg_main, "max_use");
+    long long max = cfg_int(cfg_main, P_max_use);
     int dest_failed;
 
     deliver_request_init(&req);

@@ -75,7 +75,7 @@ static void our_addresses(void)
     struct strlist ifs = STRLIST_INIT;
     int all = 0;
 
-    cfg_list(cfg_main, "inet_interfaces", &ifs);
+    cfg_list(cfg_main, P_inet_interfaces, &ifs);
     for (size_t i = 0; i < ifs.n; i++) {
         if (strcasecmp(ifs.v[i], "all") == 0)
             all = 1;
@@ -105,12 +105,12 @@ void smtp_addr_init(void)
     struct strlist servers = STRLIST_INIT, protos = STRLIST_INIT;
     struct str err = STR_INIT;
 
-    cfg_list(cfg_main, "smtp_dns_servers", &servers);
-    resolver = dns_open(&servers, (int)cfg_time(cfg_main, "smtp_dns_timeout"),
-                        (int)cfg_int(cfg_main, "smtp_dns_attempts"), &err);
+    cfg_list(cfg_main, P_smtp_dns_servers, &servers);
+    resolver = dns_open(&servers, (int)cfg_time(cfg_main, P_smtp_dns_timeout),
+                        (int)cfg_int(cfg_main, P_smtp_dns_attempts), &err);
     if (resolver == NULL)
         log_fatal("smtp_dns_servers: %s", str_c(&err));
-    cfg_list(cfg_main, "inet_protocols", &protos);
+    cfg_list(cfg_main, P_inet_protocols, &protos);
     for (size_t i = 0; i < protos.n; i++) {
         if (strcasecmp(protos.v[i], "all") == 0)
             want_v4 = want_v6 = 1;
@@ -305,7 +305,7 @@ static int literal(const struct smtp_nexthop *nh, struct smtp_addr_list *out)
  * $myhostname, with every address of equal or worse preference; l->n when none */
 static size_t self_cut(const struct smtp_addr_list *l)
 {
-    const char *me = cfg_str(cfg_main, "myhostname");
+    const char *me = cfg_str(cfg_main, P_myhostname);
 
     for (size_t i = 0; i < l->n; i++) {
         if (strcasecmp(l->v[i].host, me) == 0 ||
@@ -322,15 +322,15 @@ static size_t self_cut(const struct smtp_addr_list *l)
  * at port 25), since another port is another service, e.g. a content filter on this host */
 static int loop_check(const struct smtp_nexthop *nh)
 {
-    return nh->port == (int)cfg_int(cfg_main, "smtp_tcp_port");
+    return nh->port == (int)cfg_int(cfg_main, P_smtp_tcp_port);
 }
 
 /* mx_addrs - addresses of the MX hosts in rr (sorted), up to limit */
 static int mx_addrs(const struct smtp_nexthop *nh, struct dns_rr_list *rr,
                     struct smtp_addr_list *out, struct smtp_why *why)
 {
-    long long limit = cfg_int(cfg_main, "smtp_mx_address_limit");
-    const char *me = cfg_str(cfg_main, "myhostname");
+    long long limit = cfg_int(cfg_main, P_smtp_mx_address_limit);
+    const char *me = cfg_str(cfg_main, P_myhostname);
     struct str w = STR_INIT;
     int tempfail = 0;
     unsigned best_pref = rr->n ? rr->v[0].pref : 0;
@@ -382,7 +382,7 @@ static int mx_addrs(const struct smtp_nexthop *nh, struct dns_rr_list *rr,
 static int host_only(const struct smtp_nexthop *nh, struct smtp_addr_list *out,
                      struct smtp_why *why)
 {
-    long long limit = cfg_int(cfg_main, "smtp_mx_address_limit");
+    long long limit = cfg_int(cfg_main, P_smtp_mx_address_limit);
     struct str w = STR_INIT;
     int r;
 

@@ -129,8 +129,8 @@ static void io_failure(struct smtp_why *why, const struct smtp_session *ss, int 
 int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *stage,
                     struct smtp_why *why)
 {
-    size_t limit = (size_t)cfg_int(cfg_main, "smtp_reply_line_length_limit");
-    long long max_lines = cfg_int(cfg_main, "smtp_reply_line_count_limit");
+    size_t limit = (size_t)cfg_int(cfg_main, P_smtp_reply_line_length_limit);
+    long long max_lines = cfg_int(cfg_main, P_smtp_reply_line_count_limit);
     struct str line = STR_INIT, what = STR_INIT;
     int rc = -1, code = 0;
 
@@ -307,9 +307,9 @@ static void session_broken(struct xact *x)
 /* timeout_for - the stage timeout of a command's reply */
 static int timeout_for(int kind)
 {
-    const char *p = kind == K_RSET || kind == K_MAIL ? "smtp_mail_timeout"
-                    : kind == K_RCPT                 ? "smtp_rcpt_timeout"
-                                                     : "smtp_data_init_timeout";
+    enum cfg_time_param p = kind == K_RSET || kind == K_MAIL ? P_smtp_mail_timeout
+                    : kind == K_RCPT                 ? P_smtp_rcpt_timeout
+                                                     : P_smtp_data_init_timeout;
     return (int)cfg_time(cfg_main, p);
 }
 
@@ -531,8 +531,8 @@ static int send_content(struct xact *x)
     memset(&c, 0, sizeof(c));
     str_init(&c.out);
     c.bol = c.in_header = 1;
-    c.limit = (size_t)cfg_int(cfg_main, "smtp_line_length_limit");
-    stream_set_timeout(x->ss->s, (int)cfg_time(cfg_main, "smtp_data_xfer_timeout"));
+    c.limit = (size_t)cfg_int(cfg_main, P_smtp_line_length_limit);
+    stream_set_timeout(x->ss->s, (int)cfg_time(cfg_main, P_smtp_data_xfer_timeout));
     qfile_content_init(&qc, x->msg->qfd, &x->msg->env);
     if (x->msg->send) { /* converted for this server (smtp.c downgrade) */
         const struct str *b = x->msg->send;
@@ -588,7 +588,7 @@ static int end_of_data(struct xact *x)
     struct smtp_why w;
     const char *stage = "end of DATA command";
 
-    stream_set_timeout(x->ss->s, (int)cfg_time(cfg_main, "smtp_data_done_timeout"));
+    stream_set_timeout(x->ss->s, (int)cfg_time(cfg_main, P_smtp_data_done_timeout));
     if (smtp_read_reply(x->ss, r, stage, x->why) < 0) {
         str_cat(&x->why->text, " -- message may be sent more than once");
         session_broken(x);
@@ -620,7 +620,7 @@ static int empty_data(struct xact *x)
     int rc;
 
     smtp_why_init(&w);
-    rc = smtp_cmd(x->ss, (int)cfg_time(cfg_main, "smtp_data_done_timeout"), &x->reply,
+    rc = smtp_cmd(x->ss, (int)cfg_time(cfg_main, P_smtp_data_done_timeout), &x->reply,
                   "end of DATA command", &w, ".");
     smtp_why_free(&w);
     if (rc < 0)

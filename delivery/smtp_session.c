@@ -64,20 +64,20 @@ static int tls_level_parse(const char *v)
 void smtp_session_init(void)
 {
     struct str err = STR_INIT;
-    const char *ca = cfg_str(cfg_main, "smtp_tls_CAfile"), *cap = cfg_str(cfg_main, "smtp_tls_CApath");
+    const char *ca = cfg_str(cfg_main, P_smtp_tls_CAfile), *cap = cfg_str(cfg_main, P_smtp_tls_CApath);
 
-    if (tls_level_parse(cfg_str(cfg_main, "smtp_tls_security_level")) < 0)
+    if (tls_level_parse(cfg_str(cfg_main, P_smtp_tls_security_level)) < 0)
         log_fatal("smtp_tls_security_level = %s: want none, may, encrypt or verify",
-                  cfg_str(cfg_main, "smtp_tls_security_level"));
+                  cfg_str(cfg_main, P_smtp_tls_security_level));
     tls_ctx = tls_client_ctx(ca, cap, TLS_DEFAULT_CIPHERS, &err);
     if (tls_ctx == NULL)
         log_fatal("smtp TLS: %s", str_c(&err));
     if (!*ca && !*cap)
         SSL_CTX_set_default_verify_paths(tls_ctx);
-    policy_maps = maps_open_param("smtp_tls_policy_maps", &err);
+    policy_maps = maps_open_param(P_smtp_tls_policy_maps, &err);
     if (policy_maps == NULL)
         log_fatal("smtp_tls_policy_maps: %s", str_c(&err));
-    password_maps = maps_open_param("smtp_sasl_password_maps", &err);
+    password_maps = maps_open_param(P_smtp_sasl_password_maps, &err);
     if (password_maps == NULL)
         log_fatal("smtp_sasl_password_maps: %s", str_c(&err));
     str_free(&err);
@@ -118,7 +118,7 @@ int smtp_tls_level_for(const char *dest, const struct smtp_nexthop *nh, struct s
             smtp_why_set(why, DELIVER_DEFERRED, "4.7.5", "invalid TLS policy for %s", dest);
         }
     } else {
-        level = tls_level_parse(cfg_str(cfg_main, "smtp_tls_security_level"));
+        level = tls_level_parse(cfg_str(cfg_main, P_smtp_tls_security_level));
     }
     str_free(&v);
     str_free(&key);
@@ -173,8 +173,8 @@ static void soft(struct smtp_why *why)
 static int helo(struct smtp_session *ss, struct smtp_why *why)
 {
     struct smtp_reply r;
-    int timeout = (int)cfg_time(cfg_main, "smtp_helo_timeout");
-    const char *name = cfg_str(cfg_main, "smtp_helo_name");
+    int timeout = (int)cfg_time(cfg_main, P_smtp_helo_timeout);
+    const char *name = cfg_str(cfg_main, P_smtp_helo_name);
     int rc = -1;
 
     smtp_reply_init(&r);
@@ -237,7 +237,7 @@ static int starttls(struct smtp_session *ss, int level, struct smtp_why *why, in
 {
     struct smtp_reply r;
     struct str err = STR_INIT, desc = STR_INIT;
-    int timeout = (int)cfg_time(cfg_main, "smtp_starttls_timeout"), rc = -1, trust;
+    int timeout = (int)cfg_time(cfg_main, P_smtp_starttls_timeout), rc = -1, trust;
     static const char *trust_name[] = {"Untrusted", "Trusted", "Verified"};
 
     smtp_reply_init(&r);
@@ -324,10 +324,10 @@ static int auth(struct smtp_session *ss, struct smtp_why *why)
 {
     struct str user = STR_INIT, pass = STR_INIT, b = STR_INIT, raw = STR_INIT;
     struct smtp_reply r;
-    int timeout = (int)cfg_time(cfg_main, "smtp_helo_timeout"), rc = -1, c;
+    int timeout = (int)cfg_time(cfg_main, P_smtp_helo_timeout), rc = -1, c;
 
     smtp_reply_init(&r);
-    if (!cfg_bool(cfg_main, "smtp_sasl_auth_enable") || !(ss->features & SMTP_F_AUTH) ||
+    if (!cfg_bool(cfg_main, P_smtp_sasl_auth_enable) || !(ss->features & SMTP_F_AUTH) ||
         (c = credentials(ss, &user, &pass, why)) == 0) {
         rc = 0;
         goto out;
@@ -394,7 +394,7 @@ static struct smtp_session *session_new(const char *dest, const struct smtp_addr
 {
     struct smtp_session *ss = xcalloc(1, sizeof(*ss));
 
-    ss->s = stream_new(fd, fd, (int)cfg_time(cfg_main, "smtp_helo_timeout"));
+    ss->s = stream_new(fd, fd, (int)cfg_time(cfg_main, P_smtp_helo_timeout));
     ss->dest = xstrdup(dest);
     ss->host = xstrdup(a->host);
     memcpy(ss->ip, a->ip, sizeof(ss->ip));
@@ -416,7 +416,7 @@ static struct smtp_session *open_once(const char *dest, const struct smtp_addr *
     int fd;
 
     fd = sock_connect_addr((const struct sockaddr *)&a->sa, a->salen,
-                           (int)cfg_time(cfg_main, "smtp_connect_timeout"), &err);
+                           (int)cfg_time(cfg_main, P_smtp_connect_timeout), &err);
     if (fd < 0) {
         smtp_why_set(why, DELIVER_DEFERRED, "4.4.1", "connect to %s[%s]:%d: %s", a->host, a->ip,
                      a->port, str_c(&err));
@@ -476,7 +476,7 @@ void smtp_session_close(struct smtp_session *ss, int quit)
         smtp_reply_init(&r);
         smtp_why_init(&w);
         /* the reply does not matter; wait briefly so the server sees an orderly end */
-        smtp_cmd(ss, (int)cfg_time(cfg_main, "smtp_quit_timeout"), &r, "QUIT command", &w,
+        smtp_cmd(ss, (int)cfg_time(cfg_main, P_smtp_quit_timeout), &r, "QUIT command", &w,
                  "QUIT");
         smtp_reply_free(&r);
         smtp_why_free(&w);

@@ -197,7 +197,7 @@ void imapd_set_timeout(struct session *s)
     stream_set_timeout(s->s, (int)t);
     /* before login, an overloaded service (master's stress signal) cuts clients sooner */
     stream_set_stress(s->s, s->state == IMAPD_NOTAUTH ? server_stress_fd() : -1,
-                      (int)cfg_time(cfg_main, "stress_login_timeout"));
+                      (int)cfg_time(cfg_main, P_stress_login_timeout));
 }
 
 void imapd_capability(const struct session *s, struct str *out)
@@ -348,7 +348,7 @@ static int too_many(struct session *s, int *entered)
 
     *entered = 0;
     if (imapd_cfg.conn_limit <= 0 || !s->conn->is_inet ||
-        netmatch_param("imapd_client_event_limit_exceptions", s->conn->addr) == 1)
+        netmatch_param(P_imapd_client_event_limit_exceptions, s->conn->addr) == 1)
         return 0;
     if (connlimit_enter(server_service(), s->conn->addr, imapd_cfg.conn_limit, &count) == 0) {
         *entered = 1;
@@ -378,7 +378,7 @@ static void serve(struct server_conn *conn)
     server_conn_nodelay(conn);
     s.s = stream_new(conn->fd, conn->wfd, (int)imapd_cfg.login_timeout);
     imapd_set_timeout(&s);
-    s.trusted_net = !conn->is_inet || netmatch_param("plaintext_auth_networks", conn->addr) == 1;
+    s.trusted_net = !conn->is_inet || netmatch_param(P_plaintext_auth_networks, conn->addr) == 1;
     imap_cmd_init(&s.cmd);
     imap_parser_init(&s.p, &s.cmd, imapd_cfg.lim.depth_max);
     log_info("connect from [%s]", conn->addr);
@@ -423,20 +423,20 @@ static void serve(struct server_conn *conn)
 static void pre_init(int argc, char **argv)
 {
     struct str err = STR_INIT;
-    const char *cert = cfg_str(cfg_main, "imapd_tls_cert_file");
+    const char *cert = cfg_str(cfg_main, P_imapd_tls_cert_file);
 
     if (*cert) {
         tls_init();
-        imapd_cfg.tls = tls_server_ctx(cert, cfg_str(cfg_main, "imapd_tls_key_file"),
-                                       cfg_str(cfg_main, "imapd_tls_ciphers"), &err);
+        imapd_cfg.tls = tls_server_ctx(cert, cfg_str(cfg_main, P_imapd_tls_key_file),
+                                       cfg_str(cfg_main, P_imapd_tls_ciphers), &err);
         if (imapd_cfg.tls == NULL)
             log_fatal("TLS: %s", str_c(&err));
-    } else if (cfg_bool(cfg_main, "imapd_tls_wrappermode"))
+    } else if (cfg_bool(cfg_main, P_imapd_tls_wrappermode))
         log_fatal("imapd_tls_wrappermode = yes needs imapd_tls_cert_file");
-    if (netmatch_check("plaintext_auth_networks", &err) < 0 ||
-        netmatch_check("imapd_client_event_limit_exceptions", &err) < 0)
+    if (netmatch_check(P_plaintext_auth_networks, &err) < 0 ||
+        netmatch_check(P_imapd_client_event_limit_exceptions, &err) < 0)
         log_fatal("%s", str_c(&err));
-    imapd_cfg.passwd = maps_open_param("mailbox_passwd_maps", &err);
+    imapd_cfg.passwd = maps_open_param(P_mailbox_passwd_maps, &err);
     if (imapd_cfg.passwd == NULL)
         log_fatal("mailbox_passwd_maps: %s", str_c(&err));
     str_free(&err);
@@ -448,30 +448,30 @@ static void post_init(void)
     struct imap_limits *lim = &imapd_cfg.lim;
 
     /* the table of connections per client is in private/ (mail_owner's): still root here */
-    imapd_cfg.conn_limit = (int)cfg_int(cfg_main, "imapd_client_connection_count_limit");
+    imapd_cfg.conn_limit = (int)cfg_int(cfg_main, P_imapd_client_connection_count_limit);
     if (imapd_cfg.conn_limit > 0 && !server_standalone())
         connlimit_open("imapd");
     mstore_become_owner("imapd");
-    imapd_cfg.wrappermode = cfg_bool(cfg_main, "imapd_tls_wrappermode");
-    lim->text_max = (size_t)cfg_size(cfg_main, "imapd_command_size_limit");
-    lim->literal_max = (size_t)cfg_size(cfg_main, "imapd_literal_size_limit");
-    lim->append_max = (size_t)cfg_size(cfg_main, "message_size_limit");
-    lim->spool_min = (size_t)cfg_size(cfg_main, "imapd_literal_spool_threshold");
+    imapd_cfg.wrappermode = cfg_bool(cfg_main, P_imapd_tls_wrappermode);
+    lim->text_max = (size_t)cfg_size(cfg_main, P_imapd_command_size_limit);
+    lim->literal_max = (size_t)cfg_size(cfg_main, P_imapd_literal_size_limit);
+    lim->append_max = (size_t)cfg_size(cfg_main, P_message_size_limit);
+    lim->spool_min = (size_t)cfg_size(cfg_main, P_imapd_literal_spool_threshold);
     lim->spool_dir = NULL;
-    lim->depth_max = (unsigned)cfg_int(cfg_main, "imapd_nesting_limit");
-    imapd_cfg.login_timeout = cfg_time(cfg_main, "imapd_login_timeout");
-    imapd_cfg.autologout_timeout = cfg_time(cfg_main, "imapd_autologout_timeout");
-    imapd_cfg.idle_notify = cfg_time(cfg_main, "imapd_idle_notify_interval");
-    imapd_cfg.idle_check = cfg_time(cfg_main, "imapd_idle_check_interval");
-    imapd_cfg.mime.max_depth = (unsigned)cfg_int(cfg_main, "mime_nesting_limit");
-    imapd_cfg.mime.max_parts = (unsigned)cfg_int(cfg_main, "mime_part_limit");
-    imapd_cfg.auth_failure_delay = cfg_time(cfg_main, "imapd_login_failure_delay");
-    imapd_cfg.auth_failure_limit = cfg_int(cfg_main, "imapd_login_failure_limit");
-    imapd_cfg.bad_command_limit = cfg_int(cfg_main, "imapd_error_limit");
-    imapd_cfg.search_key_limit = cfg_int(cfg_main, "imapd_search_key_limit");
-    imapd_cfg.search_cpu_limit = cfg_time(cfg_main, "imapd_search_cpu_limit");
-    imapd_cfg.banner = cfg_str(cfg_main, "imapd_banner");
-    imapd_cfg.version = cfg_str(cfg_main, "mail_version");
+    lim->depth_max = (unsigned)cfg_int(cfg_main, P_imapd_nesting_limit);
+    imapd_cfg.login_timeout = cfg_time(cfg_main, P_imapd_login_timeout);
+    imapd_cfg.autologout_timeout = cfg_time(cfg_main, P_imapd_autologout_timeout);
+    imapd_cfg.idle_notify = cfg_time(cfg_main, P_imapd_idle_notify_interval);
+    imapd_cfg.idle_check = cfg_time(cfg_main, P_imapd_idle_check_interval);
+    imapd_cfg.mime.max_depth = (unsigned)cfg_int(cfg_main, P_mime_nesting_limit);
+    imapd_cfg.mime.max_parts = (unsigned)cfg_int(cfg_main, P_mime_part_limit);
+    imapd_cfg.auth_failure_delay = cfg_time(cfg_main, P_imapd_login_failure_delay);
+    imapd_cfg.auth_failure_limit = cfg_int(cfg_main, P_imapd_login_failure_limit);
+    imapd_cfg.bad_command_limit = cfg_int(cfg_main, P_imapd_error_limit);
+    imapd_cfg.search_key_limit = cfg_int(cfg_main, P_imapd_search_key_limit);
+    imapd_cfg.search_cpu_limit = cfg_time(cfg_main, P_imapd_search_cpu_limit);
+    imapd_cfg.banner = cfg_str(cfg_main, P_imapd_banner);
+    imapd_cfg.version = cfg_str(cfg_main, P_mail_version);
     str_free(&err);
 }
 

@@ -113,10 +113,10 @@ static void publish_config(void)
 /* setup_logging - stderr in the foreground, then maillog_file or syslog */
 static void setup_logging(void)
 {
-    const char *file = cfg_str(cfg_main, "maillog_file");
+    const char *file = cfg_str(cfg_main, P_maillog_file);
     int dests = foreground ? LOG_DEST_STDERR : 0;
 
-    log_set_syslog_name(cfg_str(cfg_main, "syslog_name"));
+    log_set_syslog_name(cfg_str(cfg_main, P_syslog_name));
     if (*file) {
         if (log_set_file(file) < 0)
             log_warn("open maillog_file %s: %s", file, strerror(errno));
@@ -206,7 +206,7 @@ static void reap(void)
 /* stop - SIGTERM: end every child, then exit */
 static _Noreturn void stop(int sig)
 {
-    long long limit = cfg_time(cfg_main, "master_stop_timeout") * 1000;
+    long long limit = cfg_time(cfg_main, P_master_stop_timeout) * 1000;
     long long start = evloop_now_ms();
 
     log_info("terminating on signal %d", sig);
@@ -266,7 +266,7 @@ static void check_identity(void)
         log_info("running as %s (uid %ld), not root: every daemon runs as this user, "
                  "no privilege changes", pw ? pw->pw_name : "?", (long)geteuid());
     }
-    if (qdir_create(cfg_str(cfg_main, "queue_directory"), &ids, &err) < 0)
+    if (qdir_create(cfg_str(cfg_main, P_queue_directory), &ids, &err) < 0)
         log_fatal("queue directory: %s", str_c(&err));
     str_free(&err);
 }
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
     if (read_config(&cfg_main, &m) < 0)
         exit(1);
     check_identity();
-    pid_path = xasprintf("%s/pid/master.pid", cfg_str(cfg_main, "queue_directory"));
+    pid_path = xasprintf("%s/pid/master.pid", cfg_str(cfg_main, P_queue_directory));
     if (proc_pidfile_owner(pid_path) > 0)
         log_fatal("the mail system is already running (pid %ld, %s)",
                   (long)proc_pidfile_owner(pid_path), pid_path);

@@ -105,7 +105,7 @@ static void build_env(void)
             free(*e);
         free(child_env);
     }
-    cfg_list(cfg_main, "import_environment", &l);
+    cfg_list(cfg_main, P_import_environment, &l);
     for (size_t i = 0; i < l.n; i++) {
         if (strchr(l.v[i], '=')) {
             strlist_add(&env, l.v[i]);
@@ -131,14 +131,14 @@ static void service_params(struct service *s)
     cfg_diag_init(&d);
     cfg_load_text(c, text, len, &d);
     mcf_apply_overrides(&s->def, c);
-    limit = s->def.maxproc < 0 ? cfg_int(c, "default_process_limit") : s->def.maxproc;
+    limit = s->def.maxproc < 0 ? cfg_int(c, P_default_process_limit) : s->def.maxproc;
     s->maxproc = limit == 0 ? INT_MAX : (int)limit;
-    s->min_idle = s->def.type == MCF_INET ? (int)cfg_int(c, "default_process_min_idle") : 0;
+    s->min_idle = s->def.type == MCF_INET ? (int)cfg_int(c, P_default_process_min_idle) : 0;
     if (s->min_idle > s->maxproc)
         s->min_idle = s->maxproc;
     s->min_procs = s->def.wakeup > 0 ? 1 : 0;
     free(s->path);
-    s->path = xasprintf("%s/%s", cfg_str(c, "daemon_directory"), s->def.argv.v[0]);
+    s->path = xasprintf("%s/%s", cfg_str(c, P_daemon_directory), s->def.argv.v[0]);
     cfg_diag_free(&d);
     cfg_free(c);
 }
@@ -146,7 +146,7 @@ static void service_params(struct service *s)
 /* unix_path - the socket path of a unix service */
 static char *unix_path(const struct mcf_service *d)
 {
-    return xasprintf("%s/%s/%s", cfg_str(cfg_main, "queue_directory"),
+    return xasprintf("%s/%s/%s", cfg_str(cfg_main, P_queue_directory),
                      d->private_ ? "private" : "public", d->name);
 }
 
@@ -156,7 +156,7 @@ static int inet_listeners(struct service *s, struct str *err)
     struct strlist ifs = STRLIST_INIT, protos = STRLIST_INIT, addrs = STRLIST_INIT;
     int v4 = 0, v6 = 0, family, rc = -1;
 
-    cfg_list(cfg_main, "inet_protocols", &protos);
+    cfg_list(cfg_main, P_inet_protocols, &protos);
     for (size_t i = 0; i < protos.n; i++) {
         if (strcmp(protos.v[i], "all") == 0)
             v4 = v6 = 1;
@@ -171,7 +171,7 @@ static int inet_listeners(struct service *s, struct str *err)
     if (s->def.host) {
         strlist_add(&addrs, s->def.host);
     } else {
-        cfg_list(cfg_main, "inet_interfaces", &ifs);
+        cfg_list(cfg_main, P_inet_interfaces, &ifs);
         for (size_t i = 0; i < ifs.n; i++) {
             if (strcmp(ifs.v[i], "all") == 0) {
                 strlist_add(&addrs, "");
@@ -269,7 +269,7 @@ static int unix_listener(struct service *s, struct str *err)
     s->listen_fds = xcalloc(2, sizeof(int));
     s->listen_fds[s->nlisten++] = fd;
     if (extra) {
-        char *xpath = xasprintf("%s/%s", cfg_str(cfg_main, "queue_directory"), extra);
+        char *xpath = xasprintf("%s/%s", cfg_str(cfg_main, P_queue_directory), extra);
         fd = bind_unix(xpath, err);
         free(xpath);
         if (fd < 0)
@@ -587,11 +587,11 @@ static void on_unpause(void *ctx)
 /* startup_failed - a child of the current generation exited before it was ready */
 static void startup_failed(struct service *s)
 {
-    long long limit = cfg_int(cfg_main, "service_throttle_failures");
+    long long limit = cfg_int(cfg_main, P_service_throttle_failures);
 
     s->startup_failures++;
     if (s->startup_failures >= limit && s->ready == 0 && !s->throttled) {
-        long long t = cfg_time(cfg_main, "service_throttle_time");
+        long long t = cfg_time(cfg_main, P_service_throttle_time);
         log_warn("%s/%s: bad command startup (%d processes in a row failed before they were "
                  "ready, none is serving) -- throttling for %llds",
                  s->def.name, s->def.type == MCF_INET ? "inet" : "unix", s->startup_failures, t);
@@ -679,7 +679,7 @@ void service_remove(struct service *s)
         unlink(path);
         free(path);
         if (extra_socket(&s->def)) {
-            path = xasprintf("%s/%s", cfg_str(cfg_main, "queue_directory"), extra_socket(&s->def));
+            path = xasprintf("%s/%s", cfg_str(cfg_main, P_queue_directory), extra_socket(&s->def));
             unlink(path);
             free(path);
         }

@@ -77,7 +77,7 @@ int popd_bad(struct popd *p, const char *fmt, ...)
     va_start(ap, fmt);
     str_vprintf(&text, fmt, ap);
     va_end(ap);
-    if (++p->errors >= cfg_int(cfg_main, "popd_error_limit")) {
+    if (++p->errors >= cfg_int(cfg_main, P_popd_error_limit)) {
         popd_reply(p, 0, "%s; too many errors, closing connection", str_c(&text));
         stream_flush(p->s);
         log_info("too many errors: user=<%s>, rip=%s", str_c(&p->user), p->conn->addr);
@@ -93,12 +93,12 @@ static int plaintext_allowed(const struct popd *p)
 {
     if (p->tls || !p->conn->is_inet)
         return 1;
-    return netmatch_param("plaintext_auth_networks", p->conn->addr);
+    return netmatch_param(P_plaintext_auth_networks, p->conn->addr);
 }
 
 void popd_capa(struct popd *p, int transaction)
 {
-    long long delay = cfg_time(cfg_main, "popd_login_delay");
+    long long delay = cfg_time(cfg_main, P_popd_login_delay);
     int plain = !transaction && plaintext_allowed(p);
 
     stream_puts(p->s, "+OK Capability list follows\r\nTOP\r\n");
@@ -127,7 +127,7 @@ static void log_login(struct popd *p, const char *what)
 /* failed - a rejected login: log, delay, count; 0 when the connection must close */
 static int failed(struct popd *p, const char *why)
 {
-    long long delay = cfg_time(cfg_main, "popd_login_failure_delay");
+    long long delay = cfg_time(cfg_main, P_popd_login_failure_delay);
 
     log_login(p, "auth failed");
     if (delay > 0) {
@@ -135,7 +135,7 @@ static int failed(struct popd *p, const char *why)
         sleep((unsigned)delay);
     }
     str_reset(&p->user);
-    if (++p->failures >= cfg_int(cfg_main, "popd_login_failure_limit")) {
+    if (++p->failures >= cfg_int(cfg_main, P_popd_login_failure_limit)) {
         popd_reply(p, 0, "[AUTH] %s; too many failures, closing connection", why);
         stream_flush(p->s);
         return 0;
@@ -232,7 +232,7 @@ static int auth_plain(struct popd *p, const char *initial)
     if (initial == NULL) {
         stream_puts(p->s, "+ \r\n");
         stream_flush(p->s);
-        r = stream_getline(p->s, &resp, (size_t)cfg_size(cfg_main, "popd_sasl_line_limit"));
+        r = stream_getline(p->s, &resp, (size_t)cfg_size(cfg_main, P_popd_sasl_line_limit));
         if (r == STREAM_TOOLONG) {
             r = popd_bad(p, "Authentication line too long") ? 0 : -1;
             goto out;
@@ -388,7 +388,7 @@ static int authorization(struct popd *p, struct str *line)
     }
     if (strcasecmp(cmd, "APOP") == 0 && argc == 3) {
         int r;
-        if (!cfg_bool(cfg_main, "popd_apop_enable"))
+        if (!cfg_bool(cfg_main, P_popd_apop_enable))
             return popd_bad(p, "APOP is not available") ? 1 : -1;
         str_cpy(&p->method, "APOP");
         r = apop(p, argv[1], argv[2]);
@@ -436,19 +436,19 @@ static void apop_stamp(struct str *out)
         r = r << 8 | rnd[i];
     str_reset(out);
     str_printf(out, "<%ld.%lld.%016llx@%s>", (long)getpid(), (long long)time(NULL), r,
-               cfg_str(cfg_main, "myhostname"));
+               cfg_str(cfg_main, P_myhostname));
 }
 
 /* too_many - popd_client_connection_count_limit (lib/util/connlimit.h): 1 when this connection is
  * one too many and was answered; else 0, with *entered set when a slot was taken */
 static int too_many(struct popd *p, int *entered)
 {
-    int limit = (int)cfg_int(cfg_main, "popd_client_connection_count_limit"), count;
+    int limit = (int)cfg_int(cfg_main, P_popd_client_connection_count_limit), count;
     struct str addr = STR_INIT;
 
     *entered = 0;
     if (limit <= 0 || !p->conn->is_inet ||
-        netmatch_param("popd_client_event_limit_exceptions", p->conn->addr) == 1)
+        netmatch_param(P_popd_client_event_limit_exceptions, p->conn->addr) == 1)
         return 0;
     if (connlimit_enter(server_service(), p->conn->addr, limit, &count) == 0) {
         *entered = 1;
@@ -459,7 +459,7 @@ static int too_many(struct popd *p, int *entered)
     str_free(&addr);
     /* RFC 2449 8.1.2 SYS/TEMP: a passing problem, try later. Not on a POP3S port: no
      * TLS handshake (the time of a process) is spent on a connection refused anyway. */
-    if (!cfg_bool(cfg_main, "popd_tls_wrappermode")) {
+    if (!cfg_bool(cfg_main, P_popd_tls_wrappermode)) {
         popd_reply(p, 0, "[SYS/TEMP] Too many connections from your address, try later");
         stream_flush(p->s);
     }
@@ -470,20 +470,20 @@ static void serve(struct server_conn *c)
 {
     struct popd p;
     struct str line = STR_INIT;
-    size_t limit = (size_t)cfg_size(cfg_main, "popd_command_line_limit");
+    size_t limit = (size_t)cfg_size(cfg_main, P_popd_command_line_limit);
     int r, entered;
 
     memset(&p, 0, sizeof(p));
     p.conn = c;
     server_conn_nodelay(c);
     /* the short pre-login timeout until a login succeeds (popd_timeout after it) */
-    p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, "popd_login_timeout"));
-    stream_set_stress(p.s, server_stress_fd(), (int)cfg_time(cfg_main, "stress_login_timeout"));
+    p.s = stream_new(c->fd, c->wfd, (int)cfg_time(cfg_main, P_popd_login_timeout));
+    stream_set_stress(p.s, server_stress_fd(), (int)cfg_time(cfg_main, P_stress_login_timeout));
     if (too_many(&p, &entered)) {
         stream_free(p.s, 0);
         return;
     }
-    if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
+    if (cfg_bool(cfg_main, P_popd_tls_wrappermode)) {
         struct str err = STR_INIT;
         if (tls_ctx == NULL || stream_starttls(p.s, tls_ctx, 1, NULL, &err) < 0) {
             log_info("TLS handshake failed: rip=%s: %s", c->addr,
@@ -498,11 +498,11 @@ static void serve(struct server_conn *c)
         p.tls = 1;
     }
     log_info("connect from %s", c->addr[0] ? c->addr : "local");
-    if (cfg_bool(cfg_main, "popd_apop_enable")) {
+    if (cfg_bool(cfg_main, P_popd_apop_enable)) {
         apop_stamp(&p.apop_stamp);
-        popd_reply(&p, 1, "%s %s", cfg_str(cfg_main, "popd_banner"), str_c(&p.apop_stamp));
+        popd_reply(&p, 1, "%s %s", cfg_str(cfg_main, P_popd_banner), str_c(&p.apop_stamp));
     } else {
-        popd_reply(&p, 1, "%s", cfg_str(cfg_main, "popd_banner"));
+        popd_reply(&p, 1, "%s", cfg_str(cfg_main, P_popd_banner));
     }
     stream_flush(p.s);
     for (;;) {
@@ -518,7 +518,7 @@ static void serve(struct server_conn *c)
         if (r < 0)
             break;
         if (r == 2) {
-            stream_set_timeout(p.s, (int)cfg_time(cfg_main, "popd_timeout"));
+            stream_set_timeout(p.s, (int)cfg_time(cfg_main, P_popd_timeout));
             popd_transaction(&p);
             break;
         }
@@ -541,28 +541,28 @@ static void serve(struct server_conn *c)
 /* pre_init - as root: the TLS key and the tables */
 static void pre_init(int argc, char **argv)
 {
-    const char *cert = cfg_str(cfg_main, "popd_tls_cert_file");
+    const char *cert = cfg_str(cfg_main, P_popd_tls_cert_file);
     struct str err = STR_INIT;
 
     (void)argc;
     (void)argv;
     if (*cert) {
-        const char *ciphers = cfg_str(cfg_main, "popd_tls_ciphers");
+        const char *ciphers = cfg_str(cfg_main, P_popd_tls_ciphers);
         tls_init();
-        tls_ctx = tls_server_ctx(cert, cfg_str(cfg_main, "popd_tls_key_file"),
+        tls_ctx = tls_server_ctx(cert, cfg_str(cfg_main, P_popd_tls_key_file),
                                  *ciphers ? ciphers : TLS_DEFAULT_CIPHERS, &err);
         if (tls_ctx == NULL)
             log_fatal("TLS: %s", str_c(&err));
-    } else if (cfg_bool(cfg_main, "popd_tls_wrappermode")) {
+    } else if (cfg_bool(cfg_main, P_popd_tls_wrappermode)) {
         log_fatal("popd_tls_wrappermode = yes needs popd_tls_cert_file");
     }
-    if (netmatch_check("plaintext_auth_networks", &err) < 0 ||
-        netmatch_check("popd_client_event_limit_exceptions", &err) < 0)
+    if (netmatch_check(P_plaintext_auth_networks, &err) < 0 ||
+        netmatch_check(P_popd_client_event_limit_exceptions, &err) < 0)
         log_fatal("%s", str_c(&err));
-    if ((passwd_maps = maps_open_param("mailbox_passwd_maps", &err)) == NULL)
+    if ((passwd_maps = maps_open_param(P_mailbox_passwd_maps, &err)) == NULL)
         log_fatal("mailbox_passwd_maps: %s", str_c(&err));
-    if (cfg_bool(cfg_main, "popd_apop_enable") &&
-        (apop_maps = maps_open_param("popd_apop_secret_maps", &err)) == NULL)
+    if (cfg_bool(cfg_main, P_popd_apop_enable) &&
+        (apop_maps = maps_open_param(P_popd_apop_secret_maps, &err)) == NULL)
         log_fatal("popd_apop_secret_maps: %s", str_c(&err));
     str_free(&err);
 }
@@ -571,7 +571,7 @@ static void pre_init(int argc, char **argv)
  * mail_owner's), then become the owner of the virtual mail store */
 static void post_init(void)
 {
-    if (cfg_int(cfg_main, "popd_client_connection_count_limit") > 0 && !server_standalone())
+    if (cfg_int(cfg_main, P_popd_client_connection_count_limit) > 0 && !server_standalone())
         connlimit_open("popd");
     mstore_become_owner("popd");
 }

@@ -30,7 +30,7 @@
 int popd_maildrop_open(struct popd *p)
 {
     struct str path = STR_INIT, err = STR_INIT;
-    long long delay = cfg_time(cfg_main, "popd_login_delay");
+    long long delay = cfg_time(cfg_main, P_popd_login_delay);
     time_t now = time(NULL), prev;
     int r;
 
@@ -473,7 +473,7 @@ static int transaction(struct popd *p, char **argv, int argc)
 void popd_transaction(struct popd *p)
 {
     struct str line = STR_INIT;
-    size_t limit = (size_t)cfg_size(cfg_main, "popd_command_line_limit");
+    size_t limit = (size_t)cfg_size(cfg_main, P_popd_command_line_limit);
     char *argv[4];
     int r, argc;
 

@@ -65,8 +65,8 @@ static int can_activate(void)
 {
     if (qmgr_active_count == 0)
         return 1;
-    return qmgr_active_count < (size_t)cfg_int(cfg_main, "qmgr_message_active_limit") &&
-           qmgr_active_rcpts < (size_t)cfg_int(cfg_main, "qmgr_message_recipient_limit");
+    return qmgr_active_count < (size_t)cfg_int(cfg_main, P_qmgr_message_active_limit) &&
+           qmgr_active_rcpts < (size_t)cfg_int(cfg_main, P_qmgr_message_recipient_limit);
 }
 
 /* scan_open - open the scanner's current directory; 0 when the pass is over */
@@ -206,7 +206,7 @@ static void on_periodic(void *ctx)
 {
     (void)ctx;
     periodic_timer =
-        evloop_timer(qmgr_ev, cfg_time(cfg_main, "queue_run_delay") * 1000, on_periodic, NULL);
+        evloop_timer(qmgr_ev, cfg_time(cfg_main, P_queue_run_delay) * 1000, on_periodic, NULL);
     deferred.again = 1;
     incoming.again = 1;
     kick();
@@ -353,7 +353,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
     sweep_incoming();
     incoming.again = deferred.again = 1;
     periodic_timer =
-        evloop_timer(ev, cfg_time(cfg_main, "queue_run_delay") * 1000, on_periodic, NULL);
+        evloop_timer(ev, cfg_time(cfg_main, P_queue_run_delay) * 1000, on_periodic, NULL);
     kick();
 }
 

@@ -83,8 +83,8 @@ static void crlf(struct str *out, const char *text)
 /* double_bounce_addr - $double_bounce_sender@$myorigin */
 static void double_bounce_addr(struct str *out)
 {
-    str_printf(out, "%s@%s", cfg_str(cfg_main, "double_bounce_sender"),
-               cfg_str(cfg_main, "myorigin"));
+    str_printf(out, "%s@%s", cfg_str(cfg_main, P_double_bounce_sender),
+               cfg_str(cfg_main, P_myorigin));
 }
 
 /* span_text - a duration in words ("3 hour(s)", "5 minute(s)", "20 second(s)") */
@@ -104,7 +104,7 @@ static void span_text(struct str *o, long long secs)
 static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
                        struct dsnlog_entry **e, size_t n)
 {
-    const char *host = cfg_str(cfg_main, "myhostname");
+    const char *host = cfg_str(cfg_main, P_myhostname);
 
     str_printf(o, "This is the mail system at host %s.\n\n", host);
     switch (kind) {
@@ -123,7 +123,7 @@ static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
         break;
     case KIND_DELAY: {
         long long age = time(NULL) - m->env.arrival_sec;
-        long long life = cfg_time(cfg_main, "maximal_queue_lifetime");
+        long long life = cfg_time(cfg_main, P_maximal_queue_lifetime);
         str_cat(o, "####################################################################\n"
                    "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
                    "####################################################################\n\n");
@@ -166,7 +166,7 @@ static void status_part(struct str *o, int kind, const struct qmgr_msg *m,
         if (strcasecmp(m->env.attrs[i].name, "envid") == 0 ||
             strcasecmp(m->env.attrs[i].name, "dsn_envid") == 0)
             envid = m->env.attrs[i].value;
-    str_printf(o, "Reporting-MTA: dns; %s\n", cfg_str(cfg_main, "myhostname"));
+    str_printf(o, "Reporting-MTA: dns; %s\n", cfg_str(cfg_main, P_myhostname));
     str_printf(o, "X-Petrel-Queue-ID: %s\n", m->id);
     str_cat(o, "X-Petrel-Sender: rfc822; ");
     clean_addr(o, m->env.sender);
@@ -205,7 +205,7 @@ static void status_part(struct str *o, int kind, const struct qmgr_msg *m,
         }
         str_cat(o, "\n");
         if (kind == KIND_DELAY) {
-            long long life = cfg_time(cfg_main, "maximal_queue_lifetime");
+            long long life = cfg_time(cfg_main, P_maximal_queue_lifetime);
             str_cat(o, "Will-Retry-Until: ");
             qmgr_rfc822_date(m->env.arrival_sec + life, o);
             str_cat(o, "\n");
@@ -309,11 +309,11 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
                                      "Delayed Mail (still being retried)",
                                      "Successful Mail Delivery Report",
                                      "Postmaster Copy: Undelivered Mail"};
-    const char *host = cfg_str(cfg_main, "myhostname");
+    const char *host = cfg_str(cfg_main, P_myhostname);
     struct str err = STR_INIT, o = STR_INIT, text = STR_INIT, sender = STR_INIT;
     struct qfile_writer *w = qfile_create("incoming", &err);
     const char *ret = NULL, *body = qfile_env_attr(&m->env, "body");
-    long long limit = cfg_size(cfg_main, "bounce_size_limit");
+    long long limit = cfg_size(cfg_main, P_bounce_size_limit);
     int full, rc = -1;
     struct timespec ts;
 
@@ -345,7 +345,7 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
     qfile_put_rcpt(w, rcpt, NULL, QNOTIFY_NEVER, NULL);
     qfile_begin_content(w);
     /* headers */
-    str_printf(&o, "Received: by %s (%s) id %s; ", host, cfg_str(cfg_main, "mail_name"),
+    str_printf(&o, "Received: by %s (%s) id %s; ", host, cfg_str(cfg_main, P_mail_name),
                qfile_writer_id(w));
     qmgr_rfc822_date(ts.tv_sec, &o);
     str_printf(&o, "\r\nDate: ");
@@ -473,7 +473,7 @@ int qmgr_dsn_flush(struct qmgr_msg *m)
             continue;
         }
         if (*to == '\0')
-            rc = send_group(m, cfg_str(cfg_main, "2bounce_notice_recipient"), sel, n,
+            rc = send_group(m, cfg_str(cfg_main, P_2bounce_notice_recipient), sel, n,
                             KIND_2BOUNCE);
         else
             rc = send_group(m, to, sel, n, any_failed ? KIND_FAILURE : KIND_SUCCESS);

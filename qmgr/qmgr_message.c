@@ -285,9 +285,9 @@ static void unlink_log(const char *kind, const char *id)
 static void defer_message(struct qmgr_msg *m)
 {
     long long now = time(NULL), age = now - m->env.arrival_sec;
-    long long lo = cfg_time(cfg_main, "minimal_backoff_time");
-    long long hi = cfg_time(cfg_main, "maximal_backoff_time");
-    long long warn = cfg_time(cfg_main, "delay_warning_time");
+    long long lo = cfg_time(cfg_main, P_minimal_backoff_time);
+    long long hi = cfg_time(cfg_main, P_maximal_backoff_time);
+    long long warn = cfg_time(cfg_main, P_delay_warning_time);
     long long delay = age < lo ? lo : age > hi ? hi : age;
     struct timespec ts[2];
     struct str to = STR_INIT;
@@ -383,8 +383,8 @@ static void move_corrupt(const char *path, const char *id, const char *why)
 /* expire - the message is past its lifetime: return what is left to the sender */
 static void expire(struct qmgr_msg *m, const struct dsnlog *deferlog)
 {
-    long long life = cfg_time(cfg_main, m->env.sender[0] ? "maximal_queue_lifetime"
-                                                          : "bounce_queue_lifetime");
+    long long life = cfg_time(cfg_main, m->env.sender[0] ? P_maximal_queue_lifetime
+                                                          : P_bounce_queue_lifetime);
     struct str why = STR_INIT;
 
     for (size_t i = 0; i < m->nrcpts; i++) {
@@ -666,8 +666,8 @@ int qmgr_activate(const char *path, const char *id, int from)
         m->bounce_log = stat(lp.s, &st) == 0 && st.st_size > 0;
         str_free(&lp);
     }
-    long long life = cfg_time(cfg_main, m->env.sender[0] ? "maximal_queue_lifetime"
-                                                          : "bounce_queue_lifetime");
+    long long life = cfg_time(cfg_main, m->env.sender[0] ? P_maximal_queue_lifetime
+                                                          : P_bounce_queue_lifetime);
     if (from != QM_FROM_INCOMING && time(NULL) - m->env.arrival_sec >= life)
         expire(m, &deferlog);
     else if (expand(m) == 0)

@@ -114,12 +114,12 @@ void qmgr_sched_init(void)
         log_fatal("open %s: %s", path, strerror(errno));
     cfg_diag_free(&diag);
     free(path);
-    attr_limit = (size_t)cfg_size(cfg_main, "ipc_attr_size_limit");
-    request_limit = (size_t)cfg_size(cfg_main, "ipc_request_size_limit");
+    attr_limit = (size_t)cfg_size(cfg_main, P_ipc_attr_size_limit);
+    request_limit = (size_t)cfg_size(cfg_main, P_ipc_request_size_limit);
 }
 
 /* transport_int - <transport>_<suffix>, else the default parameter */
-static int transport_int(const char *tr, const char *suffix, const char *fallback)
+static int transport_int(const char *tr, const char *suffix, enum cfg_int_param fallback)
 {
     char *name = xasprintf("%s_%s", tr, suffix);
     const char *raw = cfg_raw(cfg_main, name);
@@ -128,13 +128,13 @@ static int transport_int(const char *tr, const char *suffix, const char *fallbac
     int r = (int)cfg_int(cfg_main, fallback);
 
     if (raw && cfg_find_param(name)) {
-        r = (int)cfg_int(cfg_main, name);
+        r = (int)cfg_int_name(cfg_main, name);
     } else if (raw) {
         if (cfg_expand(cfg_main, raw, &v, &err) == 0 && parse_ulong(trim(v.s ? v.s : (char *)""),
                                                                     100000, &x) == 0 && x > 0)
             r = (int)x;
         else
-            log_warn("%s = %s: not a positive number; using $%s", name, raw, fallback);
+            log_warn("%s = %s: not a positive number; using $%s", name, raw, cfg_name(fallback));
     }
     free(name);
     str_free(&v);
@@ -157,16 +157,16 @@ static struct qmgr_transport *transport_get(const char *name)
     tr->available = svc != NULL && svc->private_;
     tr->internal = !tr->available && (strcmp(name, "error") == 0 || strcmp(name, "discard") == 0);
     tr->proc_limit = svc == NULL                ? 0
-                     : svc->maxproc < 0         ? (int)cfg_int(cfg_main, "default_process_limit")
+                     : svc->maxproc < 0         ? (int)cfg_int(cfg_main, P_default_process_limit)
                      : svc->maxproc == 0        ? 1000
                                                 : svc->maxproc;
     tr->dest_limit =
-        transport_int(name, "destination_concurrency_limit", "default_destination_concurrency_limit");
+        transport_int(name, "destination_concurrency_limit", P_default_destination_concurrency_limit);
     tr->rcpt_limit =
-        transport_int(name, "destination_recipient_limit", "default_destination_recipient_limit");
-    tr->initial = (int)cfg_int(cfg_main, "initial_destination_concurrency");
+        transport_int(name, "destination_recipient_limit", P_default_destination_recipient_limit);
+    tr->initial = (int)cfg_int(cfg_main, P_initial_destination_concurrency);
     tr->cohort_limit = transport_int(name, "destination_concurrency_failed_cohort_limit",
-                                     "default_destination_concurrency_failed_cohort_limit");
+                                     P_default_destination_concurrency_failed_cohort_limit);
     tr->dests = htab_create(64);
     tr->next = transports;
     transports = tr;
@@ -250,11 +250,11 @@ static void dest_kill(struct qmgr_dest *d, const char *reason)
     struct str why = STR_INIT;
     struct qmgr_entry *e;
 
-    d->dead_until = evloop_now_ms() + cfg_time(cfg_main, "transport_retry_time") * 1000;
+    d->dead_until = evloop_now_ms() + cfg_time(cfg_main, P_transport_retry_time) * 1000;
     free(d->dead_reason);
     d->dead_reason = xstrdup(reason);
     log_warn("%s destination %s: marked dead for %llds: %s", d->tr->name, d->nexthop,
-             cfg_time(cfg_main, "transport_retry_time"), reason);
+             cfg_time(cfg_main, P_transport_retry_time), reason);
     str_printf(&why, "delivery temporarily suspended: %s", reason);
     ring_del(d);
     while ((e = d->head) != NULL) {
@@ -274,11 +274,11 @@ static void transport_kill(struct qmgr_transport *tr, const char *reason)
     void *v;
     struct str why = STR_INIT;
 
-    tr->dead_until = evloop_now_ms() + cfg_time(cfg_main, "transport_retry_time") * 1000;
+    tr->dead_until = evloop_now_ms() + cfg_time(cfg_main, P_transport_retry_time) * 1000;
     free(tr->dead_reason);
     tr->dead_reason = xstrdup(reason);
     log_warn("transport %s: %s; deferring its mail for %llds", tr->name, reason,
-             cfg_time(cfg_main, "transport_retry_time"));
+             cfg_time(cfg_main, P_transport_retry_time));
     str_printf(&why, "delivery temporarily suspended: %s", reason);
     /* collect first: settling may free destinations */
     struct qmgr_entry *all = NULL, **tail = &all;
@@ -455,14 +455,14 @@ static void agent_timeout(void *ctx)
     ag->timer = 0;
     if (ag->state == AG_GREETING) {
         log_warn("transport %s: no greeting from the delivery agent within %llds", tr->name,
-                 cfg_time(cfg_main, "qmgr_ipc_timeout"));
+                 cfg_time(cfg_main, P_qmgr_ipc_timeout));
         agent_close(ag);
         transport_kill(tr, "delivery agent is not responding");
         return;
     }
     if (ag->state == AG_BUSY)
         log_warn("transport %s: delivery agent timed out after %llds", tr->name,
-                 cfg_time(cfg_main, "ipc_timeout"));
+                 cfg_time(cfg_main, P_ipc_timeout));
     agent_close(ag);
     want_dispatch(tr);
 }
@@ -767,7 +767,7 @@ static int agent_connect(struct qmgr_transport *tr)
     if (agents)
         agents->aprev = ag;
     agents = ag;
-    ag->timer = evloop_timer(qmgr_ev, cfg_time(cfg_main, "qmgr_ipc_timeout") * 1000,
+    ag->timer = evloop_timer(qmgr_ev, cfg_time(cfg_main, P_qmgr_ipc_timeout) * 1000,
                              agent_timeout, ag);
     evloop_watch(qmgr_ev, fd, EV_READ, agent_event, ag);
     return 0;
@@ -790,7 +790,7 @@ static void agent_send(struct qmgr_agent *ag, struct qmgr_entry *e)
     ag->out_off = 0;
     deliver_request_encode(&req, &ag->out);
     deliver_request_free(&req);
-    ag->timer = evloop_timer(qmgr_ev, cfg_time(cfg_main, "ipc_timeout") * 1000, agent_timeout, ag);
+    ag->timer = evloop_timer(qmgr_ev, cfg_time(cfg_main, P_ipc_timeout) * 1000, agent_timeout, ag);
     if (agent_flush(ag) < 0) {
         struct qmgr_transport *tr = ag->tr;
         agent_close(ag);

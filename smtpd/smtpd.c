@@ -855,13 +855,13 @@ static void serve(struct server_conn *c)
     snprintf(ss.namaddr, sizeof(ss.namaddr), "%s[%s]", ss.name, ss.addr);
     log_info("connect from %s", ss.namaddr);
     /* stand-alone: the local user, trusted as Postfix's sendmail -bs trusts it */
-    ss.in_mynetworks = smtpd_cf.standalone || check_client_list("mynetworks", ss.addr);
+    ss.in_mynetworks = smtpd_cf.standalone || check_client_list(P_mynetworks, ss.addr);
     ss.bare_mode = smtpd_cf.bare_mode;
     if (ss.bare_mode == BARE_REJECT &&
-        check_client_list("smtpd_forbid_bare_newline_exclusions", ss.addr))
+        check_client_list(P_smtpd_forbid_bare_newline_exclusions, ss.addr))
         ss.bare_mode = BARE_NORMALIZE;
     if (smtpd_cf.conn_limit > 0 &&
-        !check_client_list("smtpd_client_event_limit_exceptions", ss.addr)) {
+        !check_client_list(P_smtpd_client_event_limit_exceptions, ss.addr)) {
         if (connlimit_enter(server_service(), ss.addr, smtpd_cf.conn_limit, &count) < 0) {
             log_warn("Connection concurrency limit exceeded: %d from %s for service %s", count,
                      ss.namaddr, server_service());
@@ -906,16 +906,16 @@ static int tls_level(const char *v)
 /* pre_init - still root: read the TLS key (often readable by root only) */
 static void pre_init(int argc, char **argv)
 {
-    const char *cert = cfg_str(cfg_main, "smtpd_tls_cert_file");
-    const char *key = cfg_str(cfg_main, "smtpd_tls_key_file");
+    const char *cert = cfg_str(cfg_main, P_smtpd_tls_cert_file);
+    const char *key = cfg_str(cfg_main, P_smtpd_tls_key_file);
     struct str err = STR_INIT;
 
     (void)argc;
     (void)argv;
     if (server_standalone())
         standalone_settings();
-    smtpd_cf.tls_level = tls_level(cfg_str(cfg_main, "smtpd_tls_security_level"));
-    smtpd_cf.wrappermode = cfg_bool(cfg_main, "smtpd_tls_wrappermode");
+    smtpd_cf.tls_level = tls_level(cfg_str(cfg_main, P_smtpd_tls_security_level));
+    smtpd_cf.wrappermode = cfg_bool(cfg_main, P_smtpd_tls_wrappermode);
     if (smtpd_cf.tls_level != TLS_LEVEL_NONE || smtpd_cf.wrappermode) {
         tls_init();
         if (*cert == '\0') {
@@ -944,43 +944,43 @@ static void post_init(void)
     const struct cfg *c = cfg_main;
 
     /* stand-alone: petrel-drop finds the queue itself */
-    if (!smtpd_cf.standalone && chdir(cfg_str(c, "queue_directory")) < 0)
-        log_fatal("chdir %s: %s", cfg_str(c, "queue_directory"), strerror(errno));
-    smtpd_cf.myhostname = cfg_str(c, "myhostname");
-    smtpd_cf.myorigin = cfg_str(c, "myorigin");
-    smtpd_cf.banner = cfg_str(c, "smtpd_banner");
-    smtpd_cf.timeout = (int)cfg_time(c, "smtpd_timeout");
-    smtpd_cf.per_request_deadline = cfg_bool(c, "smtpd_per_request_deadline");
-    smtpd_cf.min_data_rate = (int)cfg_int(c, "smtpd_min_data_rate");
-    smtpd_cf.stress_timeout = (int)cfg_time(c, "smtpd_stress_timeout");
-    smtpd_cf.line_limit = (size_t)cfg_int(c, "smtpd_line_length_limit");
-    smtpd_cf.recipient_limit = (size_t)cfg_int(c, "smtpd_recipient_limit");
-    smtpd_cf.hard_error_limit = (int)cfg_int(c, "smtpd_hard_error_limit");
-    smtpd_cf.soft_error_limit = (int)cfg_int(c, "smtpd_soft_error_limit");
-    smtpd_cf.error_sleep = (int)cfg_time(c, "smtpd_error_sleep_time");
-    smtpd_cf.junk_limit = (int)cfg_int(c, "smtpd_junk_command_limit");
-    smtpd_cf.size_limit = (unsigned long long)cfg_size(c, "message_size_limit");
-    smtpd_cf.header_limit = (size_t)cfg_size(c, "header_size_limit");
-    smtpd_cf.helo_required = cfg_bool(c, "smtpd_helo_required");
-    smtpd_cf.vrfy_disabled = cfg_bool(c, "disable_vrfy_command");
-    smtpd_cf.strict = cfg_bool(c, "strict_rfc821_envelopes");
-    smtpd_cf.smtputf8 = cfg_bool(c, "smtputf8_enable");
-    smtpd_cf.tls_auth_only = cfg_bool(c, "smtpd_tls_auth_only");
-    smtpd_cf.tls_received = cfg_bool(c, "smtpd_tls_received_header");
-    smtpd_cf.sasl_enable = cfg_bool(c, "smtpd_sasl_auth_enable");
-    smtpd_cf.auth_required = cfg_bool(c, "smtpd_sasl_auth_required");
-    smtpd_cf.sasl_header = cfg_bool(c, "smtpd_sasl_authenticated_header");
-    smtpd_cf.sasl_failure_limit = (int)cfg_int(c, "smtpd_sasl_failure_limit");
-    smtpd_cf.sasl_failure_delay = (int)cfg_time(c, "smtpd_sasl_failure_delay");
-    smtpd_cf.conn_limit = (int)cfg_int(c, "smtpd_client_connection_count_limit");
-    smtpd_cf.peername_lookup = cfg_bool(c, "smtpd_peername_lookup");
-    smtpd_cf.queue_minfree = (unsigned long long)cfg_size(c, "queue_minfree");
-    smtpd_cf.always_add_headers = cfg_bool(c, "always_add_missing_headers");
-    smtpd_cf.bare_mode = bare_mode(cfg_str(c, "smtpd_forbid_bare_newline"));
+    if (!smtpd_cf.standalone && chdir(cfg_str(c, P_queue_directory)) < 0)
+        log_fatal("chdir %s: %s", cfg_str(c, P_queue_directory), strerror(errno));
+    smtpd_cf.myhostname = cfg_str(c, P_myhostname);
+    smtpd_cf.myorigin = cfg_str(c, P_myorigin);
+    smtpd_cf.banner = cfg_str(c, P_smtpd_banner);
+    smtpd_cf.timeout = (int)cfg_time(c, P_smtpd_timeout);
+    smtpd_cf.per_request_deadline = cfg_bool(c, P_smtpd_per_request_deadline);
+    smtpd_cf.min_data_rate = (int)cfg_int(c, P_smtpd_min_data_rate);
+    smtpd_cf.stress_timeout = (int)cfg_time(c, P_smtpd_stress_timeout);
+    smtpd_cf.line_limit = (size_t)cfg_int(c, P_smtpd_line_length_limit);
+    smtpd_cf.recipient_limit = (size_t)cfg_int(c, P_smtpd_recipient_limit);
+    smtpd_cf.hard_error_limit = (int)cfg_int(c, P_smtpd_hard_error_limit);
+    smtpd_cf.soft_error_limit = (int)cfg_int(c, P_smtpd_soft_error_limit);
+    smtpd_cf.error_sleep = (int)cfg_time(c, P_smtpd_error_sleep_time);
+    smtpd_cf.junk_limit = (int)cfg_int(c, P_smtpd_junk_command_limit);
+    smtpd_cf.size_limit = (unsigned long long)cfg_size(c, P_message_size_limit);
+    smtpd_cf.header_limit = (size_t)cfg_size(c, P_header_size_limit);
+    smtpd_cf.helo_required = cfg_bool(c, P_smtpd_helo_required);
+    smtpd_cf.vrfy_disabled = cfg_bool(c, P_disable_vrfy_command);
+    smtpd_cf.strict = cfg_bool(c, P_strict_rfc821_envelopes);
+    smtpd_cf.smtputf8 = cfg_bool(c, P_smtputf8_enable);
+    smtpd_cf.tls_auth_only = cfg_bool(c, P_smtpd_tls_auth_only);
+    smtpd_cf.tls_received = cfg_bool(c, P_smtpd_tls_received_header);
+    smtpd_cf.sasl_enable = cfg_bool(c, P_smtpd_sasl_auth_enable);
+    smtpd_cf.auth_required = cfg_bool(c, P_smtpd_sasl_auth_required);
+    smtpd_cf.sasl_header = cfg_bool(c, P_smtpd_sasl_authenticated_header);
+    smtpd_cf.sasl_failure_limit = (int)cfg_int(c, P_smtpd_sasl_failure_limit);
+    smtpd_cf.sasl_failure_delay = (int)cfg_time(c, P_smtpd_sasl_failure_delay);
+    smtpd_cf.conn_limit = (int)cfg_int(c, P_smtpd_client_connection_count_limit);
+    smtpd_cf.peername_lookup = cfg_bool(c, P_smtpd_peername_lookup);
+    smtpd_cf.queue_minfree = (unsigned long long)cfg_size(c, P_queue_minfree);
+    smtpd_cf.always_add_headers = cfg_bool(c, P_always_add_missing_headers);
+    smtpd_cf.bare_mode = bare_mode(cfg_str(c, P_smtpd_forbid_bare_newline));
     if (smtpd_cf.soft_error_limit > smtpd_cf.hard_error_limit)
         smtpd_cf.soft_error_limit = smtpd_cf.hard_error_limit;
-    cfg_list(c, "smtpd_forbidden_commands", &forbidden_cmds);
-    cfg_list(c, "smtpd_discard_ehlo_keywords", &discard_ehlo);
+    cfg_list(c, P_smtpd_forbidden_commands, &forbidden_cmds);
+    cfg_list(c, P_smtpd_discard_ehlo_keywords, &discard_ehlo);
     if (smtpd_cf.wrappermode && smtpd_tls_ctx == NULL)
         log_warn("smtpd_tls_wrappermode = yes without a usable certificate: every connection "
                  "will be closed");

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "cfg.h"
 #include "htab.h"
 #include "qfile.h"
 #include "sock.h"
@@ -137,7 +138,7 @@ void log_reject(struct session *ss, const char *cmd, const char *reply_line, con
 /* smtpd_check.c */
 void check_init(void);
 /* check_client_list - whether addr matches a list parameter of networks (CIDR) and tables */
-int check_client_list(const char *param, const char *addr);
+int check_client_list(enum cfg_list_param param, const char *addr);
 /* check_rcpt - relay and recipient restrictions plus recipient validation;
  * 0 accept, else the reply line in out */
 int check_rcpt(struct session *ss, const struct smtp_path *rcpt, struct str *out);

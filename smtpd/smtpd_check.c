@@ -111,23 +111,23 @@ static int net_match(const struct net *net, int family, const unsigned char *a)
 }
 
 /* netlist_get - the parsed networks of a list parameter (parsed once per process) */
-static struct netlist *netlist_get(const char *param)
+static struct netlist *netlist_get(enum cfg_list_param param)
 {
     struct strlist items = STRLIST_INIT;
     struct netlist *nl;
 
     for (size_t i = 0; i < nnetlists; i++)
-        if (strcmp(netlists[i].param, param) == 0)
+        if (strcmp(netlists[i].param, cfg_name(param)) == 0)
             return &netlists[i];
     netlists = xreallocarray(netlists, nnetlists + 1, sizeof(*netlists));
     nl = &netlists[nnetlists++];
     memset(nl, 0, sizeof(*nl));
-    nl->param = xstrdup(param);
+    nl->param = xstrdup(cfg_name(param));
     cfg_list(cfg_main, param, &items);
     nl->v = xcalloc(items.n ? items.n : 1, sizeof(struct net));
     for (size_t i = 0; i < items.n; i++) {
         if (parse_net(items.v[i], &nl->v[nl->n]) < 0)
-            log_warn("%s: ignoring bad network or table '%s'", param, items.v[i]);
+            log_warn("%s: ignoring bad network or table '%s'", cfg_name(param), items.v[i]);
         else
             nl->n++;
     }
@@ -135,7 +135,7 @@ static struct netlist *netlist_get(const char *param)
     return nl;
 }
 
-int check_client_list(const char *param, const char *addr)
+int check_client_list(enum cfg_list_param param, const char *addr)
 {
     struct netlist *nl = netlist_get(param);
     unsigned char a[16];
@@ -151,7 +151,7 @@ int check_client_list(const char *param, const char *addr)
             if (r == MAP_FOUND)
                 return 1;
             if (r == MAP_ERROR)
-                log_warn("%s: %s: lookup of %s failed: %s", param, map_spec(nl->v[i].table),
+                log_warn("%s: %s: lookup of %s failed: %s", cfg_name(param), map_spec(nl->v[i].table),
                          addr, map_error_text(nl->v[i].table));
         } else if (net_match(&nl->v[i], family, a)) {
             return 1;
@@ -208,7 +208,7 @@ static struct map *get_access_map(const char *spec)
 }
 
 /* open_maps - a list parameter of tables; a bad specification is fatal (config error) */
-static struct maps *open_maps(const char *param)
+static struct maps *open_maps(enum cfg_list_param param)
 {
     struct str err = STR_INIT;
     struct maps *ms = maps_open_param(param, &err);
@@ -225,8 +225,8 @@ void check_init(void)
 {
     check_bound();
     for (int l = 0; l < SR_LIST_COUNT; l++) {
-        const char *param = smtpd_restrict_lists[l];
-        cfg_list(cfg_main, param, &lists[l]);
+        const char *param = cfg_name(smtpd_restrict_lists[l]);
+        cfg_list(cfg_main, smtpd_restrict_lists[l], &lists[l]);
         for (size_t i = 0; i < lists[l].n; i++) {
             const char *t = lists[l].v[i];
             const struct smtpd_restrict *sr = smtpd_restrict_find(t);
@@ -240,17 +240,17 @@ void check_init(void)
             }
         }
     }
-    local_rcpt_maps = open_maps("local_recipient_maps");
+    local_rcpt_maps = open_maps(P_local_recipient_maps);
     local_rcpt_configured = maps_count(local_rcpt_maps) > 0;
-    valias_maps = open_maps("virtual_alias_maps");
-    vmailbox_maps = open_maps("virtual_mailbox_maps");
-    relay_rcpt_maps = open_maps("relay_recipient_maps");
-    sender_login_maps = open_maps("smtpd_sender_login_maps");
-    reject_unlisted_rcpt = cfg_bool(cfg_main, "smtpd_reject_unlisted_recipient");
-    reject_unlisted_sender = cfg_bool(cfg_main, "smtpd_reject_unlisted_sender");
-    unknown_local_code = (int)cfg_int(cfg_main, "unknown_local_recipient_reject_code");
-    unknown_addr_code = (int)cfg_int(cfg_main, "unknown_address_reject_code");
-    netlist_get("mynetworks");
+    valias_maps = open_maps(P_virtual_alias_maps);
+    vmailbox_maps = open_maps(P_virtual_mailbox_maps);
+    relay_rcpt_maps = open_maps(P_relay_recipient_maps);
+    sender_login_maps = open_maps(P_smtpd_sender_login_maps);
+    reject_unlisted_rcpt = cfg_bool(cfg_main, P_smtpd_reject_unlisted_recipient);
+    reject_unlisted_sender = cfg_bool(cfg_main, P_smtpd_reject_unlisted_sender);
+    unknown_local_code = (int)cfg_int(cfg_main, P_unknown_local_recipient_reject_code);
+    unknown_addr_code = (int)cfg_int(cfg_main, P_unknown_address_reject_code);
+    netlist_get(P_mynetworks);
 }
 
 /* set_reply - "CODE X.Y.Z <subject>: What rejected: text" with the class of the code */
@@ -918,7 +918,8 @@ static int eval_one(struct rctx *c, char **v, size_t n, size_t *i, int depth)
     const char *table = NULL;
 
     if (sr == NULL) {
-        log_warn("%s: unknown restriction '%s'", smtpd_restrict_lists[c->list], v[*i]);
+        log_warn("%s: unknown restriction '%s'", cfg_name(smtpd_restrict_lists[c->list]),
+                 v[*i]);
         return config_error(c);
     }
     if (sr->flags & SR_TAKES_TABLE) {
@@ -966,7 +967,7 @@ int check_rewrite_clients(struct session *ss)
     struct strlist l = STRLIST_INIT;
     int r = 0;
 
-    cfg_list(cfg_main, "local_header_rewrite_clients", &l);
+    cfg_list(cfg_main, P_local_header_rewrite_clients, &l);
     for (size_t i = 0; i < l.n && !r; i++) {
         const char *t = l.v[i];
         if (strcasecmp(t, "permit_mynetworks") == 0)

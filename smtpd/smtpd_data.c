@@ -181,7 +181,7 @@ static void received_header(struct session *ss, struct str *h)
     if (ss->sasl_username && smtpd_cf.sasl_header)
         str_printf(h, "\t(Authenticated sender: %s)\r\n", ss->sasl_username);
     str_printf(h, "\tby %s (%s) with %s id %s", smtpd_cf.myhostname,
-               cfg_str(cfg_main, "mail_name"), proto_name(ss), str_c(&ss->queue_id));
+               cfg_str(cfg_main, P_mail_name), proto_name(ss), str_c(&ss->queue_id));
     if (ss->nrcpt == 1)
         str_printf(h, "\r\n\tfor <%s>; ", str_c(&ss->first_rcpt.raw));
     else

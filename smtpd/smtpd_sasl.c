@@ -34,7 +34,7 @@ void sasl_init(void)
 
     if (!smtpd_cf.sasl_enable)
         return;
-    passwd_maps = maps_open_param("mailbox_passwd_maps", &err);
+    passwd_maps = maps_open_param(P_mailbox_passwd_maps, &err);
     if (passwd_maps == NULL)
         log_fatal("%s", str_c(&err));
     if (maps_count(passwd_maps) == 0) {

@@ -54,8 +54,8 @@ void standalone_settings(void)
 {
     struct str v = STR_INIT;
     const char *name = getenv("NAME");
-    long long rcpt = cfg_int(cfg_main, "smtpd_recipient_limit");
-    long long submit = cfg_int(cfg_main, "submit_recipient_limit");
+    long long rcpt = cfg_int(cfg_main, P_smtpd_recipient_limit);
+    long long submit = cfg_int(cfg_main, P_submit_recipient_limit);
 
     smtpd_cf.standalone = 1;
     set("smtpd_tls_security_level", "none");
@@ -73,7 +73,7 @@ void standalone_settings(void)
         set("smtpd_recipient_limit", v.s);
     }
     /* pickup writes local mail with CRLF line ends: binary content would not survive */
-    str_cpy(&v, cfg_str(cfg_main, "smtpd_discard_ehlo_keywords"));
+    str_cpy(&v, cfg_value(cfg_main, P_smtpd_discard_ehlo_keywords));
     str_cat(&v, " BINARYMIME");
     set("smtpd_discard_ehlo_keywords", v.s);
     str_free(&v);

@@ -112,9 +112,9 @@ int main(int argc, char **argv)
     tool_load(confdir, 0, 0);
     read_stdin(&content);
     if (geteuid() == 0)
-        proc_drop_to_user(cfg_str(cfg_main, "mail_owner"));
-    if (chdir(cfg_str(cfg_main, "queue_directory")) < 0)
-        tool_die("chdir %s: %s", cfg_str(cfg_main, "queue_directory"), strerror(errno));
+        proc_drop_to_user(cfg_str(cfg_main, P_mail_owner));
+    if (chdir(cfg_str(cfg_main, P_queue_directory)) < 0)
+        tool_die("chdir %s: %s", cfg_str(cfg_main, P_queue_directory), strerror(errno));
     for (long k = 0; k < count; k++) {
         struct qfile_writer *w = qfile_create("incoming", &err);
         struct timeval tv;
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
         qfile_begin_content(w);
         str_printf(&hdr, "Received: from localhost by %s (Petrel qinject)\r\n\twith local id %s\r\n"
                          "\tfor <%s>; %s\r\n",
-                   cfg_str(cfg_main, "myhostname"), qfile_writer_id(w), rcpts[0].addr, date);
+                   cfg_str(cfg_main, P_myhostname), qfile_writer_id(w), rcpts[0].addr, date);
         if (multi)
             str_printf(&hdr, "X-Qinject-Seq: %ld\r\n", k);
         qfile_write(w, hdr.s, hdr.len);

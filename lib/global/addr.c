@@ -59,7 +59,7 @@ int addr_split(const char *addr, struct str *local, struct str *domain)
 
 void addr_strip_extension(struct str *local, struct str *ext)
 {
-    const char *delims = cfg_str(cfg_main, "recipient_delimiter");
+    const char *delims = cfg_str(cfg_main, P_recipient_delimiter);
     size_t n;
 
     if (ext)
@@ -139,7 +139,7 @@ static int match_entry(const char *entry, const char *domain)
 
 /* addr_in_domain_list - whether domain matches a list parameter; ADDR_TEMPFAIL on
  * a table failure */
-static int addr_in_domain_list(const char *param, const char *domain)
+static int addr_in_domain_list(enum cfg_list_param param, const char *domain)
 {
     struct strlist l = STRLIST_INIT;
     int r = 0;
@@ -197,11 +197,11 @@ int addr_domain_class(const char *domain)
         d[n - 1] = '\0';
     if (strcmp(d, "localhost") == 0 || addr_is_our_literal(d))
         r = ADDR_LOCAL;
-    else if ((r = addr_in_domain_list("mydestination", d)) != 0)
+    else if ((r = addr_in_domain_list(P_mydestination, d)) != 0)
         r = r < 0 ? ADDR_TEMPFAIL : ADDR_LOCAL;
-    else if ((r = addr_in_domain_list("virtual_mailbox_domains", d)) != 0)
+    else if ((r = addr_in_domain_list(P_virtual_mailbox_domains, d)) != 0)
         r = r < 0 ? ADDR_TEMPFAIL : ADDR_VIRTUAL;
-    else if ((r = addr_in_domain_list("relay_domains", d)) != 0)
+    else if ((r = addr_in_domain_list(P_relay_domains, d)) != 0)
         r = r < 0 ? ADDR_TEMPFAIL : ADDR_RELAY;
     free(d);
     return r;

@@ -25,15 +25,6 @@
 #include "log.h"
 #include "mem.h"
 
-/* TRANSITIONAL BEGIN: the getters are defined here, not the string-taking macros */
-#undef cfg_str
-#undef cfg_bool
-#undef cfg_int
-#undef cfg_time
-#undef cfg_size
-#undef cfg_list
-/* TRANSITIONAL END */
-
 #define EXPAND_DEPTH_LIMIT 100
 
 struct setting {

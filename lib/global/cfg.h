@@ -156,17 +156,6 @@ long long cfg_time_name(const struct cfg *c, const char *name);
 long long cfg_size_name(const struct cfg *c, const char *name);
 void cfg_list_name(const struct cfg *c, const char *name, struct strlist *out);
 
-/* TRANSITIONAL BEGIN: the getters still take a string name; typed-params-convert.py
- * converts the call sites to P_<name> and then removes this block */
-#define CFG_TR(f, p) _Generic((p), char *: f##_name, const char *: f##_name, default: f)
-#define cfg_str(c, p) CFG_TR(cfg_str, p)(c, p)
-#define cfg_bool(c, p) CFG_TR(cfg_bool, p)(c, p)
-#define cfg_int(c, p) CFG_TR(cfg_int, p)(c, p)
-#define cfg_time(c, p) CFG_TR(cfg_time, p)(c, p)
-#define cfg_size(c, p) CFG_TR(cfg_size, p)(c, p)
-#define cfg_list(c, p, out) CFG_TR(cfg_list, p)(c, p, out)
-/* TRANSITIONAL END */
-
 /* cfg_split_list - the same splitting for any text */
 void cfg_split_list(const char *text, struct strlist *out);
 

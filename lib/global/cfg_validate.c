@@ -37,19 +37,21 @@ static const char *const unsupported_filters[] = {
 /* string parameters with a fixed set of values (the daemon that reads one dies on
  * anything else); "" means the empty value is accepted */
 static const struct {
-    const char *name;
+    enum cfg_str_param param;
     const char *values[6];
 } enum_params[] = {
-    {"smtpd_tls_security_level", {"", "none", "may", "encrypt", NULL}},
-    {"smtpd_forbid_bare_newline", {"reject", "normalize", "yes", NULL}},
+    {P_smtpd_tls_security_level, {"", "none", "may", "encrypt", NULL}},
+    {P_smtpd_forbid_bare_newline, {"reject", "normalize", "yes", NULL}},
 };
 
 /* implicit TLS without a certificate: the daemon cannot serve at all */
 static const struct {
-    const char *program, *wrapper, *cert;
+    const char *program;
+    enum cfg_bool_param wrapper;
+    enum cfg_str_param cert;
 } tls_needs_cert[] = {
-    {"popd", "popd_tls_wrappermode", "popd_tls_cert_file"},
-    {"imapd", "imapd_tls_wrappermode", "imapd_tls_cert_file"},
+    {"popd", P_popd_tls_wrappermode, P_popd_tls_cert_file},
+    {"imapd", P_imapd_tls_wrappermode, P_imapd_tls_cert_file},
 };
 
 /* add - one error about parameter name, at the line that set it */
@@ -113,7 +115,7 @@ static int is_network(const char *item)
 }
 
 /* check_networks - mynetworks: each item a network or a supported table */
-static void check_networks(const struct cfg *c, struct cfg_diag *d, const char *name)
+static void check_networks(const struct cfg *c, struct cfg_diag *d, enum cfg_list_param name)
 {
     struct strlist l = STRLIST_INIT;
 
@@ -122,9 +124,9 @@ static void check_networks(const struct cfg *c, struct cfg_diag *d, const char *
         if (is_network(l.v[i]))
             continue;
         if (strchr(l.v[i], ':') && l.v[i][0] != '[')
-            check_table(c, d, name, l.v[i]);
+            check_table(c, d, cfg_name(name), l.v[i]);
         else
-            add(c, d, name, "bad network '%s' (use address/prefix or type:table)", l.v[i]);
+            add(c, d, cfg_name(name), "bad network '%s' (use address/prefix or type:table)", l.v[i]);
     }
     strlist_free(&l);
 }
@@ -140,25 +142,23 @@ static void check_tables(const struct cfg *c, struct cfg_diag *d)
 
             if (p->type != CFG_LIST || !maps)
                 continue;
-            cfg_list(c, p->name, &l);
+            cfg_list_name(c, p->name, &l);
             for (size_t i = 0; i < l.n; i++)
                 check_table(c, d, p->name, l.v[i]);
             strlist_free(&l);
         }
     }
-    check_networks(c, d, "mynetworks");
+    check_networks(c, d, P_mynetworks);
 }
 
 /* check_restrictions - smtpd_*_restrictions: known names, check_* with a valid table */
 static void check_restrictions(const struct cfg *c, struct cfg_diag *d)
 {
     for (int r = 0; r < SR_LIST_COUNT; r++) {
-        const char *list = smtpd_restrict_lists[r];
+        const char *list = cfg_name(smtpd_restrict_lists[r]);
         struct strlist l = STRLIST_INIT;
 
-        if (cfg_find_param(list) == NULL)
-            continue;
-        cfg_list(c, list, &l);
+        cfg_list(c, smtpd_restrict_lists[r], &l);
         for (size_t i = 0; i < l.n; i++) {
             const struct smtpd_restrict *sr = smtpd_restrict_find(l.v[i]);
             if (sr == NULL) {
@@ -201,19 +201,17 @@ static void check_values(const struct cfg *c, struct cfg_diag *d, const char *pr
         const char *v;
         int ok = 0;
 
-        if (cfg_find_param(enum_params[i].name) == NULL)
-            continue;
-        v = cfg_str(c, enum_params[i].name);
+        v = cfg_str(c, enum_params[i].param);
         for (int j = 0; enum_params[i].values[j]; j++)
             ok |= strcasecmp(v, enum_params[i].values[j]) == 0;
         if (!ok)
-            add(c, d, enum_params[i].name, "unknown value '%s'", v);
+            add(c, d, cfg_name(enum_params[i].param), "unknown value '%s'", v);
     }
     for (size_t i = 0; i < sizeof(tls_needs_cert) / sizeof(tls_needs_cert[0]); i++)
         if ((program == NULL || strcmp(program, tls_needs_cert[i].program) == 0) &&
-            cfg_find_param(tls_needs_cert[i].wrapper) && cfg_bool(c, tls_needs_cert[i].wrapper) &&
-            *cfg_str(c, tls_needs_cert[i].cert) == '\0')
-            add(c, d, tls_needs_cert[i].wrapper, "yes needs %s", tls_needs_cert[i].cert);
+            cfg_bool(c, tls_needs_cert[i].wrapper) && *cfg_str(c, tls_needs_cert[i].cert) == '\0')
+            add(c, d, cfg_name(tls_needs_cert[i].wrapper), "yes needs %s",
+                cfg_name(tls_needs_cert[i].cert));
 }
 
 /* validate - every check; program limits program-specific ones (NULL: all programs) */

@@ -273,8 +273,8 @@ int deliver_request_read(struct stream *s, int idle, struct deliver_request *req
         return STREAM_TIMEOUT;
     if (r < 0)
         return STREAM_ERR;
-    r = attr_read(s, &l, (size_t)cfg_size(cfg_main, "ipc_attr_size_limit"),
-                  (size_t)cfg_size(cfg_main, "ipc_request_size_limit"), err);
+    r = attr_read(s, &l, (size_t)cfg_size(cfg_main, P_ipc_attr_size_limit),
+                  (size_t)cfg_size(cfg_main, P_ipc_request_size_limit), err);
     if (r == STREAM_OK && deliver_request_decode(&l, req, err) < 0)
         r = STREAM_ERR;
     if (r == STREAM_OK)

@@ -217,7 +217,7 @@ struct maps *maps_open(const struct strlist *specs, struct str *err)
     return ms;
 }
 
-struct maps *maps_open_param(const char *param, struct str *err)
+struct maps *maps_open_param(enum cfg_list_param param, struct str *err)
 {
     struct strlist l = STRLIST_INIT;
     struct maps *ms;
@@ -226,7 +226,7 @@ struct maps *maps_open_param(const char *param, struct str *err)
     ms = maps_open(&l, err);
     if (ms == NULL) {
         struct str e = STR_INIT;
-        str_printf(&e, "%s: %s", param, str_c(err));
+        str_printf(&e, "%s: %s", cfg_name(param), str_c(err));
         str_cpy(err, str_c(&e));
         str_free(&e);
     }

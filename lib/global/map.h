@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include "cfg.h"
 #include "str.h"
 
 #define MAP_FOUND 0
@@ -51,7 +52,7 @@ struct maps;
 /* maps_open - open every "type:name" of the list; NULL with err on a bad one */
 struct maps *maps_open(const struct strlist *specs, struct str *err);
 /* maps_open_param - open the tables named by a list parameter of cfg_main */
-struct maps *maps_open_param(const char *param, struct str *err);
+struct maps *maps_open_param(enum cfg_list_param param, struct str *err);
 /* maps_lookup - first table that has key; MAP_ERROR as soon as one fails first */
 int maps_lookup(struct maps *ms, const char *key, struct str *value);
 /* maps_found_owner - map_owner of the table that answered the last MAP_FOUND of

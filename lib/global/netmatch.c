@@ -73,7 +73,7 @@ int netmatch(const char *pattern, const char *addr)
     return 1;
 }
 
-int netmatch_param(const char *param, const char *addr)
+int netmatch_param(enum cfg_list_param param, const char *addr)
 {
     struct strlist l = STRLIST_INIT;
     int hit = 0;
@@ -85,7 +85,7 @@ int netmatch_param(const char *param, const char *addr)
     return hit;
 }
 
-int netmatch_check(const char *param, struct str *err)
+int netmatch_check(enum cfg_list_param param, struct str *err)
 {
     struct strlist l = STRLIST_INIT;
     int rc = 0;
@@ -96,7 +96,7 @@ int netmatch_check(const char *param, struct str *err)
             str_printf(err,
                        "%s: '%s' is not an address or CIDR network (host names and "
                        "tables are not supported here)",
-                       param, l.v[i]);
+                       cfg_name(param), l.v[i]);
             rc = -1;
         }
     strlist_free(&l);

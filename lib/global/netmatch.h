@@ -10,14 +10,15 @@
 #ifndef PETREL_NETMATCH_H
 #define PETREL_NETMATCH_H
 
+#include "cfg.h"
 #include "str.h"
 
 /* netmatch - 1 when addr (text) lies in pattern, 0 when not, -1 for a bad pattern */
 int netmatch(const char *pattern, const char *addr);
 /* netmatch_param - whether addr matches any entry of a list parameter of cfg_main */
-int netmatch_param(const char *param, const char *addr);
+int netmatch_param(enum cfg_list_param param, const char *addr);
 /* netmatch_check - -1 with a reason in err when an entry of the list parameter is
  * not a valid pattern */
-int netmatch_check(const char *param, struct str *err);
+int netmatch_check(enum cfg_list_param param, struct str *err);
 
 #endif

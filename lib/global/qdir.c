@@ -46,24 +46,24 @@ int qdir_ids(const struct cfg *c, struct qdir_ids *ids, struct str *err)
     }
     ids->root_uid = 0;
     ids->root_gid = 0;
-    if (proc_user(cfg_str(c, "mail_owner"), &ids->mail_uid, &ids->mail_gid) < 0) {
+    if (proc_user(cfg_str(c, P_mail_owner), &ids->mail_uid, &ids->mail_gid) < 0) {
         str_printf(err, "mail_owner %s: no such user (create it, e.g. useradd --system %s)",
-                   cfg_str(c, "mail_owner"), cfg_str(c, "mail_owner"));
+                   cfg_str(c, P_mail_owner), cfg_str(c, P_mail_owner));
         return -1;
     }
     if (ids->mail_uid == 0) {
         str_printf(err, "mail_owner %s has uid 0: it must be an unprivileged user",
-                   cfg_str(c, "mail_owner"));
+                   cfg_str(c, P_mail_owner));
         return -1;
     }
-    if (proc_group(cfg_str(c, "setgid_group"), &ids->drop_gid) < 0) {
+    if (proc_group(cfg_str(c, P_setgid_group), &ids->drop_gid) < 0) {
         str_printf(err, "setgid_group %s: no such group (create it, e.g. groupadd --system %s)",
-                   cfg_str(c, "setgid_group"), cfg_str(c, "setgid_group"));
+                   cfg_str(c, P_setgid_group), cfg_str(c, P_setgid_group));
         return -1;
     }
     if (ids->drop_gid == 0) {
         str_printf(err, "setgid_group %s has gid 0: it must be an unprivileged group",
-                   cfg_str(c, "setgid_group"));
+                   cfg_str(c, P_setgid_group));
         return -1;
     }
     return 0;

@@ -30,13 +30,13 @@ void resolve_init(void)
 {
     struct str err = STR_INIT;
 
-    virtual_alias = maps_open_param("virtual_alias_maps", &err);
+    virtual_alias = maps_open_param(P_virtual_alias_maps, &err);
     if (virtual_alias == NULL)
         log_fatal("virtual_alias_maps: %s", str_c(&err));
-    transport_maps = maps_open_param("transport_maps", &err);
+    transport_maps = maps_open_param(P_transport_maps, &err);
     if (transport_maps == NULL)
         log_fatal("transport_maps: %s", str_c(&err));
-    virtual_mailbox = maps_open_param("virtual_mailbox_maps", &err);
+    virtual_mailbox = maps_open_param(P_virtual_mailbox_maps, &err);
     if (virtual_mailbox == NULL)
         log_fatal("virtual_mailbox_maps: %s", str_c(&err));
     str_free(&err);
@@ -85,7 +85,7 @@ void resolve_canon(const char *addr, struct str *out)
     at = addr_domain_at(out->s);
     if (at == NULL) {
         str_catc(out, '@');
-        str_cat(out, cfg_str(cfg_main, "myorigin"));
+        str_cat(out, cfg_str(cfg_main, P_myorigin));
         at = addr_domain_at(out->s);
     }
     for (char *p = (char *)at + 1; *p; p++)
@@ -104,7 +104,7 @@ static int va_lookup(const char *key, struct str *value)
 /* with_extension - add +ext to the local part of each result lacking one */
 static void with_extension(struct strlist *res, const char *ext)
 {
-    const char *delim = cfg_str(cfg_main, "recipient_delimiter");
+    const char *delim = cfg_str(cfg_main, P_recipient_delimiter);
 
     for (size_t i = 0; i < res->n; i++) {
         const char *a = res->v[i], *at = addr_domain_at(a);
@@ -152,7 +152,7 @@ static int va_find(const char *addr, struct strlist *res)
             r = MAP_ERROR;
             goto out;
         }
-        local_domain = cls == ADDR_LOCAL || strcasecmp(domain.s, cfg_str(cfg_main, "myorigin")) == 0;
+        local_domain = cls == ADDR_LOCAL || strcasecmp(domain.s, cfg_str(cfg_main, P_myorigin)) == 0;
         if (local_domain) {
             r = va_lookup(str_c(&local), &val);
             if (r == MAP_NOTFOUND && has_ext && (r = va_lookup(str_c(&base), &val)) == MAP_FOUND) {
@@ -206,7 +206,7 @@ static int expand_rec(const char *addr, struct strlist *path, struct strlist *ou
     struct str c = STR_INIT;
     int r, rc = 0;
 
-    if ((long long)path->n > cfg_int(cfg_main, "virtual_alias_recursion_limit")) {
+    if ((long long)path->n > cfg_int(cfg_main, P_virtual_alias_recursion_limit)) {
         str_printf(reason, "virtual alias recursion limit exceeded for %s", addr);
         return -2;
     }
@@ -228,7 +228,7 @@ static int expand_rec(const char *addr, struct strlist *path, struct strlist *ou
             add_unique(out, c.s); /* self-reference or loop: deliver as is */
         else
             rc = expand_rec(c.s, path, out, reason);
-        if (rc == 0 && (long long)out->n > cfg_int(cfg_main, "virtual_alias_expansion_limit")) {
+        if (rc == 0 && (long long)out->n > cfg_int(cfg_main, P_virtual_alias_expansion_limit)) {
             str_printf(reason, "virtual alias expansion limit exceeded for %s", addr);
             rc = -2;
         }
@@ -271,7 +271,7 @@ static int postmaster_route(const char *addr, struct str *out, struct str *reaso
         if (r == MAP_FOUND)
             return 0;
     }
-    resolve_canon(cfg_str(cfg_main, "postmaster_recipient"), out);
+    resolve_canon(cfg_str(cfg_main, P_postmaster_recipient), out);
     return strcasecmp(out->s, addr) != 0;
 }
 
@@ -349,8 +349,8 @@ int resolve_route(const char *addr, struct resolve_route *rt, struct str *reason
 {
     struct str local = STR_INIT, domain = STR_INIT, val = STR_INIT;
     struct str mtr = STR_INIT, mnh = STR_INIT;
-    const char *relayhost = cfg_str(cfg_main, "relayhost");
-    const char *param;
+    const char *relayhost = cfg_str(cfg_main, P_relayhost);
+    enum cfg_str_param param;
     int cls, r, rc = -1;
 
     str_cpy(&rt->addr, addr);
@@ -373,10 +373,10 @@ int resolve_route(const char *addr, struct resolve_route *rt, struct str *reason
         str_printf(reason, "domain table lookup failure for %s", str_c(&domain));
         goto out;
     }
-    param = cls == ADDR_LOCAL     ? "local_transport"
-            : cls == ADDR_VIRTUAL ? "virtual_transport"
-            : cls == ADDR_RELAY   ? "relay_transport"
-                                  : "default_transport";
+    param = cls == ADDR_LOCAL     ? P_local_transport
+            : cls == ADDR_VIRTUAL ? P_virtual_transport
+            : cls == ADDR_RELAY   ? P_relay_transport
+                                  : P_default_transport;
     split_route(cfg_str(cfg_main, param), &rt->transport, &rt->nexthop);
     if (rt->nexthop.len == 0) {
         if ((cls == ADDR_RELAY || cls == ADDR_OTHER) && *relayhost)

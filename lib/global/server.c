@@ -100,7 +100,7 @@ static void watch_master(void)
  * only on a stderr that master sends nowhere (raw values: expansion may be broken) */
 static void early_logging(void)
 {
-    const char *file = cfg_raw(cfg_main, "maillog_file");
+    const char *file = cfg_raw(cfg_main, cfg_name(P_maillog_file));
 
     if (file && *file && strchr(file, '$') == NULL && log_set_file(file) == 0)
         log_set_dests(LOG_DEST_FILE | LOG_DEST_STDERR);
@@ -164,9 +164,9 @@ static void load_config(const char *confdir, int from_master, struct strlist *on
 /* setup_logging - syslog or maillog_file, per main.cf */
 static void setup_logging(int standalone)
 {
-    const char *file = cfg_str(cfg_main, "maillog_file");
+    const char *file = cfg_str(cfg_main, P_maillog_file);
 
-    log_set_syslog_name(cfg_str(cfg_main, "syslog_name"));
+    log_set_syslog_name(cfg_str(cfg_main, P_syslog_name));
     if (standalone && strcmp(file, "/dev/stdout") == 0)
         file = ""; /* -S: standard output is the session itself */
     if (*file && log_set_file(file) == 0) {
@@ -187,22 +187,22 @@ static int startup_nsock, startup_unpriv;
  * passed, a reload or stop is asked, or master is gone */
 static void unavailable_mode(void)
 {
-    long long end = evloop_now_ms() + cfg_time(cfg_main, "service_throttle_time") * 1000;
+    long long end = evloop_now_ms() + cfg_time(cfg_main, P_service_throttle_time) * 1000;
     struct pollfd p[2 + 64];
     struct str line = STR_INIT;
     int n = 0, sig;
 
     if (startup_unpriv && geteuid() == 0)
-        proc_drop_to_user(cfg_str(cfg_main, "mail_owner"));
+        proc_drop_to_user(cfg_str(cfg_main, P_mail_owner));
     str_printf(&line, "%s %s Service not available: the server cannot start (see the mail "
                       "log), try again later\r\n",
-               startup_def->unavailable, cfg_str(cfg_main, "myhostname"));
+               startup_def->unavailable, cfg_str(cfg_main, P_myhostname));
     p[n++] = (struct pollfd){MASTER_LIVE_FD, POLLIN, 0};
     p[n++] = (struct pollfd){sig_fd(), POLLIN, 0};
     for (int i = 0; i < startup_nsock && i < 64; i++)
         p[n++] = (struct pollfd){MASTER_LISTEN_FD + i, POLLIN, 0};
     log_warn("answering clients with \"%s\" for %llds", startup_def->unavailable,
-             cfg_time(cfg_main, "service_throttle_time"));
+             cfg_time(cfg_main, P_service_throttle_time));
     for (long long left; (left = end - evloop_now_ms()) > 0;) {
         if (poll(p, (nfds_t)n, (int)(left > 1000 ? 1000 : left)) < 0)
             continue;
@@ -274,8 +274,8 @@ static void on_listen(int fd, int events, void *ctx)
 /* serve_loop - single-connection server: accept, serve, report, repeat */
 static void serve_loop(const struct server_def *def, int nfds)
 {
-    long long max_use = cfg_int(cfg_main, "max_use");
-    long long max_idle = cfg_time(cfg_main, "max_idle");
+    long long max_use = cfg_int(cfg_main, P_max_use);
+    long long max_idle = cfg_time(cfg_main, P_max_idle);
     long long used = 0;
 
     for (int i = 0; i < nfds; i++)
@@ -360,9 +360,9 @@ int server_main(int argc, char **argv, const struct server_def *def)
     if (def->pre_init)
         def->pre_init(argc - optind, argv + optind);
     if (unpriv && geteuid() == 0)
-        proc_drop_to_user(cfg_str(cfg_main, "mail_owner"));
-    if (!standalone && chdir(cfg_str(cfg_main, "queue_directory")) < 0)
-        log_fatal("chdir %s: %s", cfg_str(cfg_main, "queue_directory"), strerror(errno));
+        proc_drop_to_user(cfg_str(cfg_main, P_mail_owner));
+    if (!standalone && chdir(cfg_str(cfg_main, P_queue_directory)) < 0)
+        log_fatal("chdir %s: %s", cfg_str(cfg_main, P_queue_directory), strerror(errno));
     if (def->post_init)
         def->post_init();
     log_on_fatal(NULL); /* started: from now on a fatal error just ends this process */

@@ -41,12 +41,12 @@ static const struct smtpd_restrict restrictions[SR_COUNT] = {
     {"check_recipient_access", SR_CHECK_RECIPIENT_ACCESS, SR_TAKES_TABLE},
 };
 
-const char *const smtpd_restrict_lists[SR_LIST_COUNT] = {
-    [SR_LIST_CLIENT] = "smtpd_client_restrictions",
-    [SR_LIST_HELO] = "smtpd_helo_restrictions",
-    [SR_LIST_SENDER] = "smtpd_sender_restrictions",
-    [SR_LIST_RELAY] = "smtpd_relay_restrictions",
-    [SR_LIST_RECIPIENT] = "smtpd_recipient_restrictions",
+const enum cfg_list_param smtpd_restrict_lists[SR_LIST_COUNT] = {
+    [SR_LIST_CLIENT] = P_smtpd_client_restrictions,
+    [SR_LIST_HELO] = P_smtpd_helo_restrictions,
+    [SR_LIST_SENDER] = P_smtpd_sender_restrictions,
+    [SR_LIST_RELAY] = P_smtpd_relay_restrictions,
+    [SR_LIST_RECIPIENT] = P_smtpd_recipient_restrictions,
 };
 
 const struct smtpd_restrict *smtpd_restrict_find(const char *name)

@@ -12,6 +12,8 @@
 #ifndef PETREL_SMTPD_RESTRICT_H
 #define PETREL_SMTPD_RESTRICT_H
 
+#include "cfg.h"
+
 /* the restrictions, one id each (indexes of smtpd's handler table) */
 enum smtpd_restrict_id {
     SR_PERMIT,
@@ -58,6 +60,6 @@ const char *smtpd_restrict_name(enum smtpd_restrict_id id);
 /* the restriction-list parameters, in smtpd's evaluation order (Postfix smtpd_delay_reject) */
 enum { SR_LIST_CLIENT, SR_LIST_HELO, SR_LIST_SENDER, SR_LIST_RELAY, SR_LIST_RECIPIENT,
        SR_LIST_COUNT };
-extern const char *const smtpd_restrict_lists[SR_LIST_COUNT];
+extern const enum cfg_list_param smtpd_restrict_lists[SR_LIST_COUNT];
 
 #endif

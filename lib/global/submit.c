@@ -97,7 +97,7 @@ static void drain(struct submit *s)
 static int spawn(struct submit *s, struct str *err)
 {
     int in[2], out[2];
-    char *path = xasprintf("%s/petrel-drop", cfg_str(cfg_main, "command_directory"));
+    char *path = xasprintf("%s/petrel-drop", cfg_str(cfg_main, P_command_directory));
 
     if (pipe2(in, O_CLOEXEC) < 0) {
         str_printf(err, "pipe: %s", strerror(errno));

@@ -106,7 +106,7 @@ static int listed_alternate(const char *confdir)
 
     cfg_diag_init(&diag);
     if (cfg_load(def, &diag) == 0 && cfg_check(def, &diag) == 0) {
-        cfg_list(def, "alternate_config_directories", &alt);
+        cfg_list(def, P_alternate_config_directories, &alt);
         ok = strlist_find(&alt, confdir, 0) >= 0;
     }
     cfg_diag_free(&diag);
@@ -172,10 +172,10 @@ int tool_is_admin(void)
 
     if (getuid() == 0)
         return 1;
-    return proc_user(cfg_str(cfg_main, "mail_owner"), &uid, &gid) == 0 && uid == getuid();
+    return proc_user(cfg_str(cfg_main, P_mail_owner), &uid, &gid) == 0 && uid == getuid();
 }
 
-int tool_user_allowed(const char *param, uid_t uid, struct str *why)
+int tool_user_allowed(enum cfg_list_param param, uid_t uid, struct str *why)
 {
     struct passwd *pw = getpwuid(uid);
     struct strlist l = STRLIST_INIT;
@@ -185,7 +185,7 @@ int tool_user_allowed(const char *param, uid_t uid, struct str *why)
     gid_t mail_gid;
     int ok = 0;
 
-    if (uid == 0 || (proc_user(cfg_str(cfg_main, "mail_owner"), &mail_uid, &mail_gid) == 0 &&
+    if (uid == 0 || (proc_user(cfg_str(cfg_main, P_mail_owner), &mail_uid, &mail_gid) == 0 &&
                      mail_uid == uid))
         return 1;
     snprintf(name, sizeof(name), "%s", pw ? pw->pw_name : "");
@@ -197,19 +197,19 @@ int tool_user_allowed(const char *param, uid_t uid, struct str *why)
         }
         struct map *m = map_open(l.v[i], &err);
         if (m == NULL) {
-            log_warn("%s: %s", param, str_c(&err));
+            log_warn("%s: %s", cfg_name(param), str_c(&err));
             str_reset(&err);
             continue;
         }
         int r = map_lookup(m, *name ? name : "-", &value);
         if (r == MAP_ERROR)
-            log_warn("%s: %s: %s", param, l.v[i], map_error_text(m));
+            log_warn("%s: %s: %s", cfg_name(param), l.v[i], map_error_text(m));
         ok = r == MAP_FOUND;
         map_close(m);
     }
     if (!ok)
         str_printf(why, "user %s(%ld) is not listed in %s", *name ? name : "unknown", (long)uid,
-                   param);
+                   cfg_name(param));
     strlist_free(&l);
     str_free(&value);
     str_free(&err);

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include "cfg.h"
 #include "str.h"
 
 /* tool_init - program name for messages */
@@ -37,7 +38,7 @@ int tool_load_trusted(const char *confdir, struct str *why);
 /* tool_user_allowed - whether the user uid passes the list parameter param
  * (authorized_*_users: static:anyone, user names, tables keyed by user name);
  * root and mail_owner always pass. 0 with why set when not. */
-int tool_user_allowed(const char *param, uid_t uid, struct str *why);
+int tool_user_allowed(enum cfg_list_param param, uid_t uid, struct str *why);
 /* tool_is_admin - the real user is root or mail_owner */
 int tool_is_admin(void);
 

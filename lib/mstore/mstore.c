@@ -41,11 +41,11 @@
 int mstore_user_path(const char *user, struct str *path, struct str *err)
 {
     static struct maps *vmaps;
-    const char *base = cfg_str(cfg_main, "virtual_mailbox_base");
+    const char *base = cfg_str(cfg_main, P_virtual_mailbox_base);
     struct str v = STR_INIT;
     int r;
 
-    if (vmaps == NULL && (vmaps = maps_open_param("virtual_mailbox_maps", err)) == NULL)
+    if (vmaps == NULL && (vmaps = maps_open_param(P_virtual_mailbox_maps, err)) == NULL)
         return MSTORE_ETEMP;
     r = maps_lookup(vmaps, user, &v);
     if (r == MAP_NOTFOUND) {
@@ -74,7 +74,7 @@ int mstore_user_path(const char *user, struct str *path, struct str *err)
 }
 
 /* static_id - the value of a list parameter that must be one static: table */
-static int static_id(const char *param, int is_group, unsigned long *id, struct str *err)
+static int static_id(enum cfg_list_param param, int is_group, unsigned long *id, struct str *err)
 {
     struct strlist l = STRLIST_INIT;
     const char *v;
@@ -83,7 +83,7 @@ static int static_id(const char *param, int is_group, unsigned long *id, struct 
 
     cfg_list(cfg_main, param, &l);
     if (l.n != 1 || strncmp(l.v[0], "static:", 7) != 0 || l.v[0][7] == '\0') {
-        str_printf(err, "%s must be one static: table (e.g. static:5000)", param);
+        str_printf(err, "%s must be one static: table (e.g. static:5000)", cfg_name(param));
         goto out;
     }
     v = l.v[0] + 7;
@@ -104,9 +104,9 @@ static int static_id(const char *param, int is_group, unsigned long *id, struct 
         }
     }
     if (rc < 0)
-        str_printf(err, "%s: unknown %s '%s'", param, is_group ? "group" : "user", v);
+        str_printf(err, "%s: unknown %s '%s'", cfg_name(param), is_group ? "group" : "user", v);
     else if (*id == 0) {
-        str_printf(err, "%s: the mail store must not be owned by root", param);
+        str_printf(err, "%s: the mail store must not be owned by root", cfg_name(param));
         rc = -1;
     }
 out:
@@ -118,8 +118,8 @@ int mstore_vmail_ids(uid_t *uid, gid_t *gid, struct str *err)
 {
     unsigned long u, g;
 
-    if (static_id("virtual_uid_maps", 0, &u, err) < 0 ||
-        static_id("virtual_gid_maps", 1, &g, err) < 0)
+    if (static_id(P_virtual_uid_maps, 0, &u, err) < 0 ||
+        static_id(P_virtual_gid_maps, 1, &g, err) < 0)
         return -1;
     *uid = (uid_t)u;
     *gid = (gid_t)g;

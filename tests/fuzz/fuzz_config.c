@@ -38,9 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             str_reset(&err);
             cfg_expand(c, cfg_raw(c, names.v[i]), &out, &err);
         }
-        cfg_list(c, "mydestination", &list);
-        cfg_size(c, "message_size_limit");
-        cfg_time(c, "smtpd_timeout");
+        cfg_list(c, P_mydestination, &list);
+        cfg_size(c, P_message_size_limit);
+        cfg_time(c, P_smtpd_timeout);
     }
     cfg_diag_free(&d);
 

@@ -41,7 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_store_init("imap");
-    cfg_set(cfg_main, "imapd_login_failure_delay", "0", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_imapd_login_failure_delay), "0", "fuzz");
     log_set_dests(LOG_DEST_STDERR);
     pre_init(0, NULL);
     post_init();

@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_store_init("pop");
-    cfg_set(cfg_main, "popd_login_failure_delay", "0", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_popd_login_failure_delay), "0", "fuzz");
     log_set_dests(LOG_DEST_STDERR);
     pre_init(0, NULL);
     post_init();

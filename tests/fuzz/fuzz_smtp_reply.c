@@ -27,7 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     cfg_main = cfg_new("/nonexistent");
-    cfg_set(cfg_main, "smtp_helo_timeout", "1s", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_smtp_helo_timeout), "1s", "fuzz");
     return 0;
 }
 

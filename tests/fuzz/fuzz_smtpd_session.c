@@ -32,16 +32,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fuzz_store_init("smtpd");
-    cfg_set(cfg_main, "queue_directory", base, "fuzz");
-    cfg_set(cfg_main, "myhostname", "mx.example.test", "fuzz");
-    cfg_set(cfg_main, "mydestination", "example.test, localhost", "fuzz");
-    cfg_set(cfg_main, "virtual_mailbox_domains", "virt.test", "fuzz");
-    cfg_set(cfg_main, "mynetworks", "127.0.0.0/8", "fuzz");
-    cfg_set(cfg_main, "smtpd_error_sleep_time", "0", "fuzz");
-    cfg_set(cfg_main, "smtpd_peername_lookup", "no", "fuzz");
-    cfg_set(cfg_main, "smtpd_sasl_auth_enable", "yes", "fuzz");
-    cfg_set(cfg_main, "message_size_limit", "65536", "fuzz");
-    cfg_set(cfg_main, "queue_minfree", "0", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_queue_directory), base, "fuzz");
+    cfg_set(cfg_main, cfg_name(P_myhostname), "mx.example.test", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_mydestination), "example.test, localhost", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_virtual_mailbox_domains), "virt.test", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_mynetworks), "127.0.0.0/8", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_smtpd_error_sleep_time), "0", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_smtpd_peername_lookup), "no", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_smtpd_sasl_auth_enable), "yes", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_message_size_limit), "65536", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_queue_minfree), "0", "fuzz");
     char path[600];
     snprintf(path, sizeof(path), "%s/incoming", base);
     if (mkdir(path, 0700) < 0)

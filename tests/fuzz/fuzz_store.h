@@ -94,10 +94,10 @@ static void fuzz_store_init(const char *prog)
         abort();
     atexit(remove_base);
     cfg_main = cfg_new("/nonexistent");
-    cfg_set(cfg_main, "virtual_mailbox_base", base, "fuzz");
-    cfg_set(cfg_main, "virtual_mailbox_maps", "inline:{ u@example.test=u/ }", "fuzz");
+    cfg_set(cfg_main, cfg_name(P_virtual_mailbox_base), base, "fuzz");
+    cfg_set(cfg_main, cfg_name(P_virtual_mailbox_maps), "inline:{ u@example.test=u/ }", "fuzz");
     /* $$ is a '$' in main.cf */
-    cfg_set(cfg_main, "mailbox_passwd_maps",
+    cfg_set(cfg_main, cfg_name(P_mailbox_passwd_maps),
             "inline:{ u@example.test=$$6$$rounds=1000$$salt$$d7eV9s8slZkQfSpeUNlCmopaL.Tpt4XY61764a"
             "INp2KRzpE5Z1iZ0R2WyFPpdxHBQpj2PwPDM2H3NdKLRu/Ax/ }",
             "fuzz");

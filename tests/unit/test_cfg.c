@@ -39,15 +39,15 @@ static void test_parse_rules(void **state)
                           "mail_name=Test   \n",
                           &d);
     assert_int_equal(d.errors, 0);
-    assert_string_equal(cfg_str(c, "myhostname"), "mail.example.com");
-    assert_string_equal(cfg_str(c, "mydestination"), "a, b, c");
-    assert_string_equal(cfg_str(c, "mail_name"), "Test");
+    assert_string_equal(cfg_str(c, P_myhostname), "mail.example.com");
+    assert_string_equal(cfg_value(c, P_mydestination), "a, b, c");
+    assert_string_equal(cfg_str(c, P_mail_name), "Test");
     struct strlist l = STRLIST_INIT;
-    cfg_list(c, "mydestination", &l);
+    cfg_list(c, P_mydestination, &l);
     assert_int_equal(l.n, 3);
     strlist_free(&l);
     int line;
-    assert_string_equal(cfg_origin(c, "mail_name", &line), "main.cf");
+    assert_string_equal(cfg_origin(c, cfg_name(P_mail_name), &line), "main.cf");
     assert_int_equal(line, 8);
     cfg_free(c);
     cfg_diag_free(&d);
@@ -64,7 +64,7 @@ static void test_parse_errors(void **state)
     assert_true(has_line(&d, "main.cf:2: missing '='"));
     assert_true(has_line(&d, "main.cf:3: bad parameter name"));
     assert_true(has_line(&d, "main.cf:5: warning: mail_name: overriding earlier entry"));
-    assert_string_equal(cfg_str(c, "mail_name"), "b");
+    assert_string_equal(cfg_str(c, P_mail_name), "b");
     cfg_free(c);
     cfg_diag_free(&d);
 }
@@ -81,8 +81,8 @@ static void test_expansion(void **state)
                           &d);
     struct str out = STR_INIT, err = STR_INIT;
 
-    assert_string_equal(cfg_str(c, "myorigin"), "host.example.org");
-    assert_string_equal(cfg_str(c, "mydestination"),
+    assert_string_equal(cfg_str(c, P_myorigin), "host.example.org");
+    assert_string_equal(cfg_value(c, P_mydestination),
                         "host.example.org, localhost.example.org, localhost");
     assert_int_equal(cfg_expand(c, "$a", &out, &err), 0);
     assert_string_equal(str_c(&out), "yes//fallback/");
@@ -148,12 +148,12 @@ static void test_check_and_getters(void **state)
                           &d);
     assert_int_equal(cfg_check(c, &d), 0);
     assert_true(has_line(&d, "main.cf:4: warning: unknown parameter name unknown_thing"));
-    assert_int_equal(cfg_time(c, "max_idle"), 300);
-    assert_int_equal(cfg_int(c, "max_use"), 7);
-    assert_int_equal(cfg_size(c, "message_size_limit"), 2048);
+    assert_int_equal(cfg_time(c, P_max_idle), 300);
+    assert_int_equal(cfg_int(c, P_max_use), 7);
+    assert_int_equal(cfg_size(c, P_message_size_limit), 2048);
     /* an override replaces the value and the cached expansion */
-    cfg_set(c, "max_use", "9", "master.cf:3");
-    assert_int_equal(cfg_int(c, "max_use"), 9);
+    cfg_set(c, cfg_name(P_max_use), "9", "master.cf:3");
+    assert_int_equal(cfg_int(c, P_max_use), 9);
     cfg_free(c);
     cfg_diag_free(&d);
 
@@ -201,9 +201,9 @@ static void test_edit_file(void **state)
     struct cfg_diag d;
     cfg_diag_init(&d);
     assert_int_equal(cfg_load(c, &d), 0);
-    assert_string_equal(cfg_str(c, "myhostname"), "new.example");
-    assert_string_equal(cfg_str(c, "relay_domains"), "a.example");
-    assert_string_equal(cfg_str(c, "mail_name"), "X");
+    assert_string_equal(cfg_str(c, P_myhostname), "new.example");
+    assert_string_equal(cfg_value(c, P_relay_domains), "a.example");
+    assert_string_equal(cfg_str(c, P_mail_name), "X");
     FILE *f = fopen(path, "r");
     char buf[512];
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);

@@ -131,7 +131,7 @@ static void test_text_kept(void **state)
     cfg_load_text(c, text, strlen(text), &d);
     assert_string_equal(cfg_text(c, &len), text);
     assert_int_equal(len, strlen(text));
-    assert_int_equal(cfg_int(c, "max_use"), 7);
+    assert_int_equal(cfg_int(c, P_max_use), 7);
     cfg_diag_free(&d);
     cfg_free(c);
 }

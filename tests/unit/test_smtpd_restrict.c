@@ -32,8 +32,8 @@ static void test_table(void **state)
     assert_null(smtpd_restrict_find("check_policy_service"));
     assert_null(smtpd_restrict_find("permit_"));
     assert_null(smtpd_restrict_find(""));
-    assert_string_equal(smtpd_restrict_lists[SR_LIST_CLIENT], "smtpd_client_restrictions");
-    assert_string_equal(smtpd_restrict_lists[SR_LIST_RECIPIENT], "smtpd_recipient_restrictions");
+    assert_string_equal(cfg_name(smtpd_restrict_lists[SR_LIST_CLIENT]), "smtpd_client_restrictions");
+    assert_string_equal(cfg_name(smtpd_restrict_lists[SR_LIST_RECIPIENT]), "smtpd_recipient_restrictions");
 }
 
 /* validate - errors of main.cf text */
@@ -61,14 +61,14 @@ static void test_validation_uses_the_table(void **state)
         for (int id = 0; id < SR_COUNT; id++) {
             const struct smtpd_restrict *sr = smtpd_restrict_find(smtpd_restrict_name(id));
             str_reset(&text);
-            str_printf(&text, "%s = %s%s\n", smtpd_restrict_lists[l], sr->name,
+            str_printf(&text, "%s = %s%s\n", cfg_name(smtpd_restrict_lists[l]), sr->name,
                        (sr->flags & SR_TAKES_TABLE) ? " static:OK" : "");
             if (validate(text.s) != 0)
                 fail_msg("refused: %s", text.s);
         }
         str_reset(&text);
         str_printf(&text, "%s = permit_mynetworks, reject_everything\n",
-                   smtpd_restrict_lists[l]);
+                   cfg_name(smtpd_restrict_lists[l]));
         assert_int_equal(validate(text.s), 1);
     }
     str_free(&text);
