@@ -6,7 +6,8 @@
 # (cmocka) and the end-to-end tests (pytest, real daemons and clients) on
 # both, then every libFuzzer target for a short fixed time (tests/fuzz/run;
 # each target counts as one test), after the source checks
-# (scripts/check-layers.sh, check-dist.sh). Ends with one line "N passed, N failed";
+# (scripts/check-layers.sh, check-typed-params.sh, check-dist.sh). Ends with one
+# line "N passed, N failed";
 # exits non-zero on failure.
 #
 #   scripts/test.sh [--quick]     --quick: normal build only, no fuzzing
@@ -44,6 +45,7 @@ source_check() {
     echo "$out" | tail -n 40
 }
 source_check scripts/check-layers.sh
+source_check scripts/check-typed-params.sh
 source_check scripts/check-dist.sh build
 run build
 run_fuzz() {
