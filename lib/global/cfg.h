@@ -30,7 +30,7 @@
  * $name expansion, <transport>_destination_concurrency_limit) go through
  * the registry by string: cfg_find_param, cfg_raw, cfg_is_set, cfg_origin,
  * cfg_set, cfg_default and the by-name getters cfg_<type>_name, which check
- * the type when the program runs, as every getter did before.
+ * the type when the program runs.
  *
  * A struct cfg holds the settings read from one main.cf plus per-service
  * `-o name=value` overrides. Values are kept as text and expanded on read
