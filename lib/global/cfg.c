@@ -147,9 +147,9 @@ const char *cfg_default(const char *name)
     if (p == NULL)
         return NULL;
     if (p->flags & CFG_F_DYNAMIC) {
-        if (strcmp(name, "myhostname") == 0)
+        if (p == &cfg_params[P_myhostname])
             return dyn_hostname();
-        if (strcmp(name, "mydomain") == 0)
+        if (p == &cfg_params[P_mydomain])
             return dyn_domain();
         log_panic("no dynamic default for %s", name);
     }
@@ -168,7 +168,7 @@ struct cfg *cfg_new(const char *confdir)
     strlist_init(&c->stale);
     str_init(&c->text);
     /* as in Postfix, $config_directory names the directory actually in use */
-    put_setting(c, "config_directory", confdir, "-c", 0, 0);
+    put_setting(c, cfg_name(P_config_directory), confdir, "-c", 0, 0);
     return c;
 }
 

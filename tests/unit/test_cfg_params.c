@@ -99,7 +99,8 @@ static void test_typed_and_by_name(void **state)
     assert_string_equal(b.v[1], "mx.example.org");
     assert_string_equal(cfg_value(c, P_smtpd_timeout), "2m");
     /* a master.cf -o override names the parameter at run time */
-    cfg_set(c, "smtpd_timeout", "7s", "master.cf:3");
+    const char *override = "smtpd_timeout";
+    cfg_set(c, override, "7s", "master.cf:3");
     assert_int_equal(cfg_time(c, P_smtpd_timeout), 7);
     /* a name only set (no table declares it) is text by name */
     cfg_set(c, "my_custom_name", "x", "master.cf:4");
