@@ -123,7 +123,9 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
     if (offsets)
         printf("%llu: ", (unsigned long long)at);
     switch (type) {
-    case QREC_VERSION: printf("version: %s\n", shown(p->s, p->len, &t)); break;
+    case QREC_VERSION:
+        printf("version: %s\n", shown(p->s, p->len, &t));
+        break;
     case QREC_SIZE: {
         unsigned long long size = 0;
         unsigned flags = 0;
@@ -141,8 +143,12 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
         printf("message_arrival_time: %s (%s)\n", when, shown(p->s, p->len, &t));
         break;
     }
-    case QREC_SENDER: printf("sender: %s\n", p->len ? shown(p->s, p->len, &t) : "<>"); break;
-    case QREC_ATTR: printf("named_attribute: %s\n", shown(p->s, p->len, &t)); break;
+    case QREC_SENDER:
+        printf("sender: %s\n", p->len ? shown(p->s, p->len, &t) : "<>");
+        break;
+    case QREC_ATTR:
+        printf("named_attribute: %s\n", shown(p->s, p->len, &t));
+        break;
     case QREC_RCPT:
     case QREC_RCPT_DONE: {
         const char *f[4] = {p->s, "", "0", ""};
@@ -161,7 +167,8 @@ static void envelope_record(int type, const struct str *p, uint64_t at)
             printf("dsn_original_recipient: %s\n", shown(f[3], strlen(f[3]), &t));
         break;
     }
-    default: printf("record type 0x%02x: %s\n", type, shown(p->s, p->len, &t));
+    default:
+        printf("record type 0x%02x: %s\n", type, shown(p->s, p->len, &t));
     }
     str_free(&t);
     str_free(&v);
@@ -301,14 +308,28 @@ int main(int argc, char **argv)
     tool_init("petrel-cat");
     while ((c = getopt_long(argc, argv, "c:ehboq", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': copt = optarg; break;
-        case 'e': show |= SHOW_ENV; break;
-        case 'h': show |= SHOW_HEADER; break;
-        case 'b': show |= SHOW_BODY; break;
-        case 'o': offsets = 1; break;
-        case 'q': by_id = 1; break;
-        case 'H': help();
-        default: tool_usage(usage_text);
+        case 'c':
+            copt = optarg;
+            break;
+        case 'e':
+            show |= SHOW_ENV;
+            break;
+        case 'h':
+            show |= SHOW_HEADER;
+            break;
+        case 'b':
+            show |= SHOW_BODY;
+            break;
+        case 'o':
+            offsets = 1;
+            break;
+        case 'q':
+            by_id = 1;
+            break;
+        case 'H':
+            help();
+        default:
+            tool_usage(usage_text);
         }
     }
     if (optind == argc)

@@ -23,11 +23,10 @@
 #include "str.h"
 #include "tool.h"
 
-static const char usage_text[] =
-    "[-c config_dir] [-n | -d] [-h] [-x] [name ...]\n"
-    "       petrel-conf [-c config_dir] -e name=value ...\n"
-    "       petrel-conf [-c config_dir] -M [service ...]\n"
-    "       petrel-conf --man | --markdown";
+static const char usage_text[] = "[-c config_dir] [-n | -d] [-h] [-x] [name ...]\n"
+                                 "       petrel-conf [-c config_dir] -e name=value ...\n"
+                                 "       petrel-conf [-c config_dir] -M [service ...]\n"
+                                 "       petrel-conf --man | --markdown";
 
 static _Noreturn void help(void)
 {
@@ -127,12 +126,18 @@ static void roff(const char *s)
 static const char *type_name(enum cfg_type t)
 {
     switch (t) {
-    case CFG_BOOL: return "yes/no";
-    case CFG_INT: return "integer";
-    case CFG_TIME: return "time (s, m, h, d, w)";
-    case CFG_SIZE: return "size in bytes";
-    case CFG_LIST: return "list";
-    default: return "text";
+    case CFG_BOOL:
+        return "yes/no";
+    case CFG_INT:
+        return "integer";
+    case CFG_TIME:
+        return "time (s, m, h, d, w)";
+    case CFG_SIZE:
+        return "size in bytes";
+    case CFG_LIST:
+        return "list";
+    default:
+        return "text";
     }
 }
 
@@ -260,8 +265,7 @@ static int edit_main_cf(const char *confdir, int n, char **args)
         free(nm);
         free(v);
         if (cfg_find_param(names.v[names.n - 1]) == NULL)
-            fprintf(stderr, "petrel-conf: warning: %s: unknown parameter\n",
-                    names.v[names.n - 1]);
+            fprintf(stderr, "petrel-conf: warning: %s: unknown parameter\n", names.v[names.n - 1]);
     }
     path = xasprintf("%s/main.cf", confdir);
     if (cfg_edit_file(path, &names, &values, &err) < 0) {
@@ -288,17 +292,37 @@ int main(int argc, char **argv)
     tool_init(argv[0]);
     while ((c = getopt_long(argc, argv, "c:ndhxeM", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': copt = optarg; break;
-        case 'n': only_set = 1; break;
-        case 'd': defaults = 1; break;
-        case 'h': values_only = 1; break;
-        case 'x': expand = 1; break;
-        case 'e': edit = 1; break;
-        case 'M': master = 1; break;
-        case 'H': help();
-        case 'm': print_man(); return 0;
-        case 'k': print_markdown(); return 0;
-        default: tool_usage(usage_text);
+        case 'c':
+            copt = optarg;
+            break;
+        case 'n':
+            only_set = 1;
+            break;
+        case 'd':
+            defaults = 1;
+            break;
+        case 'h':
+            values_only = 1;
+            break;
+        case 'x':
+            expand = 1;
+            break;
+        case 'e':
+            edit = 1;
+            break;
+        case 'M':
+            master = 1;
+            break;
+        case 'H':
+            help();
+        case 'm':
+            print_man();
+            return 0;
+        case 'k':
+            print_markdown();
+            return 0;
+        default:
+            tool_usage(usage_text);
         }
     }
     const char *confdir = tool_confdir(copt);

@@ -170,8 +170,7 @@ static char *finish(int fd)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     const char *copt = NULL, *confdir;
     struct maildrop_limits lim;
     struct maildrop_reader rd;
@@ -186,8 +185,11 @@ int main(int argc, char **argv)
     tool_init("petrel-drop");
     while ((c = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': copt = optarg; break;
-        case 'H': help();
+        case 'c':
+            copt = optarg;
+            break;
+        case 'H':
+            help();
         default:
             fprintf(stderr, "usage: petrel-drop %s\n", usage_text);
             exit(EX_USAGE);
@@ -243,8 +245,10 @@ int main(int argc, char **argv)
     fflush(stdout);
     str_reset(&err);
     if (trigger_send("public/pickup", "W", (int)cfg_time(cfg_main, P_ipc_timeout), &err) < 0)
-        fprintf(stderr, "petrel-drop: warning: cannot notify pickup (%s): the message waits in "
-                        "the maildrop queue for its next scan\n", str_c(&err));
+        fprintf(stderr,
+                "petrel-drop: warning: cannot notify pickup (%s): the message waits in "
+                "the maildrop queue for its next scan\n",
+                str_c(&err));
     free(id);
     str_free(&err);
     str_free(&out);

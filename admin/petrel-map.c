@@ -121,8 +121,7 @@ static int query(const char *key, char **specs, int n)
             tool_die("%s", str_c(&err));
         int r = map_lookup(m, key, &value);
         if (r == MAP_ERROR)
-            fprintf(stderr, "petrel-map: %s: temporary failure: %s\n", specs[i],
-                    map_error_text(m));
+            fprintf(stderr, "petrel-map: %s: temporary failure: %s\n", specs[i], map_error_text(m));
         else if (r == MAP_FOUND)
             printf("%s\n", str_c(&value));
         map_close(m);
@@ -145,21 +144,32 @@ static void dump_one(const char *key, const char *value, void *ctx)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     const char *copt = NULL, *key = NULL;
     int aliases = 0, dump = 0, verbose = 0, c, rc = 0;
 
     tool_init(argv[0]);
     while ((c = getopt_long(argc, argv, "c:aq:sv", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': copt = optarg; break;
-        case 'a': aliases = 1; break;
-        case 'q': key = optarg; break;
-        case 's': dump = 1; break;
-        case 'v': verbose = 1; break;
-        case 'H': help();
-        default: tool_usage(usage_text);
+        case 'c':
+            copt = optarg;
+            break;
+        case 'a':
+            aliases = 1;
+            break;
+        case 'q':
+            key = optarg;
+            break;
+        case 's':
+            dump = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'H':
+            help();
+        default:
+            tool_usage(usage_text);
         }
     }
     if (optind == argc || (key && dump))

@@ -341,9 +341,14 @@ int main(int argc, char **argv)
             help();
     while ((c = getopt(argc, argv, "c:t:")) != -1) {
         switch (c) {
-        case 'c': confdir = optarg; break;
-        case 't': table = optarg; break;
-        default: tool_usage(usage_text);
+        case 'c':
+            confdir = optarg;
+            break;
+        case 't':
+            table = optarg;
+            break;
+        default:
+            tool_usage(usage_text);
         }
     }
     if (optind >= argc)
@@ -352,8 +357,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "list") == 0) {
         if (argc - optind != 1)
             tool_usage(usage_text);
-    } else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "passwd") == 0 ||
-               strcmp(cmd, "del") == 0) {
+    } else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "passwd") == 0 || strcmp(cmd, "del") == 0) {
         if (argc - optind != 2)
             tool_usage(usage_text);
         user_arg = argv[optind + 1];
@@ -404,7 +408,9 @@ int main(int argc, char **argv)
     if (map_db_build(type, dbpath, &es, file, &err) < 0)
         tool_die("%s: %s", dbpath, str_c(&err));
     printf("petrel-passwd: %s %s\n",
-           strcmp(cmd, "add") == 0 ? "added" : strcmp(cmd, "del") == 0 ? "removed" : "changed",
+           strcmp(cmd, "add") == 0   ? "added"
+           : strcmp(cmd, "del") == 0 ? "removed"
+                                     : "changed",
            user);
 done:
     map_entries_free(&es);

@@ -78,8 +78,10 @@ static void json_quote(const char *text, struct str *out)
     while (*p) {
         unsigned char c = *p;
         if (c >= 0x80) {
-            size_t k = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                     : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+            size_t k = c >= 0xc2 && c <= 0xdf   ? 2
+                       : c >= 0xe0 && c <= 0xef ? 3
+                       : c >= 0xf0 && c <= 0xf4 ? 4
+                                                : 0;
             size_t have = 0;
             while (have < k && p[have])
                 have++;
@@ -96,13 +98,27 @@ static void json_quote(const char *text, struct str *out)
             continue;
         }
         switch (c) {
-        case '"': str_cat(out, "\\\""); break;
-        case '\\': str_cat(out, "\\\\"); break;
-        case '\b': str_cat(out, "\\b"); break;
-        case '\f': str_cat(out, "\\f"); break;
-        case '\n': str_cat(out, "\\n"); break;
-        case '\r': str_cat(out, "\\r"); break;
-        case '\t': str_cat(out, "\\t"); break;
+        case '"':
+            str_cat(out, "\\\"");
+            break;
+        case '\\':
+            str_cat(out, "\\\\");
+            break;
+        case '\b':
+            str_cat(out, "\\b");
+            break;
+        case '\f':
+            str_cat(out, "\\f");
+            break;
+        case '\n':
+            str_cat(out, "\\n");
+            break;
+        case '\r':
+            str_cat(out, "\\r");
+            break;
+        case '\t':
+            str_cat(out, "\\t");
+            break;
         default:
             if (c < 0x20 || c == 0x7f)
                 str_printf(out, "\\u%04X", c);
@@ -123,8 +139,10 @@ static void print_json(const struct showq_entry *e)
     json_quote(e->queue, &o);
     str_cat(&o, ", \"queue_id\": ");
     json_quote(e->id, &o);
-    str_printf(&o, ", \"arrival_time\": %lld, \"message_size\": %llu, \"forced_expire\": false, "
-                   "\"sender\": ", e->arrival, e->size);
+    str_printf(&o,
+               ", \"arrival_time\": %lld, \"message_size\": %llu, \"forced_expire\": false, "
+               "\"sender\": ",
+               e->arrival, e->size);
     json_quote(e->sender, &o);
     str_cat(&o, ", \"recipients\": [");
     for (size_t i = 0; i < e->nrcpts; i++) {
@@ -185,8 +203,8 @@ static int on_entry(const struct showq_entry *e, void *ctx)
         print_json(e);
     } else {
         if (l->count == 0)
-            printf("%-17s %8s %-19s %s\n", "----Queue ID-----", "--Size--",
-                   "---Arrival Time----", "--Sender/Recipient------");
+            printf("%-17s %8s %-19s %s\n", "----Queue ID-----", "--Size--", "---Arrival Time----",
+                   "--Sender/Recipient------");
         else
             putchar('\n');
         print_entry(e);
@@ -210,8 +228,10 @@ static int list(int json)
             tool_die("the queue listing broke off: %s", err.s);
         if (!tool_is_admin())
             tool_die("queue report unavailable: the mail system is down (%s)", err.s);
-        fprintf(stderr, "petrel-queue: warning: the mail system is down (%s): reading the queue "
-                        "directly\n", err.s);
+        fprintf(stderr,
+                "petrel-queue: warning: the mail system is down (%s): reading the queue "
+                "directly\n",
+                err.s);
         str_reset(&err);
         if (showq_scan(qd, NULL, on_entry, &l, &err) < 0)
             tool_die("%s", err.s);
@@ -285,8 +305,7 @@ static int flush(int what, const char *arg, int verbose)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     const char *copt = NULL, *arg = NULL, *confdir;
     struct str why = STR_INIT;
     struct stat st;
@@ -298,7 +317,9 @@ int main(int argc, char **argv)
     tool_init("petrel-queue");
     while ((c = getopt_long(argc, argv, "c:pjfs:i:v", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': copt = optarg; break;
+        case 'c':
+            copt = optarg;
+            break;
         case 'p':
         case 'j':
         case 'f':
@@ -309,9 +330,13 @@ int main(int argc, char **argv)
             mode = c;
             arg = optarg;
             break;
-        case 'v': verbose++; break;
-        case 'H': help();
-        default: tool_usage(usage_text);
+        case 'v':
+            verbose++;
+            break;
+        case 'H':
+            help();
+        default:
+            tool_usage(usage_text);
         }
     }
     if (mode == 0 || optind != argc)

@@ -165,10 +165,18 @@ static void path_of(unsigned q, const char *id, struct str *out)
 {
     str_reset(out);
     switch (q) {
-    case Q_INCOMING: str_printf(out, "incoming/%s", id); break;
-    case Q_ACTIVE: str_printf(out, "active/%s", id); break;
-    case Q_DEFERRED: str_printf(out, "deferred/%c/%s", qdir_hash(id), id); break;
-    default: str_printf(out, "hold/%s", id); break;
+    case Q_INCOMING:
+        str_printf(out, "incoming/%s", id);
+        break;
+    case Q_ACTIVE:
+        str_printf(out, "active/%s", id);
+        break;
+    case Q_DEFERRED:
+        str_printf(out, "deferred/%c/%s", qdir_hash(id), id);
+        break;
+    default:
+        str_printf(out, "hold/%s", id);
+        break;
     }
 }
 
@@ -445,11 +453,19 @@ int main(int argc, char **argv)
             continue;
         }
         switch (c) {
-        case 'c': copt = optarg; break;
-        case 's': repair = 1; break;
-        case 'v': verbose++; break;
-        case 'H' + 256: help();
-        default: tool_usage(usage_text);
+        case 'c':
+            copt = optarg;
+            break;
+        case 's':
+            repair = 1;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'H' + 256:
+            help();
+        default:
+            tool_usage(usage_text);
         }
     }
     for (int i = optind; i < argc; i++) {

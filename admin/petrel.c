@@ -100,8 +100,8 @@ static int check_all(int with_queue)
         for (size_t i = 0; i < m.n; i++) {
             char *prog = xasprintf("%s/%s", dd, m.svc[i].argv.v[0]);
             if (access(prog, X_OK) < 0)
-                cfg_diag_add(&diag, 1, m.svc[i].file, m.svc[i].line,
-                             "program %s: %s", prog, strerror(errno));
+                cfg_diag_add(&diag, 1, m.svc[i].file, m.svc[i].line, "program %s: %s", prog,
+                             strerror(errno));
             free(prog);
         }
         struct qdir_ids ids;
@@ -164,8 +164,7 @@ static void check_queue(void)
         fprintf(stderr, "petrel: warning: exec %s: %s\n", path, strerror(errno));
         _exit(127);
     }
-    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0)
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "petrel: warning: the queue check left problems (see above and the mail "
                         "log)\n");
     free(path);
@@ -342,18 +341,23 @@ static int do_flush(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     const char *copt = NULL;
     int c;
 
     tool_init(argv[0]);
     while ((c = getopt_long(argc, argv, "c:v", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': copt = optarg; break;
-        case 'v': verbose = 1; break;
-        case 'H': help();
-        default: tool_usage(usage_text);
+        case 'c':
+            copt = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'H':
+            help();
+        default:
+            tool_usage(usage_text);
         }
     }
     if (optind + 1 != argc)

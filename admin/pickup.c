@@ -51,8 +51,8 @@
 
 #include "pickup.h"
 
-#define SCAN_SLICE 32          /* files per event-loop turn */
-#define FULLNAME_MAX 256       /* bytes of a full name for From: */
+#define SCAN_SLICE 32            /* files per event-loop turn */
+#define FULLNAME_MAX 256         /* bytes of a full name for From: */
 #define ENVELOPE_SLACK (1 << 20) /* file bytes beyond the content limit */
 
 static struct evloop *ev;
@@ -157,16 +157,16 @@ static void move_corrupt(int dfd, const char *name, long uid, const char *why)
     snprintf(to, sizeof(to), "../corrupt/%s", name);
     for (int i = 1; i < 100; i++) {
         if (renameat2(dfd, name, dfd, to, RENAME_NOREPLACE) == 0) {
-            log_warn("%s: malformed maildrop file from uid %ld (%s); moved to corrupt/", name,
-                     uid, why);
+            log_warn("%s: malformed maildrop file from uid %ld (%s); moved to corrupt/", name, uid,
+                     why);
             return;
         }
         if (errno != EEXIST)
             break;
         snprintf(to, sizeof(to), "../corrupt/%s.%d", name, i);
     }
-    log_warn("%s: malformed maildrop file from uid %ld (%s); cannot move it to corrupt/: %s",
-             name, uid, why, strerror(errno));
+    log_warn("%s: malformed maildrop file from uid %ld (%s); cannot move it to corrupt/: %s", name,
+             uid, why, strerror(errno));
     htab_put(stuck, name, stuck);
 }
 
@@ -252,8 +252,8 @@ static void write_envelope(struct job *j, struct qfile_writer *w)
 static void received_header(struct job *j, const char *id, struct str *h)
 {
     str_printf(h, "Received: by %s (%s, from userid %ld)\r\n\tid %s; ",
-               cfg_str(cfg_main, P_myhostname), cfg_str(cfg_main, P_mail_name),
-               (long)j->st.st_uid, id);
+               cfg_str(cfg_main, P_myhostname), cfg_str(cfg_main, P_mail_name), (long)j->st.st_uid,
+               id);
     pickup_date(time(NULL), h);
     str_cat(h, "\r\n");
 }

@@ -21,7 +21,7 @@ struct pickup_content {
     const char *from_header; /* the From: value to add when none (sender, full name) */
     size_t header_limit;     /* a header line longer than this ends the header section */
     int in_header;
-    int have_header;  /* a header field was seen (continuation lines attach to it) */
+    int have_header; /* a header field was seen (continuation lines attach to it) */
     int seen_date, seen_msgid, seen_from;
     int last_cr;      /* the last byte written was a CR (a CRLF split between chunks) */
     int last_nl;      /* the last byte written was a LF */

@@ -102,8 +102,8 @@ static void note_header(struct pickup_content *pc, const char *p, size_t n, size
             v++;
         while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
             end--;
-        str_cpyn(&pc->msgid, v, (size_t)(end - v) > MSGID_LOG_MAX ? MSGID_LOG_MAX
-                                                                   : (size_t)(end - v));
+        str_cpyn(&pc->msgid, v,
+                 (size_t)(end - v) > MSGID_LOG_MAX ? MSGID_LOG_MAX : (size_t)(end - v));
         pc->seen_msgid = 1;
     }
 }

@@ -207,17 +207,17 @@ static int newaliases(int verbose)
 struct reader {
     struct stream *s;
     const struct sm_opts *o;
-    struct sm_rcpts normal;    /* -t: To/Cc/Bcc recipients */
-    struct sm_rcpts resent;    /* -t: Resent-To/Cc/Bcc recipients */
-    int resent_seen;           /* a Resent-To/Cc/Bcc field was there */
-    struct str header;         /* the header section as it will be queued */
-    struct str field;          /* the field being read (with its continuation lines) */
-    struct str first_body;     /* the line that ended the header section */
-    unsigned long long size;   /* bytes that will be queued */
-    unsigned long long limit;  /* message_size_limit */
-    size_t header_limit;       /* header_size_limit */
-    int ended;                 /* the input ended (EOF or the dot line) */
-    int body_line_start;       /* first_body ends a line */
+    struct sm_rcpts normal;   /* -t: To/Cc/Bcc recipients */
+    struct sm_rcpts resent;   /* -t: Resent-To/Cc/Bcc recipients */
+    int resent_seen;          /* a Resent-To/Cc/Bcc field was there */
+    struct str header;        /* the header section as it will be queued */
+    struct str field;         /* the field being read (with its continuation lines) */
+    struct str first_body;    /* the line that ended the header section */
+    unsigned long long size;  /* bytes that will be queued */
+    unsigned long long limit; /* message_size_limit */
+    size_t header_limit;      /* header_size_limit */
+    int ended;                /* the input ended (EOF or the dot line) */
+    int body_line_start;      /* first_body ends a line */
 };
 
 /* is_dot - a line with a single dot (the historic end of input) */
@@ -451,8 +451,7 @@ static const char *confdir_of(const char *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     struct sm_opts o;
     struct sm_rcpts rcpts = {NULL, 0};
     const char *copt = NULL, *fopt = NULL, *qopt = NULL, *base;
@@ -471,13 +470,21 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+A:B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx",
                             longopts, NULL)) != -1) {
         switch (c) {
-        case 'C': copt = optarg; break;
-        case 'F': o.fullname = optarg; break;
-        case 'I': mode = 'i'; break;
+        case 'C':
+            copt = optarg;
+            break;
+        case 'F':
+            o.fullname = optarg;
+            break;
+        case 'I':
+            mode = 'i';
+            break;
         case 'N': /* the values of the ESMTP parameters NOTIFY, RET and ENVID (RFC 3461) */
             if ((o.notify = smtp_parse_notify(optarg)) < 0)
-                die(EX_USAGE, "-N %s: use never, or a comma-separated list of success, delay, "
-                              "failure", optarg);
+                die(EX_USAGE,
+                    "-N %s: use never, or a comma-separated list of success, delay, "
+                    "failure",
+                    optarg);
             break;
         case 'R':
             if ((ret = smtp_parse_ret(optarg)) < 0)
@@ -498,8 +505,12 @@ int main(int argc, char **argv)
             mode = optarg[0];
             break;
         case 'f':
-        case 'r': fopt = optarg; break;
-        case 'i': o.ignore_dot = 1; break;
+        case 'r':
+            fopt = optarg;
+            break;
+        case 'i':
+            o.ignore_dot = 1;
+            break;
         case 'o':
             if (strcmp(optarg, "i") == 0)
                 o.ignore_dot = 1;
@@ -508,15 +519,32 @@ int main(int argc, char **argv)
             want_queue = 1;
             qopt = optarg;
             break;
-        case 't': o.extract = 1; break;
-        case 'v': o.verbose++; break;
-        case 'H': help();
-        case 'A': case 'B': case 'G': case 'L': case 'O': case 'U': case 'X':
-        case 'c': case 'e': case 'h': case 'm': case 'n': case 'p': case 'x':
+        case 't':
+            o.extract = 1;
+            break;
+        case 'v':
+            o.verbose++;
+            break;
+        case 'H':
+            help();
+        case 'A':
+        case 'B':
+        case 'G':
+        case 'L':
+        case 'O':
+        case 'U':
+        case 'X':
+        case 'c':
+        case 'e':
+        case 'h':
+        case 'm':
+        case 'n':
+        case 'p':
+        case 'x':
             break; /* accepted and ignored, as Postfix does */
         default:
-            fprintf(stderr, "usage: %s [options] [--] [recipient ...]\n(try %s --help)\n",
-                    prog, prog);
+            fprintf(stderr, "usage: %s [options] [--] [recipient ...]\n(try %s --help)\n", prog,
+                    prog);
             exit(EX_USAGE);
         }
     }
@@ -532,11 +560,14 @@ int main(int argc, char **argv)
         return 0; /* -q<interval>: a queue run daemon; qmgr does that */
     }
     switch (mode) {
-    case 'p': run_tool("petrel-queue", o.confdir, "-p", NULL);
-    case 'i': return newaliases(o.verbose);
+    case 'p':
+        run_tool("petrel-queue", o.confdir, "-p", NULL);
+    case 'i':
+        return newaliases(o.verbose);
     case 's':
     case 'm':
-    case 'v': break;
+    case 'v':
+        break;
     }
 
     struct passwd *pw = getpwuid(getuid());

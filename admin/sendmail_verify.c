@@ -55,7 +55,9 @@ static void note(struct verify *v, const char *addr, int outcome, const char *fm
     va_list ap;
 
     printf("%s: %s", addr,
-           outcome == V_OK ? "deliverable" : outcome == V_DEFER ? "deferred: " : "undeliverable: ");
+           outcome == V_OK      ? "deliverable"
+           : outcome == V_DEFER ? "deferred: "
+                                : "undeliverable: ");
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -161,14 +163,16 @@ static void verify_target(struct verify *v, const char *addr, const char *target
         else if (strcmp(rt.transport.s, "discard") == 0)
             note(v, addr, V_OK, " (discarded)");
         else
-            note(v, addr, V_DEFER, "mail transport unavailable: no private unix service \"%s\" "
-                 "in master.cf", rt.transport.s);
+            note(v, addr, V_DEFER,
+                 "mail transport unavailable: no private unix service \"%s\" "
+                 "in master.cf",
+                 rt.transport.s);
         goto out;
     }
     if (svc->argv.n && strcmp(svc->argv.v[0], "local") == 0) {
         addr_split(target, &local, &domain);
         outcome = addr_domain_class(domain.s) == ADDR_VIRTUAL ? virtual_detail(v, target, &detail)
-                                                               : local_detail(v, target, &detail);
+                                                              : local_detail(v, target, &detail);
     }
     if (outcome == V_OK)
         note(v, addr, V_OK, " via %s[%s] to %s%s%s%s", rt.transport.s, rt.nexthop.s, target,

@@ -77,11 +77,11 @@ struct fwd {
 struct rctx {
     struct local_req *lr;
     size_t idx;
-    const char *rcpt;          /* the request recipient (lower case) */
-    const char *owner;         /* current owner- error address, NULL: the sender */
-    struct strlist seen;       /* targets delivered already (duplicate filter) */
+    const char *rcpt;    /* the request recipient (lower case) */
+    const char *owner;   /* current owner- error address, NULL: the sender */
+    struct strlist seen; /* targets delivered already (duplicate filter) */
     struct strlist alias_stack;
-    struct strlist fwd_stack;  /* users whose .forward is being expanded */
+    struct strlist fwd_stack; /* users whose .forward is being expanded */
     struct fwd *fwd;
     size_t nfwd;
     int nsent, ndefer, nbounce, ntargets;
@@ -601,8 +601,8 @@ static void deliver_alias(struct rctx *c, const char *name, const char *value, i
 }
 
 /* deliver_forward_file - ~/.forward; 1 when it took the mail */
-static int deliver_forward_file(struct rctx *c, const struct passwd *pw, const char *ext,
-                                int depth, const char *to)
+static int deliver_forward_file(struct rctx *c, const struct passwd *pw, const char *ext, int depth,
+                                const char *to)
 {
     struct strlist paths = STRLIST_INIT;
     struct str buf = STR_INIT, path = STR_INIT;
@@ -730,8 +730,7 @@ static void deliver_address(struct rctx *c, const char *addr, int depth, int no_
     pw = getpwnam(base.s);
     if (pw == NULL) {
         if (errno != 0 && errno != ENOENT && errno != ESRCH)
-            settle(c, addr, DELIVER_DEFERRED, "4.3.0", "user lookup failure: %s",
-                   strerror(errno));
+            settle(c, addr, DELIVER_DEFERRED, "4.3.0", "user lookup failure: %s", strerror(errno));
         else
             settle(c, addr, DELIVER_BOUNCED, "5.1.1", "unknown user: \"%s\"", base.s);
         goto out;
@@ -739,7 +738,8 @@ static void deliver_address(struct rctx *c, const char *addr, int depth, int no_
     if (pw->pw_uid == 0 && local_is_root()) {
         /* never deliver as root (not even its .forward); root must be an alias */
         log_warn("%s: mail for %s: deliveries as root are refused; make %s an alias in "
-                 "alias_maps", c->lr->req->queue_id, addr, pw->pw_name);
+                 "alias_maps",
+                 c->lr->req->queue_id, addr, pw->pw_name);
         settle(c, addr, DELIVER_DEFERRED, "4.3.0",
                "deliveries as root are refused: %s needs an alias", pw->pw_name);
         goto out;
@@ -791,8 +791,7 @@ static void flush_forwards(struct rctx *c)
         if (local_forward(c->lr, c->idx, c->fwd[i].sender, &addrs, &newid, &err) < 0) {
             log_warn("%s: cannot forward: %s", c->lr->req->queue_id, str_c(&err));
             for (size_t k = 0; k < addrs.n; k++)
-                settle(c, addrs.v[k], DELIVER_DEFERRED, "4.3.0", "cannot forward: %s",
-                       str_c(&err));
+                settle(c, addrs.v[k], DELIVER_DEFERRED, "4.3.0", "cannot forward: %s", str_c(&err));
         } else {
             for (size_t k = 0; k < addrs.n; k++)
                 settle(c, addrs.v[k], DELIVER_SENT, "2.0.0", "forwarded as %s", newid.s);
@@ -818,8 +817,8 @@ static int mark_sent(struct rctx *c, const struct deliver_result *r, size_t *fir
     if (local_become_mail_owner(&err) < 0) {
         log_warn("%s: %s", c->lr->req->queue_id, str_c(&err));
     } else {
-        marked = deliver_mark_sent(c->lr->qfd, &c->lr->env, c->lr->req, r, c->extra,
-                                   c->nextra, first_extra) == 0;
+        marked = deliver_mark_sent(c->lr->qfd, &c->lr->env, c->lr->req, r, c->extra, c->nextra,
+                                   first_extra) == 0;
         local_unbecome();
     }
     if (marked)

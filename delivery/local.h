@@ -20,16 +20,16 @@
 /* one delivery request */
 struct local_req {
     struct deliver_request *req;
-    int qfd;               /* the queue file */
-    struct qfile_env env;  /* its envelope */
+    int qfd;                     /* the queue file */
+    struct qfile_env env;        /* its envelope */
     struct strlist delivered_to; /* Delivered-To: values in the message (lower case) */
-    int received;          /* number of Received: headers */
-    long long rcpt_offset; /* the recipient record being delivered (Maildir names) */
+    int received;                /* number of Received: headers */
+    long long rcpt_offset;       /* the recipient record being delivered (Maildir names) */
 };
 
 /* the outcome of one delivery attempt (a target) */
 struct local_status {
-    int status;       /* DELIVER_ */
+    int status; /* DELIVER_ */
     char dsn[16];
     struct str reason;
 };
@@ -44,7 +44,7 @@ struct local_priv {
 };
 
 /* what to write in front of the message */
-#define LC_FROM_LINE 1 /* mbox "From " line */
+#define LC_FROM_LINE 1  /* mbox "From " line */
 #define LC_QUOTE_FROM 2 /* ">From " escaping (mbox) */
 #define LC_DELIVERED_TO 4
 #define LC_BLANK_LINE 8 /* an empty line after the message (mbox) */
@@ -89,7 +89,7 @@ void local_command(struct local_req *lr, const char *cmd, const struct local_pri
 /* local_forward.c */
 /* local_forward - write one new queue file for addrs (sender, orcpt/notify of request
  * recipient i); its queue ID into newid */
-int local_forward(struct local_req *lr, size_t i, const char *sender,
-                  const struct strlist *addrs, struct str *newid, struct str *err);
+int local_forward(struct local_req *lr, size_t i, const char *sender, const struct strlist *addrs,
+                  struct str *newid, struct str *err);
 
 #endif

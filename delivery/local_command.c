@@ -91,13 +91,13 @@ static void sysexit_status(int code, const char *cmd, const char *out, struct lo
         int code;
         int status;
         const char *dsn;
-    } t[] = {{64, DELIVER_BOUNCED, "5.3.0"}, {65, DELIVER_BOUNCED, "5.6.0"},
-             {66, DELIVER_BOUNCED, "5.3.0"}, {67, DELIVER_BOUNCED, "5.1.1"},
-             {68, DELIVER_BOUNCED, "5.1.2"}, {69, DELIVER_BOUNCED, "5.3.0"},
-             {70, DELIVER_BOUNCED, "5.3.0"}, {71, DELIVER_DEFERRED, "4.3.0"},
-             {72, DELIVER_BOUNCED, "5.3.0"}, {73, DELIVER_BOUNCED, "5.3.0"},
+    } t[] = {{64, DELIVER_BOUNCED, "5.3.0"},  {65, DELIVER_BOUNCED, "5.6.0"},
+             {66, DELIVER_BOUNCED, "5.3.0"},  {67, DELIVER_BOUNCED, "5.1.1"},
+             {68, DELIVER_BOUNCED, "5.1.2"},  {69, DELIVER_BOUNCED, "5.3.0"},
+             {70, DELIVER_BOUNCED, "5.3.0"},  {71, DELIVER_DEFERRED, "4.3.0"},
+             {72, DELIVER_BOUNCED, "5.3.0"},  {73, DELIVER_BOUNCED, "5.3.0"},
              {74, DELIVER_DEFERRED, "4.3.0"}, {75, DELIVER_DEFERRED, "4.3.0"},
-             {76, DELIVER_BOUNCED, "5.3.0"}, {77, DELIVER_BOUNCED, "5.7.0"},
+             {76, DELIVER_BOUNCED, "5.3.0"},  {77, DELIVER_BOUNCED, "5.7.0"},
              {78, DELIVER_DEFERRED, "4.3.5"}};
     int status = DELIVER_BOUNCED;
     const char *dsn = "5.3.0";
@@ -170,7 +170,8 @@ void local_command(struct local_req *lr, const char *cmd, const struct local_pri
         if (n <= 0)
             break;
         if (out.len < OUTPUT_KEEP)
-            str_catn(&out, buf, (size_t)n < OUTPUT_KEEP - out.len ? (size_t)n : OUTPUT_KEEP - out.len);
+            str_catn(&out, buf,
+                     (size_t)n < OUTPUT_KEEP - out.len ? (size_t)n : OUTPUT_KEEP - out.len);
     }
     while ((w = waitpid(pid, &status, WNOHANG)) == 0 && evloop_now_ms() < deadline)
         usleep(10000);

@@ -21,8 +21,8 @@
 
 #include "local.h"
 
-int local_forward(struct local_req *lr, size_t i, const char *sender,
-                  const struct strlist *addrs, struct str *newid, struct str *err)
+int local_forward(struct local_req *lr, size_t i, const char *sender, const struct strlist *addrs,
+                  struct str *newid, struct str *err)
 {
     const struct deliver_request *req = lr->req;
     const struct deliver_rcpt *rc = &req->rcpts[i];

@@ -339,7 +339,8 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
         what = maildir_failed(mf, &path);
         fail_errno(lr, st, errno, what, path);
     } else if (r == 1) {
-        local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir (by an earlier "
+        local_status_set(st, DELIVER_SENT, "2.0.0",
+                         "delivered to maildir (by an earlier "
                          "attempt: the file was there)");
     } else {
         local_status_set(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
@@ -489,8 +490,7 @@ void local_mbox(struct local_req *lr, const char *path, const char *rcpt, long l
         (local_is_root() && owner && sb.st_uid != owner->uid)) {
         log_warn("%s: mailbox %s is not a regular file with one link owned by the recipient",
                  lr->req->queue_id, path);
-        local_status_set(st, DELIVER_DEFERRED, "4.2.0", "mailbox %s: bad file type or owner",
-                         path);
+        local_status_set(st, DELIVER_DEFERRED, "4.2.0", "mailbox %s: bad file type or owner", path);
         close(fd);
         return;
     }

@@ -65,8 +65,7 @@ int local_become_mail_owner(struct str *err)
     if (!have_ids && qdir_ids(cfg_main, &ids, err) < 0)
         return -1;
     have_ids = 1;
-    if (setgroups(1, &ids.mail_gid) < 0 || setegid(ids.mail_gid) < 0 ||
-        seteuid(ids.mail_uid) < 0) {
+    if (setgroups(1, &ids.mail_gid) < 0 || setegid(ids.mail_gid) < 0 || seteuid(ids.mail_uid) < 0) {
         str_printf(err, "cannot become mail_owner: %s", strerror(errno));
         local_unbecome();
         return -1;

@@ -155,7 +155,9 @@ static int report(struct stream *qs, struct smtp_msg *m, int dsn_server, int all
         r.dsn = rc_->dsn;
         if (!deliver_dsn_valid(r.dsn, r.status)) /* never pass on a code of the wrong class */
             snprintf(rc_->dsn, sizeof(rc_->dsn), "%d.0.0",
-                     r.status == DELIVER_SENT ? 2 : r.status == DELIVER_DEFERRED ? 4 : 5);
+                     r.status == DELIVER_SENT       ? 2
+                     : r.status == DELIVER_DEFERRED ? 4
+                                                    : 5);
         r.reason = str_c(&rc_->reason);
         r.relay = rc_->relay.len ? rc_->relay.s : NULL;
         r.diag = rc_->diag.len ? rc_->diag.s : NULL;
@@ -247,15 +249,14 @@ static int downgrade(struct smtp_session *ss, struct smtp_msg *m, struct smtp_wh
         return 0;
     if (read_content(m, &err) < 0) {
         log_warn("%s: %s", m->req->queue_id, str_c(&err));
-        smtp_why_set(why, DELIVER_DEFERRED, "4.3.0", "cannot read the queue file: %s",
-                     str_c(&err));
+        smtp_why_set(why, DELIVER_DEFERRED, "4.3.0", "cannot read the queue file: %s", str_c(&err));
         str_free(&err);
         return -1;
     }
     str_free(&err);
     if (m->conv_state[mode] == 0)
-        m->conv_state[mode] = 1 + mime_downgrade(m->content.s, m->content.len, mode,
-                                                 &m->conv[mode], &m->conv_why[mode]);
+        m->conv_state[mode] = 1 + mime_downgrade(m->content.s, m->content.len, mode, &m->conv[mode],
+                                                 &m->conv_why[mode]);
     if (m->conv_state[mode] == 1 + MIME_CONV_NONE)
         return 0;
     struct str text = STR_INIT;
@@ -263,11 +264,15 @@ static int downgrade(struct smtp_session *ss, struct smtp_msg *m, struct smtp_wh
                mode == MIME_CONV_8BIT ? "binary" : "8-bit", str_c(&ss->relay),
                mode == MIME_CONV_8BIT ? "BINARYMIME and CHUNKING" : "8BITMIME");
     if (m->conv_state[mode] == 0) /* -1 + 1 */
-        smtp_why_set(why, DELIVER_BOUNCED, "5.6.3", "message has %s, and it cannot be "
-                     "converted: %s", text.s, str_c(&m->conv_why[mode]));
+        smtp_why_set(why, DELIVER_BOUNCED, "5.6.3",
+                     "message has %s, and it cannot be "
+                     "converted: %s",
+                     text.s, str_c(&m->conv_why[mode]));
     else if (cfg_bool(cfg_main, P_disable_mime_output_conversion))
-        smtp_why_set(why, DELIVER_BOUNCED, "5.6.3", "message has %s (and "
-                     "disable_mime_output_conversion = yes)", text.s);
+        smtp_why_set(why, DELIVER_BOUNCED, "5.6.3",
+                     "message has %s (and "
+                     "disable_mime_output_conversion = yes)",
+                     text.s);
     else
         m->send = &m->conv[mode];
     str_free(&text);
@@ -356,8 +361,8 @@ static int try_servers(struct stream *qs, struct smtp_msg *m, const struct smtp_
     for (size_t i = 0; i < al.n && pending_count(m) > 0; i++) {
         int handshook = 0;
         long long t0 = deliver_now_us();
-        struct smtp_session *ss = smtp_session_open(m->req->nexthop, &al.v[i], level, &why,
-                                                    &handshook);
+        struct smtp_session *ss =
+            smtp_session_open(m->req->nexthop, &al.v[i], level, &why, &handshook);
         sessions += handshook;
         if (ss == NULL) {
             log_info("%s: %s", m->req->queue_id, str_c(&why.text));
@@ -433,8 +438,7 @@ static int fail_all(struct stream *qs, struct smtp_msg *m, const char *reason)
 
 /* handle_request - one delivery request, its results but not "done"; STREAM_OK unless
  * qmgr's connection broke, *dest_failed when the next hop itself failed */
-static int handle_request(struct stream *qs, const struct deliver_request *req,
-                          int *dest_failed)
+static int handle_request(struct stream *qs, const struct deliver_request *req, int *dest_failed)
 {
     struct smtp_msg m;
     const char *why;
@@ -508,8 +512,7 @@ static int wait_request(struct stream *qs)
 /* serve - one qmgr connection: requests in turn until qmgr closes or we are idle */
 static void serve(struct server_conn *conn)
 {
-    struct stream *qs =
-        stream_new(conn->fd, conn->wfd, (int)cfg_time(cfg_main, P_ipc_timeout));
+    struct stream *qs = stream_new(conn->fd, conn->wfd, (int)cfg_time(cfg_main, P_ipc_timeout));
     struct deliver_request req;
     struct str err = STR_INIT;
     long long max = cfg_int(cfg_main, P_max_use);

@@ -41,7 +41,7 @@
 struct smtp_nexthop {
     char *host; /* domain or host name, or an IP address (brackets removed) */
     int port;
-    int mx;     /* look up MX records (no brackets) */
+    int mx; /* look up MX records (no brackets) */
 };
 
 /* one server address to try */
@@ -61,9 +61,10 @@ struct smtp_addr_list {
 
 /* the outcome of a step that affects the whole session or request */
 struct smtp_why {
-    int status;       /* DELIVER_DEFERRED or DELIVER_BOUNCED */
+    int status; /* DELIVER_DEFERRED or DELIVER_BOUNCED */
     char dsn[16];
-    struct str text;  /* reason, e.g. "host x[1.2.3.4] said: 451 ... (in reply to MAIL FROM command)" */
+    struct str
+        text; /* reason, e.g. "host x[1.2.3.4] said: 451 ... (in reply to MAIL FROM command)" */
     struct str diag;  /* RFC 3464 Diagnostic-Code ("smtp; 451 ...") or "" */
     struct str relay; /* the server involved ("host[ip]:port"), "" before a connection */
 };
@@ -71,29 +72,29 @@ struct smtp_why {
 /* an open session with a server */
 struct smtp_session {
     struct stream *s;
-    char *dest;       /* the cache key: next hop as routed */
-    char *host;       /* server host name */
+    char *dest; /* the cache key: next hop as routed */
+    char *host; /* server host name */
     char ip[SOCK_ADDR_MAX];
     int port;
-    struct str relay; /* "host[ip]:port" for logs */
-    int features;     /* SMTP_F_ */
-    unsigned long long size_limit; /* SIZE announced (0: none) */
-    int tls;          /* TLS active */
-    int tls_level;    /* the level the session was set up with */
+    struct str relay;                 /* "host[ip]:port" for logs */
+    int features;                     /* SMTP_F_ */
+    unsigned long long size_limit;    /* SIZE announced (0: none) */
+    int tls;                          /* TLS active */
+    int tls_level;                    /* the level the session was set up with */
     long long born_ms, idle_since_ms; /* monotonic */
     int transactions;
 };
 
 /* one mail transaction: what to send and what became of each recipient */
-#define SMTP_R_PENDING 0 /* not settled: try (again) at the next server */
+#define SMTP_R_PENDING 0  /* not settled: try (again) at the next server */
 #define SMTP_R_ACCEPTED 1 /* RCPT accepted in the current transaction */
-#define SMTP_R_DONE 2    /* a final result was reported */
+#define SMTP_R_DONE 2     /* a final result was reported */
 
 struct smtp_rcpt {
     int state;
-    int reported;   /* the result went to qmgr */
-    int before;     /* its record was marked done before the request: not sent again */
-    int status;     /* the last outcome (DELIVER_) */
+    int reported; /* the result went to qmgr */
+    int before;   /* its record was marked done before the request: not sent again */
+    int status;   /* the last outcome (DELIVER_) */
     char dsn[16];
     struct str reason;
     struct str diag;
@@ -105,14 +106,14 @@ struct smtp_msg {
     int qfd;
     struct qfile_env env;
     int need_smtputf8;
-    int eightbit;     /* BODY=8BITMIME (or BINARYMIME) declared */
-    int binary;       /* BODY=BINARYMIME declared */
+    int eightbit;       /* BODY=8BITMIME (or BINARYMIME) declared */
+    int binary;         /* BODY=BINARYMIME declared */
     struct str content; /* the content, read once when a conversion has to be tried */
     int have_content;
     struct str conv[2]; /* mime_downgrade for MIME_CONV_7BIT / _8BIT */
     int conv_state[2];  /* 0 not tried, else 1 + the result of mime_downgrade */
     struct str conv_why[2];
-    const struct str *send; /* what this transaction sends instead of the queue file (NULL) */
+    const struct str *send;  /* what this transaction sends instead of the queue file (NULL) */
     struct smtp_rcpt *rcpts; /* parallel to req->rcpts */
     long long conn_us;       /* connection set-up time of the delivering session */
 };
@@ -130,8 +131,7 @@ void smtp_addr_init(void);
 void smtp_addr_free(void);
 /* smtp_resolve - the addresses to try for a next hop, best first, loops to ourselves
  * removed; -1 with why set (bounce or defer) when there is none */
-int smtp_resolve(const struct smtp_nexthop *nh, struct smtp_addr_list *out,
-                 struct smtp_why *why);
+int smtp_resolve(const struct smtp_nexthop *nh, struct smtp_addr_list *out, struct smtp_why *why);
 void smtp_addr_list_free(struct smtp_addr_list *l);
 /* smtp_is_our_addr - whether a socket address is one of ours (inet_interfaces) */
 int smtp_is_our_addr(const struct sockaddr *sa);
@@ -146,18 +146,18 @@ int smtp_tls_level_for(const char *dest, const struct smtp_nexthop *nh, struct s
 /* smtp_session_open - connect and complete the handshake (greeting, EHLO/HELO, STARTTLS,
  * EHLO, AUTH); NULL with why set. *handshook is set once the greeting and EHLO
  * succeeded (a session for smtp_mx_session_limit). */
-struct smtp_session *smtp_session_open(const char *dest, const struct smtp_addr *a,
-                                       int tls_level, struct smtp_why *why, int *handshook);
+struct smtp_session *smtp_session_open(const char *dest, const struct smtp_addr *a, int tls_level,
+                                       struct smtp_why *why, int *handshook);
 /* smtp_session_close - QUIT (when the session is healthy) and free */
 void smtp_session_close(struct smtp_session *ss, int quit);
 
 /* smtp_proto.c */
 struct smtp_reply {
-    int code;        /* 0: none (connection problem) */
-    struct str text; /* all lines joined with " ", codes included (for logs) */
-    struct str last; /* the last line without code */
+    int code;             /* 0: none (connection problem) */
+    struct str text;      /* all lines joined with " ", codes included (for logs) */
+    struct str last;      /* the last line without code */
     struct strlist lines; /* every line without its code */
-    char dsn[16];    /* the enhanced status code given, or one derived from the code */
+    char dsn[16];         /* the enhanced status code given, or one derived from the code */
 };
 
 void smtp_reply_init(struct smtp_reply *r);
@@ -170,8 +170,8 @@ int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *s
 int smtp_cmd(struct smtp_session *ss, int timeout, struct smtp_reply *r, const char *stage,
              struct smtp_why *why, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* smtp_why_reply - why = "host H said: REPLY (in reply to STAGE)" with the reply's class */
-void smtp_why_reply(struct smtp_why *why, const struct smtp_session *ss,
-                    const struct smtp_reply *r, const char *stage);
+void smtp_why_reply(struct smtp_why *why, const struct smtp_session *ss, const struct smtp_reply *r,
+                    const char *stage);
 void smtp_why_set(struct smtp_why *why, int status, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void smtp_why_init(struct smtp_why *why);

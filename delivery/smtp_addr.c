@@ -142,9 +142,8 @@ int smtp_is_our_addr(const struct sockaddr *sa)
         const struct sockaddr *o = (const struct sockaddr *)&ours[i];
         if (o->sa_family != sa->sa_family)
             continue;
-        if (sa->sa_family == AF_INET &&
-            memcmp(&((const struct sockaddr_in *)o)->sin_addr,
-                   &((const struct sockaddr_in *)sa)->sin_addr, 4) == 0)
+        if (sa->sa_family == AF_INET && memcmp(&((const struct sockaddr_in *)o)->sin_addr,
+                                               &((const struct sockaddr_in *)sa)->sin_addr, 4) == 0)
             return 1;
         if (sa->sa_family == AF_INET6 &&
             memcmp(&((const struct sockaddr_in6 *)o)->sin6_addr,
@@ -186,8 +185,8 @@ int smtp_nexthop_parse(const char *text, int default_port, struct smtp_nexthop *
     if (!dns_valid_name(host.s)) {
         struct in6_addr a6;
         struct in_addr a4;
-        if (out->mx || (inet_pton(AF_INET, host.s, &a4) != 1 &&
-                        inet_pton(AF_INET6, host.s, &a6) != 1))
+        if (out->mx ||
+            (inet_pton(AF_INET, host.s, &a4) != 1 && inet_pton(AF_INET6, host.s, &a6) != 1))
             goto bad;
     }
     if (host.s[host.len - 1] == '.')
@@ -402,8 +401,7 @@ static int host_only(const struct smtp_nexthop *nh, struct smtp_addr_list *out,
     if (limit > 0 && (long long)out->n > limit)
         truncate_from(out, (size_t)limit);
     if (loop_check(nh) && self_cut(out) < out->n) {
-        smtp_why_set(why, DELIVER_BOUNCED, "5.4.6", "mail for %s loops back to myself",
-                     nh->host);
+        smtp_why_set(why, DELIVER_BOUNCED, "5.4.6", "mail for %s loops back to myself", nh->host);
         truncate_from(out, 0);
         return -1;
     }
@@ -439,8 +437,7 @@ int smtp_resolve(const struct smtp_nexthop *nh, struct smtp_addr_list *out, stru
                      str_c(&w));
         break;
     default:
-        smtp_why_set(why, DELIVER_BOUNCED, "5.1.2", "Host or domain name not found. %s",
-                     str_c(&w));
+        smtp_why_set(why, DELIVER_BOUNCED, "5.1.2", "Host or domain name not found. %s", str_c(&w));
         break;
     }
     dns_rr_list_free(&rr);

@@ -146,8 +146,8 @@ int smtp_read_reply(struct smtp_session *ss, struct smtp_reply *r, const char *s
         if (g == STREAM_OK && line.len > limit)
             g = STREAM_TOOLONG;
         if (g == STREAM_TOOLONG || (g == STREAM_OK && n >= max_lines)) {
-            smtp_why_set(why, DELIVER_DEFERRED, "4.5.0", "protocol error with %s: %s (in reply to %s)",
-                         str_c(&ss->relay),
+            smtp_why_set(why, DELIVER_DEFERRED, "4.5.0",
+                         "protocol error with %s: %s (in reply to %s)", str_c(&ss->relay),
                          g == STREAM_TOOLONG ? "reply line too long" : "too many reply lines",
                          stage);
             goto out;
@@ -216,8 +216,8 @@ int smtp_cmd(struct smtp_session *ss, int timeout, struct smtp_reply *r, const c
     return smtp_read_reply(ss, r, stage, why);
 }
 
-void smtp_why_reply(struct smtp_why *why, const struct smtp_session *ss,
-                    const struct smtp_reply *r, const char *stage)
+void smtp_why_reply(struct smtp_why *why, const struct smtp_session *ss, const struct smtp_reply *r,
+                    const char *stage)
 {
     const char *dsn = r->dsn;
     char soft[16];
@@ -248,14 +248,14 @@ struct xact {
     size_t nq;
     int mail_read, mail_ok;
     size_t naccepted;
-    int broken; /* the session is unusable */
+    int broken;     /* the session is unusable */
     int data_reply; /* the DATA reply was read: its code */
     struct smtp_reply reply;
 };
 
 static const char *stage_name(int kind)
 {
-    return kind == K_RSET ? "RSET command"
+    return kind == K_RSET   ? "RSET command"
            : kind == K_MAIL ? "MAIL FROM command"
            : kind == K_RCPT ? "RCPT TO command"
                             : "DATA command";
@@ -299,8 +299,7 @@ static void session_broken(struct xact *x)
 {
     x->broken = 1;
     for (size_t i = 0; i < x->msg->req->nrcpts; i++)
-        if (x->msg->rcpts[i].state == SMTP_R_ACCEPTED ||
-            x->msg->rcpts[i].state == SMTP_R_PENDING)
+        if (x->msg->rcpts[i].state == SMTP_R_ACCEPTED || x->msg->rcpts[i].state == SMTP_R_PENDING)
             rcpt_note(x->msg, i, x->why, 0, x->ss);
 }
 
@@ -308,8 +307,8 @@ static void session_broken(struct xact *x)
 static int timeout_for(int kind)
 {
     enum cfg_time_param p = kind == K_RSET || kind == K_MAIL ? P_smtp_mail_timeout
-                    : kind == K_RCPT                 ? P_smtp_rcpt_timeout
-                                                     : P_smtp_data_init_timeout;
+                            : kind == K_RCPT                 ? P_smtp_rcpt_timeout
+                                                             : P_smtp_data_init_timeout;
     return (int)cfg_time(cfg_main, p);
 }
 

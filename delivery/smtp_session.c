@@ -64,7 +64,8 @@ static int tls_level_parse(const char *v)
 void smtp_session_init(void)
 {
     struct str err = STR_INIT;
-    const char *ca = cfg_str(cfg_main, P_smtp_tls_CAfile), *cap = cfg_str(cfg_main, P_smtp_tls_CApath);
+    const char *ca = cfg_str(cfg_main, P_smtp_tls_CAfile),
+               *cap = cfg_str(cfg_main, P_smtp_tls_CApath);
 
     if (tls_level_parse(cfg_str(cfg_main, P_smtp_tls_security_level)) < 0)
         log_fatal("smtp_tls_security_level = %s: want none, may, encrypt or verify",
@@ -246,8 +247,8 @@ static int starttls(struct smtp_session *ss, int level, struct smtp_why *why, in
             rc = 0;
             goto out;
         }
-        smtp_why_set(why, DELIVER_DEFERRED, "4.7.4", "TLS is required, but was not offered by host %s",
-                     str_c(&ss->relay));
+        smtp_why_set(why, DELIVER_DEFERRED, "4.7.4",
+                     "TLS is required, but was not offered by host %s", str_c(&ss->relay));
         goto out;
     }
     if (smtp_cmd(ss, timeout, &r, "STARTTLS command", why, "STARTTLS") < 0)
@@ -264,8 +265,9 @@ static int starttls(struct smtp_session *ss, int level, struct smtp_why *why, in
     }
     stream_set_timeout(ss->s, timeout);
     if (stream_starttls(ss->s, tls_ctx, 0, name_is_ip(ss->host) ? NULL : ss->host, &err) < 0) {
-        smtp_why_set(why, DELIVER_DEFERRED, "4.7.5", "Cannot start TLS: handshake failure with %s: %s",
-                     str_c(&ss->relay), str_c(&err));
+        smtp_why_set(why, DELIVER_DEFERRED, "4.7.5",
+                     "Cannot start TLS: handshake failure with %s: %s", str_c(&ss->relay),
+                     str_c(&err));
         *retry_plain = level == SMTP_TLS_MAY;
         goto out;
     }
@@ -275,8 +277,8 @@ static int starttls(struct smtp_session *ss, int level, struct smtp_why *why, in
     log_info("%s TLS connection established to %s: %s", trust_name[trust], str_c(&ss->relay),
              desc.s);
     if (level == SMTP_TLS_VERIFY && trust < 2) {
-        smtp_why_set(why, DELIVER_DEFERRED, "4.7.5",
-                     "Server certificate not verified: host %s: %s", str_c(&ss->relay),
+        smtp_why_set(why, DELIVER_DEFERRED, "4.7.5", "Server certificate not verified: host %s: %s",
+                     str_c(&ss->relay),
                      trust == 1 ? "the certificate does not name the host"
                                 : "the certificate chain is not trusted");
         goto out;
@@ -370,8 +372,9 @@ static int auth(struct smtp_session *ss, struct smtp_why *why)
         goto out;
     }
     if (r.code != 235) {
-        smtp_why_set(why, DELIVER_DEFERRED, "4.7.0", "SASL authentication failed; server %s said: %s",
-                     str_c(&ss->relay), str_c(&r.text));
+        smtp_why_set(why, DELIVER_DEFERRED, "4.7.0",
+                     "SASL authentication failed; server %s said: %s", str_c(&ss->relay),
+                     str_c(&r.text));
         goto out;
     }
     rc = 0;
@@ -451,8 +454,8 @@ bad:
     return NULL;
 }
 
-struct smtp_session *smtp_session_open(const char *dest, const struct smtp_addr *a,
-                                       int tls_level, struct smtp_why *why, int *handshook)
+struct smtp_session *smtp_session_open(const char *dest, const struct smtp_addr *a, int tls_level,
+                                       struct smtp_why *why, int *handshook)
 {
     int retry_plain = 0;
     struct smtp_session *ss = open_once(dest, a, tls_level, why, handshook, &retry_plain);
@@ -476,8 +479,7 @@ void smtp_session_close(struct smtp_session *ss, int quit)
         smtp_reply_init(&r);
         smtp_why_init(&w);
         /* the reply does not matter; wait briefly so the server sees an orderly end */
-        smtp_cmd(ss, (int)cfg_time(cfg_main, P_smtp_quit_timeout), &r, "QUIT command", &w,
-                 "QUIT");
+        smtp_cmd(ss, (int)cfg_time(cfg_main, P_smtp_quit_timeout), &r, "QUIT command", &w, "QUIT");
         smtp_reply_free(&r);
         smtp_why_free(&w);
     }

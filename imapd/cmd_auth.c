@@ -133,7 +133,9 @@ static void finish_login(struct session *s, const struct str *user, const struct
                  maps_error_text(imapd_cfg.passwd));
         imapd_no(s, "UNAVAILABLE", "Temporary authentication failure, try again later.");
         break;
-    default: fail_login(s, shown, method, "AUTHENTICATIONFAILED", "Authentication failed."); break;
+    default:
+        fail_login(s, shown, method, "AUTHENTICATIONFAILED", "Authentication failed.");
+        break;
     }
     str_free(&safe);
     str_free(&caps);

@@ -125,8 +125,8 @@ static int gather(struct session *s, const struct imap_fetch *f, uint32_t seq, s
 
     /* ENVELOPE (and the search summary made with it) reads only the header */
     d->whole = needs_parse(f) && whole_only(f);
-    d->header_only = (!needs_parse(f) || d->whole) &&
-                     !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
+    d->header_only =
+        (!needs_parse(f) || d->whole) && !(f->items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE));
     if (needs_parse(f))
         r = parsed(s, seq, d);
     if (r == MSTORE_OK && (f->items & IMAP_FETCH_ENVELOPE))

@@ -110,11 +110,15 @@ static int cost(const struct imap_skey *k)
     case IMAP_SK_SENTON:
     case IMAP_SK_SENTSINCE:
     case IMAP_SK_SUBJECT:
-    case IMAP_SK_TO: return 1;
-    case IMAP_SK_HEADER: return imap_search_summary_covers(k->field) ? 1 : 2;
+    case IMAP_SK_TO:
+        return 1;
+    case IMAP_SK_HEADER:
+        return imap_search_summary_covers(k->field) ? 1 : 2;
     case IMAP_SK_BODY:
-    case IMAP_SK_TEXT: return 2;
-    default: break;
+    case IMAP_SK_TEXT:
+        return 2;
+    default:
+        break;
     }
     for (size_t i = 0; i < k->nkids; i++) {
         int c = cost(k->kids[i]);
@@ -284,43 +288,72 @@ static int match(struct ctx *c, const struct imap_skey *k)
             if (!match(c, k->kids[i]))
                 return 0;
         return 1;
-    case IMAP_SK_NOT: return !match(c, k->kids[0]);
-    case IMAP_SK_OR: return match(c, k->kids[0]) || match(c, k->kids[1]);
-    case IMAP_SK_ALL: return 1;
-    case IMAP_SK_ANSWERED: return (f & MSTORE_F_ANSWERED) != 0;
-    case IMAP_SK_DELETED: return (f & MSTORE_F_DELETED) != 0;
-    case IMAP_SK_DRAFT: return (f & MSTORE_F_DRAFT) != 0;
-    case IMAP_SK_FLAGGED: return (f & MSTORE_F_FLAGGED) != 0;
-    case IMAP_SK_SEEN: return (f & MSTORE_F_SEEN) != 0;
-    case IMAP_SK_RECENT: return (f & MSTORE_F_RECENT) != 0;
-    case IMAP_SK_NEW: return (f & MSTORE_F_RECENT) && !(f & MSTORE_F_SEEN);
-    case IMAP_SK_OLD: return !(f & MSTORE_F_RECENT);
-    case IMAP_SK_UNANSWERED: return !(f & MSTORE_F_ANSWERED);
-    case IMAP_SK_UNDELETED: return !(f & MSTORE_F_DELETED);
-    case IMAP_SK_UNDRAFT: return !(f & MSTORE_F_DRAFT);
-    case IMAP_SK_UNFLAGGED: return !(f & MSTORE_F_FLAGGED);
-    case IMAP_SK_UNSEEN: return !(f & MSTORE_F_SEEN);
-    case IMAP_SK_KEYWORD: return has_keyword(c, &k->value);
-    case IMAP_SK_UNKEYWORD: return !has_keyword(c, &k->value);
-    case IMAP_SK_SEQSET: return imap_seqset_contains(&k->set, c->seq);
-    case IMAP_SK_UID: return imap_seqset_contains(&k->set, c->m->uid);
+    case IMAP_SK_NOT:
+        return !match(c, k->kids[0]);
+    case IMAP_SK_OR:
+        return match(c, k->kids[0]) || match(c, k->kids[1]);
+    case IMAP_SK_ALL:
+        return 1;
+    case IMAP_SK_ANSWERED:
+        return (f & MSTORE_F_ANSWERED) != 0;
+    case IMAP_SK_DELETED:
+        return (f & MSTORE_F_DELETED) != 0;
+    case IMAP_SK_DRAFT:
+        return (f & MSTORE_F_DRAFT) != 0;
+    case IMAP_SK_FLAGGED:
+        return (f & MSTORE_F_FLAGGED) != 0;
+    case IMAP_SK_SEEN:
+        return (f & MSTORE_F_SEEN) != 0;
+    case IMAP_SK_RECENT:
+        return (f & MSTORE_F_RECENT) != 0;
+    case IMAP_SK_NEW:
+        return (f & MSTORE_F_RECENT) && !(f & MSTORE_F_SEEN);
+    case IMAP_SK_OLD:
+        return !(f & MSTORE_F_RECENT);
+    case IMAP_SK_UNANSWERED:
+        return !(f & MSTORE_F_ANSWERED);
+    case IMAP_SK_UNDELETED:
+        return !(f & MSTORE_F_DELETED);
+    case IMAP_SK_UNDRAFT:
+        return !(f & MSTORE_F_DRAFT);
+    case IMAP_SK_UNFLAGGED:
+        return !(f & MSTORE_F_FLAGGED);
+    case IMAP_SK_UNSEEN:
+        return !(f & MSTORE_F_SEEN);
+    case IMAP_SK_KEYWORD:
+        return has_keyword(c, &k->value);
+    case IMAP_SK_UNKEYWORD:
+        return !has_keyword(c, &k->value);
+    case IMAP_SK_SEQSET:
+        return imap_seqset_contains(&k->set, c->seq);
+    case IMAP_SK_UID:
+        return imap_seqset_contains(&k->set, c->m->uid);
     case IMAP_SK_LARGER:
         return mstore_msg_size(c->s->box, c->seq, &size) == MSTORE_OK && size > k->number;
     case IMAP_SK_SMALLER:
         return mstore_msg_size(c->s->box, c->seq, &size) == MSTORE_OK && size < k->number;
-    case IMAP_SK_BEFORE: return day_cmp(internal_day(c), k, 1, 0);
-    case IMAP_SK_ON: return day_cmp(internal_day(c), k, 0, 1);
-    case IMAP_SK_SINCE: return day_cmp(internal_day(c), k, 0, 0);
+    case IMAP_SK_BEFORE:
+        return day_cmp(internal_day(c), k, 1, 0);
+    case IMAP_SK_ON:
+        return day_cmp(internal_day(c), k, 0, 1);
+    case IMAP_SK_SINCE:
+        return day_cmp(internal_day(c), k, 0, 0);
     case IMAP_SK_SENTBEFORE:
     case IMAP_SK_SENTON:
     case IMAP_SK_SENTSINCE: /* no usable Date: the internal date stands in */
         return day_cmp(sent_day(c), k, k->type == IMAP_SK_SENTBEFORE, k->type == IMAP_SK_SENTON);
-    case IMAP_SK_BCC: return header(c, "Bcc", k);
-    case IMAP_SK_CC: return header(c, "Cc", k);
-    case IMAP_SK_FROM: return header(c, "From", k);
-    case IMAP_SK_SUBJECT: return header(c, "Subject", k);
-    case IMAP_SK_TO: return header(c, "To", k);
-    case IMAP_SK_HEADER: return header(c, k->field, k);
+    case IMAP_SK_BCC:
+        return header(c, "Bcc", k);
+    case IMAP_SK_CC:
+        return header(c, "Cc", k);
+    case IMAP_SK_FROM:
+        return header(c, "From", k);
+    case IMAP_SK_SUBJECT:
+        return header(c, "Subject", k);
+    case IMAP_SK_TO:
+        return header(c, "To", k);
+    case IMAP_SK_HEADER:
+        return header(c, k->field, k);
     case IMAP_SK_BODY:
     case IMAP_SK_TEXT: {
         struct mime_message *m = message(c);

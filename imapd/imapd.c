@@ -299,13 +299,19 @@ static void read_error(struct session *s, int r, const struct str *reason)
     if (strcmp(str_c(&s->tag), "*") == 0)
         str_reset(&s->tag);
     switch (r) {
-    case IMAP_READ_BAD: imapd_bad(s, NULL, "%s.", str_c(reason)); break;
-    case IMAP_READ_TOOBIG: imapd_no(s, "TOOBIG", "%s.", str_c(reason)); break;
+    case IMAP_READ_BAD:
+        imapd_bad(s, NULL, "%s.", str_c(reason));
+        break;
+    case IMAP_READ_TOOBIG:
+        imapd_no(s, "TOOBIG", "%s.", str_c(reason));
+        break;
     case IMAP_READ_FATAL:
         log_warn("%s from [%s]: closing", str_c(reason), s->conn->addr);
         imapd_bye(s, "input over the limits", "Input far over the limits.");
         break;
-    case IMAP_READ_TIMEOUT: imapd_bye(s, "timeout", "Autologout; idle for too long."); break;
+    case IMAP_READ_TIMEOUT:
+        imapd_bye(s, "timeout", "Autologout; idle for too long.");
+        break;
     case IMAP_READ_EOF:
         s->state = IMAPD_LOGOUT;
         s->end_reason = "connection closed by client";

@@ -83,19 +83,39 @@ int imapd_check_name(struct session *s, struct str *name)
 void imapd_store_no(struct session *s, int r, const char *what)
 {
     switch (r) {
-    case MSTORE_ENOTFOUND: imapd_no(s, "NONEXISTENT", "Mailbox doesn't exist: %s", what); break;
-    case MSTORE_EEXISTS: imapd_no(s, "ALREADYEXISTS", "Mailbox already exists: %s", what); break;
-    case MSTORE_EBADNAME: imapd_no(s, "CANNOT", "Invalid mailbox name: %s", what); break;
-    case MSTORE_ENOSELECT: imapd_no(s, "CANNOT", "Mailbox is not selectable: %s", what); break;
-    case MSTORE_EHASCHILDREN: imapd_no(s, "CANNOT", "Mailbox has children: %s", what); break;
-    case MSTORE_EINBOX: imapd_no(s, "CANNOT", "INBOX cannot be deleted."); break;
-    case MSTORE_ERDONLY: imapd_no(s, NULL, "Mailbox is read-only."); break;
-    case MSTORE_ELIMIT: imapd_no(s, "LIMIT", "Too many keywords in this mailbox."); break;
-    case MSTORE_EINUSE: imapd_no(s, "INUSE", "Mailbox is in use."); break;
+    case MSTORE_ENOTFOUND:
+        imapd_no(s, "NONEXISTENT", "Mailbox doesn't exist: %s", what);
+        break;
+    case MSTORE_EEXISTS:
+        imapd_no(s, "ALREADYEXISTS", "Mailbox already exists: %s", what);
+        break;
+    case MSTORE_EBADNAME:
+        imapd_no(s, "CANNOT", "Invalid mailbox name: %s", what);
+        break;
+    case MSTORE_ENOSELECT:
+        imapd_no(s, "CANNOT", "Mailbox is not selectable: %s", what);
+        break;
+    case MSTORE_EHASCHILDREN:
+        imapd_no(s, "CANNOT", "Mailbox has children: %s", what);
+        break;
+    case MSTORE_EINBOX:
+        imapd_no(s, "CANNOT", "INBOX cannot be deleted.");
+        break;
+    case MSTORE_ERDONLY:
+        imapd_no(s, NULL, "Mailbox is read-only.");
+        break;
+    case MSTORE_ELIMIT:
+        imapd_no(s, "LIMIT", "Too many keywords in this mailbox.");
+        break;
+    case MSTORE_EINUSE:
+        imapd_no(s, "INUSE", "Mailbox is in use.");
+        break;
     case MSTORE_EEXPUNGED:
         imapd_no(s, "EXPUNGEISSUED", "Some of the messages no longer exist.");
         break;
-    default: imapd_no(s, "UNAVAILABLE", "Temporary failure, try again later."); break;
+    default:
+        imapd_no(s, "UNAVAILABLE", "Temporary failure, try again later.");
+        break;
     }
 }
 

@@ -46,10 +46,11 @@ static int pid_fd = -1;
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: master [-c config_dir] [-f] [-v]\n"
-                    "  -c dir  configuration directory (default %s, or $MAIL_CONFIG)\n"
-                    "  -f      stay in the foreground (containers, systemd Type=simple)\n"
-                    "  -v      verbose logging\n",
+    fprintf(stderr,
+            "usage: master [-c config_dir] [-f] [-v]\n"
+            "  -c dir  configuration directory (default %s, or $MAIL_CONFIG)\n"
+            "  -f      stay in the foreground (containers, systemd Type=simple)\n"
+            "  -v      verbose logging\n",
             PETREL_CONFIG_DIR);
     exit(2);
 }
@@ -138,8 +139,8 @@ static void start_services(struct mcf *m, int fatal)
         struct str err = STR_INIT;
         if (service_create(&m->svc[i], &err) == NULL) {
             if (fatal)
-                log_fatal("%s:%d: service %s: %s", m->svc[i].file, m->svc[i].line,
-                          m->svc[i].name, str_c(&err));
+                log_fatal("%s:%d: service %s: %s", m->svc[i].file, m->svc[i].line, m->svc[i].name,
+                          str_c(&err));
             log_error("%s:%d: service %s: %s", m->svc[i].file, m->svc[i].line, m->svc[i].name,
                       str_c(&err));
         }
@@ -183,8 +184,8 @@ static void reload(void)
         } else {
             struct str err = STR_INIT;
             if (service_create(&m.svc[i], &err) == NULL)
-                log_error("%s:%d: service %s: %s", m.svc[i].file, m.svc[i].line,
-                          m.svc[i].name, str_c(&err));
+                log_error("%s:%d: service %s: %s", m.svc[i].file, m.svc[i].line, m.svc[i].name,
+                          str_c(&err));
             str_free(&err);
         }
     }
@@ -245,10 +246,15 @@ static void on_signal(int fd, int events, void *ctx)
 
     while ((sig = sig_next()) != 0) {
         switch (sig) {
-        case SIGCHLD: reap(); break;
-        case SIGHUP: reload(); break;
+        case SIGCHLD:
+            reap();
+            break;
+        case SIGHUP:
+            reload();
+            break;
         case SIGTERM:
-        case SIGINT: stop(sig);
+        case SIGINT:
+            stop(sig);
         }
     }
 }
@@ -264,7 +270,8 @@ static void check_identity(void)
     if (geteuid() != 0) {
         struct passwd *pw = getpwuid(geteuid());
         log_info("running as %s (uid %ld), not root: every daemon runs as this user, "
-                 "no privilege changes", pw ? pw->pw_name : "?", (long)geteuid());
+                 "no privilege changes",
+                 pw ? pw->pw_name : "?", (long)geteuid());
     }
     if (qdir_create(cfg_str(cfg_main, P_queue_directory), &ids, &err) < 0)
         log_fatal("queue directory: %s", str_c(&err));
@@ -284,10 +291,17 @@ int main(int argc, char **argv)
         master_confdir = PETREL_CONFIG_DIR;
     while ((c = getopt(argc, argv, "c:fvh")) != -1) {
         switch (c) {
-        case 'c': master_confdir = optarg; break;
-        case 'f': foreground = 1; break;
-        case 'v': verbose++; break;
-        default: usage();
+        case 'c':
+            master_confdir = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        default:
+            usage();
         }
     }
     if (optind != argc)

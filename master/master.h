@@ -24,12 +24,12 @@ struct service {
     int stress;               /* a byte is in the stress pipe */
     long long busy_ms;        /* when every process was last seen busy at the limit */
     unsigned long stress_timer;
-    int maxproc;  /* INT_MAX when unlimited */
-    int min_idle; /* idle processes kept ready */
-    int min_procs; /* processes kept running (wakeup services) */
-    int total;    /* current-generation children */
-    int idle;     /* current-generation idle children */
-    int ready;    /* current-generation children that reported ready */
+    int maxproc;          /* INT_MAX when unlimited */
+    int min_idle;         /* idle processes kept ready */
+    int min_procs;        /* processes kept running (wakeup services) */
+    int total;            /* current-generation children */
+    int idle;             /* current-generation idle children */
+    int ready;            /* current-generation children that reported ready */
     int startup_failures; /* children in a row that exited before ready */
     int paused;           /* spawning paused after a start-up failure */
     unsigned long pause_timer;
@@ -47,7 +47,7 @@ struct service {
 extern struct evloop *master_ev;
 extern struct service *master_services;
 extern const char *master_confdir;
-extern int master_live_rd; /* read end handed to children */
+extern int master_live_rd;   /* read end handed to children */
 extern int master_config_fd; /* sealed memfd with the validated main.cf text */
 extern int master_stopping;
 

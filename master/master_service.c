@@ -451,7 +451,8 @@ static void stress_set(struct service *s, int on)
     s->stress = on;
     if (on)
         log_warn("%s/%s: all %d processes are busy: stress mode, shorter time limits for "
-                 "clients", s->def.name, type, s->maxproc);
+                 "clients",
+                 s->def.name, type, s->maxproc);
     else
         log_info("%s/%s: end of stress mode", s->def.name, type);
 }
@@ -469,8 +470,8 @@ static void stress_check(struct service *s)
     } else if (s->stress && now - s->busy_ms >= STRESS_HOLD_MS) {
         stress_set(s, 0);
     } else if (s->stress && s->stress_timer == 0) {
-        s->stress_timer = evloop_timer(master_ev, s->busy_ms + STRESS_HOLD_MS - now,
-                                       on_stress_timer, s);
+        s->stress_timer =
+            evloop_timer(master_ev, s->busy_ms + STRESS_HOLD_MS - now, on_stress_timer, s);
     }
 }
 
@@ -629,15 +630,14 @@ void service_reap(pid_t pid, int status)
             s->ready--;
     }
     abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    if (abnormal && !(master_stopping || s->removed || (c->gen != s->generation &&
-                                                        WIFSIGNALED(status) &&
-                                                        WTERMSIG(status) == SIGTERM))) {
+    if (abnormal &&
+        !(master_stopping || s->removed ||
+          (c->gen != s->generation && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))) {
         if (WIFSIGNALED(status))
             log_warn("process %s pid %ld killed by signal %d", s->path, (long)pid,
                      WTERMSIG(status));
         else
-            log_warn("process %s pid %ld exit status %d", s->path, (long)pid,
-                     WEXITSTATUS(status));
+            log_warn("process %s pid %ld exit status %d", s->path, (long)pid, WEXITSTATUS(status));
         /* a child that answered clients with a temporary error for the throttle time
          * was no tight loop: the next attempt starts at once */
         if (!c->ready && c->gen == s->generation && !killed_from_outside(status) &&

@@ -32,8 +32,8 @@
 
 #include "qmgr.h"
 
-#define SCAN_SLICE 256     /* files looked at per event-loop turn and queue */
-#define QMGR_DRAIN_MS 5000 /* at exit, wait this long for deliveries in progress */
+#define SCAN_SLICE 256       /* files looked at per event-loop turn and queue */
+#define QMGR_DRAIN_MS 5000   /* at exit, wait this long for deliveries in progress */
 #define RECOVER_RETRY_MS 500 /* a file in active/ locked by a busy agent is tried again */
 
 struct evloop *qmgr_ev;
@@ -41,12 +41,12 @@ size_t qmgr_active_count, qmgr_active_rcpts;
 
 struct scanner {
     const char *name;
-    int hashed;   /* deferred/: subdirectories 0..f */
+    int hashed; /* deferred/: subdirectories 0..f */
     DIR *dir;
-    int sub;      /* current subdirectory (hashed) */
-    int busy;     /* a pass is in progress */
-    int again;    /* another pass is wanted */
-    int flush;    /* this pass takes every file, due or not */
+    int sub;           /* current subdirectory (hashed) */
+    int busy;          /* a pass is in progress */
+    int again;         /* another pass is wanted */
+    int flush;         /* this pass takes every file, due or not */
     long files, taken; /* of this pass */
     long long start_ms;
 };
@@ -289,8 +289,7 @@ static void recover(void)
     recover_some(&names);
     strlist_free(&names);
     for (size_t i = 0; i < recover_later.n; i++)
-        log_info("%s: a delivery agent is still at work on it; taken up later",
-                 recover_later.v[i]);
+        log_info("%s: a delivery agent is still at work on it; taken up later", recover_later.v[i]);
     if (recover_later.n)
         recover_timer = evloop_timer(qmgr_ev, RECOVER_RETRY_MS, on_recover_retry, NULL);
 }
@@ -345,7 +344,7 @@ static void run(struct evloop *ev, const int *fds, int nfds)
     if (nfds < 1)
         log_fatal("qmgr needs its trigger socket");
     qmgr_ev = ev;
-    server_set_busy(1); /* a long-running service: a later crash is not a startup failure */
+    server_set_busy(1);  /* a long-running service: a later crash is not a startup failure */
     qmgr_admin_init(ev); /* first: it takes the lock that keeps petrel-super out of active/ */
     tsrv = trigger_server(ev, fds[0], on_trigger, NULL);
     qmgr_showq_init(ev, nfds > 1 ? fds[1] : -1);

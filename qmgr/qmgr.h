@@ -41,11 +41,11 @@ struct qmgr_msg;
 struct qmgr_dest;
 
 struct qmgr_rcpt {
-    char *addr;    /* resolved address to deliver to */
-    size_t rec;    /* index into msg->env.rcpts */
-    int state;     /* QR_ */
-    char *reason;  /* last deferral reason in this pass */
-    char dsn[16];  /* and its status code */
+    char *addr;   /* resolved address to deliver to */
+    size_t rec;   /* index into msg->env.rcpts */
+    int state;    /* QR_ */
+    char *reason; /* last deferral reason in this pass */
+    char dsn[16]; /* and its status code */
 };
 
 struct qmgr_msg {
@@ -61,7 +61,7 @@ struct qmgr_msg {
     int bounce_failed; /* bounce/ID could not be written: keep the file */
     int agent_marked;  /* an agent marked a recipient itself: it may have written bounce/ID */
     long long active_us;
-    int from; /* QM_FROM_ */
+    int from;  /* QM_FROM_ */
     int admin; /* QA_: a request of the administrator waiting for the end of the pass */
     struct qmgr_msg *prev, *next;
 };

@@ -101,8 +101,8 @@ static void span_text(struct str *o, long long secs)
 }
 
 /* human_part - the text/plain part */
-static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
-                       struct dsnlog_entry **e, size_t n)
+static void human_part(struct str *o, int kind, const struct qmgr_msg *m, struct dsnlog_entry **e,
+                       size_t n)
 {
     const char *host = cfg_str(cfg_main, P_myhostname);
 
@@ -116,9 +116,10 @@ static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
                    "delete your own text from the attached returned message.\n\n");
         break;
     case KIND_2BOUNCE:
-        str_printf(o, "A delivery status notification (queue ID %s) could not be\n"
-                      "delivered. Its report and headers are attached. It will not be\n"
-                      "returned again.\n\n",
+        str_printf(o,
+                   "A delivery status notification (queue ID %s) could not be\n"
+                   "delivered. Its report and headers are attached. It will not be\n"
+                   "returned again.\n\n",
                    m->id);
         break;
     case KIND_DELAY: {
@@ -157,8 +158,8 @@ static void human_part(struct str *o, int kind, const struct qmgr_msg *m,
 }
 
 /* status_part - the message/delivery-status part (RFC 3464 2.2, 2.3) */
-static void status_part(struct str *o, int kind, const struct qmgr_msg *m,
-                        struct dsnlog_entry **e, size_t n)
+static void status_part(struct str *o, int kind, const struct qmgr_msg *m, struct dsnlog_entry **e,
+                        size_t n)
 {
     const char *envid = NULL;
 
@@ -290,8 +291,7 @@ static int is_8bit(const char *v)
 
 /* needs_smtputf8 - whether a notification carries UTF-8 addresses (RFC 6531 3.7.5):
  * its recipient, the reported ones, or an SMTPUTF8 original in its headers */
-static int needs_smtputf8(struct qmgr_msg *m, const char *rcpt, struct dsnlog_entry **e,
-                          size_t n)
+static int needs_smtputf8(struct qmgr_msg *m, const char *rcpt, struct dsnlog_entry **e, size_t n)
 {
     if (is_8bit(rcpt) || is_8bit(m->env.sender) || qfile_env_attr(&m->env, "smtputf8"))
         return 1;
@@ -305,10 +305,9 @@ static int needs_smtputf8(struct qmgr_msg *m, const char *rcpt, struct dsnlog_en
 static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnlog_entry **e,
                      size_t n, struct str *newid)
 {
-    static const char *subjects[] = {"Undelivered Mail Returned to Sender",
-                                     "Delayed Mail (still being retried)",
-                                     "Successful Mail Delivery Report",
-                                     "Postmaster Copy: Undelivered Mail"};
+    static const char *subjects[] = {
+        "Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)",
+        "Successful Mail Delivery Report", "Postmaster Copy: Undelivered Mail"};
     const char *host = cfg_str(cfg_main, P_myhostname);
     struct str err = STR_INIT, o = STR_INIT, text = STR_INIT, sender = STR_INIT;
     struct qfile_writer *w = qfile_create("incoming", &err);
@@ -333,10 +332,11 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
     if (kind == KIND_2BOUNCE)
         double_bounce_addr(&sender);
     qfile_put_sender(w, str_c(&sender));
-    qfile_put_attr(w, "dsn_kind", kind == KIND_FAILURE ? "failure"
-                                  : kind == KIND_DELAY ? "delay"
-                                  : kind == KIND_SUCCESS ? "success"
-                                                         : "2bounce");
+    qfile_put_attr(w, "dsn_kind",
+                   kind == KIND_FAILURE   ? "failure"
+                   : kind == KIND_DELAY   ? "delay"
+                   : kind == KIND_SUCCESS ? "success"
+                                          : "2bounce");
     qfile_put_attr(w, "dsn_for", m->id);
     if (needs_smtputf8(m, rcpt, e, n)) /* the next hop must announce SMTPUTF8 */
         qfile_put_attr(w, "smtputf8", "1");
@@ -353,21 +353,24 @@ static int write_dsn(struct qmgr_msg *m, int kind, const char *rcpt, struct dsnl
     str_printf(&o, "\r\nFrom: MAILER-DAEMON@%s (Mail Delivery System)\r\n", host);
     str_printf(&o, "Subject: %s\r\nTo: ", subjects[kind]);
     clean_addr(&o, rcpt);
-    str_printf(&o, "\r\nAuto-Submitted: auto-replied\r\n"
-                   "Message-Id: <%s@%s>\r\nMIME-Version: 1.0\r\n"
-                   "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-                   "\tboundary=\"%s/%s\"\r\n"
-                   "Content-Transfer-Encoding: 8bit\r\n\r\n"
-                   "This is a MIME-encapsulated message.\r\n\r\n",
+    str_printf(&o,
+               "\r\nAuto-Submitted: auto-replied\r\n"
+               "Message-Id: <%s@%s>\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+               "\tboundary=\"%s/%s\"\r\n"
+               "Content-Transfer-Encoding: 8bit\r\n\r\n"
+               "This is a MIME-encapsulated message.\r\n\r\n",
                qfile_writer_id(w), host, qfile_writer_id(w), host);
-    str_printf(&o, "--%s/%s\r\nContent-Description: Notification\r\n"
-                   "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
+    str_printf(&o,
+               "--%s/%s\r\nContent-Description: Notification\r\n"
+               "Content-Type: text/plain; charset=us-ascii\r\n\r\n",
                qfile_writer_id(w), host);
     human_part(&text, kind, m, e, n);
     crlf(&o, text.s);
     str_reset(&text);
-    str_printf(&o, "--%s/%s\r\nContent-Description: Delivery report\r\n"
-                   "Content-Type: message/delivery-status\r\n\r\n",
+    str_printf(&o,
+               "--%s/%s\r\nContent-Description: Delivery report\r\n"
+               "Content-Type: message/delivery-status\r\n\r\n",
                qfile_writer_id(w), host);
     status_part(&text, kind, m, e, n);
     crlf(&o, text.s);
@@ -412,11 +415,11 @@ static int send_group(struct qmgr_msg *m, const char *to, struct dsnlog_entry **
     int rc = write_dsn(m, kind, to, e, n, &newid);
 
     if (rc == 0) {
-        log_info("%s: %s notification: %s",
-                 m->id, kind == KIND_FAILURE   ? "sender non-delivery"
-                        : kind == KIND_DELAY   ? "sender delay"
-                        : kind == KIND_SUCCESS ? "sender delivery status"
-                                               : "postmaster non-delivery",
+        log_info("%s: %s notification: %s", m->id,
+                 kind == KIND_FAILURE   ? "sender non-delivery"
+                 : kind == KIND_DELAY   ? "sender delay"
+                 : kind == KIND_SUCCESS ? "sender delivery status"
+                                        : "postmaster non-delivery",
                  newid.s);
         qmgr_kick_incoming();
     }
@@ -473,8 +476,7 @@ int qmgr_dsn_flush(struct qmgr_msg *m)
             continue;
         }
         if (*to == '\0')
-            rc = send_group(m, cfg_str(cfg_main, P_2bounce_notice_recipient), sel, n,
-                            KIND_2BOUNCE);
+            rc = send_group(m, cfg_str(cfg_main, P_2bounce_notice_recipient), sel, n, KIND_2BOUNCE);
         else
             rc = send_group(m, to, sel, n, any_failed ? KIND_FAILURE : KIND_SUCCESS);
     }

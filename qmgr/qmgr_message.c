@@ -147,8 +147,7 @@ static void mark_done(struct qmgr_msg *m, size_t i)
         return;
     fd = qmgr_msg_open(m, O_WRONLY);
     if (fd < 0 || qfile_mark_done(fd, rec->offset) < 0)
-        log_warn("%s: cannot mark recipient %s done: %s", m->id, m->rcpts[i].addr,
-                 strerror(errno));
+        log_warn("%s: cannot mark recipient %s done: %s", m->id, m->rcpts[i].addr, strerror(errno));
     if (fd >= 0)
         close(fd);
 }
@@ -167,8 +166,8 @@ static void note_defer(struct qmgr_msg *m, size_t i, const char *dsn, const char
     free(r->reason);
     r->reason = xstrdup(reason ? reason : "");
     snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
-    dsnlog_entry_set(&e, r->addr, rcpt_orig(m, i), rec->orcpt, rec->notify,
-                     (long long)rec->offset, dsn, "delayed", reason);
+    dsnlog_entry_set(&e, r->addr, rcpt_orig(m, i), rec->orcpt, rec->notify, (long long)rec->offset,
+                     dsn, "delayed", reason);
     dsnlog_path(&path, "defer", m->id);
     if (dsnlog_append(path.s, &e, 0, &err) < 0)
         log_warn("%s: %s", m->id, str_c(&err));
@@ -383,8 +382,8 @@ static void move_corrupt(const char *path, const char *id, const char *why)
 /* expire - the message is past its lifetime: return what is left to the sender */
 static void expire(struct qmgr_msg *m, const struct dsnlog *deferlog)
 {
-    long long life = cfg_time(cfg_main, m->env.sender[0] ? P_maximal_queue_lifetime
-                                                          : P_bounce_queue_lifetime);
+    long long life =
+        cfg_time(cfg_main, m->env.sender[0] ? P_maximal_queue_lifetime : P_bounce_queue_lifetime);
     struct str why = STR_INIT;
 
     for (size_t i = 0; i < m->nrcpts; i++) {
@@ -666,8 +665,8 @@ int qmgr_activate(const char *path, const char *id, int from)
         m->bounce_log = stat(lp.s, &st) == 0 && st.st_size > 0;
         str_free(&lp);
     }
-    long long life = cfg_time(cfg_main, m->env.sender[0] ? P_maximal_queue_lifetime
-                                                          : P_bounce_queue_lifetime);
+    long long life =
+        cfg_time(cfg_main, m->env.sender[0] ? P_maximal_queue_lifetime : P_bounce_queue_lifetime);
     if (from != QM_FROM_INCOMING && time(NULL) - m->env.arrival_sec >= life)
         expire(m, &deferlog);
     else if (expand(m) == 0)

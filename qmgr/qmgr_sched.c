@@ -36,8 +36,8 @@
 
 #include "qmgr.h"
 
-#define AGENT_IDLE_MS 10000   /* an idle agent connection is closed after this */
-#define CONNECT_RETRY_MS 200  /* listen queue full: try again after this */
+#define AGENT_IDLE_MS 10000  /* an idle agent connection is closed after this */
+#define CONNECT_RETRY_MS 200 /* listen queue full: try again after this */
 
 #define AG_GREETING 0
 #define AG_IDLE 1
@@ -71,7 +71,7 @@ struct qmgr_agent {
     struct qmgr_entry *entry;
     unsigned char *got; /* per entry recipient: a final result arrived */
     unsigned long timer;
-    struct qmgr_agent *next;         /* idle list */
+    struct qmgr_agent *next;          /* idle list */
     struct qmgr_agent *anext, *aprev; /* all agents */
 };
 
@@ -130,8 +130,8 @@ static int transport_int(const char *tr, const char *suffix, enum cfg_int_param 
     if (raw && cfg_find_param(name)) {
         r = (int)cfg_int_name(cfg_main, name);
     } else if (raw) {
-        if (cfg_expand(cfg_main, raw, &v, &err) == 0 && parse_ulong(trim(v.s ? v.s : (char *)""),
-                                                                    100000, &x) == 0 && x > 0)
+        if (cfg_expand(cfg_main, raw, &v, &err) == 0 &&
+            parse_ulong(trim(v.s ? v.s : (char *)""), 100000, &x) == 0 && x > 0)
             r = (int)x;
         else
             log_warn("%s = %s: not a positive number; using $%s", name, raw, cfg_name(fallback));
@@ -156,12 +156,12 @@ static struct qmgr_transport *transport_get(const char *name)
     svc = mcf_find(&master_cf, name, MCF_UNIX);
     tr->available = svc != NULL && svc->private_;
     tr->internal = !tr->available && (strcmp(name, "error") == 0 || strcmp(name, "discard") == 0);
-    tr->proc_limit = svc == NULL                ? 0
-                     : svc->maxproc < 0         ? (int)cfg_int(cfg_main, P_default_process_limit)
-                     : svc->maxproc == 0        ? 1000
-                                                : svc->maxproc;
-    tr->dest_limit =
-        transport_int(name, "destination_concurrency_limit", P_default_destination_concurrency_limit);
+    tr->proc_limit = svc == NULL         ? 0
+                     : svc->maxproc < 0  ? (int)cfg_int(cfg_main, P_default_process_limit)
+                     : svc->maxproc == 0 ? 1000
+                                         : svc->maxproc;
+    tr->dest_limit = transport_int(name, "destination_concurrency_limit",
+                                   P_default_destination_concurrency_limit);
     tr->rcpt_limit =
         transport_int(name, "destination_recipient_limit", P_default_destination_recipient_limit);
     tr->initial = (int)cfg_int(cfg_main, P_initial_destination_concurrency);
@@ -353,8 +353,10 @@ void qmgr_sched_add(struct qmgr_msg *m, const struct resolve_route *rt, size_t r
         return;
     }
     if (!tr->available) {
-        str_printf(&why, "mail transport unavailable: no private unix service \"%s\" in "
-                         "master.cf", tr->name);
+        str_printf(&why,
+                   "mail transport unavailable: no private unix service \"%s\" in "
+                   "master.cf",
+                   tr->name);
         qmgr_msg_defer(m, ri, "none", "4.3.5", why.s);
         str_free(&why);
         return;
@@ -767,8 +769,8 @@ static int agent_connect(struct qmgr_transport *tr)
     if (agents)
         agents->aprev = ag;
     agents = ag;
-    ag->timer = evloop_timer(qmgr_ev, cfg_time(cfg_main, P_qmgr_ipc_timeout) * 1000,
-                             agent_timeout, ag);
+    ag->timer =
+        evloop_timer(qmgr_ev, cfg_time(cfg_main, P_qmgr_ipc_timeout) * 1000, agent_timeout, ag);
     evloop_watch(qmgr_ev, fd, EV_READ, agent_event, ag);
     return 0;
 }

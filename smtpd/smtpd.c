@@ -49,13 +49,27 @@ static struct strlist discard_ehlo;
 
 /* the commands, in the order of the disconnect line's statistics */
 enum {
-    C_EHLO, C_HELO, C_STARTTLS, C_AUTH, C_MAIL, C_RCPT, C_DATA, C_BDAT, C_RSET,
-    C_NOOP, C_VRFY, C_HELP, C_QUIT, C_UNIMPL, C_UNKNOWN, C_COUNT
+    C_EHLO,
+    C_HELO,
+    C_STARTTLS,
+    C_AUTH,
+    C_MAIL,
+    C_RCPT,
+    C_DATA,
+    C_BDAT,
+    C_RSET,
+    C_NOOP,
+    C_VRFY,
+    C_HELP,
+    C_QUIT,
+    C_UNIMPL,
+    C_UNKNOWN,
+    C_COUNT
 };
 
 static const char *const stat_names[C_COUNT] = {
-    "ehlo", "helo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset",
-    "noop", "vrfy", "help", "quit", "unimplemented", "unknown",
+    "ehlo", "helo", "starttls", "auth", "mail", "rcpt",          "data",    "bdat",
+    "rset", "noop", "vrfy",     "help", "quit", "unimplemented", "unknown",
 };
 
 /* reply_text - queue one reply line; errors are counted and, past the soft limit, delayed */
@@ -123,8 +137,8 @@ void log_reject(struct session *ss, const char *cmd, const char *reply_line, con
 {
     struct str line = STR_INIT;
 
-    str_printf(&line, "%s: reject: %s from %s: %s; from=<%s>", ss->queue_id.len ?
-               ss->queue_id.s : "NOQUEUE", cmd, ss->namaddr, reply_line,
+    str_printf(&line, "%s: reject: %s from %s: %s; from=<%s>",
+               ss->queue_id.len ? ss->queue_id.s : "NOQUEUE", cmd, ss->namaddr, reply_line,
                ss->in_mail ? str_c(&ss->sender.raw) : "");
     if (rcpt)
         str_printf(&line, " to=<%s>", rcpt);
@@ -377,8 +391,9 @@ static void cmd_mail(struct session *ss, const char *args)
         return;
     }
     p += 5;
-    r = smtp_parse_path(&p, SMTP_PATH_NULL_OK | (smtpd_cf.strict ? SMTP_PATH_STRICT : 0) |
-                                (smtpd_cf.smtputf8 ? SMTP_PATH_UTF8_OK : 0),
+    r = smtp_parse_path(&p,
+                        SMTP_PATH_NULL_OK | (smtpd_cf.strict ? SMTP_PATH_STRICT : 0) |
+                            (smtpd_cf.smtputf8 ? SMTP_PATH_UTF8_OK : 0),
                         &ss->sender, &why);
     if (r == SMTP_PATH_UTF8) {
         reply(ss, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
@@ -474,16 +489,16 @@ static void cmd_rcpt(struct session *ss, const char *args)
     }
     p += 3;
     smtp_path_init(&rcpt);
-    r = smtp_parse_path(&p, (smtpd_cf.strict ? SMTP_PATH_STRICT : 0) |
-                                (ss->smtputf8 ? SMTP_PATH_UTF8_OK : 0),
-                        &rcpt, &why);
+    r = smtp_parse_path(
+        &p, (smtpd_cf.strict ? SMTP_PATH_STRICT : 0) | (ss->smtputf8 ? SMTP_PATH_UTF8_OK : 0),
+        &rcpt, &why);
     if (r == SMTP_PATH_UTF8) {
         reply(ss, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         goto out;
     }
     if (r != SMTP_PATH_OK || (*p != '\0' && *p != ' ')) {
-        reply(ss, "501 5.1.3 Bad recipient address syntax%s%s",
-              r == SMTP_PATH_TOOLONG ? ": " : "", r == SMTP_PATH_TOOLONG ? why : "");
+        reply(ss, "501 5.1.3 Bad recipient address syntax%s%s", r == SMTP_PATH_TOOLONG ? ": " : "",
+              r == SMTP_PATH_TOOLONG ? why : "");
         goto out;
     }
     if (smtp_parse_params(p, &params, &why) < 0) {
@@ -606,13 +621,11 @@ static int tls_start(struct session *ss)
         return -1;
     }
     if (discarded > 0)
-        log_info("%s: discarded %ld bytes sent before the TLS handshake", ss->namaddr,
-                 discarded);
+        log_info("%s: discarded %ld bytes sent before the TLS handshake", ss->namaddr, discarded);
     str_reset(&ss->tls_info);
     tls_describe(stream_ssl(ss->s), &ss->tls_info);
     ss->tls = 1;
-    log_info("Anonymous TLS connection established from %s: %s", ss->namaddr,
-             str_c(&ss->tls_info));
+    log_info("Anonymous TLS connection established from %s: %s", ss->namaddr, str_c(&ss->tls_info));
     str_free(&err);
     return 0;
 }
@@ -920,8 +933,7 @@ static void pre_init(int argc, char **argv)
         tls_init();
         if (*cert == '\0') {
             log_warn("TLS is enabled but smtpd_tls_cert_file is empty: TLS is not available");
-        } else if ((smtpd_tls_ctx = tls_server_ctx(cert, *key ? key : cert, NULL, &err)) ==
-                   NULL) {
+        } else if ((smtpd_tls_ctx = tls_server_ctx(cert, *key ? key : cert, NULL, &err)) == NULL) {
             log_warn("cannot load the TLS certificate: %s: TLS is not available", str_c(&err));
         }
     }

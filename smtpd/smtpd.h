@@ -80,8 +80,8 @@ struct session {
     struct stream *s;
     /* the client */
     char addr[SOCK_ADDR_MAX];
-    char name[1025];     /* verified host name or "unknown" */
-    char namaddr[1100];  /* name[addr] for logs and replies */
+    char name[1025];    /* verified host name or "unknown" */
+    char namaddr[1100]; /* name[addr] for logs and replies */
     int port;
     int in_mynetworks;
     int bare_mode;       /* BARE_ for this client */
@@ -95,12 +95,12 @@ struct session {
     char *sasl_method;   /* set after a successful AUTH */
     char *sasl_username;
     int auth_failures;
-    int errors;          /* error replies since the last accepted message */
-    int junk;            /* NOOP/RSET/VRFY/HELP count */
-    const char *where;   /* last command, for "lost connection after X" */
-    int last_cmd_crlf;   /* the last command line ended in CRLF */
-    int quit;            /* close the connection after this reply */
-    int last_code;       /* code of the last reply, for the command statistics */
+    int errors;        /* error replies since the last accepted message */
+    int junk;          /* NOOP/RSET/VRFY/HELP count */
+    const char *where; /* last command, for "lost connection after X" */
+    int last_cmd_crlf; /* the last command line ended in CRLF */
+    int quit;          /* close the connection after this reply */
+    int last_code;     /* code of the last reply, for the command statistics */
     /* transaction (MAIL ... end of DATA/BDAT LAST) */
     int in_mail;
     struct smtp_path sender;
@@ -109,14 +109,14 @@ struct session {
     int smtputf8;
     int ret;
     struct str envid;
-    size_t nrcpt;        /* accepted recipients */
+    size_t nrcpt; /* accepted recipients */
     struct smtp_path first_rcpt;
     struct htab *rcpt_seen;
     struct qfile_writer *qf;
     struct submit *drop; /* stand-alone mode: the maildrop file instead of qf */
     struct str queue_id;
-    int bdat_active;     /* BDAT chunks are arriving */
-    int bdat_failed;     /* a chunk was rejected: the rest of the transaction is refused */
+    int bdat_active;         /* BDAT chunks are arriving */
+    int bdat_failed;         /* a chunk was rejected: the rest of the transaction is refused */
     struct content *content; /* content state while DATA/BDAT is in progress */
     /* statistics for the disconnect line */
     unsigned cmd_total[32];
@@ -150,8 +150,7 @@ int check_rewrite_clients(struct session *ss);
 /* smtpd_data.c */
 /* data_open_queue_file - create the queue file for the transaction (first valid RCPT) */
 int data_open_queue_file(struct session *ss, struct str *reply_line);
-void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char *orcpt,
-                   int notify);
+void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char *orcpt, int notify);
 void cmd_data(struct session *ss, const char *args);
 void cmd_bdat(struct session *ss, const char *args);
 void data_abort(struct session *ss);

@@ -151,8 +151,8 @@ int check_client_list(enum cfg_list_param param, const char *addr)
             if (r == MAP_FOUND)
                 return 1;
             if (r == MAP_ERROR)
-                log_warn("%s: %s: lookup of %s failed: %s", cfg_name(param), map_spec(nl->v[i].table),
-                         addr, map_error_text(nl->v[i].table));
+                log_warn("%s: %s: lookup of %s failed: %s", cfg_name(param),
+                         map_spec(nl->v[i].table), addr, map_error_text(nl->v[i].table));
         } else if (net_match(&nl->v[i], family, a)) {
             return 1;
         }
@@ -274,8 +274,8 @@ static int tempfail(struct rctx *c, const char *subject, const char *why)
 static int eval_list(struct rctx *c, char **v, size_t n, int depth);
 
 /* access_action - interpret an access table result (Postfix access(5) actions) */
-static int access_action(struct rctx *c, const char *value, const char *subject,
-                         const char *what, int depth)
+static int access_action(struct rctx *c, const char *value, const char *subject, const char *what,
+                         int depth)
 {
     char *copy = xstrdup(value), *t = trim(copy);
     size_t wl = strcspn(t, " \t");
@@ -597,8 +597,7 @@ static int sender_login_mismatch(struct rctx *c, int which)
         set_reply(c->out, 553, "5.7.1", str_c(&ss->sender.raw), "Sender address", text.s);
         r = R_REJECT;
     } else if (!user && l.n > 0) {
-        set_reply(c->out, 553, "5.7.1", str_c(&ss->sender.raw), "Sender address",
-                  "not logged in");
+        set_reply(c->out, 553, "5.7.1", str_c(&ss->sender.raw), "Sender address", "not logged in");
         r = R_REJECT;
     }
 out:
@@ -613,9 +612,15 @@ out:
 static void list_subject(struct rctx *c, const char **subject, const char **what)
 {
     switch (c->list) {
-    case SR_LIST_CLIENT: *subject = c->ss->namaddr, *what = "Client host"; break;
-    case SR_LIST_HELO: *subject = str_c(&c->ss->helo), *what = "Helo command"; break;
-    case SR_LIST_SENDER: *subject = str_c(&c->ss->sender.raw), *what = "Sender address"; break;
+    case SR_LIST_CLIENT:
+        *subject = c->ss->namaddr, *what = "Client host";
+        break;
+    case SR_LIST_HELO:
+        *subject = str_c(&c->ss->helo), *what = "Helo command";
+        break;
+    case SR_LIST_SENDER:
+        *subject = str_c(&c->ss->sender.raw), *what = "Sender address";
+        break;
     default:
         *subject = c->rcpt ? str_c(&c->rcpt->raw) : "", *what = "Recipient address";
         break;
@@ -748,8 +753,7 @@ static int r_reject_non_fqdn_helo_hostname(struct rctx *c, const char *table, in
     const char *h = str_c(&c->ss->helo);
 
     (void)table, (void)depth;
-    if (!c->ss->helo_seen || h[0] == '[' ||
-        (strchr(h, '.') != NULL && h[strlen(h) - 1] != '.'))
+    if (!c->ss->helo_seen || h[0] == '[' || (strchr(h, '.') != NULL && h[strlen(h) - 1] != '.'))
         return R_DUNNO;
     set_reply(c->out, 504, "5.5.2", h, "Helo command", "need fully-qualified hostname");
     return R_REJECT;
@@ -812,8 +816,8 @@ static int r_reject_unlisted_sender(struct rctx *c, const char *table, int depth
 }
 
 /* access_keys - look up keys (freed here) in table as check_*_access does */
-static int access_keys(struct rctx *c, const char *table, struct strlist *keys,
-                       const char *subject, const char *what, int depth)
+static int access_keys(struct rctx *c, const char *table, struct strlist *keys, const char *subject,
+                       const char *what, int depth)
 {
     int r = lookup_keys(c, table, keys, subject, what, depth);
 
@@ -918,8 +922,7 @@ static int eval_one(struct rctx *c, char **v, size_t n, size_t *i, int depth)
     const char *table = NULL;
 
     if (sr == NULL) {
-        log_warn("%s: unknown restriction '%s'", cfg_name(smtpd_restrict_lists[c->list]),
-                 v[*i]);
+        log_warn("%s: unknown restriction '%s'", cfg_name(smtpd_restrict_lists[c->list]), v[*i]);
         return config_error(c);
     }
     if (sr->flags & SR_TAKES_TABLE) {

@@ -42,10 +42,10 @@
 #define MSGID_LOG_MAX 250 /* Message-ID text kept for the log line */
 
 struct content {
-    int bdat;        /* BDAT: exact bytes, no dot-stuffing, no line checks */
-    int line_start;  /* the next byte starts a line */
-    int prev_crlf;   /* the last complete line ended with CRLF (end-of-data detection) */
-    int pending_cr;  /* the last piece ended with CR in the middle of a line */
+    int bdat;       /* BDAT: exact bytes, no dot-stuffing, no line checks */
+    int line_start; /* the next byte starts a line */
+    int prev_crlf;  /* the last complete line ended with CRLF (end-of-data detection) */
+    int pending_cr; /* the last piece ended with CR in the middle of a line */
     int bare_lf;
     int bare_cr;
     int in_header;   /* still in the header section */
@@ -53,9 +53,9 @@ struct content {
     size_t hdr_len;  /* length of the current header, continuation lines included */
     int hdr_too_big;
     int seen_date, seen_msgid, seen_from;
-    int add_missing; /* add Date:, Message-Id:, From: when missing */
-    int last_nl;     /* the content so far ends with a newline */
-    uint64_t size;   /* bytes received (after dot-unstuffing) */
+    int add_missing;  /* add Date:, Message-Id:, From: when missing */
+    int last_nl;      /* the content so far ends with a newline */
+    uint64_t size;    /* bytes received (after dot-unstuffing) */
     uint64_t chunked; /* BDAT bytes received so far (for the chunk replies) */
     int too_big;
     int write_error;
@@ -120,8 +120,7 @@ int data_open_queue_file(struct session *ss, struct str *reply_line)
     put_attr(ss->qf, "envid", str_c(&ss->envid));
     str_printf(&l, "%s: client=%s", ss->queue_id.s, ss->namaddr);
     if (ss->sasl_username)
-        str_printf(&l, ", sasl_method=%s, sasl_username=%s", ss->sasl_method,
-                   ss->sasl_username);
+        str_printf(&l, ", sasl_method=%s, sasl_username=%s", ss->sasl_method, ss->sasl_username);
     log_info("%s", l.s);
     str_free(&l);
     str_free(&err);
@@ -133,8 +132,7 @@ int data_opened(const struct session *ss)
     return ss->qf != NULL || ss->drop != NULL;
 }
 
-void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char *orcpt,
-                   int notify)
+void data_add_rcpt(struct session *ss, const struct smtp_path *rcpt, const char *orcpt, int notify)
 {
     struct str key = STR_INIT;
 
@@ -180,8 +178,8 @@ static void received_header(struct session *ss, struct str *h)
         str_printf(h, "\t(using %s)\r\n", str_c(&ss->tls_info));
     if (ss->sasl_username && smtpd_cf.sasl_header)
         str_printf(h, "\t(Authenticated sender: %s)\r\n", ss->sasl_username);
-    str_printf(h, "\tby %s (%s) with %s id %s", smtpd_cf.myhostname,
-               cfg_str(cfg_main, P_mail_name), proto_name(ss), str_c(&ss->queue_id));
+    str_printf(h, "\tby %s (%s) with %s id %s", smtpd_cf.myhostname, cfg_str(cfg_main, P_mail_name),
+               proto_name(ss), str_c(&ss->queue_id));
     if (ss->nrcpt == 1)
         str_printf(h, "\r\n\tfor <%s>; ", str_c(&ss->first_rcpt.raw));
     else
@@ -288,8 +286,8 @@ static void note_header(struct content *cs, const char *p, size_t n, size_t name
             v++;
         while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
             end--;
-        str_cpyn(&cs->msgid, v, (size_t)(end - v) > MSGID_LOG_MAX ? MSGID_LOG_MAX
-                                                                   : (size_t)(end - v));
+        str_cpyn(&cs->msgid, v,
+                 (size_t)(end - v) > MSGID_LOG_MAX ? MSGID_LOG_MAX : (size_t)(end - v));
         cs->seen_msgid = 1;
     }
 }
@@ -570,8 +568,7 @@ void cmd_bdat(struct session *ss, const char *args)
     while (*rest == ' ')
         rest++;
     last = strcasecmp(rest, "LAST") == 0;
-    if (dl == 0 || dl >= sizeof(num) || (args[dl] != ' ' && args[dl] != '\0') ||
-        (*rest && !last)) {
+    if (dl == 0 || dl >= sizeof(num) || (args[dl] != ' ' && args[dl] != '\0') || (*rest && !last)) {
         /* the size is unknown, so the chunk cannot be skipped: the stream is lost */
         log_info("malformed BDAT from %s: closing", ss->namaddr);
         ss->quit = 1;

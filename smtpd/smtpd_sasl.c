@@ -230,8 +230,8 @@ void cmd_auth(struct session *ss, const char *args)
         ss->sasl_username = xstrdup(user.s);
         reply(ss, "235 2.7.0 Authentication successful");
     } else if (r == AUTH_TEMPFAIL) {
-        log_warn("%s: SASL %s authentication: password table unavailable: %s", ss->namaddr,
-                 mech.s, maps_error_text(passwd_maps));
+        log_warn("%s: SASL %s authentication: password table unavailable: %s", ss->namaddr, mech.s,
+                 maps_error_text(passwd_maps));
         reply(ss, "454 4.7.0 Temporary authentication failure");
     } else {
         auth_failed(ss, mech.s, user.s);

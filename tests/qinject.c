@@ -78,16 +78,28 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* as smtpd: a qmgr killed mid-trigger costs only the trigger */
     while ((c = getopt(argc, argv, "c:f:r:e:A:n:O:t:m:q:D:N")) != -1) {
         switch (c) {
-        case 'c': confdir = optarg; break;
-        case 'f': sender = optarg; break;
-        case 'r': ret = optarg; break;
-        case 'e': envid = optarg; break;
-        case 'A': strlist_add(&attrs, optarg); break;
+        case 'c':
+            confdir = optarg;
+            break;
+        case 'f':
+            sender = optarg;
+            break;
+        case 'r':
+            ret = optarg;
+            break;
+        case 'e':
+            envid = optarg;
+            break;
+        case 'A':
+            strlist_add(&attrs, optarg);
+            break;
         case 'n':
             if ((pend_notify = smtp_parse_notify(optarg)) < 0)
                 tool_die("bad NOTIFY value: %s", optarg);
             break;
-        case 'O': pend_orcpt = optarg; break;
+        case 'O':
+            pend_orcpt = optarg;
+            break;
         case 't':
             rcpts = xreallocarray(rcpts, nrcpts + 1, sizeof(*rcpts));
             rcpts[nrcpts].addr = optarg;
@@ -97,11 +109,21 @@ int main(int argc, char **argv)
             pend_orcpt = NULL;
             pend_notify = 0;
             break;
-        case 'm': count = atol(optarg); multi = 1; break;
-        case 'q': queue = optarg; break;
-        case 'D': defer_secs = atol(optarg); break;
-        case 'N': trigger = 0; break;
-        default: tool_usage("-f sender [-n notify] [-O orcpt] -t rcpt ... < message");
+        case 'm':
+            count = atol(optarg);
+            multi = 1;
+            break;
+        case 'q':
+            queue = optarg;
+            break;
+        case 'D':
+            defer_secs = atol(optarg);
+            break;
+        case 'N':
+            trigger = 0;
+            break;
+        default:
+            tool_usage("-f sender [-n notify] [-O orcpt] -t rcpt ... < message");
         }
     }
     if (sender == NULL || nrcpts == 0 || count < 1)
@@ -147,8 +169,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nrcpts; i++)
             qfile_put_rcpt(w, rcpts[i].addr, rcpts[i].orcpt, rcpts[i].notify, NULL);
         qfile_begin_content(w);
-        str_printf(&hdr, "Received: from localhost by %s (Petrel qinject)\r\n\twith local id %s\r\n"
-                         "\tfor <%s>; %s\r\n",
+        str_printf(&hdr,
+                   "Received: from localhost by %s (Petrel qinject)\r\n\twith local id %s\r\n"
+                   "\tfor <%s>; %s\r\n",
                    cfg_str(cfg_main, P_myhostname), qfile_writer_id(w), rcpts[0].addr, date);
         if (multi)
             str_printf(&hdr, "X-Qinject-Seq: %ld\r\n", k);
@@ -157,8 +180,8 @@ int main(int argc, char **argv)
         if (qfile_commit(w, &err) < 0)
             tool_die("%s", str_c(&err));
         if (strcmp(queue, "deferred") == 0) {
-            char *to = xasprintf("deferred/%c/%s", qdir_hash(qfile_writer_id(w)),
-                                 qfile_writer_id(w));
+            char *to =
+                xasprintf("deferred/%c/%s", qdir_hash(qfile_writer_id(w)), qfile_writer_id(w));
             struct timeval tvs[2] = {{now, 0}, {now + defer_secs, 0}};
             if (utimes(qfile_writer_path(w), tvs) < 0 || rename(qfile_writer_path(w), to) < 0)
                 tool_die("move to %s: %s", to, strerror(errno));

@@ -2,14 +2,12 @@
  * testsvc.c - a test-only daemon for exercising master
  *
  * Not installed. master.cf arguments after the program name select a mode:
- *   echo [TAG]      single-connection server (TAG shows in the greeting): PING -> "PONG pid", WHOAMI ->
- *                   "uid=U euid=E gid=G egid=H groups=..", SLEEP n, QUIT,
- *                   anything else echoed back
- *   crash           exits with status 1 during start-up (throttling tests)
- *   crashif FILE    like echo, but exits with status 1 during start-up while FILE exists
- *   triggers FILE   event-loop server: appends every trigger byte to FILE
- * The reply to PING carries the process id so tests can count processes
- * and see max_use recycling.
+ *   echo [TAG]      single-connection server (TAG shows in the greeting): PING -> "PONG pid",
+ * WHOAMI -> "uid=U euid=E gid=G egid=H groups=..", SLEEP n, QUIT, anything else echoed back crash
+ * exits with status 1 during start-up (throttling tests) crashif FILE    like echo, but exits with
+ * status 1 during start-up while FILE exists triggers FILE   event-loop server: appends every
+ * trigger byte to FILE The reply to PING carries the process id so tests can count processes and
+ * see max_use recycling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,8 +53,8 @@ static void whoami(struct stream *s)
     gid_t groups[64];
     int n = getgroups(64, groups);
 
-    stream_printf(s, "uid=%ld euid=%ld gid=%ld egid=%ld groups=", (long)getuid(),
-                  (long)geteuid(), (long)getgid(), (long)getegid());
+    stream_printf(s, "uid=%ld euid=%ld gid=%ld egid=%ld groups=", (long)getuid(), (long)geteuid(),
+                  (long)getgid(), (long)getegid());
     for (int i = 0; i < n; i++)
         stream_printf(s, "%s%ld", i ? "," : "", (long)groups[i]);
     stream_puts(s, "\r\n");

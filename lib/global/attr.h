@@ -25,7 +25,10 @@ struct attr_list {
     size_t n, cap;
 };
 
-#define ATTR_LIST_INIT {NULL, 0, 0}
+#define ATTR_LIST_INIT \
+    {                  \
+        NULL, 0, 0     \
+    }
 
 void attr_init(struct attr_list *l);
 void attr_free(struct attr_list *l);

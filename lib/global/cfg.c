@@ -542,12 +542,23 @@ int cfg_parse_time(const char *s, char default_unit, long long *out)
     memcpy(num, s, n);
     num[n] = '\0';
     switch (tolower((unsigned char)unit)) {
-    case 's': mult = 1; break;
-    case 'm': mult = 60; break;
-    case 'h': mult = 3600; break;
-    case 'd': mult = 86400; break;
-    case 'w': mult = 7 * 86400; break;
-    default: return -1;
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    case 'w':
+        mult = 7 * 86400;
+        break;
+    default:
+        return -1;
     }
     if (parse_ulong(num, (unsigned long long)(LLONG_MAX / mult), &v) < 0)
         return -1;
@@ -565,11 +576,19 @@ int cfg_parse_size(const char *s, long long *out)
     if (n == 0 || n >= sizeof(num) || (s[n] && s[n + 1]))
         return -1;
     switch (tolower((unsigned char)s[n])) {
-    case '\0': break;
-    case 'k': mult = 1024; break;
-    case 'm': mult = 1024 * 1024; break;
-    case 'g': mult = 1024LL * 1024 * 1024; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'k':
+        mult = 1024;
+        break;
+    case 'm':
+        mult = 1024 * 1024;
+        break;
+    case 'g':
+        mult = 1024LL * 1024 * 1024;
+        break;
+    default:
+        return -1;
     }
     memcpy(num, s, n);
     num[n] = '\0';
@@ -743,8 +762,8 @@ int cfg_check(struct cfg *c, struct cfg_diag *diag)
                                  "%s = %s: %s (allowed %lld..%lld)", p->name, str_c(&out), why,
                                  p->min, p->max);
                 else
-                    cfg_diag_add(diag, 1, file ? file : "default", line, "%s = %s: %s",
-                                 p->name, str_c(&out), why);
+                    cfg_diag_add(diag, 1, file ? file : "default", line, "%s = %s: %s", p->name,
+                                 str_c(&out), why);
             }
             str_free(&out);
             str_free(&err);
@@ -756,8 +775,7 @@ int cfg_check(struct cfg *c, struct cfg_diag *diag)
         if (cfg_find_param(name) == NULL && s->from_file)
             cfg_diag_add(diag, 0, s->file, s->line, "unknown parameter name %s", name);
         else if (cfg_find_param(name) == NULL)
-            cfg_diag_add(diag, 0, s->file, s->line, "unknown parameter name %s in override",
-                         name);
+            cfg_diag_add(diag, 0, s->file, s->line, "unknown parameter name %s in override", name);
     }
     return diag->errors - before;
 }

@@ -70,7 +70,7 @@ struct cfg_param {
 };
 
 struct cfg_table {
-    const char *owner; /* "common", "master", "smtpd", ... */
+    const char *owner;              /* "common", "master", "smtpd", ... */
     const struct cfg_param *params; /* ends with a NULL name */
 };
 

@@ -33,7 +33,7 @@
 const struct cfg_param cfg_params[CFG_ID_COUNT] = {
 #define CFG_TABLE(o)
 #define CFG_TABLE_END(o) [CFG_ID_END_##o] = {NULL, 0, NULL, 0, 0, 0, NULL},
-#define P(name, type, defval, min, max, flags, doc)                                             \
+#define P(name, type, defval, min, max, flags, doc) \
     [CFG_ID_##name] = {#name, CFG_##type, defval, min, max, flags, doc},
 #include "cfg_params.def"
 #undef P

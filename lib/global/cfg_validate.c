@@ -126,7 +126,8 @@ static void check_networks(const struct cfg *c, struct cfg_diag *d, enum cfg_lis
         if (strchr(l.v[i], ':') && l.v[i][0] != '[')
             check_table(c, d, cfg_name(name), l.v[i]);
         else
-            add(c, d, cfg_name(name), "bad network '%s' (use address/prefix or type:table)", l.v[i]);
+            add(c, d, cfg_name(name), "bad network '%s' (use address/prefix or type:table)",
+                l.v[i]);
     }
     strlist_free(&l);
 }

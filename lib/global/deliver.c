@@ -120,8 +120,7 @@ static int has_nul(const struct attr_item *it)
     return memchr(it->value, '\0', it->vlen) != NULL;
 }
 
-int deliver_request_decode(const struct attr_list *l, struct deliver_request *req,
-                           struct str *err)
+int deliver_request_decode(const struct attr_list *l, struct deliver_request *req, struct str *err)
 {
     long long count = -1, v;
     struct deliver_rcpt *cur = NULL;
@@ -154,8 +153,8 @@ int deliver_request_decode(const struct attr_list *l, struct deliver_request *re
             cur = &req->rcpts[req->nrcpts - 1];
             continue;
         }
-        if (strcmp(n, "orig_rcpt") == 0 || strcmp(n, "orcpt") == 0 ||
-            strcmp(n, "notify") == 0 || strcmp(n, "offset") == 0) {
+        if (strcmp(n, "orig_rcpt") == 0 || strcmp(n, "orcpt") == 0 || strcmp(n, "notify") == 0 ||
+            strcmp(n, "offset") == 0) {
             if (cur == NULL) {
                 str_printf(err, "%s before any rcpt", n);
                 goto bad;
@@ -262,8 +261,7 @@ int deliver_agent_hello(struct stream *s)
     return r;
 }
 
-int deliver_request_read(struct stream *s, int idle, struct deliver_request *req,
-                         struct str *err)
+int deliver_request_read(struct stream *s, int idle, struct deliver_request *req, struct str *err)
 {
     struct attr_list l = ATTR_LIST_INIT;
     int r;
@@ -394,8 +392,8 @@ int deliver_report(struct stream *s, const struct deliver_request *req,
 {
     const struct deliver_rcpt *rc = &req->rcpts[r->rcpt];
 
-    deliver_log(req, rc->addr, rc->orig, r->relay, 0, r->dsn,
-                deliver_status_name(r->status), r->reason);
+    deliver_log(req, rc->addr, rc->orig, r->relay, 0, r->dsn, deliver_status_name(r->status),
+                r->reason);
     return deliver_result_send(s, r);
 }
 
@@ -482,9 +480,8 @@ static int log_entry(const struct deliver_request *req, const struct deliver_rcp
     const char *orig = rc->orig[0] ? rc->orig : rc->addr;
     int ret;
 
-    dsnlog_entry_set(&e, r->target ? r->target : rc->addr, r->target ? rc->addr : orig,
-                     rc->orcpt, rc->notify, r->target ? -1 : rc->offset, r->dsn, action,
-                     r->reason);
+    dsnlog_entry_set(&e, r->target ? r->target : rc->addr, r->target ? rc->addr : orig, rc->orcpt,
+                     rc->notify, r->target ? -1 : rc->offset, r->dsn, action, r->reason);
     free(e.remote_mta);
     e.remote_mta = xstrdup(r->remote_mta ? r->remote_mta : "");
     free(e.diag);
@@ -524,8 +521,8 @@ int deliver_mark_sent(int fd, const struct qfile_env *env, const struct deliver_
     ret = 0;
 out:
     if (ret < 0)
-        log_warn("%s: %s (qmgr records the delivery to %s instead)", req->queue_id,
-                 str_c(&err), rc->addr);
+        log_warn("%s: %s (qmgr records the delivery to %s instead)", req->queue_id, str_c(&err),
+                 rc->addr);
     str_free(&err);
     return ret;
 }
@@ -545,10 +542,14 @@ int deliver_hello_check(const struct attr_list *l, struct str *err)
 const char *deliver_status_name(int status)
 {
     switch (status) {
-    case DELIVER_SENT: return "sent";
-    case DELIVER_DEFERRED: return "deferred";
-    case DELIVER_BOUNCED: return "bounced";
-    default: return "?";
+    case DELIVER_SENT:
+        return "sent";
+    case DELIVER_DEFERRED:
+        return "deferred";
+    case DELIVER_BOUNCED:
+        return "bounced";
+    default:
+        return "?";
     }
 }
 

@@ -144,8 +144,7 @@ void deliver_rcpt_add(struct deliver_request *req, const char *addr, const char 
 /* deliver_request_encode - the wire form of a request, appended to out */
 void deliver_request_encode(const struct deliver_request *req, struct str *out);
 /* deliver_request_decode - fill req from a received message; -1 with err when malformed */
-int deliver_request_decode(const struct attr_list *l, struct deliver_request *req,
-                           struct str *err);
+int deliver_request_decode(const struct attr_list *l, struct deliver_request *req, struct str *err);
 
 /* agent side ------------------------------------------------------------ */
 
@@ -154,8 +153,7 @@ int deliver_agent_hello(struct stream *s);
 /* deliver_request_read - wait for the next request (at most idle seconds for its
  * first byte): STREAM_OK, STREAM_EOF (qmgr closed), STREAM_TIMEOUT, or an error with
  * err set. req is replaced. */
-int deliver_request_read(struct stream *s, int idle, struct deliver_request *req,
-                         struct str *err);
+int deliver_request_read(struct stream *s, int idle, struct deliver_request *req, struct str *err);
 /* deliver_result_send - send one result */
 int deliver_result_send(struct stream *s, const struct deliver_result *r);
 /* deliver_done - end of the results of one request; last: the agent closes the

@@ -218,8 +218,8 @@ static int rr_decode(ns_msg *msg, ns_rr *rr, int type, struct dns_rr *out)
         memcpy(out->addr, rd, len);
         return 0;
     case DNS_T_MX:
-        if (len < 3 || ns_name_uncompress(ns_msg_base(*msg), ns_msg_end(*msg), rd + 2, name,
-                                          sizeof(name)) < 0)
+        if (len < 3 ||
+            ns_name_uncompress(ns_msg_base(*msg), ns_msg_end(*msg), rd + 2, name, sizeof(name)) < 0)
             return -1;
         out->pref = ns_get16(rd);
         if (strcmp(name, ".") == 0 || name[0] == '\0')

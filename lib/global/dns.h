@@ -33,9 +33,9 @@
 #define DNS_TEMPFAIL 3
 #define DNS_FAIL 4
 
-#define DNS_RR_MAX 100       /* records kept from one answer */
-#define DNS_NAME_MAX 253     /* presentation form without the final dot */
-#define DNS_SERVERS_MAX 3    /* MAXNS of resolv.h */
+#define DNS_RR_MAX 100    /* records kept from one answer */
+#define DNS_NAME_MAX 253  /* presentation form without the final dot */
+#define DNS_SERVERS_MAX 3 /* MAXNS of resolv.h */
 
 #define DNS_T_A 1
 #define DNS_T_MX 15
@@ -46,10 +46,10 @@ struct dns_resolver;
 
 /* one record of an answer */
 struct dns_rr {
-    int type;        /* DNS_T_ */
+    int type; /* DNS_T_ */
     unsigned ttl;
-    unsigned pref;   /* MX preference */
-    char *name;      /* MX exchange ("" for the null MX "."), TXT text; NULL otherwise */
+    unsigned pref;          /* MX preference */
+    char *name;             /* MX exchange ("" for the null MX "."), TXT text; NULL otherwise */
     unsigned char addr[16]; /* A (4 bytes) or AAAA (16 bytes) */
 };
 

@@ -26,9 +26,9 @@ void dsnlog_path(struct str *out, const char *kind, const char *id)
         str_printf(out, "%s/%s", kind, id);
 }
 
-void dsnlog_entry_set(struct dsnlog_entry *e, const char *rcpt, const char *orig,
-                      const char *orcpt, int notify, long long offset, const char *dsn,
-                      const char *action, const char *reason)
+void dsnlog_entry_set(struct dsnlog_entry *e, const char *rcpt, const char *orig, const char *orcpt,
+                      int notify, long long offset, const char *dsn, const char *action,
+                      const char *reason)
 {
     memset(e, 0, sizeof(*e));
     e->rcpt = xstrdup(rcpt ? rcpt : "");
@@ -197,8 +197,7 @@ int dsnlog_read(const char *path, struct dsnlog *out, struct str *err)
     return 0;
 }
 
-const struct dsnlog_entry *dsnlog_last(const struct dsnlog *log, long long offset,
-                                       const char *rcpt)
+const struct dsnlog_entry *dsnlog_last(const struct dsnlog *log, long long offset, const char *rcpt)
 {
     for (size_t i = log->n; i-- > 0;) {
         const struct dsnlog_entry *e = &log->e[i];

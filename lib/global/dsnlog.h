@@ -55,9 +55,9 @@ const struct dsnlog_entry *dsnlog_last(const struct dsnlog *log, long long offse
                                        const char *rcpt);
 void dsnlog_free(struct dsnlog *log);
 /* dsnlog_entry_set - fill e with copies (NULL = ""); free with dsnlog_entry_free */
-void dsnlog_entry_set(struct dsnlog_entry *e, const char *rcpt, const char *orig,
-                      const char *orcpt, int notify, long long offset, const char *dsn,
-                      const char *action, const char *reason);
+void dsnlog_entry_set(struct dsnlog_entry *e, const char *rcpt, const char *orig, const char *orcpt,
+                      int notify, long long offset, const char *dsn, const char *action,
+                      const char *reason);
 void dsnlog_entry_free(struct dsnlog_entry *e);
 
 #endif

@@ -37,7 +37,7 @@
 #define MAILDROP_MAGIC "PETRELDROP1"
 #define MAILDROP_ATTRS "fullname", "envid", "ret"
 #define MAILDROP_ENV_RECORD_MAX REC_DROP_TEXT_MAX /* an envelope text record (rec.h) */
-#define MAILDROP_ATTR_MAX 16          /* attribute records */
+#define MAILDROP_ATTR_MAX 16                      /* attribute records */
 
 /* maildrop_put - append one record to out (rec_put) */
 void maildrop_put(struct str *out, int type, const void *data, size_t len);

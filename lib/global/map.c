@@ -130,8 +130,10 @@ static const struct map_ops *find_type(const char *spec, struct str *err)
         if (strlen(ops->type) == (size_t)(colon - spec) &&
             strncmp(ops->type, spec, (size_t)(colon - spec)) == 0)
             return ops;
-    str_printf(err, "unsupported table type in '%s' (use hash, btree, static, inline, "
-                    "regexp or unix)", spec);
+    str_printf(err,
+               "unsupported table type in '%s' (use hash, btree, static, inline, "
+               "regexp or unix)",
+               spec);
     return NULL;
 }
 
@@ -294,15 +296,15 @@ void map_entries_free(struct map_entries *es)
 }
 
 /* add_entry - append unless the key is a duplicate (warned, first kept) */
-static void add_entry(struct map_entries *es, struct htab *seen, const char *key,
-                      const char *value, const char *file, int line, struct strlist *warnings)
+static void add_entry(struct map_entries *es, struct htab *seen, const char *key, const char *value,
+                      const char *file, int line, struct strlist *warnings)
 {
     struct str w = STR_INIT;
     void *prev = htab_get(seen, key);
 
     if (prev) {
-        str_printf(&w, "%s:%d: warning: duplicate entry \"%s\" ignored (first at line %d)",
-                   file, line, key, (int)(long)prev);
+        str_printf(&w, "%s:%d: warning: duplicate entry \"%s\" ignored (first at line %d)", file,
+                   line, key, (int)(long)prev);
         strlist_add(warnings, str_c(&w));
         str_free(&w);
         return;

@@ -8,9 +8,9 @@
  * 'm' multi-line. $1..$9 and ${n} in a result are replaced by the
  * matched sub-expressions ($$ is a '$'). Lines with errors are logged and
  * skipped; so are patterns that would make regcomp() build a huge automaton
- * (stacked repetition operators, nested bounds whose product passes 1000). The file is read again when it changes.
- * Its logical lines come from linereader.h as for every other table source; a file with a
- * NUL byte makes the table unavailable (a temporary failure) until it is fixed.
+ * (stacked repetition operators, nested bounds whose product passes 1000). The file is read again
+ * when it changes. Its logical lines come from linereader.h as for every other table source; a file
+ * with a NUL byte makes the table unavailable (a temporary failure) until it is fixed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -52,7 +52,6 @@ static void rx_free_rules(struct rx_map *x)
     x->n = 0;
 }
 
-
 #define RX_WORK_MAX 1000 /* product of nested repetition bounds a pattern may ask for */
 
 /* bound_at - the upper bound of a duplication operator at p ('*', '+', '?' or "{n,m}"):
@@ -70,7 +69,7 @@ static long bound_at(const char *p, size_t *len)
     long lo = strtol(p + 1, &end, 10), hi = lo; /* LONG_MAX on overflow: "too large" */
     if (*end == ',')
         hi = isdigit((unsigned char)end[1]) ? strtol(end + 1, &end, 10)
-                                             : (lo < LONG_MAX ? lo + 1 : lo);
+                                            : (lo < LONG_MAX ? lo + 1 : lo);
     while (*end && *end != '}')
         end++;
     *len = (size_t)(end - p) + (*end == '}');
@@ -171,9 +170,15 @@ static int rx_parse_line(struct map *m, struct rx_map *x, char *p, int line)
     }
     for (p++; *p && !isspace((unsigned char)*p); p++) {
         switch (*p) {
-        case 'i': cflags ^= REG_ICASE; break;
-        case 'x': cflags ^= REG_EXTENDED; break;
-        case 'm': cflags ^= REG_NEWLINE; break;
+        case 'i':
+            cflags ^= REG_ICASE;
+            break;
+        case 'x':
+            cflags ^= REG_EXTENDED;
+            break;
+        case 'm':
+            cflags ^= REG_NEWLINE;
+            break;
         default:
             log_warn("%s, line %d: unknown flag '%c'", m->name, line, *p);
             str_free(&pat);
@@ -273,8 +278,7 @@ int map_regexp_open(struct map *m, struct str *err)
 }
 
 /* substitute - expand $n references of result with the match */
-static void substitute(const char *result, const char *key, const regmatch_t *pm,
-                       struct str *out)
+static void substitute(const char *result, const char *key, const regmatch_t *pm, struct str *out)
 {
     str_reset(out);
     for (const char *p = result; *p; p++) {

@@ -45,8 +45,8 @@ int map_unix_lookup(struct map *m, const char *key, struct str *value)
     }
     if (res != NULL) {
         str_reset(value);
-        str_printf(value, "%s:x:%ld:%ld:%s:%s:%s", pw.pw_name, (long)pw.pw_uid,
-                   (long)pw.pw_gid, pw.pw_gecos ? pw.pw_gecos : "", pw.pw_dir ? pw.pw_dir : "",
+        str_printf(value, "%s:x:%ld:%ld:%s:%s:%s", pw.pw_name, (long)pw.pw_uid, (long)pw.pw_gid,
+                   pw.pw_gecos ? pw.pw_gecos : "", pw.pw_dir ? pw.pw_dir : "",
                    pw.pw_shell ? pw.pw_shell : "");
         free(buf);
         return MAP_FOUND;

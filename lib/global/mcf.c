@@ -48,9 +48,8 @@ static int mcf_port(const char *s)
         const char *name;
         int port;
     } known[] = {
-        {"smtp", 25},   {"submission", 587}, {"submissions", 465}, {"smtps", 465},
-        {"pop3", 110},  {"pop3s", 995},      {"imap", 143},        {"imap2", 143},
-        {"imaps", 993},
+        {"smtp", 25},   {"submission", 587}, {"submissions", 465}, {"smtps", 465}, {"pop3", 110},
+        {"pop3s", 995}, {"imap", 143},       {"imap2", 143},       {"imaps", 993},
     };
     unsigned long long v;
     struct servent *se;
@@ -128,8 +127,7 @@ static int parse_command(struct mcf_service *s, char **words, size_t nwords, con
         if (opt) {
             const char *eq = strchr(opt, '=');
             if (eq == NULL || eq == opt) {
-                cfg_diag_add(diag, 1, file, line, "bad -o option '%s' (expected name=value)",
-                             opt);
+                cfg_diag_add(diag, 1, file, line, "bad -o option '%s' (expected name=value)", opt);
                 return -1;
             }
             strlist_addn(&s->opt_names, opt, (size_t)(eq - opt));
@@ -146,8 +144,10 @@ static int parse_command(struct mcf_service *s, char **words, size_t nwords, con
         return -1;
     }
     if (strchr(s->argv.v[0], '/') != NULL) {
-        cfg_diag_add(diag, 1, file, line, "command '%s' must be a program name in "
-                     "$daemon_directory, not a path", s->argv.v[0]);
+        cfg_diag_add(diag, 1, file, line,
+                     "command '%s' must be a program name in "
+                     "$daemon_directory, not a path",
+                     s->argv.v[0]);
         return -1;
     }
     return 0;
@@ -171,8 +171,10 @@ static void parse_entry(struct mcf *m, char *text, const char *file, int line,
     if (strcmp(w.v[1], "inet") == 0) {
         s.type = MCF_INET;
         if (parse_endpoint(&s, w.v[0]) < 0) {
-            cfg_diag_add(diag, 1, file, line, "bad inet service '%s' (expected port, "
-                         "host:port or [address]:port)", w.v[0]);
+            cfg_diag_add(diag, 1, file, line,
+                         "bad inet service '%s' (expected port, "
+                         "host:port or [address]:port)",
+                         w.v[0]);
             goto bad;
         }
     } else if (strcmp(w.v[1], "unix") == 0) {
@@ -232,8 +234,8 @@ static void parse_entry(struct mcf *m, char *text, const char *file, int line,
     }
     for (size_t i = 0; i < m->n && s.type == MCF_INET; i++)
         if (mcf_same_listener(&m->svc[i], &s)) {
-            cfg_diag_add(diag, 1, file, line, "service %s listens where %s (line %d) does",
-                         s.name, m->svc[i].name, m->svc[i].line);
+            cfg_diag_add(diag, 1, file, line, "service %s listens where %s (line %d) does", s.name,
+                         m->svc[i].name, m->svc[i].line);
             goto bad;
         }
     s.file = xstrdup(file);

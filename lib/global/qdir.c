@@ -23,18 +23,12 @@
 #include "qdir.h"
 
 const struct qdir qdir_table[] = {
-    {"maildrop", QDIR_OWNER_MAIL, 1, 01730, 0},
-    {"incoming", QDIR_OWNER_MAIL, 0, 0700, 0},
-    {"active", QDIR_OWNER_MAIL, 0, 0700, 0},
-    {"deferred", QDIR_OWNER_MAIL, 0, 0700, 1},
-    {"hold", QDIR_OWNER_MAIL, 0, 0700, 0},
-    {"corrupt", QDIR_OWNER_MAIL, 0, 0700, 0},
-    {"defer", QDIR_OWNER_MAIL, 0, 0700, 1},
-    {"bounce", QDIR_OWNER_MAIL, 0, 0700, 0},
-    {"private", QDIR_OWNER_MAIL, 0, 0700, 0},
-    {"public", QDIR_OWNER_MAIL, 1, 0710, 0},
-    {"pid", QDIR_OWNER_ROOT, 0, 0755, 0},
-    {NULL, 0, 0, 0, 0},
+    {"maildrop", QDIR_OWNER_MAIL, 1, 01730, 0}, {"incoming", QDIR_OWNER_MAIL, 0, 0700, 0},
+    {"active", QDIR_OWNER_MAIL, 0, 0700, 0},    {"deferred", QDIR_OWNER_MAIL, 0, 0700, 1},
+    {"hold", QDIR_OWNER_MAIL, 0, 0700, 0},      {"corrupt", QDIR_OWNER_MAIL, 0, 0700, 0},
+    {"defer", QDIR_OWNER_MAIL, 0, 0700, 1},     {"bounce", QDIR_OWNER_MAIL, 0, 0700, 0},
+    {"private", QDIR_OWNER_MAIL, 0, 0700, 0},   {"public", QDIR_OWNER_MAIL, 1, 0710, 0},
+    {"pid", QDIR_OWNER_ROOT, 0, 0755, 0},       {NULL, 0, 0, 0, 0},
 };
 
 int qdir_ids(const struct cfg *c, struct qdir_ids *ids, struct str *err)
@@ -180,8 +174,10 @@ int qdir_check(const char *queue_dir, const struct qdir_ids *ids, struct strlist
         return 1;
     }
     if (st.st_uid != ids->root_uid || (st.st_mode & 0022)) {
-        snprintf(line, sizeof(line), "%s: must be owned by uid %ld and not group/world "
-                 "writable", queue_dir, (long)ids->root_uid);
+        snprintf(line, sizeof(line),
+                 "%s: must be owned by uid %ld and not group/world "
+                 "writable",
+                 queue_dir, (long)ids->root_uid);
         strlist_add(problems, line);
         n++;
     }
@@ -199,8 +195,8 @@ int qdir_check(const char *queue_dir, const struct qdir_ids *ids, struct strlist
             } else if (st.st_uid != u || st.st_gid != g || (st.st_mode & 07777) != d->mode) {
                 snprintf(line, sizeof(line),
                          "%s: owner %ld:%ld mode %04o, expected %ld:%ld mode %04o", path,
-                         (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777),
-                         (long)u, (long)g, (unsigned)d->mode);
+                         (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777), (long)u,
+                         (long)g, (unsigned)d->mode);
             } else {
                 continue;
             }

@@ -14,15 +14,15 @@
 #include "cfg.h"
 #include "str.h"
 
-#define QDIR_OWNER_ROOT 0  /* root (or the invoking user) */
-#define QDIR_OWNER_MAIL 1  /* mail_owner */
+#define QDIR_OWNER_ROOT 0 /* root (or the invoking user) */
+#define QDIR_OWNER_MAIL 1 /* mail_owner */
 
 struct qdir {
     const char *name;
     int owner;      /* QDIR_OWNER_* */
     int drop_group; /* group is setgid_group instead of mail_owner's */
     mode_t mode;
-    int hashed;     /* has 0..f subdirectories */
+    int hashed; /* has 0..f subdirectories */
 };
 
 extern const struct qdir qdir_table[];

@@ -517,8 +517,7 @@ int qfile_content_next(struct qfile_content *c, struct str *out, struct str *err
     return 1;
 }
 
-int qfile_copy_content(struct qfile_writer *w, int fd, const struct qfile_env *env,
-                       struct str *err)
+int qfile_copy_content(struct qfile_writer *w, int fd, const struct qfile_env *env, struct str *err)
 {
     struct qfile_content c;
     struct str chunk = STR_INIT;

@@ -70,7 +70,8 @@ int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len);
 int qfile_put_time(struct qfile_writer *w, long long sec, long usec);
 int qfile_put_sender(struct qfile_writer *w, const char *sender);
 int qfile_put_attr(struct qfile_writer *w, const char *name, const char *value);
-/* qfile_put_rcpt - a recipient; orcpt ("rfc822;x@y") and dsn_orig may be NULL; notify: QNOTIFY_ bits */
+/* qfile_put_rcpt - a recipient; orcpt ("rfc822;x@y") and dsn_orig may be NULL; notify: QNOTIFY_
+ * bits */
 int qfile_put_rcpt(struct qfile_writer *w, const char *addr, const char *orcpt, int notify,
                    const char *dsn_orig);
 /* qfile_begin_content - end the envelope */
@@ -112,8 +113,8 @@ struct qfile_env {
     struct qfile_rcpt *rcpts;
     size_t nrcpts;
     uint64_t content_size;
-    int flags;        /* QFILE_F_ */
-    off_t size_offset; /* of the Z record's type byte */
+    int flags;            /* QFILE_F_ */
+    off_t size_offset;    /* of the Z record's type byte */
     off_t content_offset; /* of the first record after M */
 };
 

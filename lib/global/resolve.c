@@ -152,7 +152,8 @@ static int va_find(const char *addr, struct strlist *res)
             r = MAP_ERROR;
             goto out;
         }
-        local_domain = cls == ADDR_LOCAL || strcasecmp(domain.s, cfg_str(cfg_main, P_myorigin)) == 0;
+        local_domain =
+            cls == ADDR_LOCAL || strcasecmp(domain.s, cfg_str(cfg_main, P_myorigin)) == 0;
         if (local_domain) {
             r = va_lookup(str_c(&local), &val);
             if (r == MAP_NOTFOUND && has_ext && (r = va_lookup(str_c(&base), &val)) == MAP_FOUND) {

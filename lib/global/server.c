@@ -194,8 +194,9 @@ static void unavailable_mode(void)
 
     if (startup_unpriv && geteuid() == 0)
         proc_drop_to_user(cfg_str(cfg_main, P_mail_owner));
-    str_printf(&line, "%s %s Service not available: the server cannot start (see the mail "
-                      "log), try again later\r\n",
+    str_printf(&line,
+               "%s %s Service not available: the server cannot start (see the mail "
+               "log), try again later\r\n",
                startup_def->unavailable, cfg_str(cfg_main, P_myhostname));
     p[n++] = (struct pollfd){MASTER_LIVE_FD, POLLIN, 0};
     p[n++] = (struct pollfd){sig_fd(), POLLIN, 0};
@@ -318,11 +319,20 @@ int server_main(int argc, char **argv, const struct server_def *def)
     opterr = 0;
     while ((c = getopt(argc, argv, "+c:n:t:s:uo:vS")) != -1) {
         switch (c) {
-        case 'c': confdir = optarg; break;
-        case 'n': service_name = optarg; break;
-        case 't': break;
-        case 's': nsock = atoi(optarg); break;
-        case 'u': unpriv = 1; break;
+        case 'c':
+            confdir = optarg;
+            break;
+        case 'n':
+            service_name = optarg;
+            break;
+        case 't':
+            break;
+        case 's':
+            nsock = atoi(optarg);
+            break;
+        case 'u':
+            unpriv = 1;
+            break;
         case 'o': {
             const char *eq = strchr(optarg, '=');
             if (eq == NULL)
@@ -331,9 +341,14 @@ int server_main(int argc, char **argv, const struct server_def *def)
             strlist_add(&ovalues, eq + 1);
             break;
         }
-        case 'v': verbose++; break;
-        case 'S': standalone = 1; break;
-        default: log_fatal("usage: %s [-c confdir] [-S] [-o name=value] [-v]", def->program);
+        case 'v':
+            verbose++;
+            break;
+        case 'S':
+            standalone = 1;
+            break;
+        default:
+            log_fatal("usage: %s [-c confdir] [-S] [-o name=value] [-v]", def->program);
         }
     }
     signal(SIGPIPE, SIG_IGN);

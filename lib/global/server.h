@@ -29,8 +29,8 @@
 #include "sock.h"
 
 struct server_conn {
-    int fd;  /* read side */
-    int wfd; /* write side (== fd for sockets) */
+    int fd;                   /* read side */
+    int wfd;                  /* write side (== fd for sockets) */
     char addr[SOCK_ADDR_MAX]; /* client address, "" for UNIX sockets */
     int port;
     char laddr[SOCK_ADDR_MAX]; /* local address */

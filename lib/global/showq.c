@@ -50,8 +50,8 @@ static void add_rcpt(struct showq_entry *e, const char *addr, const char *reason
 }
 
 /* scan_file - one queue file into an entry; 0 ok, -1 skip it */
-static int scan_file(const char *queue_dir, const char *qname, const char *path,
-                     const char *id, struct showq_entry *e)
+static int scan_file(const char *queue_dir, const char *qname, const char *path, const char *id,
+                     struct showq_entry *e)
 {
     struct qfile_env env;
     struct dsnlog log;
@@ -94,8 +94,8 @@ static int scan_file(const char *queue_dir, const char *qname, const char *path,
 }
 
 /* scan_dir - every queue file of one directory; -1 when the callback stopped */
-static int scan_dir(const char *queue_dir, const char *qname, const char *dir,
-                    const char *only_id, showq_cb cb, void *ctx)
+static int scan_dir(const char *queue_dir, const char *qname, const char *dir, const char *only_id,
+                    showq_cb cb, void *ctx)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -120,8 +120,7 @@ static int scan_dir(const char *queue_dir, const char *qname, const char *dir,
     return rc;
 }
 
-int showq_scan(const char *queue_dir, const char *only_id, showq_cb cb, void *ctx,
-               struct str *err)
+int showq_scan(const char *queue_dir, const char *only_id, showq_cb cb, void *ctx, struct str *err)
 {
     static const char *queues[] = {"incoming", "active", "deferred", "hold", NULL};
     struct str dir = STR_INIT;
@@ -235,8 +234,8 @@ int showq_list(const char *queue_dir, const char *only_id, int timeout, showq_cb
             break;
         }
         if (attr_get(&ans, "status")) {
-            str_printf(err, "qmgr: %s", attr_get(&ans, "reason") ? attr_get(&ans, "reason")
-                                                                  : "error");
+            str_printf(err, "qmgr: %s",
+                       attr_get(&ans, "reason") ? attr_get(&ans, "reason") : "error");
             break;
         }
         if (showq_entry_decode(&ans, &e, err) < 0)
@@ -269,8 +268,8 @@ static int simple(const char *queue_dir, struct attr_list *req, int timeout, str
         else if (strcmp(st, "notfound") == 0)
             rc = 1;
         else
-            str_printf(err, "qmgr: %s", attr_get(&ans, "reason") ? attr_get(&ans, "reason")
-                                                                  : "error");
+            str_printf(err, "qmgr: %s",
+                       attr_get(&ans, "reason") ? attr_get(&ans, "reason") : "error");
     } else if (err->len == 0) {
         str_cat(err, "no answer from qmgr");
     }

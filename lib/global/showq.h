@@ -52,8 +52,7 @@ typedef int (*showq_cb)(const struct showq_entry *e, void *ctx);
 
 /* showq_scan - walk the queue under queue_dir directly (needs read access to it: mail_owner
  * or root); only_id (or NULL) limits it to one message; -1 with err on a fatal error */
-int showq_scan(const char *queue_dir, const char *only_id, showq_cb cb, void *ctx,
-               struct str *err);
+int showq_scan(const char *queue_dir, const char *only_id, showq_cb cb, void *ctx, struct str *err);
 /* showq_list - the same listing, asked of qmgr over public/showq */
 int showq_list(const char *queue_dir, const char *only_id, int timeout, showq_cb cb, void *ctx,
                struct str *err);

@@ -58,8 +58,14 @@ const struct smtpd_restrict *smtpd_restrict_find(const char *name);
 const char *smtpd_restrict_name(enum smtpd_restrict_id id);
 
 /* the restriction-list parameters, in smtpd's evaluation order (Postfix smtpd_delay_reject) */
-enum { SR_LIST_CLIENT, SR_LIST_HELO, SR_LIST_SENDER, SR_LIST_RELAY, SR_LIST_RECIPIENT,
-       SR_LIST_COUNT };
+enum {
+    SR_LIST_CLIENT,
+    SR_LIST_HELO,
+    SR_LIST_SENDER,
+    SR_LIST_RELAY,
+    SR_LIST_RECIPIENT,
+    SR_LIST_COUNT
+};
 extern const enum cfg_list_param smtpd_restrict_lists[SR_LIST_COUNT];
 
 #endif

@@ -185,8 +185,8 @@ int tool_user_allowed(enum cfg_list_param param, uid_t uid, struct str *why)
     gid_t mail_gid;
     int ok = 0;
 
-    if (uid == 0 || (proc_user(cfg_str(cfg_main, P_mail_owner), &mail_uid, &mail_gid) == 0 &&
-                     mail_uid == uid))
+    if (uid == 0 ||
+        (proc_user(cfg_str(cfg_main, P_mail_owner), &mail_uid, &mail_gid) == 0 && mail_uid == uid))
         return 1;
     snprintf(name, sizeof(name), "%s", pw ? pw->pw_name : "");
     cfg_list(cfg_main, param, &l);

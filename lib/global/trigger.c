@@ -103,8 +103,7 @@ static void tserver_accept(int lfd, int events, void *ctx)
     }
 }
 
-struct trigger_server *trigger_server(struct evloop *ev, int listen_fd, trigger_cb cb,
-                                      void *ctx)
+struct trigger_server *trigger_server(struct evloop *ev, int listen_fd, trigger_cb cb, void *ctx)
 {
     struct trigger_server *srv = xcalloc(1, sizeof(*srv));
 

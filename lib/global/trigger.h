@@ -25,8 +25,7 @@ struct trigger_server;
 
 /* trigger_server - accept trigger connections on listen_fd inside ev, calling
  * cb for each byte received (at most 64 per connection; idle ones dropped after 10s) */
-struct trigger_server *trigger_server(struct evloop *ev, int listen_fd, trigger_cb cb,
-                                      void *ctx);
+struct trigger_server *trigger_server(struct evloop *ev, int listen_fd, trigger_cb cb, void *ctx);
 /* trigger_server_free - stop accepting (connections in progress finish on their own) */
 void trigger_server_free(struct trigger_server *srv);
 

@@ -19,7 +19,7 @@
 
 /* RFC 3501 needs at least one part in a multipart: Dovecot's stand-in for none */
 #define EMPTY_BODY "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)"
-#define EMPTY_BODY_EXT                                                                             \
+#define EMPTY_BODY_EXT \
     "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0 NIL NIL NIL NIL)"
 #define EMPTY_ENVELOPE "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
 

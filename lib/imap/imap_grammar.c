@@ -334,9 +334,15 @@ static int key_args(struct imap_parser *p, struct imap_skey *k, char arg)
     int r = 0;
 
     switch (arg) {
-    case 's': r = key_string(p, k); break;
-    case 'd': r = imap_p_sp(p) < 0 || imap_p_date(p, &k->days) < 0 ? -1 : 0; break;
-    case 'n': r = imap_p_sp(p) < 0 || imap_p_number64(p, &k->number) < 0 ? -1 : 0; break;
+    case 's':
+        r = key_string(p, k);
+        break;
+    case 'd':
+        r = imap_p_sp(p) < 0 || imap_p_date(p, &k->days) < 0 ? -1 : 0;
+        break;
+    case 'n':
+        r = imap_p_sp(p) < 0 || imap_p_number64(p, &k->number) < 0 ? -1 : 0;
+        break;
     case 'h':
         if (imap_p_sp(p) < 0 || imap_p_astring(p, &a) < 0)
             r = -1;
@@ -345,8 +351,12 @@ static int key_args(struct imap_parser *p, struct imap_skey *k, char arg)
             r = key_string(p, k);
         }
         break;
-    case 'f': r = imap_p_sp(p) < 0 || imap_p_atom(p, &k->value) < 0 ? -1 : 0; break;
-    case 'u': r = imap_p_sp(p) < 0 || imap_p_seqset(p, &k->set) < 0 ? -1 : 0; break;
+    case 'f':
+        r = imap_p_sp(p) < 0 || imap_p_atom(p, &k->value) < 0 ? -1 : 0;
+        break;
+    case 'u':
+        r = imap_p_sp(p) < 0 || imap_p_seqset(p, &k->set) < 0 ? -1 : 0;
+        break;
     case 'N':
     case 'O':
         for (int i = 0; i < (arg == 'O' ? 2 : 1) && r == 0; i++) {

@@ -853,14 +853,31 @@ void imap_format_date_time(time_t t, int tz_minutes, struct str *out)
     }
     /* "dd-Mon-yyyy hh:mm:ss +hhmm" without printf: a FETCH of INTERNALDATE formats one each */
     int y = tm.tm_year + 1900, h = a / 60, mi = a % 60;
-    char b[26] = {(char)('0' + tm.tm_mday / 10), (char)('0' + tm.tm_mday % 10), '-',
-                  month_names[tm.tm_mon][0], month_names[tm.tm_mon][1],
-                  month_names[tm.tm_mon][2], '-', (char)('0' + y / 1000),
-                  (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10), (char)('0' + y % 10),
-                  ' ', (char)('0' + tm.tm_hour / 10), (char)('0' + tm.tm_hour % 10), ':',
-                  (char)('0' + tm.tm_min / 10), (char)('0' + tm.tm_min % 10), ':',
-                  (char)('0' + tm.tm_sec / 10), (char)('0' + tm.tm_sec % 10), ' ',
-                  tz_minutes < 0 ? '-' : '+', (char)('0' + h / 10), (char)('0' + h % 10),
-                  (char)('0' + mi / 10), (char)('0' + mi % 10)};
+    char b[26] = {(char)('0' + tm.tm_mday / 10),
+                  (char)('0' + tm.tm_mday % 10),
+                  '-',
+                  month_names[tm.tm_mon][0],
+                  month_names[tm.tm_mon][1],
+                  month_names[tm.tm_mon][2],
+                  '-',
+                  (char)('0' + y / 1000),
+                  (char)('0' + y / 100 % 10),
+                  (char)('0' + y / 10 % 10),
+                  (char)('0' + y % 10),
+                  ' ',
+                  (char)('0' + tm.tm_hour / 10),
+                  (char)('0' + tm.tm_hour % 10),
+                  ':',
+                  (char)('0' + tm.tm_min / 10),
+                  (char)('0' + tm.tm_min % 10),
+                  ':',
+                  (char)('0' + tm.tm_sec / 10),
+                  (char)('0' + tm.tm_sec % 10),
+                  ' ',
+                  tz_minutes < 0 ? '-' : '+',
+                  (char)('0' + h / 10),
+                  (char)('0' + h % 10),
+                  (char)('0' + mi / 10),
+                  (char)('0' + mi % 10)};
     str_catn(out, b, sizeof(b));
 }

@@ -124,8 +124,7 @@ struct mime_message *mime_open_fd(int fd, const struct mime_limits *lim, struct 
  * blank line): the root's body is empty and m->size is the header's size; the body is
  * never parsed, and the pages of a mapped one are never touched (m->map still holds the
  * whole file). For callers that look at header fields only. */
-struct mime_message *mime_open_fd_header(int fd, const struct mime_limits *lim,
-                                         struct str *err);
+struct mime_message *mime_open_fd_header(int fd, const struct mime_limits *lim, struct str *err);
 void mime_free(struct mime_message *m);
 
 /* mime_is_text - text/... (case-insensitive) */

@@ -521,9 +521,15 @@ void mime_part_decode(const struct mime_message *m, const struct mime_part *p, s
     const char *body = m->data + p->body.off;
 
     switch (p->enc) {
-    case MIME_ENC_QP: mime_decode_qp(body, p->body.size, out); break;
-    case MIME_ENC_BASE64: base64_decode_mime(body, p->body.size, out); break;
-    default: str_catn(out, body, p->body.size); break;
+    case MIME_ENC_QP:
+        mime_decode_qp(body, p->body.size, out);
+        break;
+    case MIME_ENC_BASE64:
+        base64_decode_mime(body, p->body.size, out);
+        break;
+    default:
+        str_catn(out, body, p->body.size);
+        break;
     }
 }
 

@@ -105,8 +105,8 @@ void mstore_become_owner(const char *prog);
 
 struct mstore;
 
-#define MSTORE_CREATE                                                                              \
-    1 /* create the INBOX Maildir when missing, and for a new user                                 \
+#define MSTORE_CREATE                                              \
+    1 /* create the INBOX Maildir when missing, and for a new user \
          (no subscriptions file yet) the special-use folders */
 
 /* mstore_open - the store rooted at maildir (absolute path of INBOX);
@@ -296,8 +296,8 @@ struct mstore_changes {
 
 void mstore_changes_free(struct mstore_changes *c);
 
-#define MSTORE_SYNC_NO_EXPUNGE                                                                     \
-    1                       /* keep vanished messages in the view (marked expunged)                \
+#define MSTORE_SYNC_NO_EXPUNGE                                                      \
+    1                       /* keep vanished messages in the view (marked expunged) \
                                during FETCH, STORE, SEARCH (RFC 3501 7.4.1) */
 #define MSTORE_SYNC_FORCE 2 /* rescan the directories even if the mtimes look unchanged */
 

@@ -44,19 +44,32 @@
 const char *mstore_strerror(int code)
 {
     switch (code) {
-    case MSTORE_OK: return "success";
-    case MSTORE_ETEMP: return "temporary mail store failure";
-    case MSTORE_ENOTFOUND: return "no such mailbox";
-    case MSTORE_EEXISTS: return "mailbox already exists";
-    case MSTORE_EBADNAME: return "invalid mailbox name";
-    case MSTORE_EINUSE: return "mailbox in use by another session";
-    case MSTORE_EEXPUNGED: return "message was expunged";
-    case MSTORE_ENOSELECT: return "not a selectable mailbox";
-    case MSTORE_ELIMIT: return "limit exceeded";
-    case MSTORE_EHASCHILDREN: return "mailbox has children";
-    case MSTORE_EINBOX: return "not allowed on INBOX";
-    case MSTORE_ERDONLY: return "mailbox is read-only";
-    default: return "unknown mail store error";
+    case MSTORE_OK:
+        return "success";
+    case MSTORE_ETEMP:
+        return "temporary mail store failure";
+    case MSTORE_ENOTFOUND:
+        return "no such mailbox";
+    case MSTORE_EEXISTS:
+        return "mailbox already exists";
+    case MSTORE_EBADNAME:
+        return "invalid mailbox name";
+    case MSTORE_EINUSE:
+        return "mailbox in use by another session";
+    case MSTORE_EEXPUNGED:
+        return "message was expunged";
+    case MSTORE_ENOSELECT:
+        return "not a selectable mailbox";
+    case MSTORE_ELIMIT:
+        return "limit exceeded";
+    case MSTORE_EHASCHILDREN:
+        return "mailbox has children";
+    case MSTORE_EINBOX:
+        return "not allowed on INBOX";
+    case MSTORE_ERDONLY:
+        return "mailbox is read-only";
+    default:
+        return "unknown mail store error";
     }
 }
 
@@ -863,18 +876,24 @@ int ms_kw_mask(struct mstore_box *b, const char *const *names, size_t n, uint64_
 static unsigned apply_op(unsigned old, int op, unsigned bits)
 {
     switch (op) {
-    case MSTORE_STORE_ADD: return old | bits;
-    case MSTORE_STORE_REMOVE: return old & ~bits;
-    default: return bits;
+    case MSTORE_STORE_ADD:
+        return old | bits;
+    case MSTORE_STORE_REMOVE:
+        return old & ~bits;
+    default:
+        return bits;
     }
 }
 
 static uint64_t apply_op64(uint64_t old, int op, uint64_t bits)
 {
     switch (op) {
-    case MSTORE_STORE_ADD: return old | bits;
-    case MSTORE_STORE_REMOVE: return old & ~bits;
-    default: return bits;
+    case MSTORE_STORE_ADD:
+        return old | bits;
+    case MSTORE_STORE_REMOVE:
+        return old & ~bits;
+    default:
+        return bits;
     }
 }
 
@@ -1179,7 +1198,8 @@ int mstore_expunge_uids(struct mstore_box *b, const uint32_t *uids, size_t n,
     return r;
 }
 
-/* ---- the cache, by sequence number ------------------------------------------------------------ */
+/* ---- the cache, by sequence number ------------------------------------------------------------
+ */
 
 int mstore_cache_get(struct mstore_box *b, uint32_t seq, int field, struct str *out)
 {

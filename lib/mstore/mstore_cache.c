@@ -5,10 +5,10 @@
  * UIDVALIDITY the entries belong to and the layout's version, key field
  * byte + UID (4 bytes big-endian) holds a blob: the entries of one field
  * lie together in UID order, so that a FETCH of one field for many
- * messages reads only that field's pages, in order. A message's content never changes, so an entry never
- * goes stale while its UID lives; entries of expunged UIDs are removed with
- * them. The cache is only an optimisation: a corrupt or foreign file is
- * simply replaced, and every failure reads as "not cached".
+ * messages reads only that field's pages, in order. A message's content never changes, so an entry
+ * never goes stale while its UID lives; entries of expunged UIDs are removed with them. The cache
+ * is only an optimisation: a corrupt or foreign file is simply replaced, and every failure reads as
+ * "not cached".
  *
  * Readers hold a shared lock on byte MS_LOCK_CACHE of petrel.lock from the
  * first get until the next flush, so that a command fetching many messages

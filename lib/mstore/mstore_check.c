@@ -152,8 +152,10 @@ static int page_ok(const unsigned char *p, size_t n, uint32_t pgno, uint32_t npa
         ms_get32(p + PG_SUM_OFF) != page_sum(p, n, PG_SUM_OFF))
         return 0;
     switch (type) {
-    case T_INVALID: return 1;
-    case T_OVERFLOW: return hf <= n - PG_OVERHEAD;
+    case T_INVALID:
+        return 1;
+    case T_OVERFLOW:
+        return hf <= n - PG_OVERHEAD;
     case T_IBTREE:
     case T_LBTREE:
         if (PG_OVERHEAD + 2 * (size_t)entries > hf || hf > n)
@@ -164,7 +166,8 @@ static int page_ok(const unsigned char *p, size_t n, uint32_t pgno, uint32_t npa
                 return 0;
         }
         return 1;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 

@@ -30,7 +30,7 @@
 #include "mstore_box.h"
 
 struct mstore_append {
-    struct mstore_box *b;    /* handle of the target (no view) */
+    struct mstore_box *b;   /* handle of the target (no view) */
     struct maildir_file *f; /* the message under tmp/ (maildir.c) */
 };
 

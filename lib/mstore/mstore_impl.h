@@ -90,12 +90,12 @@ struct mstore_box {
     int lock_index; /* 0 or MS_HELD_* on MS_LOCK_INDEX */
     int lock_cache;
     int session;
-    int watchfd; /* inotify, -1 until mstore_box_watch */
+    int watchfd;   /* inotify, -1 until mstore_box_watch */
     int msgdir[2]; /* O_PATH descriptors of new/ and cur/ for opening messages, -1: not
                     * open; held from the first open of a message to the next flush */
-    DB *db;      /* open only inside a locked section */
-    int db_write; /* db was opened for writing: its identity is recorded at the close */
-    DB *cache;   /* open while lock_cache is held */
+    DB *db;        /* open only inside a locked section */
+    int db_write;  /* db was opened for writing: its identity is recorded at the close */
+    DB *cache;     /* open while lock_cache is held */
     struct ms_hdr hdr;
     uint64_t stamp;
     struct timespec new_mt, cur_mt;
@@ -110,9 +110,9 @@ struct mstore_box {
     int dirty;          /* some message has a size/date to write back */
     struct ms_cache_put *puts;
     size_t nputs, capputs, putbytes;
-    size_t *put_slots; /* hash of (uid, field) -> index + 1 in puts, 0: empty */
-    size_t nput_slots; /* 2 * capputs, a power of two */
-    struct str uidlog; /* lines for petrel.uids from this section (mstore_uidlog.c) */
+    size_t *put_slots;  /* hash of (uid, field) -> index + 1 in puts, 0: empty */
+    size_t nput_slots;  /* 2 * capputs, a power of two */
+    struct str uidlog;  /* lines for petrel.uids from this section (mstore_uidlog.c) */
     int uidlog_checked; /* this view made sure the log exists for its UIDVALIDITY */
 };
 

@@ -3,8 +3,7 @@
  */
 #include "base64.h"
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void base64_encode(const void *in, size_t n, struct str *out)
 {
@@ -61,8 +60,8 @@ int base64_decode(const char *in, size_t n, struct str *out)
                 return -1;
             }
         }
-        unsigned bits = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
-                        (unsigned)v[3];
+        unsigned bits =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         /* canonical: the bits under the padding must be zero */
         if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
             return -1;

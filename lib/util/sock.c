@@ -127,8 +127,7 @@ int sock_listen_inet(const char *host, int port, int family, int backlog, struct
             s6.sin6_family = AF_INET6;
             s6.sin6_addr = in6addr_any;
             s6.sin6_port = htons((unsigned short)port);
-            fd = listen_on((struct sockaddr *)&s6, sizeof(s6), family == AF_INET6, backlog,
-                           err);
+            fd = listen_on((struct sockaddr *)&s6, sizeof(s6), family == AF_INET6, backlog, err);
             if (fd >= 0 || family == AF_INET6)
                 return fd;
             str_reset(err); /* no IPv6 here: fall back to IPv4 */

@@ -18,7 +18,10 @@ struct str {
     size_t cap;
 };
 
-#define STR_INIT {NULL, 0, 0}
+#define STR_INIT   \
+    {              \
+        NULL, 0, 0 \
+    }
 
 void str_init(struct str *sp);
 void str_free(struct str *sp);
@@ -53,7 +56,10 @@ struct strlist {
     size_t cap;
 };
 
-#define STRLIST_INIT {NULL, 0, 0}
+#define STRLIST_INIT \
+    {                \
+        NULL, 0, 0   \
+    }
 
 void strlist_init(struct strlist *l);
 void strlist_free(struct strlist *l);

@@ -95,11 +95,16 @@ int stream_error(const struct stream *s)
 const char *stream_strerror(int code)
 {
     switch (code) {
-    case STREAM_OK: return "no error";
-    case STREAM_EOF: return "lost connection";
-    case STREAM_TIMEOUT: return "timeout";
-    case STREAM_TOOLONG: return "line too long";
-    default: return "I/O error";
+    case STREAM_OK:
+        return "no error";
+    case STREAM_EOF:
+        return "lost connection";
+    case STREAM_TIMEOUT:
+        return "timeout";
+    case STREAM_TOOLONG:
+        return "line too long";
+    default:
+        return "I/O error";
     }
 }
 
@@ -509,8 +514,7 @@ int stream_printf(struct stream *s, const char *fmt, ...)
     return STREAM_OK;
 }
 
-long stream_starttls(struct stream *s, SSL_CTX *ctx, int server, const char *sni,
-                     struct str *err)
+long stream_starttls(struct stream *s, SSL_CTX *ctx, int server, const char *sni, struct str *err)
 {
     long long until = deadline(s);
     long discarded = (long)(s->rlen - s->rpos);

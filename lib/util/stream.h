@@ -81,8 +81,7 @@ size_t stream_unflushed(const struct stream *s);
 
 /* stream_starttls - handshake as server (server=1) or client; discards buffered
  * input and returns how many bytes were discarded, or a STREAM_ code with err set */
-long stream_starttls(struct stream *s, SSL_CTX *ctx, int server, const char *sni,
-                     struct str *err);
+long stream_starttls(struct stream *s, SSL_CTX *ctx, int server, const char *sni, struct str *err);
 SSL *stream_ssl(const struct stream *s);
 
 uint64_t stream_bytes_in(const struct stream *s);

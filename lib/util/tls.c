@@ -72,8 +72,8 @@ SSL_CTX *tls_server_ctx(const char *cert_file, const char *key_file, const char 
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key_file && *key_file ? key_file : cert_file,
                                     SSL_FILETYPE_PEM) != 1) {
-        str_printf(err, "cannot load private key %s: ", key_file && *key_file ? key_file
-                                                                             : cert_file);
+        str_printf(err,
+                   "cannot load private key %s: ", key_file && *key_file ? key_file : cert_file);
         tls_errors(err);
         goto bad;
     }

@@ -18,9 +18,10 @@
 #include "str.h"
 
 static const char *const charsets[] = {
-    "utf-8", "us-ascii", "iso-8859-1", "iso-8859-15", "windows-1252", "koi8-r", "shift_jis",
-    "euc-jp", "iso-2022-jp", "gb2312", "gbk", "gb18030", "big5", "euc-kr", "utf-16",
-    "utf-16le", "utf-7", "x-unknown", "", "utf-8\"; x", "iso-8859-99",
+    "utf-8",     "us-ascii",   "iso-8859-1",  "iso-8859-15", "windows-1252", "koi8-r",
+    "shift_jis", "euc-jp",     "iso-2022-jp", "gb2312",      "gbk",          "gb18030",
+    "big5",      "euc-kr",     "utf-16",      "utf-16le",    "utf-7",        "x-unknown",
+    "",          "utf-8\"; x", "iso-8859-99",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -11,7 +11,8 @@
  * and LOGIN/AUTHENTICATE are fuzzed too. Replies go to /dev/null; a
  * crash, a sanitizer report or a hang is a finding.
  *
- * fuzz-sources: imapd/imapd_box.c imapd/cmd_any.c imapd/cmd_auth.c imapd/cmd_session.c imapd/cmd_mailbox.c imapd/cmd_selected.c imapd/cmd_fetch.c imapd/cmd_search.c
+ * fuzz-sources: imapd/imapd_box.c imapd/cmd_any.c imapd/cmd_auth.c imapd/cmd_session.c
+ * imapd/cmd_mailbox.c imapd/cmd_selected.c imapd/cmd_fetch.c imapd/cmd_search.c
  */
 #include <dirent.h>
 #include <fcntl.h>

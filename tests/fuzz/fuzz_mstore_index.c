@@ -12,7 +12,8 @@
  * read, a flag is stored and the view closed, through the mstore API as
  * imapd and popd use it. Whatever the file holds, no crash or sanitizer
  * report, every message is still listed after the open in ascending UIDs
- * below UIDNEXT, and with petrel.uids intact under its UIDs and UIDVALIDITY. Build and run: see tests/fuzz/README.
+ * below UIDNEXT, and with petrel.uids intact under its UIDs and UIDVALIDITY. Build and run: see
+ * tests/fuzz/README.
  *
  * PETREL_FUZZ_SEEDS=DIR: write the healthy files (with their selector byte)
  * into DIR as seeds, then run as usual.

@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char login[] = "USER u@example.test\r\nPASS pw\r\n";
     int fds[2];
-    if (size < 1 || size > 65536 || fuzz_client(fds, (data[0] & 1) ? login : NULL, data + 1,
-                                                size - 1) < 0)
+    if (size < 1 || size > 65536 ||
+        fuzz_client(fds, (data[0] & 1) ? login : NULL, data + 1, size - 1) < 0)
         return 0;
     fuzz_store_fresh();
 

@@ -29,8 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (err.len == 0)
             abort();
     } else {
-        static const char *const keys[] = {"user@example.com", "", "a", "MAILER-DAEMON",
-                                           "x@[127.0.0.1]", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"};
+        static const char *const keys[] = {"user@example.com",
+                                           "",
+                                           "a",
+                                           "MAILER-DAEMON",
+                                           "x@[127.0.0.1]",
+                                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"};
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
             str_reset(&value);
             map_lookup(m, keys[i], &value);

@@ -85,8 +85,7 @@ static void path_and_params(const char *arg, int flags)
                 struct str dec = STR_INIT, enc = STR_INIT, back = STR_INIT;
                 if (smtp_xtext_decode(params.v[i].value, &dec) == 0) {
                     smtp_xtext_encode(str_c(&dec), dec.len, &enc);
-                    if (smtp_xtext_decode(str_c(&enc), &back) != 0 ||
-                        back.len != dec.len ||
+                    if (smtp_xtext_decode(str_c(&enc), &back) != 0 || back.len != dec.len ||
                         memcmp(str_c(&back), str_c(&dec), dec.len) != 0)
                         abort();
                 }

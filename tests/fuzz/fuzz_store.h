@@ -58,8 +58,9 @@ static void rm_tree(int dirfd, const char *name)
 /* fuzz_store_fresh - the user's Maildir as it was, whatever the last input did */
 static void fuzz_store_fresh(void)
 {
-    static const char *const dirs[] = {"u", "u/new", "u/cur", "u/tmp", "u/.Folder",
-                                       "u/.Folder/new", "u/.Folder/cur", "u/.Folder/tmp"};
+    static const char *const dirs[] = {
+        "u",         "u/new",         "u/cur",         "u/tmp",
+        "u/.Folder", "u/.Folder/new", "u/.Folder/cur", "u/.Folder/tmp"};
     char path[600];
     int b = open(base, O_RDONLY | O_DIRECTORY);
     if (b < 0)

@@ -74,8 +74,7 @@ static void test_limits_and_malformed(void **state)
     assert_int_equal(feed("a=0123456789\n\n", 10, 100, &err), STREAM_OK);
     assert_int_equal(feed("a=01234567890\n\n", 10, 100, &err), STREAM_ERR);
     assert_non_null(strstr(str_c(&err), "longer than 10"));
-    assert_int_equal(feed("a=%41%42%43%44%45%46%47%48%49%4A%4B\n\n", 10, 100, &err),
-                     STREAM_ERR);
+    assert_int_equal(feed("a=%41%42%43%44%45%46%47%48%49%4A%4B\n\n", 10, 100, &err), STREAM_ERR);
     assert_int_equal(feed("a=1\nb=2\nc=3\n\n", 10, 8, &err), STREAM_ERR);
     assert_non_null(strstr(str_c(&err), "larger than 8"));
     assert_int_equal(feed("novalue\n\n", 10, 100, &err), STREAM_ERR);

@@ -14,8 +14,7 @@ static void test_base64_vectors(void **state)
 {
     /* RFC 4648 section 10 */
     static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                  "Zm9vYmFy"};
+    static const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     struct str s = STR_INIT;
 
     for (int i = 0; i < 7; i++) {
@@ -26,8 +25,8 @@ static void test_base64_vectors(void **state)
         assert_int_equal(base64_decode(coded[i], strlen(coded[i]), &s), 0);
         assert_string_equal(str_c(&s), plain[i]);
     }
-    static const char *bad[] = {"Zg=", "Zg", "Z===", "Zm9v\r\n", "Zh==", "Zm9=v", "Z!==",
-                                "=Zg=", "Zg==Zg=="};
+    static const char *bad[] = {
+        "Zg=", "Zg", "Z===", "Zm9v\r\n", "Zh==", "Zm9=v", "Z!==", "=Zg=", "Zg==Zg=="};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(base64_decode(bad[i], strlen(bad[i]), &s), -1);
     str_reset(&s);
@@ -52,12 +51,12 @@ static void test_hash_and_verify(void **state)
     assert_false(auth_check_hash("plaintext", "plaintext"));
     assert_false(auth_check_hash("", ""));
     /* SHA-512 crypt is accepted too */
-    assert_true(auth_check_hash("$6$saltsalt$YTeBOLnmm3CoeJTzBuijUEtOEWCqrw/nQ8/AeMmON4LGp3k0ZiMjC1OdqzWFUAfDQBvYkOch9BWtQTBcZ1E/p0",
-                                "hello"));
+    assert_true(auth_check_hash(
+        "$6$saltsalt$YTeBOLnmm3CoeJTzBuijUEtOEWCqrw/nQ8/AeMmON4LGp3k0ZiMjC1OdqzWFUAfDQBvYkOch9BWtQTBcZ1E/p0",
+        "hello"));
 
     struct strlist specs = STRLIST_INIT;
-    char *spec = xasprintf("inline:{ joe@example.com = %s extra, bad@example.com = x }",
-                           str_c(&h));
+    char *spec = xasprintf("inline:{ joe@example.com = %s extra, bad@example.com = x }", str_c(&h));
     strlist_add(&specs, spec);
     struct maps *ms = maps_open(&specs, &err);
     assert_non_null(ms);

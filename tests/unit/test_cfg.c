@@ -252,11 +252,15 @@ static void test_edit_comment_inside(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_rules), cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_expansion),   cmocka_unit_test(test_types),
+        cmocka_unit_test(test_parse_rules),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_expansion),
+        cmocka_unit_test(test_types),
         cmocka_unit_test(test_list_split),
-        cmocka_unit_test(test_check_and_getters), cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_edit_file), cmocka_unit_test(test_edit_comment_inside),
+        cmocka_unit_test(test_check_and_getters),
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_edit_file),
+        cmocka_unit_test(test_edit_comment_inside),
     };
     return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);
 }

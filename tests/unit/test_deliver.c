@@ -97,22 +97,39 @@ static void expect_bad(const char *const *lines)
 
 static void test_request_rejects(void **state)
 {
-    static const char *no_count[] = {"request=deliver", "queue_id=6921A3F2000C81234",
-                                     "queue_file=active/x", "transport=local", "sender=",
-                                     "rcpt=a@b", NULL};
-    static const char *too_many[] = {"request=deliver", "queue_id=6921A3F2000C81234",
-                                     "queue_file=active/x", "transport=local", "sender=",
-                                     "rcpt_count=1", "rcpt=a@b", "rcpt=c@d", NULL};
-    static const char *bad_id[] = {"request=deliver", "queue_id=../../etc", "queue_file=x",
-                                   "transport=local", "sender=", "rcpt_count=1", "rcpt=a@b",
-                                   NULL};
+    static const char *no_count[] = {"request=deliver",
+                                     "queue_id=6921A3F2000C81234",
+                                     "queue_file=active/x",
+                                     "transport=local",
+                                     "sender=",
+                                     "rcpt=a@b",
+                                     NULL};
+    static const char *too_many[] = {"request=deliver",
+                                     "queue_id=6921A3F2000C81234",
+                                     "queue_file=active/x",
+                                     "transport=local",
+                                     "sender=",
+                                     "rcpt_count=1",
+                                     "rcpt=a@b",
+                                     "rcpt=c@d",
+                                     NULL};
+    static const char *bad_id[] = {
+        "request=deliver", "queue_id=../../etc", "queue_file=x", "transport=local",
+        "sender=",         "rcpt_count=1",       "rcpt=a@b",     NULL};
     static const char *orphan[] = {"request=deliver", "offset=1", NULL};
-    static const char *bad_notify[] = {"request=deliver", "queue_id=6921A3F2000C81234",
-                                       "queue_file=x", "transport=local", "sender=",
-                                       "rcpt_count=1", "rcpt=a@b", "notify=99", NULL};
+    static const char *bad_notify[] = {"request=deliver",
+                                       "queue_id=6921A3F2000C81234",
+                                       "queue_file=x",
+                                       "transport=local",
+                                       "sender=",
+                                       "rcpt_count=1",
+                                       "rcpt=a@b",
+                                       "notify=99",
+                                       NULL};
     static const char *nul[] = {"request=deliver", "queue_id=6921A3F2000C81234",
-                                "queue_file=x", "transport=local", "sender=a%00b",
-                                "rcpt_count=1", "rcpt=a@b", NULL};
+                                "queue_file=x",    "transport=local",
+                                "sender=a%00b",    "rcpt_count=1",
+                                "rcpt=a@b",        NULL};
     (void)state;
     expect_bad(no_count);
     expect_bad(too_many);
@@ -134,10 +151,11 @@ static void test_replies(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
     struct stream *w = stream_new(sp[0], sp[0], 5), *rd = stream_new(sp[1], sp[1], 5);
     /* marked=1 counts only with sent */
-    struct deliver_result out = {1, DELIVER_BOUNCED, "5.1.1", "unknown user", NULL, "local",
-                                 NULL, NULL, NULL, NULL, 0, 1};
-    struct deliver_result passed = {0, DELIVER_SENT, "2.0.0", "250 ok", "relayed",
-                                    "mx[192.0.2.1]:25", NULL, NULL, NULL, NULL, 1, 1};
+    struct deliver_result out = {
+        1, DELIVER_BOUNCED, "5.1.1", "unknown user", NULL, "local", NULL, NULL, NULL, NULL, 0, 1};
+    struct deliver_result passed = {
+        0,    DELIVER_SENT, "2.0.0", "250 ok", "relayed", "mx[192.0.2.1]:25",
+        NULL, NULL,         NULL,    NULL,     1,         1};
     assert_int_equal(deliver_agent_hello(w), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &out), STREAM_OK);
     assert_int_equal(deliver_result_send(w, &passed), STREAM_OK);
@@ -224,10 +242,20 @@ static void test_mark_sent(void **state)
     assert_ptr_equal(deliver_rcpt_record(&env, &req, 1), &env.rcpts[1]);
     assert_null(deliver_rcpt_record(&env, &req, 2));
     /* the extra entry and the success notice go to bounce/ID, then the mark */
-    struct deliver_result r = {1, DELIVER_SENT, "2.0.0", "ok", "expanded", "local",
-                               NULL, NULL, NULL, NULL, 0, 0};
-    struct deliver_result x = {1, DELIVER_BOUNCED, "5.1.1", "no such user", NULL, "local",
-                               NULL, NULL, "member@example.test", NULL, 0, 0};
+    struct deliver_result r = {1,    DELIVER_SENT, "2.0.0", "ok", "expanded", "local",
+                               NULL, NULL,         NULL,    NULL, 0,          0};
+    struct deliver_result x = {1,
+                               DELIVER_BOUNCED,
+                               "5.1.1",
+                               "no such user",
+                               NULL,
+                               "local",
+                               NULL,
+                               NULL,
+                               "member@example.test",
+                               NULL,
+                               0,
+                               0};
     assert_int_equal(deliver_mark_sent(fd, &env, &req, &r, &x, 1, &nlogged), 0);
     assert_int_equal(nlogged, 1);
     r.rcpt = 0; /* no notice wanted: only the mark */
@@ -389,9 +417,9 @@ static void test_delay_format(void **state)
     static const struct {
         double v;
         const char *want;
-    } t[] = {{0, "0"},       {0.004, "0"},   {0.038, "0.04"}, {0.05, "0.05"}, {0.1, "0.1"},
-             {0.123, "0.12"}, {0.999, "1"},   {1.26, "1.3"},   {2.0, "2"},     {12.3, "12"},
-             {389.4, "389"}};
+    } t[] = {{0, "0"},     {0.004, "0"},    {0.038, "0.04"}, {0.05, "0.05"},
+             {0.1, "0.1"}, {0.123, "0.12"}, {0.999, "1"},    {1.26, "1.3"},
+             {2.0, "2"},   {12.3, "12"},    {389.4, "389"}};
     (void)state;
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         struct str s = STR_INIT;

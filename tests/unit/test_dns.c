@@ -55,7 +55,7 @@ static size_t put_rr(unsigned char *p, int type, const unsigned char *rdata, siz
     p[n++] = 0;
     p[n++] = (unsigned char)type;
     p[n++] = 0;
-    p[n++] = 1; /* IN */
+    p[n++] = 1;                       /* IN */
     memcpy(p + n, "\0\0\x0e\x10", 4); /* ttl 3600 */
     n += 4;
     p[n++] = (unsigned char)(rdlen >> 8);
@@ -111,8 +111,8 @@ static size_t answer(const unsigned char *q, size_t qlen, unsigned char *out)
         blen += put_rr(body + blen, 1, (const unsigned char *)"\x7f\0\0\x06", 4);
         count = 2;
     } else if (strcmp(name, "a.mx.test") == 0 && type == 28) {
-        blen += put_rr(body + blen, 28,
-                       (const unsigned char *)"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+        blen += put_rr(body + blen, 28, (const unsigned char *)"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01",
+                       16);
         count = 1;
     } else if (strcmp(name, "short.test") == 0 && type == 1) {
         blen += put_rr(body + blen, 1, (const unsigned char *)"\x7f\0\0", 3); /* bad length */
@@ -127,7 +127,7 @@ static size_t answer(const unsigned char *q, size_t qlen, unsigned char *out)
     } else {
         rcode = RC_NXDOMAIN;
     }
-    memcpy(out, q, i); /* header and question */
+    memcpy(out, q, i);             /* header and question */
     out[2] = 0x84 | (q[2] & 0x01); /* QR, AA, RD copied */
     out[3] = 0x80 | (unsigned char)rcode;
     out[6] = 0;
@@ -229,8 +229,9 @@ static void test_parse_server(void **state)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    static const char *bad[] = {"", "host.example", "127.0.0.1:", "127.0.0.1:0",
-                                "127.0.0.1:65536", "[::1", "[::1]x", "[127.0.0.1]:x", NULL};
+    static const char *bad[] = {
+        "",     "host.example", "127.0.0.1:",    "127.0.0.1:0", "127.0.0.1:65536",
+        "[::1", "[::1]x",       "[127.0.0.1]:x", NULL};
 
     (void)state;
     assert_int_equal(dns_parse_server("127.0.0.1", &ss, &len), 0);

@@ -161,9 +161,8 @@ static void test_timer_ids(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_timers),
-                                       cmocka_unit_test(test_fd_watch),
-                                       cmocka_unit_test(test_trigger),
-                                       cmocka_unit_test(test_timer_ids)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_timers), cmocka_unit_test(test_fd_watch),
+        cmocka_unit_test(test_trigger), cmocka_unit_test(test_timer_ids)};
     return cmocka_run_group_tests_name("evloop", tests, NULL, NULL);
 }

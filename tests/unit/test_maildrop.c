@@ -92,8 +92,14 @@ static void refused(void (*fn)(struct str *), const char *why)
     str_free(&err);
 }
 
-static void m_empty(struct str *o) { (void)o; }
-static void m_magic(struct str *o) { maildrop_put(o, QREC_VERSION, "PETREL1", 7); }
+static void m_empty(struct str *o)
+{
+    (void)o;
+}
+static void m_magic(struct str *o)
+{
+    maildrop_put(o, QREC_VERSION, "PETREL1", 7);
+}
 static void m_truncated(struct str *o)
 {
     good(o);

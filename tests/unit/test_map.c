@@ -40,8 +40,10 @@ static void test_db_tables(void **state)
     assert_int_equal(map_lookup(m, "x", &v), MAP_ERROR);
     assert_non_null(strstr(map_error_text(m), "access.db"));
 
-    build("hash", path, "# comment\nUser@Example.COM  OK\nspam.example REJECT no thanks\n"
-                        "multi first\n  second line\n", MAP_TEXT_POSTMAP);
+    build("hash", path,
+          "# comment\nUser@Example.COM  OK\nspam.example REJECT no thanks\n"
+          "multi first\n  second line\n",
+          MAP_TEXT_POSTMAP);
     assert_int_equal(map_lookup(m, "user@example.com", &v), MAP_FOUND);
     assert_string_equal(str_c(&v), "OK");
     assert_int_equal(map_lookup(m, "USER@EXAMPLE.COM", &v), MAP_FOUND);
@@ -237,8 +239,11 @@ static void test_regexp_costly(void **state)
     assert_int_equal(map_lookup(m, "aaa", &v), MAP_NOTFOUND);
     assert_int_equal(map_lookup(m, "bb", &v), MAP_NOTFOUND);
     assert_int_equal(map_lookup(m, "dddd", &v), MAP_NOTFOUND);
-    assert_int_equal(map_lookup(m, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
-                                   "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", &v), MAP_FOUND);
+    assert_int_equal(map_lookup(m,
+                                "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+                                "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+                                &v),
+                     MAP_FOUND);
     assert_string_equal(str_c(&v), "fine");
     assert_int_equal(map_lookup(m, "+*+", &v), MAP_FOUND);
     assert_string_equal(str_c(&v), "literal");
@@ -327,10 +332,10 @@ static void test_owner(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_db_tables), cmocka_unit_test(test_text_formats),
+        cmocka_unit_test(test_db_tables),     cmocka_unit_test(test_text_formats),
         cmocka_unit_test(test_simple_tables), cmocka_unit_test(test_regexp),
         cmocka_unit_test(test_regexp_costly), cmocka_unit_test(test_maps_list),
-        cmocka_unit_test(test_owner), cmocka_unit_test(test_text_orphan_continuation),
+        cmocka_unit_test(test_owner),         cmocka_unit_test(test_text_orphan_continuation),
         cmocka_unit_test(test_regexp_reader),
     };
     return cmocka_run_group_tests_name("map", tests, NULL, NULL);

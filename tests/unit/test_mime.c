@@ -49,7 +49,10 @@ static void test_open_fd_header(void **state)
     static const char *const cases[] = {
         "Subject: one\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
         "Subject: crlf\r\nFrom: a@b\r\n\r\nbody\r\n\r\nmore\r\n",
-        "Subject: no blank line\nX: y", "\nbody without header\n", "\r\nbody\r\n", "",
+        "Subject: no blank line\nX: y",
+        "\nbody without header\n",
+        "\r\nbody\r\n",
+        "",
         "Subject: folded\n continued\n\n",
     };
     char *dir = unit_tmpdir();
@@ -211,8 +214,8 @@ static void test_write_crlf(void **state)
         }
     }
     assert_int_equal(mime_vsize(big.s, big.len), want.len);
-    static const size_t windows[][2] = {{0, (size_t)-1}, {1, 100}, {32760, 40000},
-                                         {70000, 5}, {100000, 1000000}};
+    static const size_t windows[][2] = {
+        {0, (size_t)-1}, {1, 100}, {32760, 40000}, {70000, 5}, {100000, 1000000}};
     for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
         size_t skip = windows[i][0], max = windows[i][1];
         size_t wl = skip >= want.len ? 0 : want.len - skip < max ? want.len - skip : max;

@@ -751,9 +751,15 @@ static void damage(const char *path, const struct damage_case *c)
             assert_int_equal(pwrite(fd, buf, 4096, o), 4096);
         }
         break;
-    case D_HASHDB: another_db(path, DB_HASH); break;
-    case D_PLAIN_BTREE: another_db(path, DB_BTREE); break;
-    case D_TEXT: unit_write_file(path, "this is not a Berkeley DB file\n"); break;
+    case D_HASHDB:
+        another_db(path, DB_HASH);
+        break;
+    case D_PLAIN_BTREE:
+        another_db(path, DB_BTREE);
+        break;
+    case D_TEXT:
+        unit_write_file(path, "this is not a Berkeley DB file\n");
+        break;
     }
     close(fd);
 }
@@ -818,9 +824,9 @@ static void test_damaged_files(void **state)
                 if (r == 1)
                     assert_int_equal(v.len, seq == 7 ? sizeof(big) : 100);
             }
-            assert_int_equal(mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0,
-                                          NULL),
-                             MSTORE_OK);
+            assert_int_equal(
+                mstore_store(b, &one, 1, MSTORE_STORE_ADD, MSTORE_F_SEEN, NULL, 0, 0, NULL),
+                MSTORE_OK);
             mstore_cache_put(b, 2, MSTORE_CACHE_BODY, "(body)", 6);
             mstore_box_close(b);
             if (!c->unused)
@@ -1020,8 +1026,16 @@ static void check_sizes(const char *p, size_t n)
 static void test_size_forms(void **state)
 {
     static const char *const texts[] = {
-        "", "\n", "\r", "\r\n", "\n\n", "\r\r\n\n", "Subject: a\n\nno final newline",
-        "Subject: b\r\n\r\ncrlf\r\n", "Subject: c\n\nbare\rcr\n\r", "\nstarts with LF\n",
+        "",
+        "\n",
+        "\r",
+        "\r\n",
+        "\n\n",
+        "\r\r\n\n",
+        "Subject: a\n\nno final newline",
+        "Subject: b\r\n\r\ncrlf\r\n",
+        "Subject: c\n\nbare\rcr\n\r",
+        "\nstarts with LF\n",
         "Subject: d\r\n\nmixed\r\nends\n\r\n",
     };
     DIR *d;
@@ -1373,7 +1387,7 @@ static void check_walked(struct mstore_box *v)
     assert_int_equal(mstore_box_count(v), 598);
     for (uint32_t i = 1; i <= mstore_box_count(v); i++) {
         const struct mstore_msg *m = mstore_msg(v, i);
-        unsigned want = m->uid > 600                                    ? 0
+        unsigned want = m->uid > 600 ? 0
                         : m->uid == 1 || m->uid == 4 || m->uid == 5 || m->uid == 600
                             ? MSTORE_F_SEEN | MSTORE_F_FLAGGED
                             : MSTORE_F_SEEN;

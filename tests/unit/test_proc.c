@@ -115,7 +115,6 @@ static void test_qdir(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_pidfile),
-                                       cmocka_unit_test(test_signals),
-                                       cmocka_unit_test(test_qdir)};
+                                       cmocka_unit_test(test_signals), cmocka_unit_test(test_qdir)};
     return cmocka_run_group_tests_name("proc", tests, NULL, NULL);
 }

@@ -43,7 +43,8 @@ static char *make(size_t n, char **idp)
     assert_int_equal(qfile_put_sender(w, "sender@example.com"), 0);
     assert_int_equal(qfile_put_attr(w, "client_address", "192.0.2.1"), 0);
     assert_int_equal(qfile_put_rcpt(w, "a@example.com", "rfc822;A@Example.com",
-                                    QNOTIFY_SUCCESS | QNOTIFY_FAILURE, NULL), 0);
+                                    QNOTIFY_SUCCESS | QNOTIFY_FAILURE, NULL),
+                     0);
     assert_int_equal(qfile_put_rcpt(w, "b@example.com", NULL, 0, "alias@example.com"), 0);
     assert_int_equal(qfile_begin_content(w), 0);
     /* written in odd pieces to cross chunk boundaries */

@@ -30,8 +30,7 @@ static const struct path_case path_cases[] = {
     {"<Postmaster>", SMTP_PATH_STRICT, SMTP_PATH_OK, "Postmaster", "", ""},
     {"<joe>", SMTP_PATH_STRICT, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
     {"<joe>", 0, SMTP_PATH_OK, "joe", "", ""},
-    {"<@hosta.int,@jkl.org:userc@d.bar.org>", 0, SMTP_PATH_OK, "userc@d.bar.org", "d.bar.org",
-     ""},
+    {"<@hosta.int,@jkl.org:userc@d.bar.org>", 0, SMTP_PATH_OK, "userc@d.bar.org", "d.bar.org", ""},
     {"<@ourdomain:user@other>", 0, SMTP_PATH_OK, "user@other", "other", ""},
     {"<\"John Doe\"@example.com> SIZE=100", 0, SMTP_PATH_OK, "John Doe@example.com", NULL,
      " SIZE=100"},
@@ -77,9 +76,15 @@ static const struct path_case path_cases[] = {
     {"<us(er)@example.com>", 0, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
     {"<user@example.com>>", 0, SMTP_PATH_OK, "user@example.com", NULL, ">"},
     /* RFC 6531: UTF-8 only with SMTPUTF8 */
-    {"<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", 0, SMTP_PATH_UTF8, NULL, NULL, NULL},
-    {"<j\xc3\xb6rg@b\xc3\xbc" "cher.example>", SMTP_PATH_UTF8_OK, SMTP_PATH_OK,
-     "j\xc3\xb6rg@b\xc3\xbc" "cher.example", NULL, ""},
+    {"<j\xc3\xb6rg@b\xc3\xbc"
+     "cher.example>",
+     0, SMTP_PATH_UTF8, NULL, NULL, NULL},
+    {"<j\xc3\xb6rg@b\xc3\xbc"
+     "cher.example>",
+     SMTP_PATH_UTF8_OK, SMTP_PATH_OK,
+     "j\xc3\xb6rg@b\xc3\xbc"
+     "cher.example",
+     NULL, ""},
     {"<j\xc3rg@example.com>", SMTP_PATH_UTF8_OK, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
     {"<\xed\xa0\x80@example.com>", SMTP_PATH_UTF8_OK, SMTP_PATH_SYNTAX, NULL, NULL, NULL},
 };
@@ -95,8 +100,7 @@ static void test_paths(void **state)
         const char *t = c->in, *why = "";
         int r = smtp_parse_path(&t, c->flags, &p, &why);
         if (r != c->result)
-            fail_msg("case %zu \"%s\": result %d, expected %d (%s)", i, c->in, r, c->result,
-                     why);
+            fail_msg("case %zu \"%s\": result %d, expected %d (%s)", i, c->in, r, c->result, why);
         if (r != SMTP_PATH_OK)
             continue;
         assert_string_equal(str_c(&p.addr), c->addr);
@@ -230,8 +234,7 @@ static void test_notify(void **state)
     for (size_t i = 0; i < sizeof(notify_cases) / sizeof(notify_cases[0]); i++) {
         int got = smtp_parse_notify(notify_cases[i].in);
         if (got != notify_cases[i].bits)
-            fail_msg("NOTIFY=%s: got %d, want %d", notify_cases[i].in, got,
-                     notify_cases[i].bits);
+            fail_msg("NOTIFY=%s: got %d, want %d", notify_cases[i].in, got, notify_cases[i].bits);
     }
     assert_int_equal(smtp_parse_notify(NULL), -1); /* NOTIFY without '=' */
 }
@@ -245,8 +248,7 @@ static void test_notify_format(void **state)
     for (int bits = 1; bits < 16; bits++) {
         str_reset(&out);
         smtp_format_notify(bits, &out);
-        assert_int_equal(smtp_parse_notify(out.s),
-                         (bits & QNOTIFY_NEVER) ? QNOTIFY_NEVER : bits);
+        assert_int_equal(smtp_parse_notify(out.s), (bits & QNOTIFY_NEVER) ? QNOTIFY_NEVER : bits);
     }
     str_reset(&out);
     smtp_format_notify(QNOTIFY_DELAY | QNOTIFY_SUCCESS | QNOTIFY_FAILURE, &out);
@@ -299,7 +301,7 @@ static void test_envid(void **state)
     assert_int_equal(smtp_parse_envid("a+20b", &out), 0);
     assert_string_equal(out.s, "a b");
     assert_int_equal(smtp_parse_envid("a+2", &out), -1);
-    assert_int_equal(smtp_parse_envid("a+09b", &out), -1); /* a control character */
+    assert_int_equal(smtp_parse_envid("a+09b", &out), -1);   /* a control character */
     assert_int_equal(smtp_parse_envid("a+C3+A9", &out), -1); /* not US-ASCII */
     assert_int_equal(smtp_parse_envid("", &out), -1);
     assert_int_equal(smtp_parse_envid(NULL, &out), -1);
@@ -333,7 +335,8 @@ static void test_orcpt(void **state)
     assert_int_equal(smtp_parse_orcpt("rfc822;o+40example.test", &out), 0);
     assert_string_equal(out.s, "rfc822;o@example.test");
     assert_int_equal(smtp_parse_orcpt("utf-8;b+C3+BCcher@example.test", &out), 0);
-    assert_string_equal(out.s, "utf-8;b\xc3\xbc" "cher@example.test");
+    assert_string_equal(out.s, "utf-8;b\xc3\xbc"
+                               "cher@example.test");
     assert_int_equal(smtp_parse_orcpt("rfc822", &out), -1);
     assert_int_equal(smtp_parse_orcpt(";a@b", &out), -1);
     assert_int_equal(smtp_parse_orcpt("rfc822;", &out), -1);
@@ -370,8 +373,12 @@ static void test_domains(void **state)
     assert_true(smtp_valid_domain("[127.0.0.1]", 11, 0));
     assert_false(smtp_valid_domain("[127.0.0.1", 10, 0));
     assert_false(smtp_valid_domain(".example.com", 12, 0));
-    assert_false(smtp_valid_domain("b\xc3\xbc" "cher.example", 13, 0));
-    assert_true(smtp_valid_domain("b\xc3\xbc" "cher.example", 13, 1));
+    assert_false(smtp_valid_domain("b\xc3\xbc"
+                                   "cher.example",
+                                   13, 0));
+    assert_true(smtp_valid_domain("b\xc3\xbc"
+                                  "cher.example",
+                                  13, 1));
     assert_true(smtp_utf8_valid("\xf0\x9f\x98\x80", 4));
     assert_false(smtp_utf8_valid("\xc0\xaf", 2));         /* overlong */
     assert_false(smtp_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
@@ -380,14 +387,10 @@ static void test_domains(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_path_limits),
-        cmocka_unit_test(test_params),
-        cmocka_unit_test(test_notify),
-        cmocka_unit_test(test_notify_format),
-        cmocka_unit_test(test_ret_body_size),
-        cmocka_unit_test(test_envid),
-        cmocka_unit_test(test_orcpt),
+        cmocka_unit_test(test_paths),         cmocka_unit_test(test_path_limits),
+        cmocka_unit_test(test_params),        cmocka_unit_test(test_notify),
+        cmocka_unit_test(test_notify_format), cmocka_unit_test(test_ret_body_size),
+        cmocka_unit_test(test_envid),         cmocka_unit_test(test_orcpt),
         cmocka_unit_test(test_domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,8 +32,10 @@ static void test_table(void **state)
     assert_null(smtpd_restrict_find("check_policy_service"));
     assert_null(smtpd_restrict_find("permit_"));
     assert_null(smtpd_restrict_find(""));
-    assert_string_equal(cfg_name(smtpd_restrict_lists[SR_LIST_CLIENT]), "smtpd_client_restrictions");
-    assert_string_equal(cfg_name(smtpd_restrict_lists[SR_LIST_RECIPIENT]), "smtpd_recipient_restrictions");
+    assert_string_equal(cfg_name(smtpd_restrict_lists[SR_LIST_CLIENT]),
+                        "smtpd_client_restrictions");
+    assert_string_equal(cfg_name(smtpd_restrict_lists[SR_LIST_RECIPIENT]),
+                        "smtpd_recipient_restrictions");
 }
 
 /* validate - errors of main.cf text */

@@ -48,8 +48,9 @@ static void test_printf_lengths(void **state)
             for (size_t i = 0; i < pre; i++)
                 str_catc(&s, 'p');
             str_printf(&s, "<%s|%zu>", arg, n);
-            int w = snprintf(want, sizeof(want), "%.*s<%s|%zu>", (int)pre,
-                             "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp", arg, n);
+            int w = snprintf(
+                want, sizeof(want), "%.*s<%s|%zu>", (int)pre,
+                "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp", arg, n);
             assert_int_equal(s.len, (size_t)w);
             assert_string_equal(s.s, want);
             assert_true(s.cap > s.len);
@@ -62,8 +63,8 @@ static void test_printf_lengths(void **state)
 
 static void test_catu(void **state)
 {
-    static const unsigned long long v[] = {0, 1, 9, 10, 99, 100, 4294967295ull,
-                                           4294967296ull, 18446744073709551615ull};
+    static const unsigned long long v[] = {
+        0, 1, 9, 10, 99, 100, 4294967295ull, 4294967296ull, 18446744073709551615ull};
     char want[32];
 
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -168,16 +169,20 @@ static void test_printable_table(void **state)
         {"bel\a cr\r lf\n tab\t", 17, "bel? cr? lf? tab?"},
         {"del\x7f", 4, "del?"},
         {"nul\0x", 5, "nul?x"},
-        {"J\xc3\xb6rg", 5, "J\xc3\xb6rg"},                 /* UTF-8 stays */
+        {"J\xc3\xb6rg", 5, "J\xc3\xb6rg"}, /* UTF-8 stays */
         {"\xe2\x82\xac \xf0\x9f\x98\x80", 8, "\xe2\x82\xac \xf0\x9f\x98\x80"},
-        {"c1 \xc2\x9b" "2J", 7, "c1 ??2J"},            /* U+009B CSI */
-        {"\xc2\xa0nbsp", 6, "\xc2\xa0nbsp"},             /* U+00A0 is printable */
-        {"raw \x9b" "2J", 7, "raw ?2J"},                /* a lone C1 byte */
-        {"latin1 \xe9t\xe9", 10, "latin1 ?t?"},        /* not UTF-8 */
-        {"over \xc0\xaf", 7, "over ??"},               /* overlong */
-        {"sur \xed\xa0\x80", 7, "sur ???"},            /* surrogate */
-        {"cut \xe2\x82", 6, "cut ??"},                 /* truncated */
-        {"big \xf4\x90\x80\x80", 8, "big ????"},       /* past U+10FFFF */
+        {"c1 \xc2\x9b"
+         "2J",
+         7, "c1 ??2J"},                      /* U+009B CSI */
+        {"\xc2\xa0nbsp", 6, "\xc2\xa0nbsp"}, /* U+00A0 is printable */
+        {"raw \x9b"
+         "2J",
+         7, "raw ?2J"},                          /* a lone C1 byte */
+        {"latin1 \xe9t\xe9", 10, "latin1 ?t?"},  /* not UTF-8 */
+        {"over \xc0\xaf", 7, "over ??"},         /* overlong */
+        {"sur \xed\xa0\x80", 7, "sur ???"},      /* surrogate */
+        {"cut \xe2\x82", 6, "cut ??"},           /* truncated */
+        {"big \xf4\x90\x80\x80", 8, "big ????"}, /* past U+10FFFF */
     };
     struct str out = STR_INIT;
 
@@ -192,11 +197,10 @@ static void test_printable_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printable_table),
-        cmocka_unit_test(test_str_basic),
-        cmocka_unit_test(test_printf_lengths), cmocka_unit_test(test_catu), cmocka_unit_test(test_str_growth),
-        cmocka_unit_test(test_reserve_terminates),
-        cmocka_unit_test(test_chomp),     cmocka_unit_test(test_strlist),
+        cmocka_unit_test(test_printable_table), cmocka_unit_test(test_str_basic),
+        cmocka_unit_test(test_printf_lengths),  cmocka_unit_test(test_catu),
+        cmocka_unit_test(test_str_growth),      cmocka_unit_test(test_reserve_terminates),
+        cmocka_unit_test(test_chomp),           cmocka_unit_test(test_strlist),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests_name("str", tests, NULL, NULL);

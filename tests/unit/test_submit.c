@@ -218,10 +218,8 @@ static void test_missing_helper(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queued),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_abort_started),
-        cmocka_unit_test(test_abort_unstarted),
+        cmocka_unit_test(test_queued),         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_abort_started),  cmocka_unit_test(test_abort_unstarted),
         cmocka_unit_test(test_missing_helper),
     };
 
