@@ -6,9 +6,9 @@
 # (cmocka) and the end-to-end tests (pytest, real daemons and clients) on
 # both, then every libFuzzer target for a short fixed time (tests/fuzz/run;
 # each target counts as one test), after the source checks
-# (scripts/check-layers.sh, check-typed-params.sh, check-dist.sh). Ends with one
-# line "N passed, N failed";
-# exits non-zero on failure.
+# (scripts/check-layers.sh, check-typed-params.sh, check-dist.sh,
+# check-format.sh: every C file as .clang-format lays it out). Ends with one
+# line "N passed, N failed"; exits non-zero on failure.
 #
 #   scripts/test.sh [--quick]     --quick: normal build only, no fuzzing
 set -u
@@ -47,6 +47,7 @@ source_check() {
 source_check scripts/check-layers.sh
 source_check scripts/check-typed-params.sh
 source_check scripts/check-dist.sh build
+source_check scripts/check-format.sh
 run build
 run_fuzz() {
     out=$(tests/fuzz/run -t "${PETREL_FUZZ_SECONDS:-10}")
