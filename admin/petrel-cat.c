@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fileio.h"
 #include "maildrop.h"
 #include "mem.h"
 #include "qdir.h"
@@ -217,27 +218,6 @@ static void content(struct content_state *cs, const char *p, size_t n)
     }
 }
 
-/* read_all - the whole file, at most CAT_FILE_MAX bytes (EFBIG beyond) */
-static int read_all(const char *path, struct str *out)
-{
-    char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-    if (fd < 0)
-        return -1;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        if (out->len + (size_t)n > CAT_FILE_MAX) {
-            close(fd);
-            errno = EFBIG;
-            return -1;
-        }
-        str_catn(out, buf, (size_t)n);
-    }
-    close(fd);
-    return n < 0 ? -1 : 0;
-}
-
 /* cat_file - show one file; 0 ok, -1 damaged or unreadable */
 static int cat_file(const char *path)
 {
@@ -246,7 +226,7 @@ static int cat_file(const char *path)
     size_t pos = 0;
     int in_content = 0, rc = -1, maildrop = 0;
 
-    if (read_all(path, &data) < 0) {
+    if (fileio_read(path, O_NOFOLLOW, CAT_FILE_MAX, &data) < 0) {
         fprintf(stderr, "petrel-cat: %s: %s\n", path, strerror(errno));
         str_free(&data);
         return -1;

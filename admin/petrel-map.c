@@ -15,12 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fileio.h"
 #include "linereader.h"
 #include "map.h"
 #include "mem.h"
@@ -48,21 +50,6 @@ static _Noreturn void help(void)
     exit(0);
 }
 
-/* read_file - the whole file; -1 on error */
-static int read_file(const char *path, struct str *out)
-{
-    char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -1;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        str_catn(out, buf, (size_t)n);
-    close(fd);
-    return n < 0 ? -1 : 0;
-}
-
 /* split_spec - type and file of a "type:file" argument */
 static void split_spec(const char *spec, char **type, char **file)
 {
@@ -85,7 +72,7 @@ static int build(const char *spec, int aliases, int verbose)
     split_spec(spec, &type, &file);
     if (!map_type_is_db(type))
         tool_die("cannot build a %s: table (only hash and btree are built from files)", type);
-    if (read_file(file, &text) < 0)
+    if (fileio_read(file, 0, SIZE_MAX, &text) < 0)
         tool_die("open %s: %s", file, strerror(errno));
     if (linereader_has_nul(str_c(&text), text.len))
         tool_die("%s: file contains a NUL byte", file);

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "cfg.h"
+#include "fileio.h"
 #include "linereader.h"
 #include "map.h"
 #include "mstore.h"
@@ -74,8 +76,6 @@ static _Noreturn void help(void)
 /* read_text - a whole file; 0 ok, -1 missing (ENOENT), fatal otherwise */
 static int read_text(const char *path, struct str *out)
 {
-    char buf[65536];
-    ssize_t n;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
@@ -83,9 +83,7 @@ static int read_text(const char *path, struct str *out)
             return -1;
         tool_die("open %s: %s", path, strerror(errno));
     }
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        str_catn(out, buf, (size_t)n);
-    if (n < 0)
+    if (fileio_read_fd(fd, SIZE_MAX, out) < 0)
         tool_die("read %s: %s", path, strerror(errno));
     close(fd);
     return 0;
@@ -304,11 +302,7 @@ static void install_text(const char *path, const struct str *text)
         tool_die("rename %s to %s: %s", tmp, path, strerror(errno));
     }
     char *dircopy = xstrdup(path);
-    int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    fileio_fsync_dir(dirname(dircopy));
     free(dircopy);
     free(tmp);
 }

@@ -45,6 +45,7 @@
 
 #include "addr.h"
 #include "cfg.h"
+#include "fileio.h"
 #include "log.h"
 #include "maildir.h"
 #include "mem.h"
@@ -235,19 +236,6 @@ static void fail_errno(struct local_req *lr, struct local_status *st, int e, con
     local_status_set(st, DELIVER_DEFERRED, dsn, "cannot %s %s: %s", what, path, strerror(e));
 }
 
-/* fsync_dir - make a directory entry change durable */
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int r;
-
-    if (fd < 0)
-        return -1;
-    r = fsync(fd);
-    close(fd);
-    return r;
-}
-
 /* make_dirs - create path and its missing parents (0700), fsync'ing each parent */
 static int make_dirs(const char *path)
 {
@@ -263,7 +251,7 @@ static int make_dirs(const char *path)
             char *slash = strrchr(p, '/');
             if (slash && slash != p) {
                 *slash = '\0';
-                fsync_dir(p);
+                fileio_fsync_dir(p);
                 *slash = '/';
             }
         } else if (errno != EEXIST) {
@@ -314,7 +302,7 @@ void local_maildir(struct local_req *lr, const char *dir, const char *rcpt, long
                 goto out;
             }
         }
-        fsync_dir(dir);
+        fileio_fsync_dir(dir);
     }
     if (maildir_create(dir, 0, &mf) < 0) {
         str_reset(&sub);

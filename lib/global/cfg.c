@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "fileio.h"
 #include "htab.h"
 #include "linereader.h"
 #include "log.h"
@@ -298,20 +299,14 @@ int cfg_load(struct cfg *c, struct cfg_diag *diag)
 void cfg_load_fd(struct cfg *c, int fd, struct cfg_diag *diag)
 {
     struct str path = STR_INIT, text = STR_INIT;
-    char buf[8192];
-    ssize_t n;
 
     str_printf(&path, "%s/main.cf", c->confdir);
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        str_catn(&text, buf, (size_t)n);
-        if (text.len > CFG_TEXT_LIMIT) {
-            cfg_diag_add(diag, 1, str_c(&path), 0, "file too large");
-            break;
-        }
-    }
-    close(fd);
-    if (text.len <= CFG_TEXT_LIMIT)
+    if (fileio_read_fd(fd, CFG_TEXT_LIMIT, &text) < 0)
+        cfg_diag_add(diag, 1, str_c(&path), 0, "%s",
+                     errno == EFBIG ? "file too large" : strerror(errno));
+    else
         cfg_load_text(c, text.s ? text.s : "", text.len, diag);
+    close(fd);
     str_free(&text);
     str_free(&path);
 }
@@ -819,8 +814,6 @@ int cfg_edit_file(const char *path, const struct strlist *names, const struct st
 {
     struct str text = STR_INIT, out = STR_INIT, tmp = STR_INIT;
     char *done = xcalloc(names->n ? names->n : 1, 1);
-    char buf[8192];
-    ssize_t n;
     int fd, rc = -1;
     struct stat st;
     mode_t mode = 0644;
@@ -829,8 +822,12 @@ int cfg_edit_file(const char *path, const struct strlist *names, const struct st
     if (fd >= 0) {
         if (fstat(fd, &st) == 0)
             mode = st.st_mode & 07777;
-        while ((n = read(fd, buf, sizeof(buf))) > 0)
-            str_catn(&text, buf, (size_t)n);
+        if (fileio_read_fd(fd, CFG_TEXT_LIMIT, &text) < 0) {
+            str_printf(err, "read %s: %s", path,
+                       errno == EFBIG ? "file too large" : strerror(errno));
+            close(fd);
+            goto out;
+        }
         close(fd);
     } else if (errno != ENOENT) {
         str_printf(err, "open %s: %s", path, strerror(errno));

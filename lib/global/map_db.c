@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "map_impl.h"
 #include "mem.h"
@@ -147,7 +148,7 @@ void map_db_close(struct map *m)
     free(d);
 }
 
-/* fsync_path - flush a file or directory to disk */
+/* fsync_path - flush a file to disk */
 static int fsync_path(const char *path, int flags)
 {
     int fd = open(path, flags | O_CLOEXEC);
@@ -222,7 +223,7 @@ int map_db_build(const char *type, const char *dbpath, const struct map_entries 
         unlink(tmp);
         goto out;
     }
-    fsync_path(dirname(dircopy), O_RDONLY | O_DIRECTORY);
+    fileio_fsync_dir(dirname(dircopy));
     rc = 0;
 out:
     free(tmp);

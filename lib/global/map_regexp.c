@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfg.h"
+#include "fileio.h"
 #include "linereader.h"
 #include "log.h"
 #include "map_impl.h"
@@ -214,8 +216,6 @@ static int rx_load(struct map *m, struct rx_map *x)
     struct stat st;
     struct str text = STR_INIT, logical = STR_INIT;
     struct linereader r;
-    char buf[8192];
-    ssize_t n;
     int fd, line, kind;
 
     if (stat(m->name, &st) < 0) {
@@ -232,8 +232,13 @@ static int rx_load(struct map *m, struct rx_map *x)
         return -1;
     }
     /* st is now the file read (its owner: map_owner), not the one stat() saw */
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        str_catn(&text, buf, (size_t)n);
+    if (fileio_read_fd(fd, CFG_TEXT_LIMIT, &text) < 0) {
+        str_printf(&m->error, "read %s: %s", m->name,
+                   errno == EFBIG ? "file too large" : strerror(errno));
+        close(fd);
+        str_free(&text);
+        return -1;
+    }
     close(fd);
     if (linereader_has_nul(str_c(&text), text.len)) {
         /* as main.cf, master.cf and postmap sources: the whole file is refused */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "linereader.h"
 #include "log.h"
 #include "mcf.h"
@@ -268,16 +269,15 @@ void mcf_parse_text(const char *text, const char *file, struct mcf *m, struct cf
 int mcf_load(const char *path, struct mcf *m, struct cfg_diag *diag)
 {
     struct str text = STR_INIT;
-    char buf[8192];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int r = fileio_read(path, 0, CFG_TEXT_LIMIT, &text);
 
-    if (fd < 0)
+    if (r < 0 && errno != EFBIG) {
+        str_free(&text);
         return -1;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        str_catn(&text, buf, (size_t)n);
-    close(fd);
-    if (linereader_has_nul(str_c(&text), text.len))
+    }
+    if (r < 0)
+        cfg_diag_add(diag, 1, path, 0, "file too large");
+    else if (linereader_has_nul(str_c(&text), text.len))
         cfg_diag_add(diag, 1, path, 0, "file contains a NUL byte");
     else
         mcf_parse_text(str_c(&text), path, m, diag);

@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "mem.h"
 #include "mime.h"
 #include "mstore.h"
@@ -429,15 +430,8 @@ int maildir_move(const char *tmp, const char *dir, const char *name)
 int maildir_sync_dir(const char *dir, const char *sub)
 {
     char *p = sub ? xasprintf("%s/%s", dir, sub) : xstrdup(dir);
-    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int r = -1, e;
+    int r = fileio_fsync_dir(p), e;
 
-    if (fd >= 0) {
-        r = fsync(fd);
-        e = errno;
-        close(fd);
-        errno = e;
-    }
     e = errno;
     free(p);
     errno = e;
