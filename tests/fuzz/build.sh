@@ -7,7 +7,8 @@
 # libFuzzer's coverage instrumentation, then links each tests/fuzz/fuzz_*.c
 # against it into DIR/fuzz_NAME. A target that needs a source file outside
 # lib/ names it on a "fuzz-sources:" line of its opening comment (paths from
-# the top of the tree); that directory is added to the include path.
+# the top of the tree; the next comment lines may continue the list); that
+# directory is added to the include path.
 # Running: tests/fuzz/run (and tests/fuzz/README).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,7 +37,11 @@ for l in $plibs; do
 done
 for src in "$top"/tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
-    extra=$(sed -n 's/^ \* fuzz-sources: *//p' "$src")
+    # the "fuzz-sources:" line and the comment lines of file names that continue it
+    # (clang-format wraps a long one)
+    extra=$(awk '/^ \* fuzz-sources:/ { sub(/^ \* fuzz-sources: */, ""); print; more = 1; next }
+                 more && /^ \* [^ ]+\.c( [^ ]+\.c)*$/ { sub(/^ \* /, ""); print; next }
+                 { more = 0 }' "$src")
     srcs="" incs=""
     for e in $extra; do
         srcs="$srcs $top/$e"

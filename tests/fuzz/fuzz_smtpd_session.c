@@ -12,6 +12,7 @@
  * is a finding. Accepted messages are removed after each input.
  *
  * fuzz-sources: smtpd/smtpd_check.c smtpd/smtpd_data.c smtpd/smtpd_sasl.c
+ * smtpd/smtpd_standalone.c
  */
 #include <fcntl.h>
 #include <stdint.h>
