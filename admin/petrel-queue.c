@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "charset.h"
 #include "log.h"
-#include "maildrop.h"
 #include "mem.h"
 #include "qfile.h"
 #include "showq.h"
@@ -78,23 +78,17 @@ static void json_quote(const char *text, struct str *out)
     while (*p) {
         unsigned char c = *p;
         if (c >= 0x80) {
-            size_t k = c >= 0xc2 && c <= 0xdf   ? 2
-                       : c >= 0xe0 && c <= 0xef ? 3
-                       : c >= 0xf0 && c <= 0xf4 ? 4
-                                                : 0;
-            size_t have = 0;
-            while (have < k && p[have])
-                have++;
-            if (k == 2 && have == 2 && c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-                str_printf(out, "\\u%04X", p[1]); /* a C1 control */
-                p += 2;
-            } else if (k && have == k && maildrop_printable((const char *)p, k)) {
+            unsigned cp;
+            size_t k = utf8_decode_one(p, strnlen((const char *)p, 4), &cp);
+            if (k && cp <= 0x9f) {
+                str_printf(out, "\\u%04X", cp); /* a C1 control */
+            } else if (k) {
                 str_catn(out, (const char *)p, k);
-                p += k;
             } else {
                 str_catc(out, '?');
-                p++;
+                k = 1;
             }
+            p += k;
             continue;
         }
         switch (c) {

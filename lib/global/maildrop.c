@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "charset.h"
 #include "maildrop.h"
 #include "mem.h"
 #include "rec.h"
@@ -44,36 +45,15 @@ void maildrop_reader_init(struct maildrop_reader *r, int fd, const struct maildr
 int maildrop_printable(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    unsigned cp;
 
     while (p < end) {
-        unsigned c = *p;
-        size_t k;
-        unsigned cp;
-        if (c < 0x20 || c == 0x7f)
+        size_t k = 1;
+        if (*p < 0x20 || *p == 0x7f)
             return 0;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            k = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            k = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            k = 3, cp = c & 0x07;
-        else
+        if (*p >= 0x80 && (k = utf8_decode_one(p, (size_t)(end - p), &cp)) == 0)
             return 0;
-        if ((size_t)(end - p) <= k)
-            return 0;
-        for (size_t i = 1; i <= k; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        p += k + 1;
+        p += k;
     }
     return 1;
 }
