@@ -44,10 +44,11 @@
 
 static char *fullname; /* $NAME, when fit for the envelope */
 
-/* set - one override, shown as coming from stand-alone mode in messages */
-static void set(const char *name, const char *value)
+/* set - one override of parameter p (any P_<name>), shown as coming from stand-alone mode
+ * in messages */
+static void set(int p, const char *value)
 {
-    cfg_set(cfg_main, name, value, "smtpd -S");
+    cfg_set(cfg_main, cfg_name(p), value, "smtpd -S");
 }
 
 void standalone_settings(void)
@@ -58,24 +59,24 @@ void standalone_settings(void)
     long long submit = cfg_int(cfg_main, P_submit_recipient_limit);
 
     smtpd_cf.standalone = 1;
-    set("smtpd_tls_security_level", "none");
-    set("smtpd_tls_wrappermode", "no");
-    set("smtpd_sasl_auth_enable", "no");
-    set("smtpd_sasl_auth_required", "no");
-    set("smtpd_client_connection_count_limit", "0");
-    set("smtpd_forbid_bare_newline", "normalize");
+    set(P_smtpd_tls_security_level, "none");
+    set(P_smtpd_tls_wrappermode, "no");
+    set(P_smtpd_sasl_auth_enable, "no");
+    set(P_smtpd_sasl_auth_required, "no");
+    set(P_smtpd_client_connection_count_limit, "0");
+    set(P_smtpd_forbid_bare_newline, "normalize");
     /* pickup adds Date:, Message-Id: and From: (with the full name) */
-    set("always_add_missing_headers", "no");
-    set("local_header_rewrite_clients", "");
+    set(P_always_add_missing_headers, "no");
+    set(P_local_header_rewrite_clients, "");
     /* petrel-drop refuses more than submit_recipient_limit: say 452 at RCPT instead */
     if (submit < rcpt) {
         str_printf(&v, "%lld", submit);
-        set("smtpd_recipient_limit", v.s);
+        set(P_smtpd_recipient_limit, v.s);
     }
     /* pickup writes local mail with CRLF line ends: binary content would not survive */
     str_cpy(&v, cfg_value(cfg_main, P_smtpd_discard_ehlo_keywords));
     str_cat(&v, " BINARYMIME");
-    set("smtpd_discard_ehlo_keywords", v.s);
+    set(P_smtpd_discard_ehlo_keywords, v.s);
     str_free(&v);
     if (name && *name && strlen(name) <= FULLNAME_MAX && maildrop_printable(name, strlen(name)))
         fullname = xstrdup(name);
