@@ -52,7 +52,7 @@ void deliver_rcpt_add(struct deliver_request *req, const char *addr, const char 
 {
     struct deliver_rcpt *r;
 
-    req->rcpts = xreallocarray(req->rcpts, req->nrcpts + 1, sizeof(*req->rcpts));
+    req->rcpts = xgrow(req->rcpts, req->nrcpts, sizeof(*req->rcpts));
     r = &req->rcpts[req->nrcpts++];
     r->addr = xstrdup(addr ? addr : "");
     r->orig = xstrdup(orig ? orig : "");

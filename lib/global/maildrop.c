@@ -151,7 +151,7 @@ int maildrop_read_envelope(struct maildrop_reader *r, struct maildrop_env *env, 
                 str_cat(err, "malformed recipient record");
                 goto out;
             }
-            env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1, sizeof(*env->rcpts));
+            env->rcpts = xgrow(env->rcpts, env->nrcpts, sizeof(*env->rcpts));
             env->rcpts[env->nrcpts++] = rc1;
             break;
         }

@@ -352,7 +352,7 @@ static int add_rcpt(struct qfile_env *env, const struct env_state *st, int type,
         str_cat(err, "bad recipient record");
         return -1;
     }
-    env->rcpts = xreallocarray(env->rcpts, env->nrcpts + 1, sizeof(*env->rcpts));
+    env->rcpts = xgrow(env->rcpts, env->nrcpts, sizeof(*env->rcpts));
     rc = &env->rcpts[env->nrcpts++];
     rc->addr = xstrdup(f.addr);
     rc->orcpt = xstrdup(f.orcpt);

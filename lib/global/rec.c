@@ -232,7 +232,7 @@ long rec_attr_decode(const struct str *p)
 void rec_attr_add(struct rec_attr **attrs, size_t *n, const char *name, size_t namelen,
                   const char *value)
 {
-    *attrs = xreallocarray(*attrs, *n + 1, sizeof(**attrs));
+    *attrs = xgrow(*attrs, *n, sizeof(**attrs));
     (*attrs)[*n].name = xstrndup(name, namelen);
     (*attrs)[*n].value = xstrdup(value);
     (*n)++;

@@ -43,7 +43,7 @@ void showq_entry_free(struct showq_entry *e)
 /* add_rcpt - append a recipient (copies) */
 static void add_rcpt(struct showq_entry *e, const char *addr, const char *reason)
 {
-    e->rcpts = xreallocarray(e->rcpts, e->nrcpts + 1, sizeof(*e->rcpts));
+    e->rcpts = xgrow(e->rcpts, e->nrcpts, sizeof(*e->rcpts));
     e->rcpts[e->nrcpts].addr = xstrdup(addr);
     e->rcpts[e->nrcpts].reason = xstrdup(reason ? reason : "");
     e->nrcpts++;

@@ -47,6 +47,17 @@ void *xrealloc(void *p, size_t n)
     return q;
 }
 
+void *xgrow(void *p, size_t n, size_t size)
+{
+    if (n < 4)
+        return n == 0 ? xreallocarray(p, 4, size) : p;
+    if ((n & (n - 1)) != 0) /* not a power of two: below the capacity */
+        return p;
+    if (n > SIZE_MAX / 2)
+        log_fatal("array of %zu elements: too large", n);
+    return xreallocarray(p, 2 * n, size);
+}
+
 /* xreallocarray - realloc of nmemb * size bytes with overflow check */
 void *xreallocarray(void *p, size_t nmemb, size_t size)
 {

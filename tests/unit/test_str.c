@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "str.h"
 #include "unit.h"
 
@@ -194,13 +195,35 @@ static void test_printable_table(void **state)
     str_free(&out);
 }
 
+/* xgrow (mem.h): every index written after the call is inside the allocation (ASan
+ * checks it) and the values survive each move; appends are not O(n^2) copies */
+static void test_xgrow(void **state)
+{
+    (void)state;
+    size_t *v = NULL, n = 0;
+
+    for (; n < 100000; n++) {
+        v = xgrow(v, n, sizeof(*v));
+        v[n] = n * 7;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != i * 7)
+            fail_msg("element %zu", i);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printable_table), cmocka_unit_test(test_str_basic),
-        cmocka_unit_test(test_printf_lengths),  cmocka_unit_test(test_catu),
-        cmocka_unit_test(test_str_growth),      cmocka_unit_test(test_reserve_terminates),
-        cmocka_unit_test(test_chomp),           cmocka_unit_test(test_strlist),
+        cmocka_unit_test(test_printable_table),
+        cmocka_unit_test(test_str_basic),
+        cmocka_unit_test(test_printf_lengths),
+        cmocka_unit_test(test_catu),
+        cmocka_unit_test(test_str_growth),
+        cmocka_unit_test(test_xgrow),
+        cmocka_unit_test(test_reserve_terminates),
+        cmocka_unit_test(test_chomp),
+        cmocka_unit_test(test_strlist),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests_name("str", tests, NULL, NULL);
