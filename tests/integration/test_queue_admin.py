@@ -335,7 +335,8 @@ def test_request_while_a_delivery_is_in_progress(instances, op):
         Q.wait_removed(inst, qid)
     elif op == "-d":
         wait_for(lambda: not Q.queue_files(inst, qid), what="the message to go")
-        assert re.search(r"qmgr\[\d+\]: %s: removed \(petrel-super\)" % qid, inst.log())
+        # qmgr logs after the unlink: wait for the line, do not race it
+        inst.wait_log(r"qmgr\[\d+\]: %s: removed \(petrel-super\)" % qid)
         assert delivered(inst, "b@fast.test") == []
     else:
         wait_for(lambda: delivered(inst, "b@fast.test"), what="b after the requeue")
